@@ -1,0 +1,533 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pymem-bpf kernel side: allocator probes, live-block tracking, per-stack
+ * counters and the CPython stack walker.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "pymem.h"
+#include "py_offsets.h"
+
+#define MAP_ANONYMOUS	0x20
+#define EEXIST		17
+#define MAX_INTERPS	4
+#define FRAME_OWNED_BY_CSTACK 3
+
+const volatile __u32 target_tgid = 0;
+const volatile __u64 py_runtime = 0;	/* &_PyRuntime in the target, 0 if unknown */
+const volatile struct py_offsets pyoff = {};
+
+/* One allocator call in flight on a thread, per nesting level. */
+struct inflight_lvl {
+	__u64 size;
+	__u64 ptr;		/* realloc: old block; posix_memalign: result slot; mmap: caller */
+	__u32 site;
+	__u32 kind;
+};
+
+struct inflight {
+	__u32 depth;
+	__u32 in_mmap;		/* an anonymous mmap entered and counted in depth */
+	/* block the outermost free just released: its nested libc free is not a new event */
+	__u64 last_free;
+	struct inflight_lvl lvl[PYMEM_MAX_NEST];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} tstate_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 20);
+	__type(key, struct live_key);
+	__type(value, struct live_val);
+} live SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct stack_rec);
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct stack_stats);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DROP__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack_rec);
+} scratch SEC(".maps");
+
+static __always_inline void drop(__u32 reason)
+{
+	__u64 *c = bpf_map_lookup_elem(&drops, &reason);
+
+	if (c)
+		(*c)++;
+}
+
+static __always_inline __u64 read_ptr(__u64 addr)
+{
+	__u64 v = 0;
+
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)addr))
+		return 0;
+	return v;
+}
+
+static __always_inline struct inflight *inflight_get(__u32 tid)
+{
+	struct inflight *st = bpf_map_lookup_elem(&inflight, &tid);
+	struct inflight zero = {};
+
+	if (st)
+		return st;
+	bpf_map_update_elem(&inflight, &tid, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&inflight, &tid);
+}
+
+struct thread_walk {
+	__u64 ts;
+	__u64 fsbase;
+};
+
+static long thread_step(__u32 i, void *data)
+{
+	struct thread_walk *w = data;
+
+	if (!w->ts)
+		return 1;
+	if (read_ptr(w->ts + pyoff.tstate_thread_id) == w->fsbase)
+		return 1;
+	w->ts = read_ptr(w->ts + pyoff.tstate_next);
+	return 0;
+}
+
+/* The current thread's PyThreadState: the one whose thread_id is our fs base. */
+static __always_inline __u64 find_tstate(__u32 tid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct thread_walk w = { .fsbase = BPF_CORE_READ(task, thread.fsbase) };
+	__u64 *cached, interp;
+	int i;
+
+	if (!py_runtime || !w.fsbase)
+		return 0;
+	cached = bpf_map_lookup_elem(&tstate_cache, &tid);
+	if (cached && *cached && read_ptr(*cached + pyoff.tstate_thread_id) == w.fsbase)
+		return *cached;
+
+	interp = read_ptr(py_runtime + pyoff.runtime_interp_head);
+	for (i = 0; i < MAX_INTERPS && interp; i++) {
+		w.ts = read_ptr(interp + pyoff.interp_threads_head);
+		bpf_loop(PYMEM_MAX_THREADS, thread_step, &w, 0);
+		if (w.ts) {
+			bpf_map_update_elem(&tstate_cache, &tid, &w.ts, BPF_ANY);
+			return w.ts;
+		}
+		interp = read_ptr(interp + pyoff.interp_next);
+	}
+	return 0;
+}
+
+static __always_inline __u64 top_frame(__u64 tstate)
+{
+	__u64 f = read_ptr(tstate + pyoff.tstate_frame);
+
+	if (f && pyoff.cframe_current_frame != PY_OFF_NONE)
+		f = read_ptr(f + pyoff.cframe_current_frame);
+	return f;
+}
+
+static __always_inline __u64 mix(__u64 h, __u64 v)
+{
+	h ^= v;
+	h *= 0x100000001b3ULL;
+	return h ^ (h >> 29);
+}
+
+/* Read one frame; returns 1 to record it, 0 to skip it, -1 on a read error. */
+static __always_inline int read_frame(__u64 frame, struct py_frame *out, __u64 *back)
+{
+	__u64 code, instr;
+	__u8 owner;
+	__s32 v;
+
+	*back = read_ptr(frame + pyoff.frame_back);
+	if (pyoff.frame_owner != PY_OFF_NONE) {
+		if (bpf_probe_read_user(&owner, 1, (void *)(frame + pyoff.frame_owner)))
+			return -1;
+		if (owner >= FRAME_OWNED_BY_CSTACK)
+			return 0;
+	}
+	if (bpf_probe_read_user(&code, sizeof(code), (void *)(frame + pyoff.frame_code)))
+		return -1;
+	/* 3.14 tags stack references in bit 0 */
+	code &= ~1ULL;
+	if (!code)
+		return 0;
+	if (pyoff.code_adaptive == PY_OFF_NONE) {
+		if (bpf_probe_read_user(&v, sizeof(v), (void *)(frame + pyoff.frame_lasti)))
+			return -1;
+		out->lasti = v;
+	} else {
+		if (bpf_probe_read_user(&instr, sizeof(instr), (void *)(frame + pyoff.frame_lasti)))
+			return -1;
+		out->lasti = (instr - (code + pyoff.code_adaptive)) / 2;
+	}
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)(code + pyoff.code_firstlineno)))
+		return -1;
+	out->code = code;
+	out->firstlineno = v;
+	return 1;
+}
+
+struct frame_walk {
+	struct stack_rec *r;
+	__u64 frame;
+	__u64 h;
+	__u32 n;
+	bool read_error;
+};
+
+static long frame_step(__u32 i, void *data)
+{
+	struct frame_walk *w = data;
+	__u64 back = 0;
+	__u32 n = w->n;
+	int ret;
+
+	if (!w->frame || n >= PYMEM_MAX_FRAMES)
+		return 1;
+	ret = read_frame(w->frame, &w->r->frames[n & (PYMEM_MAX_FRAMES - 1)], &back);
+	if (ret < 0) {
+		w->read_error = true;
+		return 1;
+	}
+	if (ret > 0) {
+		w->h = mix(mix(w->h, w->r->frames[n & (PYMEM_MAX_FRAMES - 1)].code),
+			   w->r->frames[n & (PYMEM_MAX_FRAMES - 1)].lasti);
+		w->n = n + 1;
+	}
+	w->frame = back;
+	return 0;
+}
+
+/* Walk the Python stack and return the id of the deduplicated stack record. */
+static __noinline __u64 capture_stack(__u32 pid, __u32 tid, __u32 site, __u64 ip)
+{
+	struct frame_walk w = {};
+	__u64 id, tstate;
+	__u32 zero = 0;
+	int err;
+
+	w.r = bpf_map_lookup_elem(&scratch, &zero);
+	if (!w.r)
+		return STACK_ID_NONE;
+	w.r->pid = pid;
+	w.r->site = site;
+	w.r->native_ip = ip;
+	w.r->flags = 0;
+	w.h = mix(mix(mix(0xcbf29ce484222325ULL, pid), site), ip);
+
+	tstate = find_tstate(tid);
+	if (tstate)
+		w.frame = top_frame(tstate);
+	else
+		w.r->flags |= STACK_F_NO_THREAD;
+
+	/* shim frames are skipped without a slot, so allow more steps than slots */
+	bpf_loop(PYMEM_MAX_FRAMES * 2, frame_step, &w, 0);
+	if (w.read_error) {
+		w.r->flags |= STACK_F_READ_ERROR;
+		drop(DROP_STACK_READ);
+	} else if (w.frame) {
+		w.r->flags |= STACK_F_TRUNCATED;
+		drop(DROP_STACK_TRUNCATED);
+	}
+	w.r->nframes = w.n;
+	id = mix(w.h, w.r->flags) | 2;	/* never a reserved id */
+	if (bpf_map_lookup_elem(&stacks, &id))
+		return id;
+	err = bpf_map_update_elem(&stacks, &id, w.r, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		drop(DROP_STACKS_FULL);
+		return STACK_ID_MAP_FULL;
+	}
+	return id;
+}
+
+static __always_inline struct stack_stats *stats_get(__u64 id)
+{
+	struct stack_stats *s = bpf_map_lookup_elem(&stats, &id);
+	struct stack_stats zero = {};
+
+	if (s)
+		return s;
+	bpf_map_update_elem(&stats, &id, &zero, BPF_NOEXIST);
+	s = bpf_map_lookup_elem(&stats, &id);
+	if (!s)
+		drop(DROP_STATS_FULL);
+	return s;
+}
+
+/* Account a block's release; returns false if the block was not tracked. */
+static __always_inline bool release_block(__u32 pid, __u64 addr)
+{
+	struct live_key key = { .pid = pid, .addr = addr };
+	struct live_val *v = bpf_map_lookup_elem(&live, &key);
+	struct stack_stats *s;
+
+	if (!v)
+		return false;
+	s = stats_get(v->stack_id);
+	if (s) {
+		__sync_fetch_and_add(&s->free_bytes, v->size);
+		__sync_fetch_and_add(&s->free_objects, 1);
+	}
+	bpf_map_delete_elem(&live, &key);
+	return true;
+}
+
+static __always_inline void record_alloc(__u32 pid, __u32 tid, __u64 addr, __u64 size,
+					 __u32 site, __u64 ip)
+{
+	struct live_key key = { .pid = pid, .addr = addr };
+	struct live_val val = { .size = size };
+	struct stack_stats *s;
+	int err;
+
+	val.stack_id = capture_stack(pid, tid, site, ip);
+	val.ts = bpf_ktime_get_ns();
+	s = stats_get(val.stack_id);
+	if (s) {
+		__sync_fetch_and_add(&s->alloc_bytes, size);
+		__sync_fetch_and_add(&s->alloc_objects, 1);
+	}
+	err = bpf_map_update_elem(&live, &key, &val, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		/* The old block was released through a path we did not see. */
+		drop(DROP_MISSED_FREE);
+		release_block(pid, addr);
+		err = bpf_map_update_elem(&live, &key, &val, BPF_NOEXIST);
+	}
+	if (err)
+		drop(DROP_LIVE_FULL);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(alloc_enter)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight_lvl *l;
+	struct inflight *st;
+	__u32 d;
+
+	st = inflight_get(tid);
+	if (!st)
+		return 0;
+	st->last_free = 0;
+	d = st->depth++;
+	if (d >= PYMEM_MAX_NEST) {
+		drop(DROP_NEST_OVERFLOW);
+		return 0;
+	}
+	/* Only the outermost call is recorded; inner ones just keep the depth. */
+	if (d)
+		return 0;
+	l = &st->lvl[0];
+	l->site = PYMEM_COOKIE_SITE(cookie);
+	l->kind = PYMEM_COOKIE_KIND(cookie);
+	l->ptr = 0;
+	switch (l->kind) {
+	case CALL_MALLOC:
+		l->size = PT_REGS_PARM1(ctx);
+		break;
+	case CALL_CALLOC:
+		l->size = PT_REGS_PARM1(ctx) * PT_REGS_PARM2(ctx);
+		break;
+	case CALL_REALLOC:
+		l->ptr = PT_REGS_PARM1(ctx);
+		l->size = PT_REGS_PARM2(ctx);
+		break;
+	case CALL_ALIGNED:
+		l->size = PT_REGS_PARM2(ctx);
+		break;
+	case CALL_POSIX_MEMALIGN:
+		l->ptr = PT_REGS_PARM1(ctx);
+		l->size = PT_REGS_PARM3(ctx);
+		break;
+	}
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(alloc_exit, __u64 ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct inflight *st = bpf_map_lookup_elem(&inflight, &tid);
+	struct inflight_lvl l;
+	__u64 addr = ret;
+
+	if (!st || !st->depth) {
+		drop(DROP_MISSED_ENTRY);
+		return 0;
+	}
+	if (--st->depth)
+		return 0;
+	l = st->lvl[0];
+
+	switch (l.kind) {
+	case CALL_REALLOC:
+		if (!ret) {
+			/* A failed realloc frees nothing; realloc(p, 0) may free p. */
+			if (l.size == 0 && l.ptr && !release_block(pid, l.ptr))
+				drop(DROP_UNKNOWN_FREE);
+			return 0;
+		}
+		if (l.ptr && !release_block(pid, l.ptr))
+			drop(DROP_UNKNOWN_FREE);
+		break;
+	case CALL_POSIX_MEMALIGN:
+		if (ret)
+			return 0;
+		addr = read_ptr(l.ptr);
+		break;
+	}
+	if (!addr)
+		return 0;
+	record_alloc(pid, tid, addr, l.size, l.site, PT_REGS_IP(ctx));
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(free_enter, __u64 addr)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct inflight *st;
+
+	if (!addr)
+		return 0;
+	st = inflight_get(tid);
+	if (st) {
+		/* Inside an allocator call (realloc's internals): the outer call accounts. */
+		if (st->depth)
+			return 0;
+		/* PyObject_Free -> PyMem_RawFree -> free(): one release, seen once. */
+		if (st->last_free == addr)
+			return 0;
+		st->last_free = addr;
+	}
+	if (!release_block(pid, addr))
+		drop(DROP_UNKNOWN_FREE);
+	return 0;
+}
+
+static __always_inline bool our_task(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) == target_tgid;
+}
+
+#define NR_MMAP		9
+#define NR_MUNMAP	11
+
+/*
+ * Anonymous mmap outside any allocator call is an allocation of its own;
+ * inside malloc or pymalloc's arena code (depth > 0) it belongs to that call.
+ * Raw syscall tracepoints attach by name: no tracefs, kprobes or ftrace needed.
+ */
+static __always_inline void mmap_enter(struct pt_regs *regs)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight *st;
+
+	if (!(BPF_CORE_READ(regs, r10) & MAP_ANONYMOUS))
+		return;
+	st = inflight_get(tid);
+	if (!st)
+		return;
+	st->last_free = 0;
+	st->in_mmap = 1;
+	if (st->depth++)
+		return;
+	st->lvl[0].site = SITE_MMAP;
+	st->lvl[0].kind = CALL_MALLOC;
+	st->lvl[0].size = BPF_CORE_READ(regs, si);
+	/* libc's mmap wrapper is a leaf: the caller's return address is on top of the stack */
+	st->lvl[0].ptr = read_ptr(BPF_CORE_READ(regs, sp));
+}
+
+static __always_inline void munmap_enter(struct pt_regs *regs)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct inflight *st;
+
+	st = bpf_map_lookup_elem(&inflight, &tid);
+	if (st && st->depth)
+		return;
+	/* Arenas and malloc's own chunks were never tracked: not a lost event. */
+	release_block(pid_tgid >> 32, BPF_CORE_READ(regs, di));
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	if (!our_task())
+		return 0;
+	if (id == NR_MMAP)
+		mmap_enter(regs);
+	else if (id == NR_MUNMAP)
+		munmap_enter(regs);
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct inflight *st;
+
+	if (!our_task())
+		return 0;
+	st = bpf_map_lookup_elem(&inflight, &tid);
+	if (!st || !st->in_mmap || !st->depth)
+		return 0;
+	st->in_mmap = 0;
+	if (--st->depth || ret < 0)
+		return 0;
+	record_alloc(pid, tid, ret, st->lvl[0].size, SITE_MMAP, st->lvl[0].ptr);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Stacks are symbolized as soon as they appear, because code objects and
+ * mappings can be gone by the time the session ends (the target may exit).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "collect.h"
+
+struct sym_stack {
+	uint64_t id;		/* 0: empty slot */
+	int nframes;
+	struct pm_frame *frames;
+};
+
+struct collector {
+	const struct probes *p;
+	struct symbolizer *s;
+	struct sym_stack *tab;	/* open addressing, power-of-two size */
+	size_t n, cap;
+	struct stack_rec rec;
+};
+
+static struct pm_frame map_full_frame = {
+	.kind = PM_FRAME_NATIVE, .function = "[stack map full]", .file = "pymem-bpf",
+};
+
+struct collector *collector_new(const struct probes *p, struct symbolizer *s)
+{
+	struct collector *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->p = p;
+	c->s = s;
+	c->cap = 1024;
+	c->tab = calloc(c->cap, sizeof(*c->tab));
+	if (!c->tab) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void collector_free(struct collector *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->cap; i++)
+		free(c->tab[i].frames);
+	free(c->tab);
+	free(c);
+}
+
+static struct sym_stack *slot(struct sym_stack *tab, size_t cap, uint64_t id)
+{
+	size_t i = (id * 0x9e3779b97f4a7c15ULL) & (cap - 1);
+
+	while (tab[i].id && tab[i].id != id)
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
+}
+
+static int grow(struct collector *c)
+{
+	size_t i, cap = c->cap * 2;
+	struct sym_stack *tab = calloc(cap, sizeof(*tab));
+
+	if (!tab)
+		return -ENOMEM;
+	for (i = 0; i < c->cap; i++)
+		if (c->tab[i].id)
+			*slot(tab, cap, c->tab[i].id) = c->tab[i];
+	free(c->tab);
+	c->tab = tab;
+	c->cap = cap;
+	return 0;
+}
+
+static struct sym_stack *lookup(struct collector *c, uint64_t id)
+{
+	struct sym_stack *e;
+	int n;
+
+	e = slot(c->tab, c->cap, id);
+	if (e->id)
+		return e;
+	if (c->n * 2 >= c->cap) {
+		if (grow(c))
+			return NULL;
+		e = slot(c->tab, c->cap, id);
+	}
+	if (id == STACK_ID_MAP_FULL) {
+		e->frames = NULL;
+		e->nframes = 0;
+	} else {
+		if (bpf_map_lookup_elem(probes_stacks_fd(c->p), &id, &c->rec))
+			return NULL;
+		n = symbolizer_stack(c->s, &c->rec, &e->frames);
+		if (n < 0)
+			return NULL;
+		e->nframes = n;
+	}
+	e->id = id;
+	c->n++;
+	return e;
+}
+
+int collector_poll(struct collector *c)
+{
+	int fd = probes_stacks_fd(c->p);
+	uint64_t key, next;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!slot(c->tab, c->cap, key)->id && !lookup(c, key))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int collector_profile(struct collector *c, struct pm_profile *out)
+{
+	int fd = probes_stats_fd(c->p);
+	struct stack_stats st;
+	struct pm_counts cnt;
+	struct sym_stack *e;
+	uint64_t key, next;
+	void *prev = NULL;
+	int err;
+
+	probes_drops(c->p, out->dropped);
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &st))
+			continue;
+		e = lookup(c, key);
+		if (!e)
+			continue;
+		memset(&cnt, 0, sizeof(cnt));
+		cnt.alloc_bytes = st.alloc_bytes;
+		cnt.alloc_objects = st.alloc_objects;
+		cnt.free_bytes = st.free_bytes;
+		cnt.free_objects = st.free_objects;
+		cnt.live_bytes = st.alloc_bytes - st.free_bytes;
+		cnt.live_objects = st.alloc_objects - st.free_objects;
+		if (e->id == STACK_ID_MAP_FULL)
+			err = pm_profile_add(out, &map_full_frame, 1, &cnt);
+		else
+			err = pm_profile_add(out, e->frames, e->nframes, &cnt);
+		if (err)
+			return err;
+	}
+	pm_profile_sum(out);
+	return 0;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Kernel maps to a profile: symbolize stacks while the target lives, then aggregate. */
+#ifndef PYMEM_COLLECT_H
+#define PYMEM_COLLECT_H
+
+#include "probes.h"
+#include "profile.h"
+#include "symbolize.h"
+
+struct collector;
+
+struct collector *collector_new(const struct probes *p, struct symbolizer *s);
+void collector_free(struct collector *c);
+
+/* Symbolize stacks seen since the last call; cheap when nothing is new. */
+int collector_poll(struct collector *c);
+
+/* Build a profile of everything counted so far (header fields are left to the caller). */
+int collector_profile(struct collector *c, struct pm_profile *out);
+
+#endif

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Launch mode: start a command and hold it at its entry point until the probes are live. */
+#ifndef PYMEM_LAUNCH_H
+#define PYMEM_LAUNCH_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Start argv[0] and follow its execs (shells, pyenv shims) until the image
+ * is a Python interpreter, then stop it at its ELF entry point, after the
+ * dynamic loader mapped libpython and libc but before any Python code ran.
+ * On success *pid is stopped under ptrace; call launch_release().
+ */
+int launch_start(char *const argv[], pid_t *pid, char *err, size_t errlen);
+/* Let the stopped child run on, untraced. */
+int launch_release(pid_t pid);
+
+#endif

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Output files that appear whole or not at all: written to a temporary
+ * file beside the target and renamed over it on commit.
+ */
+#ifndef PYMEM_OUTPUT_FILE_H
+#define PYMEM_OUTPUT_FILE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct output_file {
+	FILE *f;
+	char *path;		/* final name */
+	char *tmp;		/* temporary name; NULL for stdout */
+};
+
+/*
+ * Open a temporary file (mode 0644) in @path's directory; "-" is stdout.
+ * Returns the stream to write, or NULL with errno set.
+ */
+FILE *output_file_open(const char *path, struct output_file *of);
+/* Flush, close and rename into place.  0 or -errno; the temp is gone either way. */
+int output_file_commit(struct output_file *of);
+/* Close and remove the temporary file; the target is left untouched. */
+void output_file_abort(struct output_file *of);
+
+#endif /* PYMEM_OUTPUT_FILE_H */

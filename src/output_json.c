@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * JSON profile writer and reader.  The layout is a contract with other
+ * tools: pid, python{version,executable,libpython}, duration_s,
+ * target_exited, totals, dropped (every reason), stacks (root first,
+ * largest live bytes first).  Stacks are streamed one per line so a big
+ * profile never needs a whole json-c tree in memory.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+#include "output_json.h"
+
+#define JSON_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+static const char *const count_keys[] = {
+	"alloc_bytes", "alloc_objects", "free_bytes",
+	"free_objects", "live_bytes", "live_objects",
+};
+
+/* In the order of count_keys. */
+static uint64_t *count_fields(struct pm_counts *c, size_t i)
+{
+	uint64_t *f[] = {
+		&c->alloc_bytes, &c->alloc_objects, &c->free_bytes,
+		&c->free_objects, &c->live_bytes, &c->live_objects,
+	};
+
+	return f[i];
+}
+
+#define NCOUNTS	(sizeof(count_keys) / sizeof(count_keys[0]))
+
+/* A NULL from json-c (out of memory) is stored as null; not worth a path. */
+static void add_counts(struct json_object *o, const struct pm_counts *c)
+{
+	json_object_object_add(o, "alloc_bytes", json_object_new_uint64(c->alloc_bytes));
+	json_object_object_add(o, "alloc_objects", json_object_new_uint64(c->alloc_objects));
+	json_object_object_add(o, "free_bytes", json_object_new_uint64(c->free_bytes));
+	json_object_object_add(o, "free_objects", json_object_new_uint64(c->free_objects));
+	json_object_object_add(o, "live_bytes", json_object_new_uint64(c->live_bytes));
+	json_object_object_add(o, "live_objects", json_object_new_uint64(c->live_objects));
+}
+
+static struct json_object *new_string_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static struct json_object *python_obj(const struct pm_profile *p)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "version", json_object_new_string_len(p->version,
+			       strnlen(p->version, sizeof(p->version))));
+	json_object_object_add(o, "executable",
+			       json_object_new_string(p->executable ? p->executable : ""));
+	json_object_object_add(o, "libpython", new_string_or_null(p->libpython));
+	return o;
+}
+
+static struct json_object *frame_obj(const struct pm_frame *fr)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "kind", json_object_new_string(
+			       fr->kind == PM_FRAME_PYTHON ? "python" : "native"));
+	json_object_object_add(o, "function",
+			       json_object_new_string(fr->function ? fr->function : ""));
+	json_object_object_add(o, "file", json_object_new_string(fr->file ? fr->file : ""));
+	json_object_object_add(o, "line", json_object_new_int(fr->line));
+	return o;
+}
+
+static struct json_object *stack_obj(const struct pm_stack *s)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *frames = json_object_new_array_ext(s->nframes);
+	size_t i;
+
+	if (!o || !frames) {
+		json_object_put(o);
+		json_object_put(frames);
+		return NULL;
+	}
+	for (i = 0; i < s->nframes; i++)
+		json_object_array_add(frames, frame_obj(&s->frames[i]));
+	json_object_object_add(o, "frames", frames);
+	add_counts(o, &s->c);
+	return o;
+}
+
+/* Print @v (consumed) after an optional "key": prefix. */
+static int put_value(FILE *f, const char *sep, const char *key, struct json_object *v)
+{
+	const char *txt;
+
+	if (!v)
+		return -ENOMEM;
+	txt = json_object_to_json_string_ext(v, JSON_FLAGS);
+	if (!txt) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	if (key)
+		fprintf(f, "%s\"%s\":%s", sep, key, txt);
+	else
+		fprintf(f, "%s%s", sep, txt);
+	json_object_put(v);
+	return 0;
+}
+
+static int header_write(const struct pm_profile *p, FILE *f)
+{
+	struct json_object *totals, *dropped;
+	double dur = isfinite(p->duration_s) ? p->duration_s : 0.0;
+	int d, err;
+
+	totals = json_object_new_object();
+	if (totals)
+		add_counts(totals, &p->totals);
+	dropped = json_object_new_object();
+	for (d = 0; dropped && d < DROP__MAX; d++)
+		json_object_object_add(dropped, pm_drop_name(d),
+				       json_object_new_uint64(p->dropped[d]));
+
+	fprintf(f, "{\"pid\":%d", p->pid);
+	err = put_value(f, ",", "python", python_obj(p));
+	if (!err)
+		err = put_value(f, ",", "duration_s", json_object_new_double(dur));
+	if (!err)
+		err = put_value(f, ",", "target_exited", json_object_new_boolean(p->target_exited));
+	if (!err) {
+		err = put_value(f, ",", "totals", totals);
+		totals = NULL;
+	}
+	if (!err) {
+		err = put_value(f, ",", "dropped", dropped);
+		dropped = NULL;
+	}
+	json_object_put(totals);
+	json_object_put(dropped);
+	return err;
+}
+
+static int live_desc(const void *a, const void *b, void *unused)
+{
+	return pm_stack_cmp(*(const struct pm_stack **)a, *(const struct pm_stack **)b,
+			    PM_VIEW_LIVE_BYTES);
+}
+
+int output_json_write(const struct pm_profile *p, FILE *f)
+{
+	const struct pm_stack **order;
+	size_t i;
+	int err;
+
+	/* The profile is const: sort pointers to its stacks instead. */
+	order = malloc((p->nstacks ? p->nstacks : 1) * sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	for (i = 0; i < p->nstacks; i++)
+		order[i] = &p->stacks[i];
+	qsort_r(order, p->nstacks, sizeof(*order), live_desc, NULL);
+
+	err = header_write(p, f);
+	if (err)
+		goto out;
+	fputs(",\"stacks\":[", f);
+	for (i = 0; i < p->nstacks && !err; i++)
+		err = put_value(f, i ? ",\n" : "\n", NULL, stack_obj(order[i]));
+	if (err)
+		goto out;
+	fputs("\n]}\n", f);
+	if (fflush(f))
+		err = -errno;
+	else if (ferror(f))
+		err = -EIO;
+out:
+	free(order);
+	return err;
+}
+
+/* Reading back. */
+
+static struct json_object *member(struct json_object *o, const char *key, enum json_type t)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, t))
+		return NULL;
+	return v;
+}
+
+static int get_u64(struct json_object *o, const char *key, uint64_t *out)
+{
+	struct json_object *v = member(o, key, json_type_int);
+
+	/* json-c clamps values above INT64_MAX to INT64_MAX for get_int64. */
+	if (!v || json_object_get_int64(v) < 0)
+		return -EINVAL;
+	*out = json_object_get_uint64(v);
+	return 0;
+}
+
+static int read_counts(struct json_object *o, struct pm_counts *c)
+{
+	size_t i;
+
+	if (!o)
+		return -EINVAL;
+	for (i = 0; i < NCOUNTS; i++)
+		if (get_u64(o, count_keys[i], count_fields(c, i)))
+			return -EINVAL;
+	return 0;
+}
+
+static int read_frame(struct json_object *o, struct pm_frame *fr)
+{
+	struct json_object *kind = member(o, "kind", json_type_string);
+	struct json_object *fn = member(o, "function", json_type_string);
+	struct json_object *file = member(o, "file", json_type_string);
+	struct json_object *line = member(o, "line", json_type_int);
+	int64_t l;
+
+	if (!kind || !fn || !file || !line)
+		return -EINVAL;
+	if (!strcmp(json_object_get_string(kind), "python"))
+		fr->kind = PM_FRAME_PYTHON;
+	else if (!strcmp(json_object_get_string(kind), "native"))
+		fr->kind = PM_FRAME_NATIVE;
+	else
+		return -EINVAL;
+	l = json_object_get_int64(line);
+	if (l < INT_MIN || l > INT_MAX)
+		return -EINVAL;
+	/* Borrowed from the json tree; pm_profile_add() copies them. */
+	fr->function = (char *)json_object_get_string(fn);
+	fr->file = (char *)json_object_get_string(file);
+	fr->line = l;
+	return 0;
+}
+
+static int read_stack(struct json_object *o, struct pm_profile *p)
+{
+	struct json_object *arr = member(o, "frames", json_type_array);
+	struct pm_frame *frames = NULL;
+	struct pm_counts c;
+	size_t i, n;
+	int err = -EINVAL;
+
+	if (!arr || read_counts(o, &c))
+		return -EINVAL;
+	n = json_object_array_length(arr);
+	frames = calloc(n ? n : 1, sizeof(*frames));
+	if (!frames)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		if (read_frame(json_object_array_get_idx(arr, i), &frames[i]))
+			goto out;
+	err = pm_profile_add(p, frames, n, &c);
+out:
+	free(frames);
+	return err;
+}
+
+static int read_python(struct json_object *o, struct pm_profile *p)
+{
+	struct json_object *ver = member(o, "version", json_type_string);
+	struct json_object *exe = member(o, "executable", json_type_string);
+	struct json_object *lib;
+
+	if (!ver || !exe || !json_object_object_get_ex(o, "libpython", &lib))
+		return -EINVAL;
+	if (json_object_get_string_len(ver) >= (int)sizeof(p->version))
+		return -EINVAL;
+	strcpy(p->version, json_object_get_string(ver));
+	p->executable = strdup(json_object_get_string(exe));
+	if (!p->executable)
+		return -ENOMEM;
+	if (json_object_is_type(lib, json_type_null))
+		return 0;
+	if (!json_object_is_type(lib, json_type_string))
+		return -EINVAL;
+	p->libpython = strdup(json_object_get_string(lib));
+	return p->libpython ? 0 : -ENOMEM;
+}
+
+/* Reasons missing from the file count as zero; unknown ones are ignored. */
+static int read_dropped(struct json_object *o, struct pm_profile *p)
+{
+	struct json_object *v;
+	int d;
+
+	if (!o)
+		return -EINVAL;
+	for (d = 0; d < DROP__MAX; d++) {
+		if (!json_object_object_get_ex(o, pm_drop_name(d), &v))
+			continue;
+		if (get_u64(o, pm_drop_name(d), &p->dropped[d]))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int read_root(struct json_object *root, struct pm_profile *p)
+{
+	struct json_object *pid, *python, *dur, *exited, *stacks;
+	size_t i, n;
+	int err;
+
+	if (!json_object_is_type(root, json_type_object))
+		return -EINVAL;
+	pid = member(root, "pid", json_type_int);
+	python = member(root, "python", json_type_object);
+	exited = member(root, "target_exited", json_type_boolean);
+	stacks = member(root, "stacks", json_type_array);
+	dur = member(root, "duration_s", json_type_double);
+	if (!dur)
+		dur = member(root, "duration_s", json_type_int);
+	if (!pid || !python || !exited || !stacks || !dur)
+		return -EINVAL;
+
+	p->pid = json_object_get_int(pid);
+	p->duration_s = json_object_get_double(dur);
+	p->target_exited = json_object_get_boolean(exited);
+	err = read_python(python, p);
+	if (!err)
+		err = read_counts(member(root, "totals", json_type_object), &p->totals);
+	if (!err)
+		err = read_dropped(member(root, "dropped", json_type_object), p);
+	n = json_object_array_length(stacks);
+	for (i = 0; i < n && !err; i++)
+		err = read_stack(json_object_array_get_idx(stacks, i), p);
+	return err;
+}
+
+static int slurp(FILE *f, char **out, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0, got;
+	char *buf = malloc(cap), *nb;
+
+	while (buf) {
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (n < cap)
+			break;
+		cap *= 2;
+		nb = realloc(buf, cap);
+		if (!nb)
+			free(buf);
+		buf = nb;
+	}
+	if (!buf)
+		return -ENOMEM;
+	if (ferror(f)) {
+		free(buf);
+		return -EIO;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+int output_json_read(FILE *f, struct pm_profile *p)
+{
+	struct json_tokener *tok = NULL;
+	struct json_object *root = NULL;
+	char *buf = NULL;
+	size_t len, end;
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	err = slurp(f, &buf, &len);
+	if (err)
+		return err;
+	err = -EFBIG;
+	if (len > INT_MAX)
+		goto out;
+	err = -ENOMEM;
+	tok = json_tokener_new();
+	if (!tok)
+		goto out;
+	err = -EINVAL;
+	root = json_tokener_parse_ex(tok, buf, len);
+	if (!root || json_tokener_get_error(tok) != json_tokener_success)
+		goto out;
+	/* Only whitespace may follow the document. */
+	for (end = json_tokener_get_parse_end(tok); end < len; end++)
+		if (!buf[end] || !strchr(" \t\r\n", buf[end]))
+			goto out;
+	err = read_root(root, p);
+out:
+	if (err)
+		pm_profile_free(p);
+	json_object_put(root);
+	if (tok)
+		json_tokener_free(tok);
+	free(buf);
+	return err;
+}

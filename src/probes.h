@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The BPF object's lifecycle: open, configure, load, attach, destroy. */
+#ifndef PYMEM_PROBES_H
+#define PYMEM_PROBES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "pymem.h"
+#include "pytarget.h"
+
+struct probes;
+
+struct probes_opts {
+	uint32_t max_live;	/* live-allocation map size */
+	uint32_t max_stacks;	/* stack and counter map size */
+	bool verbose;
+};
+
+/* Load the BPF object for target t and attach every allocator probe. */
+int probes_start(const struct pytarget *t, const struct probes_opts *o, struct probes **out);
+void probes_stop(struct probes *p);
+
+int probes_stacks_fd(const struct probes *p);
+int probes_stats_fd(const struct probes *p);
+/* Sum the per-CPU drop counters. */
+void probes_drops(const struct probes *p, uint64_t out[DROP__MAX]);
+/* Name of the function behind a site, and the DSO it was attached in. */
+const char *probes_site_name(enum pymem_site site);
+const char *probes_site_dso(const struct probes *p, enum pymem_site site);
+
+#endif

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The in-memory profile every output writer reads. */
+#ifndef PYMEM_PROFILE_H
+#define PYMEM_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "pymem.h"
+
+enum pm_frame_kind {
+	PM_FRAME_PYTHON,
+	PM_FRAME_NATIVE,
+};
+
+struct pm_frame {
+	enum pm_frame_kind kind;
+	char *function;		/* Python function, or native symbol */
+	char *file;		/* Python file, or DSO basename for native frames */
+	int line;		/* 0 for native frames */
+};
+
+struct pm_counts {
+	uint64_t alloc_bytes;
+	uint64_t alloc_objects;
+	uint64_t free_bytes;
+	uint64_t free_objects;
+	uint64_t live_bytes;
+	uint64_t live_objects;
+};
+
+struct pm_stack {
+	size_t nframes;
+	struct pm_frame *frames;	/* root first, leaf last */
+	struct pm_counts c;
+};
+
+struct pm_index;
+
+/*
+ * A zeroed struct is an empty profile.  The profile owns executable,
+ * libpython and every stack; pm_profile_free() releases them.
+ */
+struct pm_profile {
+	int pid;
+	char version[32];		/* "3.11.7" */
+	char *executable;
+	char *libpython;		/* NULL for a static interpreter */
+	double duration_s;
+	bool target_exited;
+	struct pm_counts totals;
+	uint64_t dropped[DROP__MAX];
+	size_t nstacks;
+	size_t cap;
+	struct pm_stack *stacks;
+	struct pm_index *index;		/* private to profile.c: merge lookup */
+};
+
+enum pm_view {
+	PM_VIEW_LIVE_BYTES,
+	PM_VIEW_LIVE_OBJECTS,
+	PM_VIEW_ALLOC_BYTES,
+	PM_VIEW_ALLOC_OBJECTS,
+};
+
+const char *pm_drop_name(enum pymem_drop d);
+int pm_view_parse(const char *s, enum pm_view *view);
+uint64_t pm_view_value(const struct pm_counts *c, enum pm_view view);
+
+/*
+ * Add a symbolized stack; frames are copied (a NULL name is stored as "").
+ * A stack whose frames equal an existing one's is merged into it.  Totals
+ * are left alone: call pm_profile_sum() when done.
+ */
+int pm_profile_add(struct pm_profile *p, const struct pm_frame *frames,
+		   size_t nframes, const struct pm_counts *c);
+/* Recompute totals from the stacks. */
+void pm_profile_sum(struct pm_profile *p);
+/*
+ * Order of two stacks for a view: larger value first, then the other
+ * counters, then the frames, so that equal values still sort the same way
+ * on every run.  qsort-style result.
+ */
+int pm_stack_cmp(const struct pm_stack *a, const struct pm_stack *b, enum pm_view view);
+/* Sort stacks by a view, largest first. */
+void pm_profile_sort(struct pm_profile *p, enum pm_view view);
+void pm_profile_free(struct pm_profile *p);
+
+#endif /* PYMEM_PROFILE_H */

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Decoders for the three CPython line-table formats.  Each one walks the
+ * table from the start, the way PyCode_Addr2Line() does, and stops at the
+ * range that holds the instruction.  The bytes come from another process,
+ * so every read is bounds-checked and line arithmetic is done in 64 bits
+ * (a hostile table cannot overflow an int and trigger undefined behaviour).
+ */
+#include <limits.h>
+#include "py_line.h"
+
+/* 3.11+ location entry kinds (bits 3-6 of the entry's first byte). */
+#define LOC_ONE_LINE0	10
+#define LOC_ONE_LINE2	12
+#define LOC_NO_COLUMNS	13
+#define LOC_LONG	14
+#define LOC_NONE	15
+
+/* 3.10 line delta meaning "these bytes have no line". */
+#define LT310_NO_LINE	(-128)
+
+static int line_result(int64_t line)
+{
+	return line < 0 || line > INT_MAX ? -1 : (int)line;
+}
+
+/*
+ * 3.8/3.9 co_lnotab: (unsigned byte delta, signed line delta) pairs.  A line
+ * belongs to the bytes from its pair's address up to the next address.
+ */
+static int lnotab_line(const uint8_t *t, size_t len, int64_t line, uint32_t addr)
+{
+	uint64_t pc = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2) {
+		pc += t[i];
+		if (pc > addr)
+			break;
+		line += (int8_t)t[i + 1];
+	}
+	return line_result(line);
+}
+
+/*
+ * 3.10 co_linetable: (unsigned byte length, signed line delta) pairs, each
+ * covering the next `length` bytes.  Zero-length pairs only carry line deltas
+ * too large for one byte; -128 marks a range without a line.
+ */
+static int linetable310_line(const uint8_t *t, size_t len, int64_t line, uint32_t lasti)
+{
+	uint64_t addr = (uint64_t)lasti * 2, end = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2) {
+		int8_t ldelta = (int8_t)t[i + 1];
+
+		end += t[i];
+		if (ldelta != LT310_NO_LINE)
+			line += ldelta;
+		if (end > addr)
+			return ldelta == LT310_NO_LINE ? -1 : line_result(line);
+	}
+	return -1;
+}
+
+/* 6-bit little-endian chunks, bit 6 set on all but the last. */
+static int loc_varint(const uint8_t **pp, const uint8_t *lim, uint32_t *val)
+{
+	const uint8_t *p = *pp;
+	unsigned int shift = 0;
+	uint32_t v = 0;
+	uint8_t b;
+
+	do {
+		if (p >= lim)
+			return -1;
+		b = *p++;
+		/* Bits past 31 are dropped, as CPython's int would. */
+		if (shift < 32) {
+			v |= (uint32_t)(b & 63) << shift;
+			shift += 6;
+		}
+	} while (b & 64);
+	*pp = p;
+	*val = v;
+	return 0;
+}
+
+/* Zig-zag: the low bit is the sign, the rest the magnitude. */
+static int loc_svarint(const uint8_t **pp, const uint8_t *lim, int64_t *val)
+{
+	uint32_t u;
+
+	if (loc_varint(pp, lim, &u))
+		return -1;
+	*val = u & 1 ? -(int64_t)(u >> 1) : (int64_t)(u >> 1);
+	return 0;
+}
+
+/* Line delta of the entry whose header byte is at p, or -1 if truncated. */
+static int loc_line_delta(const uint8_t *p, const uint8_t *lim, int64_t *delta)
+{
+	int kind = (*p >> 3) & 15;
+
+	*delta = 0;
+	if (kind == LOC_NO_COLUMNS || kind == LOC_LONG) {
+		p++;
+		return loc_svarint(&p, lim, delta);
+	}
+	if (kind >= LOC_ONE_LINE0 && kind <= LOC_ONE_LINE2)
+		*delta = kind - LOC_ONE_LINE0;
+	/* Short forms and LOC_NONE stay on the current line. */
+	return 0;
+}
+
+/*
+ * 3.11+ location table: entries start with a byte whose bit 7 is set; bits
+ * 0-2 hold the number of code units covered minus one and bits 3-6 the
+ * kind.  Only the line delta matters here, so the payload is skipped by
+ * scanning for the next start byte, as CPython does.
+ */
+static int loctable_line(const uint8_t *t, size_t len, int64_t line, uint32_t lasti)
+{
+	const uint8_t *p = t, *lim = t + len;
+	uint64_t end = 0;
+	int64_t delta;
+
+	while (p < lim) {
+		if (loc_line_delta(p, lim, &delta))
+			return -1;
+		line += delta;
+		end += (*p & 7) + 1;
+		if (end > lasti)
+			return ((*p >> 3) & 15) == LOC_NONE ? -1 : line_result(line);
+		do
+			p++;
+		while (p < lim && !(*p & 128));
+	}
+	return -1;
+}
+
+int py_line_for(int minor, const uint8_t *table, size_t len, int firstlineno, uint32_t lasti)
+{
+	if (minor < 8)
+		return -1;
+	if (!table)
+		len = 0;
+	/* f_lasti == -1 and prev_instr == code - 1 mean "not started yet". */
+	if (lasti > INT32_MAX)
+		return line_result(firstlineno);
+
+	if (minor == 8 || minor == 9)
+		return lnotab_line(table, len, firstlineno, lasti);
+	if (minor == 10)
+		return linetable310_line(table, len, firstlineno, lasti);
+	/* 3.12 and 3.13 kept the 3.11 location table; later ones are assumed to. */
+	return loctable_line(table, len, firstlineno, lasti);
+}

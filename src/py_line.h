@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Line numbers of CPython frames, from the code object's line table and
+ * the instruction position the BPF walker recorded.  Pure decoding: the
+ * caller has already copied the table out of the target process.
+ */
+#ifndef PYMEM_PY_LINE_H
+#define PYMEM_PY_LINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Line executing at @lasti in a code object of CPython 3.@minor, or -1 when
+ * that instruction has no line (or @minor is below 8; 3.14+ are decoded as
+ * 3.11-3.13).
+ *
+ * @table/@len: co_lnotab (3.8, 3.9) or co_linetable (3.10+); @table may be
+ *              NULL when @len is 0.  Never read past @len.
+ * @lasti:      3.8, 3.9: f_lasti, a byte offset into co_code;
+ *              3.10:     f_lasti, an instruction index;
+ *              3.11+:    code-unit index of the current instruction, caches
+ *                        included.
+ *              A negative position stored as u32 (a frame that has not
+ *              started yet) yields @firstlineno, as in PyCode_Addr2Line().
+ */
+int py_line_for(int minor, const uint8_t *table, size_t len, int firstlineno, uint32_t lasti);
+
+#endif /* PYMEM_PY_LINE_H */

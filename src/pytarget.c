@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Find the interpreter in a process, its version, _PyRuntime and its layout. */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "elf_syms.h"
+#include "proc_maps.h"
+#include "py_versions.h"
+#include "pytarget.h"
+#include "remote.h"
+
+#define MIN_MINOR 8
+#define MAX_MINOR 13
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static bool is_libpython(const char *path, void *arg)
+{
+	return !strncmp(base_name(path), "libpython", 9);
+}
+
+static bool is_libc(const char *path, void *arg)
+{
+	const char *b = base_name(path);
+
+	/* glibc, or musl whose loader is its libc */
+	return !strncmp(b, "libc.so", 7) || !strncmp(b, "libc-2.", 7) ||
+	       !strncmp(b, "ld-musl-", 8);
+}
+
+static bool is_path(const char *path, void *arg)
+{
+	return !strcmp(path, arg);
+}
+
+static void open_path(pid_t pid, const char *path, char *out, size_t len)
+{
+	snprintf(out, len, "/proc/%d/root%s", pid, path);
+}
+
+/* "libpython3.11.so.1.0" -> 3, 11 */
+static int version_from_name(const char *path, int *major, int *minor)
+{
+	const char *b = base_name(path);
+
+	if (sscanf(b, "libpython%d.%d", major, minor) == 2)
+		return 0;
+	return -ENOENT;
+}
+
+static int find_version(struct pytarget *t, struct elf_syms *e)
+{
+	uint64_t vaddr, size;
+	uint32_t hex;
+	int m;
+
+	/* 3.11+ export the version as data */
+	if (!elf_syms_lookup(e, "Py_Version", &vaddr, &size) &&
+	    !elf_syms_read(e, vaddr, &hex, sizeof(hex))) {
+		t->major = hex >> 24;
+		t->minor = (hex >> 16) & 0xff;
+		snprintf(t->version, sizeof(t->version), "%d.%d.%d", t->major, t->minor,
+			 (hex >> 8) & 0xff);
+		return 0;
+	}
+	if (t->shared && !version_from_name(t->interp, &t->major, &t->minor))
+		return elf_syms_find_python_version(e, t->major, t->minor, t->version,
+						    sizeof(t->version));
+	for (m = 2; m <= 20; m++) {
+		int major = m == 2 ? 2 : 3, minor = m == 2 ? 7 : m;
+
+		if (!elf_syms_find_python_version(e, major, minor, t->version,
+						  sizeof(t->version))) {
+			t->major = major;
+			t->minor = minor;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int load_offsets(struct pytarget *t, char *err, size_t errlen)
+{
+	unsigned char buf[PY_DEBUG_OFFSETS_SIZE];
+	uint64_t hex;
+	int ret;
+
+	if (t->major != 3 || t->minor < MIN_MINOR) {
+		snprintf(err, errlen, "PID %d runs Python %s, which is not supported (3.%d-3.%d are)",
+			 t->pid, t->version, MIN_MINOR, MAX_MINOR);
+		return -ENOTSUP;
+	}
+	if (t->minor < 13)
+		return py_offsets_from_table(t->major, t->minor, &t->off);
+
+	ret = remote_read(t->pid, t->runtime, buf, sizeof(buf));
+	if (ret) {
+		snprintf(err, errlen, "cannot read _PyRuntime of PID %d: %s", t->pid,
+			 strerror(-ret));
+		return ret;
+	}
+	ret = py_offsets_from_debug(buf, sizeof(buf), &t->off, &hex);
+	if (ret) {
+		snprintf(err, errlen, "PID %d runs Python %s, whose debug offsets this build "
+			 "does not understand (3.%d-3.%d are supported)", t->pid, t->version,
+			 MIN_MINOR, MAX_MINOR);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static void read_pythonmalloc(struct pytarget *t)
+{
+	char path[64], buf[1 << 16];
+	size_t n, i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", t->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (i = 0; i < n; i += strlen(buf + i) + 1) {
+		if (!strncmp(buf + i, "PYTHONMALLOC=", 13)) {
+			snprintf(t->pythonmalloc, sizeof(t->pythonmalloc), "%s", buf + i + 13);
+			return;
+		}
+	}
+}
+
+bool pytarget_pymalloc_bypassed(const struct pytarget *t)
+{
+	return !strncmp(t->pythonmalloc, "malloc", 6);
+}
+
+static int locate(struct pytarget *t, struct proc_maps *maps, char *err, size_t errlen)
+{
+	const char *p;
+	ssize_t n;
+	char link[64];
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", t->pid);
+	n = readlink(link, t->exe, sizeof(t->exe) - 1);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", link, strerror(errno));
+		return -errno;
+	}
+	t->exe[n] = '\0';
+
+	p = proc_maps_find_path(maps, is_libpython, NULL);
+	t->shared = p != NULL;
+	if (!p)
+		p = proc_maps_find_path(maps, is_path, t->exe);
+	if (!p) {
+		snprintf(err, errlen, "PID %d (%s) is not a Python process", t->pid, t->exe);
+		return -ENOEXEC;
+	}
+	snprintf(t->interp, sizeof(t->interp), "%s", p);
+	open_path(t->pid, t->interp, t->interp_open, sizeof(t->interp_open));
+
+	p = proc_maps_find_path(maps, is_libc, NULL);
+	if (p) {
+		snprintf(t->libc, sizeof(t->libc), "%s", p);
+		open_path(t->pid, t->libc, t->libc_open, sizeof(t->libc_open));
+	}
+	return 0;
+}
+
+int pytarget_open(pid_t pid, struct pytarget *t, char *err, size_t errlen)
+{
+	struct proc_maps maps = {};
+	struct elf_syms *e = NULL;
+	uint64_t vaddr, size, bias;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	if (pid <= 0 || (kill(pid, 0) && errno == ESRCH)) {
+		snprintf(err, errlen, "no process with PID %d", pid);
+		return -ESRCH;
+	}
+	ret = proc_maps_read(pid, &maps);
+	if (ret) {
+		snprintf(err, errlen, "cannot read the memory map of PID %d: %s", pid,
+			 strerror(-ret));
+		return ret == -ENOENT ? -ESRCH : ret;
+	}
+	ret = locate(t, &maps, err, errlen);
+	if (ret)
+		goto out;
+
+	e = elf_syms_open(t->interp_open);
+	if (!e) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot read ELF %s: %s", t->interp_open, strerror(errno));
+		goto out;
+	}
+	if (elf_syms_lookup(e, "PyObject_Malloc", &vaddr, &size)) {
+		snprintf(err, errlen, "PID %d (%s) is not a Python process", pid, t->exe);
+		ret = -ENOEXEC;
+		goto out;
+	}
+	t->stripped = !elf_syms_has_symtab(e);
+	if (find_version(t, e)) {
+		snprintf(err, errlen, "cannot tell which Python version PID %d (%s) runs",
+			 pid, t->interp);
+		ret = -ENOTSUP;
+		goto out;
+	}
+	if (elf_syms_lookup(e, "_PyRuntime", &vaddr, &size)) {
+		snprintf(err, errlen, "PID %d runs Python %s, which is not supported "
+			 "(3.%d-3.%d are)", pid, t->version, MIN_MINOR, MAX_MINOR);
+		ret = -ENOTSUP;
+		goto out;
+	}
+	ret = proc_maps_load_bias(&maps, t->interp, elf_syms_first_load_vaddr(e), &bias);
+	if (ret) {
+		snprintf(err, errlen, "cannot find where %s is mapped in PID %d", t->interp, pid);
+		goto out;
+	}
+	t->runtime = bias + vaddr;
+	ret = load_offsets(t, err, errlen);
+	if (ret == -ENOTSUP && !err[0])
+		snprintf(err, errlen, "Python %s is not supported", t->version);
+	if (ret)
+		goto out;
+	read_pythonmalloc(t);
+out:
+	elf_syms_close(e);
+	proc_maps_free(&maps);
+	return ret;
+}
+
+/* DT_NEEDED names a libpython, or the executable defines PyObject_Malloc itself. */
+bool pytarget_exe_is_python(const char *path)
+{
+	uint64_t vaddr, size;
+	struct elf_syms *e;
+	bool found = false;
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+	int fd;
+
+	e = elf_syms_open(path);
+	if (e) {
+		found = !elf_syms_lookup(e, "PyObject_Malloc", &vaddr, &size);
+		elf_syms_close(e);
+	}
+	if (found)
+		return true;
+
+	elf_version(EV_CURRENT);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		GElf_Dyn dyn;
+		size_t i;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC)
+			continue;
+		d = elf_getdata(scn, NULL);
+		for (i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
+			const char *name;
+
+			if (!gelf_getdyn(d, i, &dyn) || dyn.d_tag != DT_NEEDED)
+				continue;
+			name = elf_strptr(elf, sh.sh_link, dyn.d_un.d_val);
+			if (name && !strncmp(name, "libpython", 9))
+				found = true;
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return found;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Process model: which Python a PID runs, where its allocator and libc live. */
+#ifndef PYMEM_PYTARGET_H
+#define PYMEM_PYTARGET_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "py_offsets.h"
+
+/* Exit code for every kind of bad input (bad PID, not Python, unsupported, ...) */
+#define EXIT_BAD_INPUT 2
+
+struct pytarget {
+	pid_t pid;
+	char exe[PATH_MAX];		/* the executable, as the target sees it */
+	char interp[PATH_MAX];		/* file holding _PyRuntime: libpython or exe */
+	char interp_open[PATH_MAX];	/* same, reachable from here (/proc/PID/root/...) */
+	char libc[PATH_MAX];
+	char libc_open[PATH_MAX];
+	bool shared;			/* interpreter is a shared libpython */
+	bool stripped;			/* no .symtab: static LTO distro build */
+	int major, minor;
+	char version[32];
+	uint64_t runtime;		/* &_PyRuntime in the target */
+	struct py_offsets off;
+	char pythonmalloc[32];		/* PYTHONMALLOC from the target's environment */
+};
+
+/*
+ * Inspect pid.  Returns 0, or a negative errno with a one-line reason in err:
+ * -ESRCH no such process, -ENOEXEC not Python, -ENOTSUP unsupported version.
+ */
+int pytarget_open(pid_t pid, struct pytarget *t, char *err, size_t errlen);
+
+/* True when the environment makes pymalloc step aside (PYTHONMALLOC=malloc...). */
+bool pytarget_pymalloc_bypassed(const struct pytarget *t);
+
+/* Does the executable at path look like a Python interpreter (static or via libpython)? */
+bool pytarget_exe_is_python(const char *path);
+
+#endif

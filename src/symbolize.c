@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Turn stack records into frames.  Code objects are read from the target
+ * with process_vm_readv and cached by (address, firstlineno): addresses are
+ * reused once a code object dies, and the firstlineno the BPF side read
+ * with the frame tells a stale entry from a live one.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "elf_syms.h"
+#include "proc_maps.h"
+#include "py_line.h"
+#include "remote.h"
+#include "symbolize.h"
+
+#define CODE_CACHE_BITS	14
+#define MAX_STR		4096
+#define MAX_TABLE	(1 << 20)
+#define MAX_DSOS	64
+
+struct code_info {
+	uint64_t addr;
+	int32_t firstlineno;
+	bool valid;		/* read successfully */
+	char *function;
+	char *file;
+	uint8_t *table;
+	size_t table_len;
+};
+
+struct dso {
+	char *path;		/* as mapped in the target */
+	char *name;		/* basename, for frames */
+	struct elf_syms *syms;	/* NULL when unreadable */
+};
+
+struct symbolizer {
+	const struct pytarget *t;
+	const char *(*site_name)(enum pymem_site);
+	const char *(*site_dso)(void *arg, enum pymem_site);
+	void *arg;
+	struct code_info *codes;	/* open addressing */
+	size_t ncodes, capcodes;
+	struct proc_maps maps;
+	struct dso dsos[MAX_DSOS];
+	int ndsos;
+	char **strs;			/* interned strings for native frames */
+	size_t nstrs, capstrs;
+	uint64_t unknown;
+};
+
+struct symbolizer *symbolizer_new(const struct pytarget *t,
+				  const char *(*site_name)(enum pymem_site),
+				  const char *(*site_dso)(void *arg, enum pymem_site), void *arg)
+{
+	struct symbolizer *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->t = t;
+	s->site_name = site_name;
+	s->site_dso = site_dso;
+	s->arg = arg;
+	s->capcodes = 1 << CODE_CACHE_BITS;
+	s->codes = calloc(s->capcodes, sizeof(*s->codes));
+	if (!s->codes) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void code_clear(struct code_info *c)
+{
+	free(c->function);
+	free(c->file);
+	free(c->table);
+	memset(c, 0, sizeof(*c));
+}
+
+void symbolizer_free(struct symbolizer *s)
+{
+	size_t i;
+	int d;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->capcodes; i++)
+		code_clear(&s->codes[i]);
+	free(s->codes);
+	for (d = 0; d < s->ndsos; d++) {
+		free(s->dsos[d].path);
+		free(s->dsos[d].name);
+		elf_syms_close(s->dsos[d].syms);
+	}
+	for (i = 0; i < s->nstrs; i++)
+		free(s->strs[i]);
+	free(s->strs);
+	proc_maps_free(&s->maps);
+	free(s);
+}
+
+uint64_t symbolizer_unknown_frames(const struct symbolizer *s)
+{
+	return s->unknown;
+}
+
+static int read_u64(pid_t pid, uint64_t addr, uint64_t *v)
+{
+	return remote_read(pid, addr, v, sizeof(*v));
+}
+
+/* Append one code point as UTF-8. */
+static size_t put_utf8(char *out, uint32_t cp)
+{
+	if (cp < 0x80) {
+		out[0] = cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = 0xc0 | (cp >> 6);
+		out[1] = 0x80 | (cp & 0x3f);
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = 0xe0 | (cp >> 12);
+		out[1] = 0x80 | ((cp >> 6) & 0x3f);
+		out[2] = 0x80 | (cp & 0x3f);
+		return 3;
+	}
+	out[0] = 0xf0 | (cp >> 18);
+	out[1] = 0x80 | ((cp >> 12) & 0x3f);
+	out[2] = 0x80 | ((cp >> 6) & 0x3f);
+	out[3] = 0x80 | (cp & 0x3f);
+	return 4;
+}
+
+/* A compact str object as a new UTF-8 C string. */
+static char *read_str(const struct symbolizer *s, uint64_t addr)
+{
+	const struct py_offsets *o = &s->t->off;
+	unsigned int kind, compact, ascii;
+	uint8_t *raw = NULL;
+	char *out = NULL;
+	uint32_t state;
+	int64_t len;
+	size_t i, n;
+
+	if (remote_read(s->t->pid, addr + o->unicode_state, &state, sizeof(state)) ||
+	    remote_read(s->t->pid, addr + o->unicode_length, &len, sizeof(len)))
+		return NULL;
+	kind = (state >> 2) & 7;
+	compact = (state >> 5) & 1;
+	ascii = (state >> 6) & 1;
+	if (!compact || len < 0 || len > MAX_STR || (kind != 1 && kind != 2 && kind != 4))
+		return NULL;
+	raw = malloc(len * kind + 1);
+	out = malloc(len * 4 + 1);
+	if (!raw || !out)
+		goto fail;
+	if (remote_read(s->t->pid, addr + (ascii ? o->unicode_ascii_data : o->unicode_compact_data),
+			raw, len * kind))
+		goto fail;
+	for (i = 0, n = 0; i < (size_t)len; i++) {
+		uint32_t cp = kind == 1 ? raw[i] :
+			      kind == 2 ? ((uint16_t *)raw)[i] : ((uint32_t *)raw)[i];
+
+		n += put_utf8(out + n, cp);
+	}
+	out[n] = '\0';
+	free(raw);
+	return out;
+fail:
+	free(raw);
+	free(out);
+	return NULL;
+}
+
+static int read_bytes(const struct symbolizer *s, uint64_t addr, uint8_t **buf, size_t *len)
+{
+	const struct py_offsets *o = &s->t->off;
+	int64_t n;
+
+	if (remote_read(s->t->pid, addr + o->bytes_size, &n, sizeof(n)))
+		return -EFAULT;
+	if (n < 0 || n > MAX_TABLE)
+		return -EINVAL;
+	*buf = malloc(n ? n : 1);
+	if (!*buf)
+		return -ENOMEM;
+	if (n && remote_read(s->t->pid, addr + o->bytes_data, *buf, n)) {
+		free(*buf);
+		*buf = NULL;
+		return -EFAULT;
+	}
+	*len = n;
+	return 0;
+}
+
+static void code_read(const struct symbolizer *s, struct code_info *c)
+{
+	const struct py_offsets *o = &s->t->off;
+	uint64_t name, file, table;
+	int32_t first;
+	pid_t pid = s->t->pid;
+
+	if (remote_read(pid, c->addr + o->code_firstlineno, &first, sizeof(first)) ||
+	    first != c->firstlineno)
+		return;
+	if (read_u64(pid, c->addr + (o->code_qualname != PY_OFF_NONE ? o->code_qualname :
+				      o->code_name), &name) ||
+	    read_u64(pid, c->addr + o->code_filename, &file) ||
+	    read_u64(pid, c->addr + o->code_linetable, &table))
+		return;
+	c->function = read_str(s, name);
+	c->file = read_str(s, file);
+	if (!c->function || !c->file ||
+	    read_bytes(s, table, &c->table, &c->table_len)) {
+		free(c->function);
+		free(c->file);
+		c->function = c->file = NULL;
+		return;
+	}
+	c->valid = true;
+}
+
+static uint64_t code_hash(uint64_t addr, int32_t first)
+{
+	uint64_t h = (addr ^ ((uint64_t)(uint32_t)first << 40)) * 0x9e3779b97f4a7c15ULL;
+
+	return h >> (64 - CODE_CACHE_BITS);
+}
+
+/* Cached code object; on a collision the slot is replaced (it is only a cache). */
+static struct code_info *code_get(struct symbolizer *s, uint64_t addr, int32_t first)
+{
+	struct code_info *c = &s->codes[code_hash(addr, first)];
+
+	if (c->addr == addr && c->firstlineno == first && c->valid)
+		return c;
+	code_clear(c);
+	c->addr = addr;
+	c->firstlineno = first;
+	code_read(s, c);
+	return c;
+}
+
+static const char *intern(struct symbolizer *s, const char *str)
+{
+	char **n;
+
+	if (s->nstrs == s->capstrs) {
+		s->capstrs = s->capstrs ? s->capstrs * 2 : 256;
+		n = realloc(s->strs, s->capstrs * sizeof(*n));
+		if (!n)
+			return "?";
+		s->strs = n;
+	}
+	s->strs[s->nstrs] = strdup(str);
+	return s->strs[s->nstrs] ? s->strs[s->nstrs++] : "?";
+}
+
+static struct dso *dso_get(struct symbolizer *s, const char *path)
+{
+	char open_path[4096];
+	struct dso *d;
+	const char *b;
+	int i;
+
+	for (i = 0; i < s->ndsos; i++)
+		if (!strcmp(s->dsos[i].path, path))
+			return &s->dsos[i];
+	if (s->ndsos == MAX_DSOS)
+		return NULL;
+	d = &s->dsos[s->ndsos];
+	b = strrchr(path, '/');
+	d->path = strdup(path);
+	d->name = strdup(b ? b + 1 : path);
+	if (!d->path || !d->name) {
+		free(d->path);
+		free(d->name);
+		return NULL;
+	}
+	snprintf(open_path, sizeof(open_path), "/proc/%d/root%s", s->t->pid, path);
+	d->syms = elf_syms_open(open_path);
+	s->ndsos++;
+	return d;
+}
+
+static const struct proc_map *map_for(struct symbolizer *s, uint64_t ip)
+{
+	const struct proc_map *m = proc_maps_find(&s->maps, ip);
+
+	if (m)
+		return m;
+	/* Libraries load as the target runs: refresh once and retry. */
+	proc_maps_free(&s->maps);
+	if (proc_maps_read(s->t->pid, &s->maps))
+		return NULL;
+	return proc_maps_find(&s->maps, ip);
+}
+
+static void native_frame(struct symbolizer *s, uint64_t ip, struct pm_frame *f)
+{
+	const struct proc_map *m = map_for(s, ip);
+	uint64_t bias, off = 0;
+	const char *sym = NULL;
+	char buf[64];
+	struct dso *d;
+
+	f->kind = PM_FRAME_NATIVE;
+	f->line = 0;
+	if (!m || !m->path) {
+		snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)ip);
+		f->function = (char *)intern(s, buf);
+		f->file = "[unknown]";
+		return;
+	}
+	d = dso_get(s, m->path);
+	if (d && d->syms && !proc_maps_load_bias(&s->maps, m->path,
+						 elf_syms_first_load_vaddr(d->syms), &bias))
+		sym = elf_syms_symbolize(d->syms, ip - 1 - bias, &off);
+	if (!sym) {
+		snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)(ip - m->start + m->offset));
+		sym = buf;
+	}
+	f->function = (char *)intern(s, sym);
+	f->file = d ? d->name : (char *)intern(s, m->path);
+}
+
+static void python_frame(struct symbolizer *s, const struct py_frame *pf, struct pm_frame *f)
+{
+	struct code_info *c = code_get(s, pf->code, pf->firstlineno);
+
+	f->kind = PM_FRAME_PYTHON;
+	if (!c->valid) {
+		s->unknown++;
+		f->function = "<unknown>";
+		f->file = "<unknown>";
+		f->line = 0;
+		return;
+	}
+	f->function = c->function;
+	f->file = c->file;
+	f->line = py_line_for(s->t->minor, c->table, c->table_len, c->firstlineno, pf->lasti);
+	if (f->line < 0)
+		f->line = 0;
+}
+
+static void marker(struct pm_frame *f, const char *what)
+{
+	f->kind = PM_FRAME_NATIVE;
+	f->function = (char *)what;
+	f->file = "pymem-bpf";
+	f->line = 0;
+}
+
+int symbolizer_stack(struct symbolizer *s, const struct stack_rec *r, struct pm_frame **out)
+{
+	uint32_t nf = r->nframes < PYMEM_MAX_FRAMES ? r->nframes : PYMEM_MAX_FRAMES;
+	struct pm_frame *f = calloc(nf + 3, sizeof(*f));
+	uint32_t i;
+	int n = 0;
+
+	if (!f)
+		return -ENOMEM;
+	if (r->flags & STACK_F_TRUNCATED)
+		marker(&f[n++], "[truncated]");
+	else if (r->flags & STACK_F_READ_ERROR)
+		marker(&f[n++], "[stack read failed]");
+	for (i = nf; i > 0; i--)
+		python_frame(s, &r->frames[i - 1], &f[n++]);
+	if (r->native_ip)
+		native_frame(s, r->native_ip, &f[n++]);
+	f[n].kind = PM_FRAME_NATIVE;
+	f[n].function = (char *)s->site_name(r->site);
+	f[n].file = (char *)s->site_dso(s->arg, r->site);
+	n++;
+	*out = f;
+	return n;
+}

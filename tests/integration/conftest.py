@@ -1,0 +1,456 @@
+"""Shared helpers for the pymem-bpf integration tests.
+
+Every process a helper starts is registered and killed (with its process group) when the test
+or fixture that started it ends, passed or not.  Every wait has a timeout, so a hung profiler
+fails a test instead of hanging the run; the timeouts bound hangs only, no assertion depends
+on how long anything takes.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BINARY = REPO / "build" / "pymem-bpf"
+TARGETS = REPO / "tests" / "targets"
+WORKLOADS = TARGETS / "workloads.py"
+IDLE = TARGETS / "idle.py"
+PYENV = Path("/root/.pyenv/versions")
+
+SUPPORTED = ["3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"]
+UNSUPPORTED = ["2.7.18", "3.6.15", "3.7.16"]
+DEFAULT_VERSION = "3.11.7"
+
+# Upper bounds against hangs; generous because the machine may be loaded.
+T_START = 60		# a target prints READY
+T_ATTACH = 120		# the profiler prints its "attached" line
+T_WORKLOAD = 600	# the workloads run under the profiler
+T_STOP = 180		# the profiler writes its output and exits after a signal
+T_BAD_INPUT = 60	# the profiler rejects bad input
+
+ATTACHED_RE = re.compile(r"^pymem-bpf: attached to PID (\d+) \(python (\S+), (.+)\)\s*$")
+COUNTERS = ("alloc_bytes", "alloc_objects", "free_bytes", "free_objects",
+            "live_bytes", "live_objects")
+VIEW_KEYS = {"live-bytes": "live_bytes", "live-objects": "live_objects",
+             "alloc-bytes": "alloc_bytes", "alloc-objects": "alloc_objects"}
+
+_LIVE = []		# every Proc not yet reaped
+
+
+def python_exe(version):
+    """The real interpreter of a pyenv build (not a shim); a missing build fails the test."""
+    name = "python2.7" if version.startswith("2.") else "python3"
+    exe = PYENV / version / "bin" / name
+    if not os.access(str(exe), os.X_OK):
+        pytest.fail("pyenv build %s is missing: %s" % (version, exe))
+    return str(exe)
+
+
+def binary():
+    if not os.access(str(BINARY), os.X_OK):
+        pytest.fail("%s does not exist; run make first" % BINARY)
+    return str(BINARY)
+
+
+class Proc:
+    """A child with piped stdio; threads drain stdout and stderr into lists of lines."""
+
+    def __init__(self, argv, env=None, preexec_fn=None, name=None):
+        self.argv = [str(a) for a in argv]
+        self.name = name or os.path.basename(self.argv[0])
+        self.p = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=env, start_new_session=True,
+                                  preexec_fn=preexec_fn)
+        self.pid = self.p.pid
+        self.lines = {"stdout": [], "stderr": []}
+        self.eof = {"stdout": False, "stderr": False}
+        self.cond = threading.Condition()
+        self.readers = [threading.Thread(target=self._drain, args=(s,), daemon=True)
+                        for s in ("stdout", "stderr")]
+        for t in self.readers:
+            t.start()
+        _LIVE.append(self)
+
+    def _drain(self, stream):
+        f = getattr(self.p, stream)
+        for raw in iter(f.readline, b""):
+            with self.cond:
+                self.lines[stream].append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.eof[stream] = True
+            self.cond.notify_all()
+
+    def text(self, stream):
+        with self.cond:
+            return "\n".join(self.lines[stream])
+
+    def describe(self):
+        return ("%s (pid %d, rc %s)\n  argv: %s\n  --- stdout (tail)\n%s\n  --- stderr (tail)\n%s"
+                % (self.name, self.pid, self.p.poll(), " ".join(self.argv),
+                   "\n".join(self.lines["stdout"][-25:]), "\n".join(self.lines["stderr"][-25:])))
+
+    def wait_line(self, stream, pattern, timeout, start=0):
+        """Wait for a line (from index start) matching a regex; returns the match."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for line in self.lines[stream][start:]:
+                    m = rx.search(line)
+                    if m:
+                        return m
+                if self.eof[stream]:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.cond.wait(min(left, 1.0))
+        self.kill()
+        pytest.fail("no line matching %r on %s of %s" % (pattern, stream, self.describe()))
+
+    def send(self, text):
+        try:
+            self.p.stdin.write(text.encode())
+            self.p.stdin.flush()
+        except BrokenPipeError:
+            pytest.fail("cannot write to stdin of %s" % self.describe())
+
+    def close_stdin(self):
+        try:
+            self.p.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    def signal(self, sig):
+        if self.p.poll() is None:
+            os.kill(self.pid, sig)
+
+    def wait(self, timeout):
+        """Wait for exit and for stdout/stderr to be drained; a timeout kills and fails."""
+        try:
+            rc = self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail("%s did not exit within %ds:\n%s" % (self.name, timeout, self.describe()))
+        for t in self.readers:
+            t.join(timeout=30)
+        return rc
+
+    def kill(self):
+        """SIGKILL the whole process group (a launched target included) and reap."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.p.kill()
+        except ProcessLookupError:
+            pass
+        try:
+            self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        for f in (self.p.stdin, self.p.stdout, self.p.stderr):
+            try:
+                f.close()
+            except (OSError, ValueError):
+                pass
+        if self in _LIVE:
+            _LIVE.remove(self)
+
+
+def kill_target(pid):
+    """Kill a target the profiler launched, if that pid is still our workloads.py."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            if str(WORKLOADS).encode() not in f.read():
+                return
+        os.kill(pid, signal.SIGKILL)
+    except (OSError, ProcessLookupError):
+        pass
+
+
+def kill_all():
+    for proc in list(_LIVE):
+        proc.kill()
+
+
+@pytest.fixture(autouse=True)
+def _reap_processes():
+    """Whatever a test started is gone when it ends."""
+    yield
+    kill_all()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    kill_all()
+
+
+class Result:
+    """What one profiler session produced."""
+
+    def __init__(self):
+        self.rc = None
+        self.stdout = ""
+        self.stderr = ""
+        self.output = None	# path of -o FILE
+        self.profile = None	# parsed JSON (json format only)
+        self.folded = None	# text (folded format only)
+        self.report = None	# the target's own report
+        self.target_pid = None
+        self.target_rc = None
+        self.attached = None	# match of ATTACHED_RE
+
+    def dump(self):
+        return "profiler rc %s\n--- stderr\n%s\n--- stdout (tail)\n%s" % (
+            self.rc, self.stderr, "\n".join(self.stdout.splitlines()[-30:]))
+
+
+def _finish(res, prof, fmt):
+    res.stdout = prof.text("stdout")
+    res.stderr = prof.text("stderr")
+    for line in res.stderr.splitlines():
+        m = ATTACHED_RE.match(line)
+        if m:
+            res.attached = m
+    if res.rc == 0 and os.path.exists(res.output):
+        with open(res.output) as f:
+            text = f.read()
+        if fmt == "json":
+            try:
+                res.profile = json.loads(text)
+            except ValueError as e:
+                pytest.fail("output is not JSON (%s):\n%s\n%s" % (e, text[:2000], res.dump()))
+        else:
+            res.folded = text
+
+
+def _read_report(res, path):
+    if os.path.exists(path):
+        with open(path) as f:
+            res.report = json.load(f)
+
+
+def profile_pid(version, workloads, args=(), fmt="json", env=None, target_args=(),
+                stop=signal.SIGINT, check_after=True):
+    """Attach with -p to a waiting target, run the workloads, stop the profiler with a signal.
+
+    The target keeps everything it allocated until the profiler has exited, then (check_after)
+    allocates a little more to show the allocator still works after the detach.
+    """
+    res = Result()
+    tmp = tempfile.mkdtemp(prefix="pymem-it-")
+    res.output = os.path.join(tmp, "profile." + fmt)
+    report = os.path.join(tmp, "report.json")
+    target = Proc([python_exe(version), WORKLOADS, "--report", report] + list(target_args)
+                  + list(workloads), env=env, name="target")
+    prof = None
+    try:
+        m = target.wait_line("stdout", r"^READY (\d+) ", T_START)
+        res.target_pid = int(m.group(1))
+        prof = Proc([binary(), "-p", target.pid, "-f", fmt, "-o", res.output] + list(args),
+                    name="pymem-bpf")
+        prof.wait_line("stderr", ATTACHED_RE.pattern, T_ATTACH)
+        target.send("go\n")
+        target.wait_line("stdout", r"^DONE$", T_WORKLOAD)
+        _read_report(res, report)
+        prof.signal(stop)
+        res.rc = prof.wait(T_STOP)
+        _finish(res, prof, fmt)
+        if check_after:
+            target.send("check\n")
+            target.wait_line("stdout", r"^CHECKED$", T_WORKLOAD)
+        target.close_stdin()
+        res.target_rc = target.wait(T_STOP)
+    finally:
+        if prof:
+            prof.kill()
+        target.kill()
+    return res
+
+
+def profile_pid_until_exit(version, workloads, args=(), fmt="json"):
+    """Like profile_pid, but the target exits on its own while the profiler is attached."""
+    res = Result()
+    tmp = tempfile.mkdtemp(prefix="pymem-it-")
+    res.output = os.path.join(tmp, "profile." + fmt)
+    report = os.path.join(tmp, "report.json")
+    target = Proc([python_exe(version), WORKLOADS, "--report", report, "--exit-after-done"]
+                  + list(workloads), name="target")
+    prof = None
+    try:
+        m = target.wait_line("stdout", r"^READY (\d+) ", T_START)
+        res.target_pid = int(m.group(1))
+        prof = Proc([binary(), "-p", target.pid, "-f", fmt, "-o", res.output] + list(args),
+                    name="pymem-bpf")
+        prof.wait_line("stderr", ATTACHED_RE.pattern, T_ATTACH)
+        target.send("go\n")
+        target.wait_line("stdout", r"^DONE$", T_WORKLOAD)
+        res.target_rc = target.wait(T_STOP)
+        _read_report(res, report)
+        res.rc = prof.wait(T_STOP)
+        _finish(res, prof, fmt)
+    finally:
+        if prof:
+            prof.kill()
+        target.kill()
+    return res
+
+
+def profile_launch(version, workloads, args=(), fmt="json", env=None, target_args=()):
+    """Launch mode: pymem-bpf [args] -- python workloads.py ...; the target inherits stdio."""
+    res = Result()
+    tmp = tempfile.mkdtemp(prefix="pymem-it-")
+    res.output = os.path.join(tmp, "profile." + fmt)
+    report = os.path.join(tmp, "report.json")
+    prof = Proc([binary(), "-f", fmt, "-o", res.output] + list(args)
+                + ["--", python_exe(version), WORKLOADS, "--report", report]
+                + list(target_args) + list(workloads), env=env, name="pymem-bpf")
+    try:
+        m = prof.wait_line("stdout", r"^READY (\d+) ", T_START + T_ATTACH)
+        res.target_pid = int(m.group(1))
+        prof.wait_line("stderr", ATTACHED_RE.pattern, T_ATTACH)
+        prof.send("go\n")
+        prof.wait_line("stdout", r"^DONE$", T_WORKLOAD)
+        _read_report(res, report)
+        prof.close_stdin()
+        res.rc = prof.wait(T_STOP)
+        _finish(res, prof, fmt)
+    finally:
+        prof.kill()
+        if res.target_pid:
+            kill_target(res.target_pid)
+    return res
+
+
+def require_ok(res):
+    """The session ended cleanly and left a parsed profile."""
+    assert res.rc == 0, res.dump()
+    assert os.path.exists(res.output), "no output file\n" + res.dump()
+    if res.output.endswith(".json"):
+        assert res.profile is not None, res.dump()
+    assert res.report is not None, "target wrote no report\n" + res.dump()
+    return res.profile
+
+
+# ---- reading a JSON profile -------------------------------------------------------------
+
+def py_frames(stack):
+    return [f for f in stack["frames"] if f["kind"] == "python"]
+
+
+def leaf_python(stack):
+    frames = py_frames(stack)
+    return frames[-1] if frames else None
+
+
+def functions(stack):
+    return [f["function"] for f in py_frames(stack)]
+
+
+def at_line(report, marker):
+    """Predicate: the stack's leaf Python frame is the target's marked line."""
+    path = report["file"]
+    line = report["lines"][marker]
+
+    def pred(stack):
+        leaf = leaf_python(stack)
+        return leaf is not None and leaf["file"] == path and leaf["line"] == line
+    return pred
+
+
+def total(profile, pred, key):
+    return sum(s[key] for s in profile["stacks"] if pred(s))
+
+
+def by_leaf_line(profile, path, key):
+    """Sum a counter over stacks grouped by leaf Python frame line, for one file."""
+    out = {}
+    for s in profile["stacks"]:
+        leaf = leaf_python(s)
+        if leaf is not None and leaf["file"] == path:
+            out[leaf["line"]] = out.get(leaf["line"], 0) + s[key]
+    return out
+
+
+def excerpt(profile, pred=None, limit=8, key="live_bytes"):
+    """The largest matching stacks, for assertion messages."""
+    stacks = [s for s in profile["stacks"] if pred is None or pred(s)]
+    stacks.sort(key=lambda s: -s[key])
+    head = {k: profile.get(k) for k in ("pid", "python", "totals", "dropped")}
+    return json.dumps({"profile": head, "stacks": stacks[:limit]}, indent=1)[:12000]
+
+
+def within(value, expected, rel):
+    return abs(value - expected) <= rel * expected
+
+
+# ---- the JSON contract ------------------------------------------------------------------
+
+ALLOCATOR_ENTRIES = {
+    "PyObject_Malloc", "PyObject_Calloc", "PyObject_Realloc",
+    "PyMem_Malloc", "PyMem_Calloc", "PyMem_Realloc",
+    "PyMem_RawMalloc", "PyMem_RawCalloc", "PyMem_RawRealloc",
+    "malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc", "memalign", "valloc",
+    "mmap",
+}
+
+
+def _is_count(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def check_contract(prof, version, target_pid, exited):
+    """Assert the documented JSON layout; returns nothing, fails with the offending part."""
+    assert set(prof) >= {"pid", "python", "duration_s", "target_exited", "totals", "dropped",
+                         "stacks"}, sorted(prof)
+    assert prof["pid"] == target_pid
+    py = prof["python"]
+    assert set(py) >= {"version", "executable", "libpython"}, py
+    assert py["version"] == version
+    assert os.path.realpath(py["executable"]) == os.path.realpath(python_exe(version)), py
+    # pyenv builds are shared: the interpreter lives in libpython3.X.so.1.0.
+    short = ".".join(version.split(".")[:2])
+    assert isinstance(py["libpython"], str), py
+    assert os.path.basename(py["libpython"]).startswith("libpython" + short), py
+    assert os.path.exists(py["libpython"]), py
+    assert isinstance(prof["duration_s"], (int, float)) and prof["duration_s"] > 0
+    assert prof["target_exited"] is exited
+    assert set(prof["totals"]) == set(COUNTERS), prof["totals"]
+    assert all(_is_count(v) for v in prof["totals"].values()), prof["totals"]
+    assert isinstance(prof["dropped"], dict)
+    assert all(isinstance(k, str) and _is_count(v) for k, v in prof["dropped"].items()), \
+        prof["dropped"]
+    assert isinstance(prof["stacks"], list) and prof["stacks"], "no stacks"
+    sums = dict.fromkeys(COUNTERS, 0)
+    for s in prof["stacks"]:
+        assert set(s) >= {"frames"} | set(COUNTERS), s
+        assert all(_is_count(s[k]) for k in COUNTERS), s
+        assert s["live_bytes"] <= s["alloc_bytes"] and s["live_objects"] <= s["alloc_objects"], s
+        for k in COUNTERS:
+            sums[k] += s[k]
+        frames = s["frames"]
+        assert frames, s
+        for f in frames:
+            assert set(f) >= {"kind", "function", "file", "line"}, f
+            assert f["kind"] in ("python", "native"), f
+            assert isinstance(f["function"], str) and f["function"], f
+            assert isinstance(f["file"], str), f
+            assert _is_count(f["line"]), f
+            if f["kind"] == "native":
+                assert f["line"] == 0, f
+        kinds = [f["kind"] for f in frames]
+        # Root first: every Python frame comes before the native frames.
+        assert kinds == sorted(kinds, key=lambda k: k == "native"), frames
+        last = frames[-1]
+        assert last["kind"] == "native" and last["function"] in ALLOCATOR_ENTRIES, frames
+    assert sums == prof["totals"], (sums, prof["totals"])

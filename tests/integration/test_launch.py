@@ -1,0 +1,76 @@
+"""Launch mode (pymem-bpf -o FILE -- python workloads.py ...) on every pyenv build.
+
+The target inherits the profiler's stdio, so the test drives it through the profiler's stdin
+and stdout.  It ends with os._exit(0), so what it holds is still live when it exits.
+"""
+
+import os
+
+import pytest
+
+from conftest import (SUPPORTED, at_line, check_contract, excerpt, functions, profile_launch,
+                      python_exe, require_ok, total, within)
+
+WORKLOADS = ["make_and_hold", "grow_heap", "small_dicts", "ctypes_leak"]
+TOLERANCE = 0.02
+
+
+@pytest.fixture(scope="module", params=SUPPORTED)
+def run(request):
+    version = request.param
+    return version, profile_launch(version, WORKLOADS)
+
+
+def test_launch_session(run):
+    version, res = run
+    prof = require_ok(res)
+    assert prof["pid"] == res.target_pid
+    assert prof["python"]["version"] == version
+    assert os.path.realpath(prof["python"]["executable"]) == \
+        os.path.realpath(python_exe(version))
+    assert prof["target_exited"] is True
+    m = res.attached
+    assert m and int(m.group(1)) == res.target_pid and m.group(2) == version, res.stderr
+
+
+def test_launch_profiles_from_start(run):
+    """STARTUP = bytearray(3_000_000) runs at import, before READY: 56 + 3,000,001 bytes."""
+    version, res = run
+    prof = require_ok(res)
+    pred = at_line(res.report, "startup")
+    assert within(total(prof, pred, "live_bytes"), 3_000_000, TOLERANCE), excerpt(prof, pred)
+
+
+def test_launch_ground_truth(run):
+    """Same expectations as the -p tests: see test_ground_truth.py for the arithmetic."""
+    version, res = run
+    prof = require_ok(res)
+
+    def under_holder(stack):
+        names = functions(stack)
+        return ("make_and_hold" in names and "allocate_then_return" in names
+                and names.index("make_and_hold") < names.index("allocate_then_return"))
+    assert within(total(prof, under_holder, "live_bytes"), 30_000_000, TOLERANCE), \
+        excerpt(prof, under_holder)
+
+    pred = at_line(res.report, "grow_heap")
+    assert within(total(prof, pred, "live_bytes"), 32_000_000, TOLERANCE), excerpt(prof, pred)
+
+    pred = at_line(res.report, "small_dicts")
+    assert total(prof, pred, "live_objects") >= 200_000, excerpt(prof, pred, key="live_objects")
+
+    leak = res.report["facts"]["ctypes_leak"]
+    on_line = at_line(res.report, "ctypes_leak")
+
+    def via_libc_malloc(stack):
+        last = stack["frames"][-1]
+        return (on_line(stack) and last["kind"] == "native" and last["function"] == "malloc"
+                and os.path.basename(last["file"]).startswith("libc"))
+    assert within(total(prof, via_libc_malloc, "live_bytes"), leak["count"] * leak["size"],
+                  TOLERANCE), excerpt(prof, on_line)
+
+
+def test_launch_json_contract(run):
+    version, res = run
+    prof = require_ok(res)
+    check_contract(prof, version, res.target_pid, exited=True)

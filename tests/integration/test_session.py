@@ -1,0 +1,75 @@
+"""How a session ends, and targets that are unusual but valid."""
+
+import json
+import os
+import signal
+import tempfile
+
+import pytest
+
+from conftest import (DEFAULT_VERSION, SUPPORTED, ATTACHED_RE, IDLE, T_ATTACH, T_START, T_STOP,
+                      Proc, at_line, binary, check_contract, excerpt, functions, profile_pid,
+                      profile_pid_until_exit, python_exe, require_ok, total, within)
+
+TOLERANCE = 0.02
+
+
+def under_holder(stack):
+    names = functions(stack)
+    return ("make_and_hold" in names and "allocate_then_return" in names
+            and names.index("make_and_hold") < names.index("allocate_then_return"))
+
+
+def test_target_exits_mid_session():
+    """The target exits while attached: the profile so far is written, exit 0."""
+    res = profile_pid_until_exit(DEFAULT_VERSION, ["make_and_hold"])
+    prof = require_ok(res)
+    assert any("exited" in line for line in res.stderr.splitlines()), res.stderr
+    assert prof["target_exited"] is True
+    check_contract(prof, DEFAULT_VERSION, res.target_pid, exited=True)
+    # 6 x bytearray(5_000_000) were made before the exit (freed or not by the shutdown).
+    assert within(total(prof, under_holder, "alloc_bytes"), 30_000_000, TOLERANCE), \
+        excerpt(prof, under_holder, key="alloc_bytes")
+
+
+def test_sigterm_ends_cleanly():
+    res = profile_pid(DEFAULT_VERSION, ["make_and_hold"], stop=signal.SIGTERM)
+    prof = require_ok(res)
+    assert prof["target_exited"] is False
+    assert within(total(prof, under_holder, "live_bytes"), 30_000_000, TOLERANCE), \
+        excerpt(prof, under_holder)
+    assert res.target_rc == 0, res.dump()
+
+
+def test_duration_ends_session():
+    """-d 1 against an idle target: the profiler stops on its own and writes the profile."""
+    tmp = tempfile.mkdtemp(prefix="pymem-it-")
+    out = os.path.join(tmp, "profile.json")
+    target = Proc([python_exe(DEFAULT_VERSION), IDLE], name="idle")
+    m = target.wait_line("stdout", r"^READY (\d+)", T_START)
+    prof = Proc([binary(), "-p", target.pid, "-d", "1", "-o", out], name="pymem-bpf")
+    prof.wait_line("stderr", ATTACHED_RE.pattern, T_ATTACH)
+    rc = prof.wait(T_STOP)
+    assert rc == 0, prof.describe()
+    with open(out) as f:
+        doc = json.load(f)
+    assert doc["pid"] == int(m.group(1))
+    assert doc["target_exited"] is False
+    assert doc["duration_s"] >= 0.9, doc["duration_s"]
+    assert target.p.poll() is None, "the target died:\n" + target.describe()
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_pythonmalloc_malloc(version):
+    """PYTHONMALLOC=malloc: warned about, and the ground truth still holds through libc."""
+    env = dict(os.environ, PYTHONMALLOC="malloc")
+    res = profile_pid(version, ["make_and_hold", "grow_heap", "small_dicts"], env=env)
+    prof = require_ok(res)
+    assert any("PYTHONMALLOC" in line for line in res.stderr.splitlines()), res.stderr
+    assert within(total(prof, under_holder, "live_bytes"), 30_000_000, TOLERANCE), \
+        excerpt(prof, under_holder)
+    pred = at_line(res.report, "grow_heap")
+    assert within(total(prof, pred, "live_bytes"), 32_000_000, TOLERANCE), excerpt(prof, pred)
+    pred = at_line(res.report, "small_dicts")
+    assert total(prof, pred, "live_objects") >= 200_000, excerpt(prof, pred, key="live_objects")
+    assert res.target_rc == 0, res.dump()

@@ -1,0 +1,241 @@
+"""Allocation workloads with known sizes, profiled by the pymem-bpf integration tests.
+
+Runs on CPython 3.8-3.13.  Protocol on stdin/stdout, so that the profiler can be attached
+before anything interesting happens and stopped while the results are still held:
+
+    -> READY <pid> <python version>     once started; then waits for a line on stdin
+    <- go                                runs every workload named on the command line, in order
+    -> DONE                              after the workloads (and the report file) are done
+    <- check                             optional, any number of times: a short allocation loop,
+    -> CHECKED                           to prove the allocator still works after a detach
+    <- EOF                               ends the process with os._exit(0), so nothing the
+                                         workloads hold is freed by interpreter shutdown
+
+With --exit-after-done the process exits normally right after DONE instead (the profiler sees
+the target go away mid-session).
+
+--report FILE writes a JSON report: the line numbers of the marked lines below, the facts a test
+needs to compute its ground truth, and with --tracemalloc the per-line live sizes tracemalloc saw
+in this file (tracemalloc is started right after "go" and its snapshot taken after the workloads).
+
+Each line a test looks at carries a "# @name" marker; allocations on it are the line's own.
+"""
+
+import ctypes
+import itertools
+import json
+import os
+import re
+import sys
+import threading
+
+HELD = []  # everything a workload keeps alive, until the process ends
+LEAKS = []  # addresses returned by libc malloc and never freed
+STARTUP = bytearray(3_000_000)  # @startup: made at import, before READY
+
+
+def allocate_then_return(size):
+    return bytearray(size)  # @alloc_then_return
+
+
+def make_and_hold(items=6, size=5_000_000):
+    held = []
+    for _ in range(items):
+        held.append(allocate_then_return(size))  # @make_and_hold
+    return held
+
+
+def grow_heap(chunks=8, size=4_000_000):
+    heap = []
+    for _ in range(chunks):
+        heap.append(bytearray(size))  # @grow_heap
+    return heap
+
+
+def heavy_churn(n=300_000):
+    for _ in range(n):
+        buf = bytearray(1024)  # @heavy_churn
+    return None
+
+
+def small_dicts(n=200_000):
+    held = []
+    for i in range(n):
+        held.append({"i": i})  # @small_dicts
+    return held
+
+
+# Three threads, three functions, three different sizes.  Each worker holds what it made so
+# that its live bytes are exactly sys.getsizeof of its objects plus its list.
+def thread_small_bytes(slot, out, barrier, n=30_000):
+    held = []
+    barrier.wait()
+    for _ in itertools.repeat(None, n):
+        held.append(bytes(100))  # @thread_small_bytes
+    out[slot] = held
+
+
+def thread_medium_bytes(slot, out, barrier, n=2_000):
+    held = []
+    barrier.wait()
+    for _ in itertools.repeat(None, n):
+        held.append(bytes(2_500))  # @thread_medium_bytes
+    out[slot] = held
+
+
+def thread_strings(slot, out, barrier, n=40_000, width=150):
+    held = []
+    ch = "t"
+    barrier.wait()
+    for _ in itertools.repeat(None, n):
+        held.append(ch * width)  # @thread_strings
+    out[slot] = held
+
+
+THREAD_WORKERS = (thread_small_bytes, thread_medium_bytes, thread_strings)
+
+
+def three_threads():
+    out = [None] * len(THREAD_WORKERS)
+    barrier = threading.Barrier(len(THREAD_WORKERS))
+    threads = [threading.Thread(target=fn, args=(i, out, barrier))
+               for i, fn in enumerate(THREAD_WORKERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expected = {}
+    for fn, held in zip(THREAD_WORKERS, out):
+        expected[fn.__name__] = sum(sys.getsizeof(x) for x in held) + sys.getsizeof(held)
+    FACTS["thread_live_bytes"] = expected
+    return out
+
+
+def ctypes_leak(count=8, size=1_234_567):
+    libc = ctypes.CDLL("libc.so.6")
+    malloc = libc.malloc
+    malloc.restype = ctypes.c_void_p
+    malloc.argtypes = [ctypes.c_size_t]
+    for _ in range(count):
+        LEAKS.append(malloc(size))  # @ctypes_leak
+    FACTS["ctypes_leak"] = {"count": count, "size": size}
+    return None
+
+
+# Many small pymalloc objects of each common kind, one kind per line, all held.
+def oracle_mix(n=40_000):
+    dicts, lists, strs, small = [], [], [], []
+    for i in range(n):
+        dicts.append({"k": i, "v": i + 1})  # @oracle_dicts
+        lists.append([i, i, i])  # @oracle_lists
+        strs.append("s%07d" % i)  # @oracle_strs
+        small.append(bytearray(40))  # @oracle_bytearrays
+    return dicts, lists, strs, small
+
+
+WORKLOADS = {
+    "make_and_hold": make_and_hold,
+    "grow_heap": grow_heap,
+    "heavy_churn": heavy_churn,
+    "small_dicts": small_dicts,
+    "three_threads": three_threads,
+    "ctypes_leak": ctypes_leak,
+    "oracle_mix": oracle_mix,
+}
+
+FACTS = {}
+
+
+def markers():
+    lines = {}
+    with open(__file__) as f:
+        for no, text in enumerate(f, 1):
+            m = re.search(r"  # @(\w+)", text)
+            if m:
+                lines[m.group(1)] = no
+    return lines
+
+
+def function_lines(fn):
+    import dis
+    nos = [no for _, no in dis.findlinestarts(fn.__code__) if no is not None]
+    return [fn.__code__.co_firstlineno, max(nos)]
+
+
+def tracemalloc_lines(snapshot):
+    me = os.path.abspath(__file__)
+    stats = {}
+    for st in snapshot.statistics("lineno"):
+        frame = st.traceback[0]
+        if os.path.abspath(frame.filename) == me:
+            stats[str(frame.lineno)] = {"size": st.size, "count": st.count}
+    return stats
+
+
+def light_check():
+    junk = [str(i) * 3 for i in range(20_000)]
+    junk += [bytearray(700) for _ in range(1_000)]
+    return len(junk)
+
+
+def say(text):
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def parse_args(argv):
+    opts = {"report": None, "tracemalloc": False, "exit_after_done": False, "workloads": []}
+    it = iter(argv)
+    for arg in it:
+        if arg == "--report":
+            opts["report"] = next(it)
+        elif arg == "--tracemalloc":
+            opts["tracemalloc"] = True
+        elif arg == "--exit-after-done":
+            opts["exit_after_done"] = True
+        elif arg in WORKLOADS:
+            opts["workloads"].append(arg)
+        else:
+            sys.exit("workloads.py: unknown argument %r (workloads: %s)"
+                     % (arg, ", ".join(WORKLOADS)))
+    return opts
+
+
+def main():
+    opts = parse_args(sys.argv[1:])
+    say("READY %d %s" % (os.getpid(), sys.version.split()[0]))
+    if sys.stdin.readline().strip() != "go":
+        os._exit(3)
+    if opts["tracemalloc"]:
+        import tracemalloc
+        tracemalloc.start()
+    for name in opts["workloads"]:
+        HELD.append(WORKLOADS[name]())
+    report = None
+    if opts["report"]:
+        report = {
+            "pid": os.getpid(),
+            "version": sys.version.split()[0],
+            "file": __file__,
+            "lines": markers(),
+            "functions": {n: function_lines(fn) for n, fn in WORKLOADS.items()},
+            "bytearray_basicsize": bytearray.__basicsize__,
+            "facts": FACTS,
+        }
+        if opts["tracemalloc"]:
+            report["tracemalloc"] = tracemalloc_lines(tracemalloc.take_snapshot())
+            tracemalloc.stop()
+        with open(opts["report"], "w") as f:
+            json.dump(report, f)
+    say("DONE")
+    if opts["exit_after_done"]:
+        return 0
+    for line in sys.stdin:
+        if line.strip() == "check":
+            light_check()
+            say("CHECKED")
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
