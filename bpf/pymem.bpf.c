@@ -49,8 +49,10 @@ struct {
 	__type(value, __u64);
 } tstate_cache SEC(".maps");
 
+/* Sized by userspace; not preallocated, so memory follows what is tracked. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1 << 20);
 	__type(key, struct live_key);
 	__type(value, struct live_val);
@@ -58,17 +60,26 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, struct stack_rec);
 } stacks SEC(".maps");
 
+/* One more entry than stacks: STACK_ID_MAP_FULL, inserted before attach. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65537);
 	__type(key, __u64);
 	__type(value, struct stack_stats);
 } stats SEC(".maps");
+
+/* New stack ids, so userspace reads their code objects while they still exist. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} new_stacks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -280,6 +291,9 @@ static __noinline __u64 capture_stack(__u32 pid, __u32 tid, __u32 site, __u64 ip
 		drop(DROP_STACKS_FULL);
 		return STACK_ID_MAP_FULL;
 	}
+	/* A full ring only delays symbolization to the next map scan. */
+	if (!err)
+		bpf_ringbuf_output(&new_stacks, &id, sizeof(id), 0);
 	return id;
 }
 

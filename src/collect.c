@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "collect.h"
 
 struct sym_stack {
@@ -17,6 +18,7 @@ struct sym_stack {
 
 struct collector {
 	const struct probes *p;
+	struct ring_buffer *rb;
 	struct symbolizer *s;
 	struct sym_stack *tab;	/* open addressing, power-of-two size */
 	size_t n, cap;
@@ -26,6 +28,18 @@ struct collector {
 static struct pm_frame map_full_frame = {
 	.kind = PM_FRAME_NATIVE, .function = "[stack map full]", .file = "pymem-bpf",
 };
+
+static struct sym_stack *lookup(struct collector *c, uint64_t id);
+
+static int on_new_stack(void *ctx, void *data, size_t len)
+{
+	uint64_t id;
+
+	if (len < sizeof(id))
+		return 0;
+	memcpy(&id, data, sizeof(id));
+	return lookup(ctx, id) ? 0 : -ENOMEM;
+}
 
 struct collector *collector_new(const struct probes *p, struct symbolizer *s)
 {
@@ -37,11 +51,19 @@ struct collector *collector_new(const struct probes *p, struct symbolizer *s)
 	c->s = s;
 	c->cap = 1024;
 	c->tab = calloc(c->cap, sizeof(*c->tab));
-	if (!c->tab) {
-		free(c);
+	c->rb = ring_buffer__new(probes_new_stacks_fd(p), on_new_stack, c, NULL);
+	if (!c->tab || !c->rb) {
+		collector_free(c);
 		return NULL;
 	}
 	return c;
+}
+
+int collector_wait(struct collector *c, int timeout_ms)
+{
+	int n = ring_buffer__poll(c->rb, timeout_ms);
+
+	return n < 0 && n != -EINTR ? n : 0;
 }
 
 void collector_free(struct collector *c)
@@ -50,7 +72,8 @@ void collector_free(struct collector *c)
 
 	if (!c)
 		return;
-	for (i = 0; i < c->cap; i++)
+	ring_buffer__free(c->rb);
+	for (i = 0; c->tab && i < c->cap; i++)
 		free(c->tab[i].frames);
 	free(c->tab);
 	free(c);
@@ -87,7 +110,7 @@ static struct sym_stack *lookup(struct collector *c, uint64_t id)
 	int n;
 
 	e = slot(c->tab, c->cap, id);
-	if (e->id)
+	if (e->id == id)
 		return e;
 	if (c->n * 2 >= c->cap) {
 		if (grow(c))
@@ -149,8 +172,10 @@ int collector_profile(struct collector *c, struct pm_profile *out)
 		cnt.alloc_objects = st.alloc_objects;
 		cnt.free_bytes = st.free_bytes;
 		cnt.free_objects = st.free_objects;
-		cnt.live_bytes = st.alloc_bytes - st.free_bytes;
-		cnt.live_objects = st.alloc_objects - st.free_objects;
+		/* the copy races with updates: never let a free outrun its alloc */
+		cnt.live_bytes = st.alloc_bytes > st.free_bytes ? st.alloc_bytes - st.free_bytes : 0;
+		cnt.live_objects = st.alloc_objects > st.free_objects ?
+				   st.alloc_objects - st.free_objects : 0;
 		if (e->id == STACK_ID_MAP_FULL)
 			err = pm_profile_add(out, &map_full_frame, 1, &cnt);
 		else

@@ -12,7 +12,9 @@ struct collector;
 struct collector *collector_new(const struct probes *p, struct symbolizer *s);
 void collector_free(struct collector *c);
 
-/* Symbolize stacks seen since the last call; cheap when nothing is new. */
+/* Wait up to timeout_ms, symbolizing new stacks as the kernel reports them. */
+int collector_wait(struct collector *c, int timeout_ms);
+/* Symbolize any stack the ring buffer did not report (it was full). */
 int collector_poll(struct collector *c);
 
 /* Build a profile of everything counted so far (header fields are left to the caller). */

@@ -433,8 +433,7 @@ bool elf_syms_has_symtab(const struct elf_syms *e)
 	return e->has_symtab;
 }
 
-/* ---- PY_VERSION search ---- */
-
+/* PY_VERSION search */
 #define VER_MAX_CANDS	16
 #define VER_MAX_LEN	32
 

@@ -40,8 +40,9 @@ int elf_syms_vaddr_to_offset(const struct elf_syms *e, uint64_t vaddr, uint64_t 
  * Name of the function symbol containing @vaddr, or NULL. Aliases at one
  * address resolve to the same name every time: GLOBAL or WEAK before LOCAL,
  * then the fewest leading underscores, then GLOBAL before WEAK, then nonzero
- * size, then the shortest name, then strcmp order. A symbol of size 0 covers up to the next function symbol, but
- * only within its own section. @sym_off (may be NULL) gets vaddr - symbol.
+ * size, then the shortest name, then strcmp order. A symbol of size 0 covers
+ * up to the next function symbol, but only within its own section; past the
+ * end of a sized one is NULL. @sym_off (may be NULL) gets vaddr - symbol.
  * The string lives as long as @e.
  */
 const char *elf_syms_symbolize(const struct elf_syms *e, uint64_t vaddr, uint64_t *sym_off);

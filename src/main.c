@@ -38,7 +38,7 @@ static struct env {
 } env = {
 	.top = 10,
 	.view = PM_VIEW_LIVE_BYTES,
-	.probes = { .max_live = 1 << 20, .max_stacks = 16384 },
+	.probes = { .max_live = 1 << 20, .max_stacks = 65536 },
 };
 
 const char *argp_program_version = "pymem-bpf 0.1";
@@ -68,7 +68,7 @@ static const struct argp_option opts[] = {
 	{ "view", OPT_VIEW, "VIEW", 0, "live-bytes (default), live-objects, alloc-bytes, alloc-objects", 0 },
 	{ "top", 'n', "N", 0, "Rows in the top table (default 10)", 0 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0, "Live blocks tracked at once (default 1048576)", 0 },
-	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks tracked (default 16384)", 0 },
+	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks tracked (default 65536)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{},
 };
@@ -258,9 +258,9 @@ static bool run_session(struct collector *c, const struct pytarget *t, struct sy
 	bool exited = false;
 
 	while (!exiting) {
-		int n = poll(&pfd, pfd.fd >= 0 ? 1 : 0, TICK_MS);
-
-		if (n > 0 || (pfd.fd < 0 && kill(t->pid, 0) && errno == ESRCH)) {
+		collector_wait(c, TICK_MS);
+		if (poll(&pfd, pfd.fd >= 0 ? 1 : 0, 0) > 0 ||
+		    (pfd.fd < 0 && kill(t->pid, 0) && errno == ESRCH)) {
 			exited = true;
 			break;
 		}

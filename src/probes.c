@@ -150,6 +150,8 @@ static const char *base_name(const char *path)
 
 int probes_start(const struct pytarget *t, const struct probes_opts *o, struct probes **out)
 {
+	struct stack_stats zero = {};
+	__u64 full_id = STACK_ID_MAP_FULL;
 	struct pymem_bpf *skel;
 	struct probes *p;
 	int err;
@@ -174,11 +176,16 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 	memcpy((void *)&skel->rodata->pyoff, &t->off, sizeof(t->off));
 	bpf_map__set_max_entries(skel->maps.live, o->max_live);
 	bpf_map__set_max_entries(skel->maps.stacks, o->max_stacks);
-	bpf_map__set_max_entries(skel->maps.stats, o->max_stacks);
+	bpf_map__set_max_entries(skel->maps.stats, o->max_stacks + 1);
 
 	err = pymem_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "pymem-bpf: failed to load the BPF object: %s\n", strerror(-err));
+		goto fail;
+	}
+	err = bpf_map_update_elem(bpf_map__fd(skel->maps.stats), &full_id, &zero, BPF_NOEXIST);
+	if (err) {
+		fprintf(stderr, "pymem-bpf: cannot prepare the counter map: %s\n", strerror(errno));
 		goto fail;
 	}
 	err = attach_dso(p, t->pid, t->interp_open, true);
@@ -212,6 +219,11 @@ void probes_stop(struct probes *p)
 int probes_stacks_fd(const struct probes *p)
 {
 	return bpf_map__fd(p->skel->maps.stacks);
+}
+
+int probes_new_stacks_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.new_stacks);
 }
 
 int probes_stats_fd(const struct probes *p)

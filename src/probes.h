@@ -22,6 +22,8 @@ void probes_stop(struct probes *p);
 
 int probes_stacks_fd(const struct probes *p);
 int probes_stats_fd(const struct probes *p);
+/* Ring buffer of stack ids, one per new stack. */
+int probes_new_stacks_fd(const struct probes *p);
 /* Sum the per-CPU drop counters. */
 void probes_drops(const struct probes *p, uint64_t out[DROP__MAX]);
 /* Name of the function behind a site, and the DSO it was attached in. */

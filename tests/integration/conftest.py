@@ -223,8 +223,16 @@ def _finish(res, prof, fmt):
         if m:
             res.attached = m
     if res.rc == 0 and os.path.exists(res.output):
-        with open(res.output) as f:
-            text = f.read()
+        with open(res.output, "rb") as f:
+            raw = f.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            start = raw.rfind(b"\n", 0, e.start) + 1
+            end = raw.find(b"\n", e.end)
+            pytest.fail("output is not valid UTF-8 (%s); the line:\n%r\n%s"
+                        % (e.reason, raw[start:end if end >= 0 else len(raw)][:3000],
+                           res.dump()))
         if fmt == "json":
             try:
                 res.profile = json.loads(text)

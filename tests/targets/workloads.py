@@ -22,6 +22,7 @@ Each line a test looks at carries a "# @name" marker; allocations on it are the 
 """
 
 import ctypes
+import dis
 import itertools
 import json
 import os
@@ -157,7 +158,6 @@ def markers():
 
 
 def function_lines(fn):
-    import dis
     nos = [no for _, no in dis.findlinestarts(fn.__code__) if no is not None]
     return [fn.__code__.co_firstlineno, max(nos)]
 

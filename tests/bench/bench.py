@@ -1,0 +1,284 @@
+#!/usr/bin/python3
+"""Overhead of pymem-bpf against the alternatives, measured in one run (not pass/fail).
+
+The workload is tests/targets/churn.py: dicts, lists, strs and some 600-byte bytearrays made
+and dropped at a Python stack depth of about 30.  The loop times itself in-process, so process
+start-up and attach are not in the ratios.  It runs:
+
+  (a) bare;
+  (b) under `pymem-bpf -p PID` (attach latency and the profiler's peak RSS are reported too);
+  (c) under `python -X tracemalloc=25`;
+  (d) under `memleak-bpfcc -p PID` (bcc; needs kernel headers, reported if it cannot run).
+
+    tests/bench/bench.py [--python EXE] [--iterations N] [--depth D] [--binary PATH]
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CHURN = os.path.join(REPO, "tests", "targets", "churn.py")
+TIMEOUT = 900		# any single wait; a hung tool ends the run with a message
+
+
+class Child:
+    """A process whose stdout and stderr lines are collected by threads."""
+
+    def __init__(self, argv, **kw):
+        self.argv = [str(a) for a in argv]
+        self.p = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, start_new_session=True, **kw)
+        self.pid = self.p.pid
+        self.lines = {"stdout": [], "stderr": []}
+        self.stamps = {"stdout": [], "stderr": []}
+        self.cond = threading.Condition()
+        self.done = {"stdout": False, "stderr": False}
+        for s in ("stdout", "stderr"):
+            threading.Thread(target=self._drain, args=(s,), daemon=True).start()
+
+    def _drain(self, stream):
+        for raw in iter(getattr(self.p, stream).readline, b""):
+            with self.cond:
+                self.lines[stream].append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self.stamps[stream].append(time.monotonic())
+                self.cond.notify_all()
+        with self.cond:
+            self.done[stream] = True
+            self.cond.notify_all()
+
+    def wait_line(self, stream, pattern, timeout=TIMEOUT):
+        """(match, arrival time) of the first matching line, or (None, None) on EOF/timeout."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for line, t in zip(self.lines[stream], self.stamps[stream]):
+                    m = rx.search(line)
+                    if m:
+                        return m, t
+                left = deadline - time.monotonic()
+                if self.done[stream] or left <= 0:
+                    return None, None
+                self.cond.wait(min(left, 1.0))
+
+    def drained(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not all(self.done.values()) and time.monotonic() < deadline:
+                self.cond.wait(0.2)
+
+    def send(self, text):
+        self.p.stdin.write(text.encode())
+        self.p.stdin.flush()
+
+    def tail(self, stream, n=5):
+        with self.cond:
+            return "\n".join(self.lines[stream][-n:])
+
+    def stop(self, sig=signal.SIGINT, timeout=TIMEOUT):
+        """Signal, wait, and return (exit code, ru_maxrss in KiB)."""
+        if self.p.poll() is not None:
+            return self.p.returncode, None
+        os.kill(self.pid, sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid, status, ru = os.wait4(self.pid, os.WNOHANG)
+            if pid == self.pid:
+                self.p.returncode = os.waitstatus_to_exitcode(status)
+                return self.p.returncode, ru.ru_maxrss
+            time.sleep(0.05)
+        self.kill()
+        return None, None
+
+    def kill(self):
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.p.wait(timeout=30)
+        except (subprocess.TimeoutExpired, ChildProcessError):
+            pass
+
+
+def vm_hwm_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class HwmSampler(threading.Thread):
+    """Keeps the last VmHWM (peak RSS) read from /proc until the process goes away."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = None
+        self.running = True
+
+    def run(self):
+        while self.running:
+            v = vm_hwm_kib(self.pid)
+            if v is None:
+                return
+            self.peak = v
+            time.sleep(0.02)
+
+
+class Failed(Exception):
+    pass
+
+
+def start_target(args, extra_python_args=()):
+    t = Child([args.python] + list(extra_python_args) + [CHURN, args.iterations, args.depth])
+    m, _ = t.wait_line("stdout", r"^READY (\d+)", 120)
+    if not m:
+        t.kill()
+        raise Failed("target did not start: " + t.tail("stderr"))
+    return t
+
+
+def run_loop(target):
+    target.send("go\n")
+    m, _ = target.wait_line("stdout", r"^ELAPSED (\S+)")
+    if not m:
+        raise Failed("target did not finish: " + target.tail("stderr"))
+    return float(m.group(1))
+
+
+def finish_target(target):
+    try:
+        target.p.stdin.close()
+        target.p.wait(timeout=60)
+    except (BrokenPipeError, subprocess.TimeoutExpired):
+        pass
+    target.kill()
+
+
+def bench_bare(args, extra=()):
+    target = start_target(args, extra)
+    try:
+        return {"time": run_loop(target)}
+    finally:
+        finish_target(target)
+
+
+def bench_pymem(args):
+    if not os.access(args.binary, os.X_OK):
+        raise Failed("%s not built (run make)" % args.binary)
+    target = start_target(args)
+    out = "/tmp/pymem-bench-%d.json" % os.getpid()
+    prof = None
+    try:
+        t0 = time.monotonic()
+        prof = Child([args.binary, "-p", target.pid, "-o", out])
+        sampler = HwmSampler(prof.pid)
+        sampler.start()
+        m, t_att = prof.wait_line("stderr", r"attached to PID", 300)
+        if not m:
+            raise Failed("pymem-bpf did not attach: " + prof.tail("stderr"))
+        elapsed = run_loop(target)
+        rc, maxrss = prof.stop(signal.SIGINT)
+        sampler.running = False
+        sampler.join(timeout=5)
+        if rc != 0:
+            raise Failed("pymem-bpf exited with %s: %s" % (rc, prof.tail("stderr")))
+        return {"time": elapsed, "attach": t_att - t0, "hwm": sampler.peak, "maxrss": maxrss}
+    finally:
+        if prof:
+            prof.kill()
+        finish_target(target)
+        if os.path.exists(out):
+            os.unlink(out)
+
+
+def bench_memleak(args):
+    tool = shutil.which("memleak-bpfcc") or shutil.which("memleak")
+    if not tool:
+        raise Failed("memleak-bpfcc is not installed")
+    target = start_target(args)
+    ml = None
+    try:
+        # The first periodic report (interval 3 s) means every probe is attached.
+        ml = Child([tool, "-p", target.pid, "3"])
+        m, _ = ml.wait_line("stdout", r"Top \d+ stacks", 300)
+        if not m:
+            ml.stop(signal.SIGINT, timeout=30)
+            ml.drained()
+            lines = [l.strip() for l in ml.lines["stderr"] if l.strip()]
+            # bcc's own diagnosis (e.g. missing kernel headers) beats the traceback's end.
+            why = ([l for l in lines if "Unable to" in l]
+                   or [l for l in lines if re.search(r"not found|No such file", l)]
+                   or lines[-1:] or ["exit code %s" % ml.p.returncode])
+            why = why[0]
+            raise Failed("memleak-bpfcc could not start: %s" % why)
+        elapsed = run_loop(target)
+        ml.stop(signal.SIGINT, timeout=60)
+        return {"time": elapsed}
+    finally:
+        if ml:
+            ml.kill()
+        finish_target(target)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--python", default="/root/.pyenv/versions/3.11.7/bin/python3")
+    ap.add_argument("--iterations", type=int, default=200000)
+    ap.add_argument("--depth", type=int, default=30)
+    ap.add_argument("--binary", default=os.path.join(REPO, "build", "pymem-bpf"))
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("note: not root; the BPF tools will fail", file=sys.stderr)
+
+    runs = [
+        ("bare", lambda: bench_bare(args)),
+        ("pymem-bpf -p", lambda: bench_pymem(args)),
+        ("-X tracemalloc=25", lambda: bench_bare(args, ["-X", "tracemalloc=25"])),
+        ("memleak-bpfcc -p", lambda: bench_memleak(args)),
+    ]
+    results = {}
+    for name, fn in runs:
+        print("running: %s ..." % name, file=sys.stderr, flush=True)
+        try:
+            results[name] = fn()
+        except Failed as e:
+            results[name] = {"error": str(e)}
+        except Exception as e:		# a broken tool must not hide the other numbers
+            results[name] = {"error": "%s: %s" % (type(e).__name__, e)}
+
+    base = results["bare"].get("time")
+    print()
+    print("pymem-bpf benchmark: %s, %d iterations at stack depth %d (one run each)"
+          % (args.python, args.iterations, args.depth))
+    print("%-20s %12s %10s" % ("mode", "loop time", "slowdown"))
+    for name, _ in runs:
+        r = results[name]
+        if "time" in r and base:
+            print("%-20s %11.3fs %9.1fx" % (name, r["time"], r["time"] / base))
+        else:
+            print("%-20s %12s %10s   %s" % (name, "-", "-", r.get("error", "")))
+    p = results["pymem-bpf -p"]
+    if "attach" in p:
+        print()
+        print("pymem-bpf attach latency (start to 'attached' line): %.3f s" % p["attach"])
+        hwm = "%.1f MiB" % (p["hwm"] / 1024.0) if p["hwm"] else "not sampled"
+        print("pymem-bpf peak RSS: VmHWM %s (ru_maxrss %.1f MiB)"
+              % (hwm, (p["maxrss"] or 0) / 1024.0))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""A churn loop run at a Python stack depth of about 30: the benchmark's workload.
+
+Protocol: prints "READY <pid>", waits for a line on stdin, runs the loop, prints
+"ELAPSED <seconds>" (the loop alone, timed in-process), then waits for stdin to close.
+
+    python churn.py [ITERATIONS] [DEPTH]
+"""
+
+import os
+import sys
+import time
+
+
+def churn(iterations):
+    keep = []
+    for i in range(iterations):
+        d = {"i": i, "s": str(i)}
+        row = [i, d, "x" * (i % 50 + 2)]
+        keep.append(row)
+        if i % 10 == 0:
+            keep.append(bytearray(600))
+        if len(keep) > 2000:
+            del keep[:]
+    return len(keep)
+
+
+def descend(levels, iterations):
+    if levels > 0:
+        return descend(levels - 1, iterations)
+    return churn(iterations)
+
+
+def main():
+    iterations = int(sys.argv[1]) if len(sys.argv) > 1 else 200000
+    depth = int(sys.argv[2]) if len(sys.argv) > 2 else 30
+    sys.stdout.write("READY %d\n" % os.getpid())
+    sys.stdout.flush()
+    sys.stdin.readline()
+    t0 = time.perf_counter()
+    # <module> and main() are two frames; descend() makes up the rest.
+    descend(max(depth - 4, 0), iterations)
+    elapsed = time.perf_counter() - t0
+    sys.stdout.write("ELAPSED %.6f\n" % elapsed)
+    sys.stdout.flush()
+    sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
