@@ -13,17 +13,14 @@
 #include <sys/wait.h>
 #include "collect.h"
 #include "launch.h"
-#include "output_file.h"
-#include "output_folded.h"
-#include "output_json.h"
+#include "output.h"
 #include "output_top.h"
 #include "probes.h"
 #include "pytarget.h"
+#include "report.h"
 #include "symbolize.h"
 
 #define TICK_MS 200
-
-enum format { FMT_JSON, FMT_FOLDED };
 
 static struct env {
 	pid_t pid;
@@ -31,7 +28,7 @@ static struct env {
 	double duration;
 	double interval;
 	const char *output;
-	enum format format;
+	enum output_format format;
 	enum pm_view view;
 	int top;
 	struct probes_opts probes;
@@ -47,6 +44,7 @@ static const char doc[] =
 "\n"
 "USAGE: pymem-bpf [OPTIONS] -p PID\n"
 "       pymem-bpf [OPTIONS] -- COMMAND [ARGS...]\n"
+"       pymem-bpf report PROFILE.json [-f FORMAT] [-o FILE]   (see report --help)\n"
 "\n"
 "EXAMPLES:\n"
 "    pymem-bpf -p 4242                 # until Ctrl-C, then the top stacks by live bytes\n"
@@ -64,7 +62,7 @@ static const struct argp_option opts[] = {
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS (default: Ctrl-C or target exit)", 0 },
 	{ "interval", 'i', "SECONDS", 0, "Print a top table every SECONDS", 0 },
 	{ "output", 'o', "FILE", 0, "Write the profile to FILE ('-' for stdout)", 0 },
-	{ "format", 'f', "FORMAT", 0, "json (default) or folded", 0 },
+	{ "format", 'f', "FORMAT", 0, "json (default), folded or html", 0 },
 	{ "view", OPT_VIEW, "VIEW", 0, "live-bytes (default), live-objects, alloc-bytes, alloc-objects", 0 },
 	{ "top", 'n', "N", 0, "Rows in the top table (default 10)", 0 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0, "Live blocks tracked at once (default 1048576)", 0 },
@@ -109,12 +107,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.output = arg;
 		break;
 	case 'f':
-		if (!strcmp(arg, "json"))
-			env.format = FMT_JSON;
-		else if (!strcmp(arg, "folded"))
-			env.format = FMT_FOLDED;
-		else
-			argp_error(state, "unknown format: %s (json, folded)", arg);
+		if (output_format_parse(arg, &env.format))
+			argp_error(state, "unknown format: %s (json, folded, html)", arg);
 		break;
 	case OPT_VIEW:
 		if (pm_view_parse(arg, &env.view))
@@ -180,32 +174,6 @@ static bool privileged(void)
 static const char *site_dso(void *arg, enum pymem_site site)
 {
 	return probes_site_dso(arg, site);
-}
-
-static int write_output(const struct pm_profile *p)
-{
-	struct output_file of;
-	FILE *f;
-	int err;
-
-	f = output_file_open(env.output, &of);
-	if (!f) {
-		fprintf(stderr, "pymem-bpf: cannot create %s: %s\n", env.output, strerror(errno));
-		return -errno;
-	}
-	if (env.format == FMT_JSON)
-		err = output_json_write(p, f);
-	else
-		err = output_folded_write(p, env.view, f);
-	if (err) {
-		output_file_abort(&of);
-		fprintf(stderr, "pymem-bpf: cannot write %s: %s\n", env.output, strerror(-err));
-		return err;
-	}
-	err = output_file_commit(&of);
-	if (err)
-		fprintf(stderr, "pymem-bpf: cannot write %s: %s\n", env.output, strerror(-err));
-	return err;
 }
 
 static int build_profile(struct collector *c, const struct pytarget *t, double secs,
@@ -293,6 +261,8 @@ int main(int argc, char **argv)
 	int ret, status;
 	double start;
 
+	if (argc > 1 && !strcmp(argv[1], "report"))
+		return report_main(argc - 1, argv + 1);
 	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL))
 		return EXIT_BAD_INPUT;
 	if (!privileged()) {
@@ -347,7 +317,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	ret = EXIT_SUCCESS;
-	if (env.output && write_output(&prof))
+	if (env.output && output_write(&prof, env.format, env.view, env.output))
 		ret = EXIT_FAILURE;
 	output_top_print(&prof, env.top, env.output && !strcmp(env.output, "-") ? stderr : stdout);
 cleanup:

@@ -24,8 +24,8 @@ struct code_info {
 	uint64_t addr;
 	int32_t firstlineno;
 	bool valid;		/* read successfully */
-	char *function;
-	char *file;
+	const char *function;	/* interned: frames keep pointing at them */
+	const char *file;
 	uint8_t *table;
 	size_t table_len;
 };
@@ -46,7 +46,7 @@ struct symbolizer {
 	struct proc_maps maps;
 	struct dso dsos[MAX_DSOS];
 	int ndsos;
-	char **strs;			/* interned strings for native frames */
+	char **strs;			/* interned strings, open addressing */
 	size_t nstrs, capstrs;
 	uint64_t unknown;
 };
@@ -74,8 +74,6 @@ struct symbolizer *symbolizer_new(const struct pytarget *t,
 
 static void code_clear(struct code_info *c)
 {
-	free(c->function);
-	free(c->file);
 	free(c->table);
 	memset(c, 0, sizeof(*c));
 }
@@ -95,7 +93,7 @@ void symbolizer_free(struct symbolizer *s)
 		free(s->dsos[d].name);
 		elf_syms_close(s->dsos[d].syms);
 	}
-	for (i = 0; i < s->nstrs; i++)
+	for (i = 0; i < s->capstrs; i++)
 		free(s->strs[i]);
 	free(s->strs);
 	proc_maps_free(&s->maps);
@@ -112,9 +110,11 @@ static int read_u64(pid_t pid, uint64_t addr, uint64_t *v)
 	return remote_read(pid, addr, v, sizeof(*v));
 }
 
-/* Append one code point as UTF-8. */
+/* Append one code point as UTF-8; lone surrogates (surrogateescape) become U+FFFD. */
 static size_t put_utf8(char *out, uint32_t cp)
 {
+	if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		cp = 0xfffd;
 	if (cp < 0x80) {
 		out[0] = cp;
 		return 1;
@@ -178,6 +178,47 @@ fail:
 	return NULL;
 }
 
+static size_t str_slot(char **tab, size_t cap, const char *str)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const char *c;
+	size_t i;
+
+	for (c = str; *c; c++)
+		h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+	for (i = h & (cap - 1); tab[i] && strcmp(tab[i], str); i = (i + 1) & (cap - 1))
+		;
+	return i;
+}
+
+/* One copy of each string for the symbolizer's lifetime: frames point into it. */
+static const char *intern(struct symbolizer *s, const char *str)
+{
+	size_t i, cap;
+	char **tab;
+
+	if ((s->nstrs + 1) * 2 > s->capstrs) {
+		cap = s->capstrs ? s->capstrs * 2 : 1024;
+		tab = calloc(cap, sizeof(*tab));
+		if (!tab)
+			return "?";
+		for (i = 0; i < s->capstrs; i++)
+			if (s->strs[i])
+				tab[str_slot(tab, cap, s->strs[i])] = s->strs[i];
+		free(s->strs);
+		s->strs = tab;
+		s->capstrs = cap;
+	}
+	i = str_slot(s->strs, s->capstrs, str);
+	if (!s->strs[i]) {
+		s->strs[i] = strdup(str);
+		if (!s->strs[i])
+			return "?";
+		s->nstrs++;
+	}
+	return s->strs[i];
+}
+
 static int read_bytes(const struct symbolizer *s, uint64_t addr, uint8_t **buf, size_t *len)
 {
 	const struct py_offsets *o = &s->t->off;
@@ -199,10 +240,11 @@ static int read_bytes(const struct symbolizer *s, uint64_t addr, uint8_t **buf, 
 	return 0;
 }
 
-static void code_read(const struct symbolizer *s, struct code_info *c)
+static void code_read(struct symbolizer *s, struct code_info *c)
 {
 	const struct py_offsets *o = &s->t->off;
 	uint64_t name, file, table;
+	char *fn, *path;
 	int32_t first;
 	pid_t pid = s->t->pid;
 
@@ -214,16 +256,15 @@ static void code_read(const struct symbolizer *s, struct code_info *c)
 	    read_u64(pid, c->addr + o->code_filename, &file) ||
 	    read_u64(pid, c->addr + o->code_linetable, &table))
 		return;
-	c->function = read_str(s, name);
-	c->file = read_str(s, file);
-	if (!c->function || !c->file ||
-	    read_bytes(s, table, &c->table, &c->table_len)) {
-		free(c->function);
-		free(c->file);
-		c->function = c->file = NULL;
-		return;
+	fn = read_str(s, name);
+	path = read_str(s, file);
+	if (fn && path && !read_bytes(s, table, &c->table, &c->table_len)) {
+		c->function = intern(s, fn);
+		c->file = intern(s, path);
+		c->valid = true;
 	}
-	c->valid = true;
+	free(fn);
+	free(path);
 }
 
 static uint64_t code_hash(uint64_t addr, int32_t first)
@@ -245,21 +286,6 @@ static struct code_info *code_get(struct symbolizer *s, uint64_t addr, int32_t f
 	c->firstlineno = first;
 	code_read(s, c);
 	return c;
-}
-
-static const char *intern(struct symbolizer *s, const char *str)
-{
-	char **n;
-
-	if (s->nstrs == s->capstrs) {
-		s->capstrs = s->capstrs ? s->capstrs * 2 : 256;
-		n = realloc(s->strs, s->capstrs * sizeof(*n));
-		if (!n)
-			return "?";
-		s->strs = n;
-	}
-	s->strs[s->nstrs] = strdup(str);
-	return s->strs[s->nstrs] ? s->strs[s->nstrs++] : "?";
 }
 
 static struct dso *dso_get(struct symbolizer *s, const char *path)
@@ -342,8 +368,8 @@ static void python_frame(struct symbolizer *s, const struct py_frame *pf, struct
 		f->line = 0;
 		return;
 	}
-	f->function = c->function;
-	f->file = c->file;
+	f->function = (char *)c->function;
+	f->file = (char *)c->file;
 	f->line = py_line_for(s->t->minor, c->table, c->table_len, c->firstlineno, pf->lasti);
 	if (f->line < 0)
 		f->line = 0;

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <argp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "output.h"
+#include "output_json.h"
+#include "output_top.h"
+#include "pytarget.h"
+#include "report.h"
+
+static struct report_env {
+	const char *input;
+	const char *output;
+	enum output_format format;
+	enum pm_view view;
+	int top;
+} renv = { .output = "-", .format = OUTPUT_FOLDED, .top = 10 };
+
+static const char doc[] =
+"Convert a profile written with -f json.\n"
+"\n"
+"USAGE: pymem-bpf report PROFILE.json [-f json|folded|html] [-o OUT] [--view VIEW]\n"
+"\n"
+"EXAMPLES:\n"
+"    pymem-bpf report heap.json -f html -o heap.html\n"
+"    pymem-bpf report heap.json -f folded --view alloc-bytes | flamegraph.pl > a.svg\n"
+"    pymem-bpf report heap.json -f top";
+
+enum { OPT_VIEW = 0x100 };
+
+static const struct argp_option opts[] = {
+	{ "output", 'o', "FILE", 0, "Write to FILE (default: stdout)", 0 },
+	{ "format", 'f', "FORMAT", 0, "folded (default), json, html, or top for a table", 0 },
+	{ "view", OPT_VIEW, "VIEW", 0, "live-bytes (default), live-objects, alloc-bytes, "
+	  "alloc-objects", 0 },
+	{ "top", 'n', "N", 0, "Rows in the top table (default 10)", 0 },
+	{},
+};
+
+static bool top_only;
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'o':
+		renv.output = arg;
+		break;
+	case 'f':
+		top_only = !strcmp(arg, "top");
+		if (!top_only && output_format_parse(arg, &renv.format))
+			argp_error(state, "unknown format: %s", arg);
+		break;
+	case OPT_VIEW:
+		if (pm_view_parse(arg, &renv.view))
+			argp_error(state, "unknown view: %s", arg);
+		break;
+	case 'n':
+		if (sscanf(arg, "%d", &renv.top) != 1 || renv.top <= 0)
+			argp_error(state, "invalid number: %s", arg);
+		break;
+	case ARGP_KEY_ARG:
+		if (renv.input)
+			argp_error(state, "one profile at a time");
+		renv.input = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!renv.input)
+			argp_error(state, "which profile? give PROFILE.json");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+int report_main(int argc, char **argv)
+{
+	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
+	struct pm_profile p = {};
+	FILE *f;
+	int err;
+
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return EXIT_BAD_INPUT;
+	f = fopen(renv.input, "re");
+	if (!f) {
+		fprintf(stderr, "pymem-bpf: cannot open %s: %s\n", renv.input, strerror(errno));
+		return EXIT_BAD_INPUT;
+	}
+	err = output_json_read(f, &p);
+	fclose(f);
+	if (err) {
+		fprintf(stderr, "pymem-bpf: %s is not a pymem-bpf JSON profile\n", renv.input);
+		return EXIT_BAD_INPUT;
+	}
+	if (top_only) {
+		pm_profile_sort(&p, PM_VIEW_LIVE_BYTES);
+		output_top_print(&p, renv.top, stdout);
+	} else {
+		err = output_write(&p, renv.format, renv.view, renv.output);
+	}
+	pm_profile_free(&p);
+	return err ? 1 : 0;
+}
