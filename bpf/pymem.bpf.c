@@ -484,7 +484,8 @@ static __always_inline void mmap_enter(struct pt_regs *regs)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct inflight *st;
 
-	if (!(BPF_CORE_READ(regs, r10) & MAP_ANONYMOUS))
+	/* PROT_NONE reserves address space (malloc's heaps, guard areas): no memory */
+	if (!(BPF_CORE_READ(regs, r10) & MAP_ANONYMOUS) || !BPF_CORE_READ(regs, dx))
 		return;
 	st = inflight_get(tid);
 	if (!st)

@@ -162,7 +162,8 @@ int collector_profile(struct collector *c, struct pm_profile *out)
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &st))
+		/* the reserved "map full" slot exists from the start, used or not */
+		if (bpf_map_lookup_elem(fd, &key, &st) || !st.alloc_objects)
 			continue;
 		e = lookup(c, key);
 		if (!e)

@@ -228,10 +228,8 @@ def _finish(res, prof, fmt):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            start = raw.rfind(b"\n", 0, e.start) + 1
-            end = raw.find(b"\n", e.end)
-            pytest.fail("output is not valid UTF-8 (%s); the line:\n%r\n%s"
-                        % (e.reason, raw[start:end if end >= 0 else len(raw)][:3000],
+            pytest.fail("output is not valid UTF-8 (%s at byte %d):\n...%r...\n%s"
+                        % (e.reason, e.start, raw[max(e.start - 1200, 0):e.end + 400],
                            res.dump()))
         if fmt == "json":
             try:

@@ -124,7 +124,7 @@ def ctypes_leak(count=8, size=1_234_567):
 
 
 # Many small pymalloc objects of each common kind, one kind per line, all held.
-def oracle_mix(n=40_000):
+def oracle_mix(n=15_000):
     dicts, lists, strs, small = [], [], [], []
     for i in range(n):
         dicts.append({"k": i, "v": i + 1})  # @oracle_dicts
