@@ -21,6 +21,8 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS	 := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 SRCS	 := $(wildcard src/*.c)
 OBJS	 := $(patsubst src/%.c,$(OUTPUT)/obj/%.o,$(SRCS))
+# A module with generated sources adds to OBJS in src/<module>.mk.
+-include $(wildcard src/*.mk)
 LIB_OBJS := $(filter-out $(OUTPUT)/obj/main.o,$(OBJS))
 TESTS	 := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 

@@ -105,11 +105,33 @@ struct live_val {
 	__u64 ts;
 };
 
+#define PYMEM_LIFETIME_BUCKETS	32	/* log2 of microseconds from alloc to free */
+
 struct stack_stats {
 	__u64 alloc_bytes;
 	__u64 alloc_objects;
 	__u64 free_bytes;
 	__u64 free_objects;
+	/* bytes freed within 1 ms, 100 ms and 1 s of their allocation */
+	__u64 freed_within[3];
+	/* bytes freed, by lifetime: bucket b holds [2^(b-1), 2^b) us, 0 holds < 1 us */
+	__u64 lifetime_bytes[PYMEM_LIFETIME_BUCKETS];
+	/* live bytes as they were at the session's peak (see struct peak_state) */
+	__s64 live_bytes;
+	__s64 peak_snap;
+	__u64 peak_gen;
+};
+
+/*
+ * High-water mark of the live bytes of all stacks.  gen moves on with each
+ * new peak; a stack touched after it first saves its live bytes in
+ * peak_snap, so its value at the peak survives without copying all stacks.
+ */
+struct peak_state {
+	__s64 live;
+	__u64 peak;
+	__u64 gen;
+	__u64 peak_ns;
 };
 
 #endif /* PYMEM_PYMEM_H */

@@ -17,7 +17,7 @@
 #include "output_top.h"
 
 #define JSON_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-#define NVIEWS		(PM_VIEW_ALLOC_OBJECTS + 1)
+#define NVIEWS		(PM_VIEW_PEAK_BYTES + 1)
 
 /* In enum pm_view order, which is also the order of a node's "v" array. */
 static const char *const view_keys[NVIEWS] = {
@@ -25,6 +25,7 @@ static const char *const view_keys[NVIEWS] = {
 	[PM_VIEW_LIVE_OBJECTS]	= "live_objects",
 	[PM_VIEW_ALLOC_BYTES]	= "alloc_bytes",
 	[PM_VIEW_ALLOC_OBJECTS]	= "alloc_objects",
+	[PM_VIEW_PEAK_BYTES]	= "peak_bytes",
 };
 
 struct html_frame {

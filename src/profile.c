@@ -37,6 +37,7 @@ static const char *const view_names[] = {
 	[PM_VIEW_LIVE_OBJECTS]	= "live-objects",
 	[PM_VIEW_ALLOC_BYTES]	= "alloc-bytes",
 	[PM_VIEW_ALLOC_OBJECTS]	= "alloc-objects",
+	[PM_VIEW_PEAK_BYTES]	= "peak-bytes",
 };
 
 const char *pm_drop_name(enum pymem_drop d)
@@ -72,6 +73,8 @@ uint64_t pm_view_value(const struct pm_counts *c, enum pm_view view)
 		return c->alloc_bytes;
 	case PM_VIEW_ALLOC_OBJECTS:
 		return c->alloc_objects;
+	case PM_VIEW_PEAK_BYTES:
+		return c->peak_bytes;
 	}
 	return 0;
 }
@@ -225,14 +228,21 @@ static struct pm_stack *index_find(struct pm_profile *p, uint64_t h,
 	return NULL;
 }
 
-static void counts_add(struct pm_counts *dst, const struct pm_counts *c)
+void pm_counts_add(struct pm_counts *dst, const struct pm_counts *c)
 {
+	size_t i;
+
 	dst->alloc_bytes += c->alloc_bytes;
 	dst->alloc_objects += c->alloc_objects;
 	dst->free_bytes += c->free_bytes;
 	dst->free_objects += c->free_objects;
 	dst->live_bytes += c->live_bytes;
 	dst->live_objects += c->live_objects;
+	dst->peak_bytes += c->peak_bytes;
+	for (i = 0; i < 3; i++)
+		dst->freed_within[i] += c->freed_within[i];
+	for (i = 0; i < PYMEM_LIFETIME_BUCKETS; i++)
+		dst->lifetime_bytes[i] += c->lifetime_bytes[i];
 }
 
 static void frames_free(struct pm_frame *frames, size_t nframes)
@@ -299,7 +309,7 @@ int pm_profile_add(struct pm_profile *p, const struct pm_frame *frames,
 	h = hash_frames(frames, nframes);
 	s = index_find(p, h, frames, nframes);
 	if (s) {
-		counts_add(&s->c, c);
+		pm_counts_add(&s->c, c);
 		return 0;
 	}
 
@@ -323,7 +333,7 @@ void pm_profile_sum(struct pm_profile *p)
 
 	memset(&p->totals, 0, sizeof(p->totals));
 	for (i = 0; i < p->nstacks; i++)
-		counts_add(&p->totals, &p->stacks[i].c);
+		pm_counts_add(&p->totals, &p->stacks[i].c);
 }
 
 static int u64_desc(uint64_t a, uint64_t b)

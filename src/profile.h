@@ -20,6 +20,9 @@ struct pm_frame {
 	int line;		/* 0 for native frames */
 };
 
+/* Thresholds of freed_within[], in the order of struct stack_stats. */
+#define PM_FREED_WITHIN_MS { 1, 100, 1000 }
+
 struct pm_counts {
 	uint64_t alloc_bytes;
 	uint64_t alloc_objects;
@@ -27,6 +30,9 @@ struct pm_counts {
 	uint64_t free_objects;
 	uint64_t live_bytes;
 	uint64_t live_objects;
+	uint64_t peak_bytes;		/* live bytes at the session's peak */
+	uint64_t freed_within[3];	/* bytes freed within 1 ms, 100 ms, 1 s */
+	uint64_t lifetime_bytes[PYMEM_LIFETIME_BUCKETS];
 };
 
 struct pm_stack {
@@ -49,6 +55,8 @@ struct pm_profile {
 	double duration_s;
 	bool target_exited;
 	struct pm_counts totals;
+	uint64_t peak_live_bytes;	/* high-water mark of total live bytes */
+	double peak_time_s;		/* when it was reached, from the session start */
 	uint64_t dropped[DROP__MAX];
 	size_t nstacks;
 	size_t cap;
@@ -61,11 +69,14 @@ enum pm_view {
 	PM_VIEW_LIVE_OBJECTS,
 	PM_VIEW_ALLOC_BYTES,
 	PM_VIEW_ALLOC_OBJECTS,
+	PM_VIEW_PEAK_BYTES,
 };
 
 const char *pm_drop_name(enum pymem_drop d);
 int pm_view_parse(const char *s, enum pm_view *view);
 uint64_t pm_view_value(const struct pm_counts *c, enum pm_view view);
+/* dst += c, every counter. */
+void pm_counts_add(struct pm_counts *dst, const struct pm_counts *c);
 
 /*
  * Add a symbolized stack; frames are copied (a NULL name is stored as "").

@@ -217,7 +217,8 @@ def bench_memleak(args):
         if not m:
             ml.stop(signal.SIGINT, timeout=30)
             ml.drained()
-            lines = [l.strip() for l in ml.lines["stderr"] if l.strip()]
+            # bcc prints some diagnoses on stdout, the traceback on stderr.
+            lines = [l.strip() for l in ml.lines["stdout"] + ml.lines["stderr"] if l.strip()]
             # bcc's own diagnosis (e.g. missing kernel headers) beats the traceback's end.
             why = ([l for l in lines if "Unable to" in l]
                    or [l for l in lines if re.search(r"not found|No such file", l)]
