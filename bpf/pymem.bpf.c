@@ -32,6 +32,11 @@ struct inflight {
 	__u32 in_mmap;		/* an anonymous mmap entered and counted in depth */
 	/* block the outermost free just released: its nested libc free is not a new event */
 	__u64 last_free;
+	/*
+	 * block the last allocation returned: a trampoline that sees it again is an
+	 * outer level of the same call (obj -> raw -> libc), reported innermost first
+	 */
+	__u64 last_alloc;
 	struct inflight_lvl lvl[PYMEM_MAX_NEST];
 };
 
@@ -94,6 +99,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct stack_rec);
 } scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct peak_state);
+} peak SEC(".maps");
 
 static __always_inline void drop(__u32 reason)
 {
@@ -311,22 +323,109 @@ static __always_inline struct stack_stats *stats_get(__u64 id)
 	return s;
 }
 
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 r = 0, shift;
+
+	shift = (v > 0xffffffffULL) << 5;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0xffff) << 4;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0xff) << 3;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0xf) << 2;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0x3) << 1;
+	v >>= shift;
+	r |= shift;
+	return r | (v >> 1);
+}
+
+static __always_inline struct peak_state *peak_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&peak, &zero);
+}
+
+/* Before a stack's live bytes change, keep what they were at the last peak. */
+static __always_inline void peak_touch(struct stack_stats *s, struct peak_state *g)
+{
+	__u64 gen = g ? g->gen : 0;
+
+	if (s->peak_gen != gen) {
+		s->peak_snap = s->live_bytes;
+		s->peak_gen = gen;
+	}
+}
+
 /* Account a block's release; returns false if the block was not tracked. */
 static __always_inline bool release_block(__u32 pid, __u64 addr)
 {
 	struct live_key key = { .pid = pid, .addr = addr };
 	struct live_val *v = bpf_map_lookup_elem(&live, &key);
+	struct peak_state *g = peak_get();
 	struct stack_stats *s;
+	__u64 us, size;
+	__u32 b;
 
 	if (!v)
 		return false;
+	size = v->size;
 	s = stats_get(v->stack_id);
 	if (s) {
-		__sync_fetch_and_add(&s->free_bytes, v->size);
+		us = (bpf_ktime_get_ns() - v->ts) / 1000;
+		b = us ? log2_u64(us) + 1 : 0;
+		if (b >= PYMEM_LIFETIME_BUCKETS)
+			b = PYMEM_LIFETIME_BUCKETS - 1;
+		/* keep clang from folding the mask the verifier needs into the clamp */
+		asm volatile("" : "+r"(b));
+		__sync_fetch_and_add(&s->free_bytes, size);
 		__sync_fetch_and_add(&s->free_objects, 1);
+		__sync_fetch_and_add(&s->lifetime_bytes[b & (PYMEM_LIFETIME_BUCKETS - 1)], size);
+		if (us < 1000)
+			__sync_fetch_and_add(&s->freed_within[0], size);
+		if (us < 100000)
+			__sync_fetch_and_add(&s->freed_within[1], size);
+		if (us < 1000000)
+			__sync_fetch_and_add(&s->freed_within[2], size);
+		peak_touch(s, g);
+		__sync_fetch_and_add(&s->live_bytes, -(__s64)size);
+		__sync_fetch_and_add(&s->live_objects, -1);
 	}
+	if (g)
+		__sync_fetch_and_add(&g->live, -(__s64)size);
 	bpf_map_delete_elem(&live, &key);
 	return true;
+}
+
+/* Take back an allocation an inner level recorded, so the outer one can own it. */
+static __always_inline void unrecord_block(__u32 pid, __u64 addr)
+{
+	struct live_key key = { .pid = pid, .addr = addr };
+	struct live_val *v = bpf_map_lookup_elem(&live, &key);
+	struct peak_state *g = peak_get();
+	struct stack_stats *s;
+	__u64 size;
+
+	if (!v)
+		return;
+	size = v->size;
+	s = stats_get(v->stack_id);
+	if (s) {
+		__sync_fetch_and_add(&s->alloc_bytes, -size);
+		__sync_fetch_and_add(&s->alloc_objects, -1);
+		peak_touch(s, g);
+		__sync_fetch_and_add(&s->live_bytes, -(__s64)size);
+		__sync_fetch_and_add(&s->live_objects, -1);
+	}
+	if (g)
+		__sync_fetch_and_add(&g->live, -(__s64)size);
+	bpf_map_delete_elem(&live, &key);
 }
 
 static __always_inline void record_alloc(__u32 pid, __u32 tid, __u64 addr, __u64 size,
@@ -334,16 +433,13 @@ static __always_inline void record_alloc(__u32 pid, __u32 tid, __u64 addr, __u64
 {
 	struct live_key key = { .pid = pid, .addr = addr };
 	struct live_val val = { .size = size };
+	struct peak_state *g = peak_get();
 	struct stack_stats *s;
+	__s64 now_live;
 	int err;
 
 	val.stack_id = capture_stack(pid, tid, site, ip);
 	val.ts = bpf_ktime_get_ns();
-	s = stats_get(val.stack_id);
-	if (s) {
-		__sync_fetch_and_add(&s->alloc_bytes, size);
-		__sync_fetch_and_add(&s->alloc_objects, 1);
-	}
 	err = bpf_map_update_elem(&live, &key, &val, BPF_NOEXIST);
 	if (err == -EEXIST) {
 		/* The old block was released through a path we did not see. */
@@ -351,8 +447,29 @@ static __always_inline void record_alloc(__u32 pid, __u32 tid, __u64 addr, __u64
 		release_block(pid, addr);
 		err = bpf_map_update_elem(&live, &key, &val, BPF_NOEXIST);
 	}
-	if (err)
+	s = stats_get(val.stack_id);
+	if (s) {
+		__sync_fetch_and_add(&s->alloc_bytes, size);
+		__sync_fetch_and_add(&s->alloc_objects, 1);
+	}
+	if (err) {
+		/* untracked: its free will not be seen, so it is not live either */
 		drop(DROP_LIVE_FULL);
+		return;
+	}
+	if (s) {
+		peak_touch(s, g);
+		__sync_fetch_and_add(&s->live_bytes, size);
+		__sync_fetch_and_add(&s->live_objects, 1);
+	}
+	if (!g)
+		return;
+	now_live = __sync_fetch_and_add(&g->live, size) + size;
+	if (now_live > 0 && (__u64)now_live > g->peak) {
+		g->peak = now_live;
+		g->peak_ns = val.ts;
+		__sync_fetch_and_add(&g->gen, 1);
+	}
 }
 
 SEC("uprobe")
@@ -439,30 +556,89 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	if (!addr)
 		return 0;
 	record_alloc(pid, tid, addr, l.size, l.site, PT_REGS_IP(ctx));
+	st->last_alloc = addr;
 	return 0;
 }
 
-SEC("uprobe")
-int BPF_KPROBE(free_enter, __u64 addr)
+static __always_inline void do_free(__u64 addr)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	struct inflight *st;
 
 	if (!addr)
-		return 0;
+		return;
 	st = inflight_get(tid);
 	if (st) {
 		/* Inside an allocator call (realloc's internals): the outer call accounts. */
 		if (st->depth)
-			return 0;
+			return;
 		/* PyObject_Free -> PyMem_RawFree -> free(): one release, seen once. */
 		if (st->last_free == addr)
-			return 0;
+			return;
 		st->last_free = addr;
+		if (st->last_alloc == addr)
+			st->last_alloc = 0;
 	}
 	if (!release_block(pid, addr))
 		drop(DROP_UNKNOWN_FREE);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(free_enter, __u64 addr)
+{
+	do_free(addr);
+	return 0;
+}
+
+/* A free trampoline's nop5, before the call: (ctx, ptr) */
+SEC("uprobe")
+int BPF_KPROBE(tramp_free, __u64 ctx_arg, __u64 addr)
+{
+	do_free(addr);
+	return 0;
+}
+
+/*
+ * An allocation trampoline's nop5, after the call: %rax the result, the
+ * arguments back in %rsi/%rdx, and the caller's return address on top of
+ * the stack.  Inner levels of the same call were reported first.
+ */
+SEC("uprobe")
+int BPF_KPROBE(tramp_alloc)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u64 ret = PT_REGS_RC(ctx), old = 0, size;
+	struct inflight *st;
+	bool nested;
+
+	if (!ret)
+		return 0;	/* failed: a failed realloc frees nothing */
+	switch (PYMEM_COOKIE_KIND(cookie)) {
+	case CALL_CALLOC:
+		size = PT_REGS_PARM2(ctx) * PT_REGS_PARM3(ctx);
+		break;
+	case CALL_REALLOC:
+		old = PT_REGS_PARM2(ctx);
+		size = PT_REGS_PARM3(ctx);
+		break;
+	default:
+		size = PT_REGS_PARM2(ctx);
+	}
+	st = inflight_get(tid);
+	nested = st && st->last_alloc == ret;
+	if (nested)
+		unrecord_block(pid, ret);
+	/* an inner realloc already released the old block; an inner malloc did not */
+	if (old && (old != ret || !nested) && !release_block(pid, old) && !nested)
+		drop(DROP_UNKNOWN_FREE);
+	record_alloc(pid, tid, ret, size, PYMEM_COOKIE_SITE(cookie), read_ptr(PT_REGS_SP(ctx)));
+	if (st) {
+		st->last_alloc = ret;
+		st->last_free = 0;
+	}
 	return 0;
 }
 

@@ -117,7 +117,8 @@ struct stack_stats {
 	/* bytes freed, by lifetime: bucket b holds [2^(b-1), 2^b) us, 0 holds < 1 us */
 	__u64 lifetime_bytes[PYMEM_LIFETIME_BUCKETS];
 	/* live bytes as they were at the session's peak (see struct peak_state) */
-	__s64 live_bytes;
+	__s64 live_bytes;	/* tracked blocks only: a block the live map */
+	__s64 live_objects;	/* could not hold is allocated, never live */
 	__s64 peak_snap;
 	__u64 peak_gen;
 };

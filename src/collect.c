@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "collect.h"
@@ -19,6 +20,7 @@ struct sym_stack {
 struct collector {
 	const struct probes *p;
 	struct ring_buffer *rb;
+	uint64_t start_ns;	/* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns() */
 	struct symbolizer *s;
 	struct sym_stack *tab;	/* open addressing, power-of-two size */
 	size_t n, cap;
@@ -44,11 +46,14 @@ static int on_new_stack(void *ctx, void *data, size_t len)
 struct collector *collector_new(const struct probes *p, struct symbolizer *s)
 {
 	struct collector *c = calloc(1, sizeof(*c));
+	struct timespec ts;
 
 	if (!c)
 		return NULL;
 	c->p = p;
 	c->s = s;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	c->start_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	c->cap = 1024;
 	c->tab = calloc(c->cap, sizeof(*c->tab));
 	c->rb = ring_buffer__new(probes_new_stacks_fd(p), on_new_stack, c, NULL);
@@ -152,13 +157,17 @@ int collector_profile(struct collector *c, struct pm_profile *out)
 {
 	int fd = probes_stats_fd(c->p);
 	struct stack_stats st;
+	struct peak_state g;
 	struct pm_counts cnt;
 	struct sym_stack *e;
 	uint64_t key, next;
 	void *prev = NULL;
+	int64_t peak;
 	int err;
 
 	probes_drops(c->p, out->dropped);
+	if (probes_peak(c->p, &g))
+		memset(&g, 0, sizeof(g));
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
@@ -174,9 +183,13 @@ int collector_profile(struct collector *c, struct pm_profile *out)
 		cnt.free_bytes = st.free_bytes;
 		cnt.free_objects = st.free_objects;
 		/* the copy races with updates: never let a free outrun its alloc */
-		cnt.live_bytes = st.alloc_bytes > st.free_bytes ? st.alloc_bytes - st.free_bytes : 0;
-		cnt.live_objects = st.alloc_objects > st.free_objects ?
-				   st.alloc_objects - st.free_objects : 0;
+		cnt.live_bytes = st.live_bytes > 0 ? st.live_bytes : 0;
+		cnt.live_objects = st.live_objects > 0 ? st.live_objects : 0;
+		/* untouched since the last peak: what is live now was live then */
+		peak = st.peak_gen == g.gen ? st.peak_snap : st.live_bytes;
+		cnt.peak_bytes = peak > 0 ? peak : 0;
+		memcpy(cnt.freed_within, st.freed_within, sizeof(cnt.freed_within));
+		memcpy(cnt.lifetime_bytes, st.lifetime_bytes, sizeof(cnt.lifetime_bytes));
 		if (e->id == STACK_ID_MAP_FULL)
 			err = pm_profile_add(out, &map_full_frame, 1, &cnt);
 		else
@@ -185,5 +198,7 @@ int collector_profile(struct collector *c, struct pm_profile *out)
 			return err;
 	}
 	pm_profile_sum(out);
+	out->peak_live_bytes = g.peak;
+	out->peak_time_s = g.peak_ns > c->start_ns ? (g.peak_ns - c->start_ns) / 1e9 : 0;
 	return 0;
 }

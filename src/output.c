@@ -7,11 +7,15 @@
 #include "output_folded.h"
 #include "output_html.h"
 #include "output_json.h"
+#include "output_pprof.h"
+#include "output_speedscope.h"
 
 static const char *const names[] = {
 	[OUTPUT_JSON] = "json",
 	[OUTPUT_FOLDED] = "folded",
 	[OUTPUT_HTML] = "html",
+	[OUTPUT_SPEEDSCOPE] = "speedscope",
+	[OUTPUT_PPROF] = "pprof",
 };
 
 int output_format_parse(const char *s, enum output_format *fmt)
@@ -49,6 +53,12 @@ int output_write(const struct pm_profile *p, enum output_format fmt, enum pm_vie
 		break;
 	case OUTPUT_HTML:
 		err = output_html_write(p, view, f);
+		break;
+	case OUTPUT_SPEEDSCOPE:
+		err = output_speedscope_write(p, f);
+		break;
+	case OUTPUT_PPROF:
+		err = output_pprof_write(p, f);
 		break;
 	default:
 		err = -EINVAL;

@@ -18,7 +18,7 @@
 
 static const char *const count_keys[] = {
 	"alloc_bytes", "alloc_objects", "free_bytes",
-	"free_objects", "live_bytes", "live_objects",
+	"free_objects", "live_bytes", "live_objects", "peak_bytes",
 };
 
 /* In the order of count_keys. */
@@ -26,7 +26,7 @@ static uint64_t *count_fields(struct pm_counts *c, size_t i)
 {
 	uint64_t *f[] = {
 		&c->alloc_bytes, &c->alloc_objects, &c->free_bytes,
-		&c->free_objects, &c->live_bytes, &c->live_objects,
+		&c->free_objects, &c->live_bytes, &c->live_objects, &c->peak_bytes,
 	};
 
 	return f[i];
@@ -34,15 +34,34 @@ static uint64_t *count_fields(struct pm_counts *c, size_t i)
 
 #define NCOUNTS	(sizeof(count_keys) / sizeof(count_keys[0]))
 
-/* A NULL from json-c (out of memory) is stored as null; not worth a path. */
-static void add_counts(struct json_object *o, const struct pm_counts *c)
+static const char *const within_keys[] = { "1ms", "100ms", "1s" };
+
+
+/*
+ * Counters, then the churn view: bytes freed within 1 ms/100 ms/1 s, the
+ * log2-microsecond lifetime histogram, and rates over the session.
+ * A NULL from json-c (out of memory) is stored as null; not worth a path.
+ */
+static void add_counts(struct json_object *o, const struct pm_counts *c, double dur)
 {
-	json_object_object_add(o, "alloc_bytes", json_object_new_uint64(c->alloc_bytes));
-	json_object_object_add(o, "alloc_objects", json_object_new_uint64(c->alloc_objects));
-	json_object_object_add(o, "free_bytes", json_object_new_uint64(c->free_bytes));
-	json_object_object_add(o, "free_objects", json_object_new_uint64(c->free_objects));
-	json_object_object_add(o, "live_bytes", json_object_new_uint64(c->live_bytes));
-	json_object_object_add(o, "live_objects", json_object_new_uint64(c->live_objects));
+	struct json_object *within = json_object_new_object();
+	struct json_object *hist = json_object_new_array_ext(PYMEM_LIFETIME_BUCKETS);
+	size_t i;
+
+	for (i = 0; i < NCOUNTS; i++)
+		json_object_object_add(o, count_keys[i],
+				       json_object_new_uint64(*count_fields((struct pm_counts *)c, i)));
+	for (i = 0; within && i < 3; i++)
+		json_object_object_add(within, within_keys[i],
+				       json_object_new_uint64(c->freed_within[i]));
+	json_object_object_add(o, "freed_within", within);
+	for (i = 0; hist && i < PYMEM_LIFETIME_BUCKETS; i++)
+		json_object_array_add(hist, json_object_new_uint64(c->lifetime_bytes[i]));
+	json_object_object_add(o, "lifetime_bytes", hist);
+	json_object_object_add(o, "alloc_bytes_per_s",
+			       json_object_new_double(dur > 0 ? c->alloc_bytes / dur : 0));
+	json_object_object_add(o, "alloc_objects_per_s",
+			       json_object_new_double(dur > 0 ? c->alloc_objects / dur : 0));
 }
 
 static struct json_object *new_string_or_null(const char *s)
@@ -79,7 +98,7 @@ static struct json_object *frame_obj(const struct pm_frame *fr)
 	return o;
 }
 
-static struct json_object *stack_obj(const struct pm_stack *s)
+static struct json_object *stack_obj(const struct pm_stack *s, double dur)
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *frames = json_object_new_array_ext(s->nframes);
@@ -93,7 +112,7 @@ static struct json_object *stack_obj(const struct pm_stack *s)
 	for (i = 0; i < s->nframes; i++)
 		json_object_array_add(frames, frame_obj(&s->frames[i]));
 	json_object_object_add(o, "frames", frames);
-	add_counts(o, &s->c);
+	add_counts(o, &s->c, dur);
 	return o;
 }
 
@@ -119,13 +138,18 @@ static int put_value(FILE *f, const char *sep, const char *key, struct json_obje
 
 static int header_write(const struct pm_profile *p, FILE *f)
 {
-	struct json_object *totals, *dropped;
+	struct json_object *totals, *dropped, *peak;
 	double dur = isfinite(p->duration_s) ? p->duration_s : 0.0;
 	int d, err;
 
 	totals = json_object_new_object();
 	if (totals)
-		add_counts(totals, &p->totals);
+		add_counts(totals, &p->totals, dur);
+	peak = json_object_new_object();
+	if (peak) {
+		json_object_object_add(peak, "live_bytes", json_object_new_uint64(p->peak_live_bytes));
+		json_object_object_add(peak, "time_s", json_object_new_double(p->peak_time_s));
+	}
 	dropped = json_object_new_object();
 	for (d = 0; dropped && d < DROP__MAX; d++)
 		json_object_object_add(dropped, pm_drop_name(d),
@@ -142,9 +166,14 @@ static int header_write(const struct pm_profile *p, FILE *f)
 		totals = NULL;
 	}
 	if (!err) {
+		err = put_value(f, ",", "peak", peak);
+		peak = NULL;
+	}
+	if (!err) {
 		err = put_value(f, ",", "dropped", dropped);
 		dropped = NULL;
 	}
+	json_object_put(peak);
 	json_object_put(totals);
 	json_object_put(dropped);
 	return err;
@@ -175,7 +204,7 @@ int output_json_write(const struct pm_profile *p, FILE *f)
 		goto out;
 	fputs(",\"stacks\":[", f);
 	for (i = 0; i < p->nstacks && !err; i++)
-		err = put_value(f, i ? ",\n" : "\n", NULL, stack_obj(order[i]));
+		err = put_value(f, i ? ",\n" : "\n", NULL, stack_obj(order[i], p->duration_s));
 	if (err)
 		goto out;
 	fputs("\n]}\n", f);
@@ -212,13 +241,31 @@ static int get_u64(struct json_object *o, const char *key, uint64_t *out)
 
 static int read_counts(struct json_object *o, struct pm_counts *c)
 {
+	struct json_object *within, *hist, *v;
 	size_t i;
 
 	if (!o)
 		return -EINVAL;
+	memset(c, 0, sizeof(*c));
+	/* peak_bytes and the churn view are newer than the rest: optional */
 	for (i = 0; i < NCOUNTS; i++)
-		if (get_u64(o, count_keys[i], count_fields(c, i)))
+		if (get_u64(o, count_keys[i], count_fields(c, i)) &&
+		    (strcmp(count_keys[i], "peak_bytes") ||
+		     json_object_object_get_ex(o, count_keys[i], NULL)))
 			return -EINVAL;
+	within = member(o, "freed_within", json_type_object);
+	for (i = 0; within && i < 3; i++)
+		if (get_u64(within, within_keys[i], &c->freed_within[i]))
+			return -EINVAL;
+	hist = member(o, "lifetime_bytes", json_type_array);
+	if (hist && json_object_array_length(hist) != PYMEM_LIFETIME_BUCKETS)
+		return -EINVAL;
+	for (i = 0; hist && i < PYMEM_LIFETIME_BUCKETS; i++) {
+		v = json_object_array_get_idx(hist, i);
+		if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
+			return -EINVAL;
+		c->lifetime_bytes[i] = json_object_get_uint64(v);
+	}
 	return 0;
 }
 
@@ -310,6 +357,23 @@ static int read_dropped(struct json_object *o, struct pm_profile *p)
 	return 0;
 }
 
+static int read_peak(struct json_object *o, struct pm_profile *p)
+{
+	struct json_object *t;
+
+	if (!o)
+		return 0;
+	if (get_u64(o, "live_bytes", &p->peak_live_bytes))
+		return -EINVAL;
+	t = member(o, "time_s", json_type_double);
+	if (!t)
+		t = member(o, "time_s", json_type_int);
+	if (!t)
+		return -EINVAL;
+	p->peak_time_s = json_object_get_double(t);
+	return 0;
+}
+
 static int read_root(struct json_object *root, struct pm_profile *p)
 {
 	struct json_object *pid, *python, *dur, *exited, *stacks;
@@ -336,6 +400,8 @@ static int read_root(struct json_object *root, struct pm_profile *p)
 		err = read_counts(member(root, "totals", json_type_object), &p->totals);
 	if (!err)
 		err = read_dropped(member(root, "dropped", json_type_object), p);
+	if (!err)
+		err = read_peak(member(root, "peak", json_type_object), p);
 	n = json_object_array_length(stacks);
 	for (i = 0; i < n && !err; i++)
 		err = read_stack(json_object_array_get_idx(stacks, i), p);

@@ -231,6 +231,13 @@ int probes_stats_fd(const struct probes *p)
 	return bpf_map__fd(p->skel->maps.stats);
 }
 
+int probes_peak(const struct probes *p, struct peak_state *out)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.peak), &zero, out) ? -errno : 0;
+}
+
 void probes_drops(const struct probes *p, uint64_t out[DROP__MAX])
 {
 	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(p->skel->maps.drops);

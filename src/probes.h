@@ -24,6 +24,8 @@ int probes_stacks_fd(const struct probes *p);
 int probes_stats_fd(const struct probes *p);
 /* Ring buffer of stack ids, one per new stack. */
 int probes_new_stacks_fd(const struct probes *p);
+/* The high-water mark of live bytes, and its generation. */
+int probes_peak(const struct probes *p, struct peak_state *out);
 /* Sum the per-CPU drop counters. */
 void probes_drops(const struct probes *p, uint64_t out[DROP__MAX]);
 /* Name of the function behind a site, and the DSO it was attached in. */

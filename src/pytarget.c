@@ -46,7 +46,9 @@ static bool is_path(const char *path, void *arg)
 
 static void open_path(pid_t pid, const char *path, char *out, size_t len)
 {
-	snprintf(out, len, "/proc/%d/root%s", pid, path);
+	/* a path longer than PATH_MAX could not be opened anyway */
+	if (snprintf(out, len, "/proc/%d/root%s", pid, path) >= (int)len)
+		out[0] = '\0';
 }
 
 /* "libpython3.11.so.1.0" -> 3, 11 */

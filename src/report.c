@@ -8,6 +8,7 @@
 #include "output_top.h"
 #include "pytarget.h"
 #include "report.h"
+#include "view.h"
 
 static struct report_env {
 	const char *input;
@@ -15,17 +16,21 @@ static struct report_env {
 	enum output_format format;
 	enum pm_view view;
 	int top;
+	struct view_opts vopts;
 } renv = { .output = "-", .format = OUTPUT_FOLDED, .top = 10 };
 
 static const char doc[] =
 "Convert a profile written with -f json.\n"
 "\n"
-"USAGE: pymem-bpf report PROFILE.json [-f json|folded|html] [-o OUT] [--view VIEW]\n"
+"USAGE: pymem-bpf report PROFILE.json [-f json|folded|html|top] [-o OUT] [--view VIEW]\n"
+"       [--group-by KEY] [--include GLOB] [--exclude GLOB] [--min-size N] [--inverted]\n"
 "\n"
 "EXAMPLES:\n"
 "    pymem-bpf report heap.json -f html -o heap.html\n"
 "    pymem-bpf report heap.json -f folded --view alloc-bytes | flamegraph.pl > a.svg\n"
-"    pymem-bpf report heap.json -f top";
+"    pymem-bpf report heap.json -f top\n"
+"    pymem-bpf report heap.json -f html --exclude '*/importlib/*' --inverted\n"
+"    pymem-bpf report heap.json -f top --group-by line --min-size 1M";
 
 enum { OPT_VIEW = 0x100 };
 
@@ -43,6 +48,9 @@ static bool top_only;
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &renv.vopts;
+		break;
 	case 'o':
 		renv.output = arg;
 		break;
@@ -76,7 +84,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
 int report_main(int argc, char **argv)
 {
-	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
+	static const struct argp_child children[] = {
+		{ &view_argp, 0, "View options:", 0 },
+		{},
+	};
+	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
+					  .children = children };
 	struct pm_profile p = {};
 	FILE *f;
 	int err;
@@ -94,7 +107,10 @@ int report_main(int argc, char **argv)
 		fprintf(stderr, "pymem-bpf: %s is not a pymem-bpf JSON profile\n", renv.input);
 		return EXIT_BAD_INPUT;
 	}
-	if (top_only) {
+	err = view_apply(&p, &renv.vopts, renv.view);
+	if (err) {
+		fprintf(stderr, "pymem-bpf: out of memory\n");
+	} else if (top_only) {
 		pm_profile_sort(&p, PM_VIEW_LIVE_BYTES);
 		output_top_print(&p, renv.top, stdout);
 	} else {

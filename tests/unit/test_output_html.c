@@ -149,7 +149,7 @@ static uint64_t node_value(struct json_object *node, int view)
 	struct json_object *v = get(node, "v");
 
 	assert_true(json_object_is_type(v, json_type_array));
-	assert_int_equal(json_object_array_length(v), 4);
+	assert_int_equal(json_object_array_length(v), PM_VIEW_PEAK_BYTES + 1);
 	return json_object_get_uint64(json_object_array_get_idx(v, view));
 }
 
@@ -259,7 +259,7 @@ static void test_initial_view(void **state)
 		json_object_put(data);
 		free(doc);
 	}
-	assert_int_equal(output_html_write(&p, 4, stdout), -EINVAL);
+	assert_int_equal(output_html_write(&p, PM_VIEW_PEAK_BYTES + 1, stdout), -EINVAL);
 	pm_profile_free(&p);
 }
 

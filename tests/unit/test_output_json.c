@@ -108,6 +108,7 @@ static const char *get_str(struct json_object *o, const char *key)
 
 static const char *const count_keys[] = {
 	"alloc_bytes", "alloc_objects", "free_bytes", "free_objects", "live_bytes", "live_objects",
+	"peak_bytes", "freed_within", "lifetime_bytes", "alloc_bytes_per_s", "alloc_objects_per_s",
 };
 
 static void check_counts(struct json_object *o, uint64_t ab, uint64_t ao, uint64_t fb,
@@ -125,13 +126,14 @@ static void check_stack(struct json_object *s, const struct want_frame *wf, size
 {
 	static const char *const stack_keys[] = {
 		"frames", "alloc_bytes", "alloc_objects", "live_bytes", "live_objects",
-		"free_bytes", "free_objects",
+		"free_bytes", "free_objects", "peak_bytes", "freed_within", "lifetime_bytes",
+		"alloc_bytes_per_s", "alloc_objects_per_s",
 	};
 	static const char *const frame_keys[] = { "kind", "function", "file", "line" };
 	struct json_object *frames;
 	size_t i;
 
-	assert_keys(s, stack_keys, 7);
+	assert_keys(s, stack_keys, 12);
 	frames = get(s, "frames");
 	assert_true(json_object_is_type(frames, json_type_array));
 	assert_int_equal(json_object_array_length(frames), n);
@@ -149,7 +151,7 @@ static void check_stack(struct json_object *s, const struct want_frame *wf, size
 static void test_write_shape(void **state)
 {
 	static const char *const root_keys[] = {
-		"pid", "python", "duration_s", "target_exited", "totals", "dropped", "stacks",
+		"pid", "python", "duration_s", "target_exited", "totals", "peak", "dropped", "stacks",
 	};
 	static const char *const python_keys[] = { "version", "executable", "libpython" };
 	static const struct want_frame w0[] = {
@@ -172,7 +174,7 @@ static void test_write_shape(void **state)
 	root = json_tokener_parse(txt);
 	assert_non_null(root);
 
-	assert_keys(root, root_keys, 7);
+	assert_keys(root, root_keys, 8);
 	assert_int_equal(get_u64(root, "pid"), 4242);
 	v = get(root, "duration_s");
 	assert_true(json_object_is_type(v, json_type_double));
@@ -187,7 +189,7 @@ static void test_write_shape(void **state)
 	assert_string_equal(get_str(py, "executable"), p.executable);
 	assert_string_equal(get_str(py, "libpython"), p.libpython);
 
-	assert_keys(get(root, "totals"), count_keys, 6);
+	assert_keys(get(root, "totals"), count_keys, 11);
 	check_counts(get(root, "totals"), 1000 + 5000 + 123456789012ULL, 10 + 3 + 999,
 		     200 + 123456789012ULL, 2 + 999, 800 + 5000, 8 + 3);
 

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Run the generated trampolines in this process against fake allocators. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <cmocka.h>
+#include "trampoline.h"
+
+static struct {
+	void *ctx;
+	uintptr_t a, b;
+	int calls;
+	bool aligned;
+} seen;
+
+/* A frame pointer at entry is 16-aligned exactly when the caller's call was. */
+#define NOTE(ctx_, a_, b_) do {							\
+	seen.ctx = (ctx_);							\
+	seen.a = (uintptr_t)(a_);						\
+	seen.b = (uintptr_t)(b_);						\
+	seen.calls++;								\
+	seen.aligned = ((uintptr_t)__builtin_frame_address(0) % 16) == 0;	\
+} while (0)
+
+__attribute__((noinline, optimize("no-omit-frame-pointer")))
+static void *fake_malloc(void *ctx, size_t n)
+{
+	NOTE(ctx, n, 0);
+	return (void *)(0x1000 + n);
+}
+
+__attribute__((noinline, optimize("no-omit-frame-pointer")))
+static void *fake_calloc(void *ctx, size_t n, size_t sz)
+{
+	NOTE(ctx, n, sz);
+	return (void *)(0x2000 + n * sz);
+}
+
+__attribute__((noinline, optimize("no-omit-frame-pointer")))
+static void *fake_realloc(void *ctx, void *p, size_t n)
+{
+	NOTE(ctx, p, n);
+	return (void *)((uintptr_t)p + n);
+}
+
+__attribute__((noinline, optimize("no-omit-frame-pointer")))
+static void fake_free(void *ctx, void *p)
+{
+	NOTE(ctx, p, 0);
+}
+
+static struct tramp_image img;
+static uint8_t *code;
+
+static int setup(void **state)
+{
+	uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX] = {};
+	int d;
+
+	for (d = 0; d < TRAMP_DOMAINS; d++) {
+		orig[d][TRAMP_MALLOC] = (uintptr_t)fake_malloc;
+		orig[d][TRAMP_CALLOC] = (uintptr_t)fake_calloc;
+		orig[d][TRAMP_REALLOC] = (uintptr_t)fake_realloc;
+		orig[d][TRAMP_FREE] = (uintptr_t)fake_free;
+	}
+	orig[1][TRAMP_CALLOC] = 0;	/* left out */
+	tramp_build(&img, orig);
+	code = mmap(NULL, sizeof(img.bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	if (code == MAP_FAILED)
+		return -1;
+	memcpy(code, img.bytes, sizeof(img.bytes));
+	return mprotect(code, sizeof(img.bytes), PROT_READ | PROT_EXEC);
+}
+
+static int teardown(void **state)
+{
+	return munmap(code, sizeof(img.bytes));
+}
+
+static void test_forwarding(void **state)
+{
+	void *ctx = (void *)0xc7c7;
+	int d;
+
+	for (d = 0; d < TRAMP_DOMAINS; d++) {
+		void *(*m)(void *, size_t) = (void *)(code + img.entry[d][TRAMP_MALLOC]);
+		void *(*r)(void *, void *, size_t) = (void *)(code + img.entry[d][TRAMP_REALLOC]);
+		void (*f)(void *, void *) = (void *)(code + img.entry[d][TRAMP_FREE]);
+
+		memset(&seen, 0, sizeof(seen));
+		assert_ptr_equal(m(ctx, 123), (void *)(0x1000 + 123));
+		assert_ptr_equal(seen.ctx, ctx);
+		assert_int_equal(seen.a, 123);
+		assert_true(seen.aligned);
+
+		assert_ptr_equal(r(ctx, (void *)0x5000, 16), (void *)0x5010);
+		assert_int_equal(seen.a, 0x5000);
+		assert_int_equal(seen.b, 16);
+		assert_true(seen.aligned);
+
+		f(ctx, (void *)0x7777);
+		assert_int_equal(seen.a, 0x7777);
+		assert_int_equal(seen.calls, 3);
+		assert_true(seen.aligned);
+		if (d != 1) {
+			void *(*c)(void *, size_t, size_t) = (void *)(code + img.entry[d][TRAMP_CALLOC]);
+
+			assert_ptr_equal(c(ctx, 3, 7), (void *)(0x2000 + 21));
+			assert_int_equal(seen.a, 3);
+			assert_int_equal(seen.b, 7);
+			assert_true(seen.aligned);
+		}
+	}
+}
+
+static void test_probe_points(void **state)
+{
+	static const uint8_t nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	int d, f;
+
+	for (d = 0; d < TRAMP_DOMAINS; d++) {
+		for (f = 0; f < TRAMP__MAX; f++) {
+			if (d == 1 && f == TRAMP_CALLOC) {
+				assert_int_equal(img.probe[d][f], 0);
+				continue;
+			}
+			assert_memory_equal(img.bytes + img.probe[d][f], nop5, 5);
+			/* a free is seen before it happens, an allocation after */
+			if (f == TRAMP_FREE)
+				assert_int_equal(img.probe[d][f], img.entry[d][f]);
+			else
+				assert_int_equal(img.bytes[img.probe[d][f] + 5], 0xc3);
+		}
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_forwarding),
+		cmocka_unit_test(test_probe_points),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
