@@ -18,6 +18,9 @@
 const volatile __u32 target_tgid = 0;
 const volatile __u64 py_runtime = 0;	/* &_PyRuntime in the target, 0 if unknown */
 const volatile struct py_offsets pyoff = {};
+/* the interpreter's own code: mmaps it makes directly are pymalloc's arenas */
+const volatile __u64 interp_text_lo = 0;
+const volatile __u64 interp_text_hi = 0;
 
 /* One allocator call in flight on a thread, per nesting level. */
 struct inflight_lvl {
@@ -659,9 +662,18 @@ static __always_inline void mmap_enter(struct pt_regs *regs)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct inflight *st;
+	__u64 caller;
 
 	/* PROT_NONE reserves address space (malloc's heaps, guard areas): no memory */
 	if (!(BPF_CORE_READ(regs, r10) & MAP_ANONYMOUS) || !BPF_CORE_READ(regs, dx))
+		return;
+	/* libc's mmap wrapper is a leaf: the caller's return address is on top of the stack */
+	caller = read_ptr(BPF_CORE_READ(regs, sp));
+	/*
+	 * Arenas hold objects already counted one by one; through trampolines
+	 * there is no depth to tell they belong to an allocation call.
+	 */
+	if (caller >= interp_text_lo && caller < interp_text_hi)
 		return;
 	st = inflight_get(tid);
 	if (!st)
@@ -673,8 +685,7 @@ static __always_inline void mmap_enter(struct pt_regs *regs)
 	st->lvl[0].site = SITE_MMAP;
 	st->lvl[0].kind = CALL_MALLOC;
 	st->lvl[0].size = BPF_CORE_READ(regs, si);
-	/* libc's mmap wrapper is a leaf: the caller's return address is on top of the stack */
-	st->lvl[0].ptr = read_ptr(BPF_CORE_READ(regs, sp));
+	st->lvl[0].ptr = caller;
 }
 
 static __always_inline void munmap_enter(struct pt_regs *regs)

@@ -309,8 +309,9 @@ static int load(const char *path, struct pm_profile *p)
 	int err;
 
 	if (!f) {
-		fprintf(stderr, "pymem-bpf: cannot open %s: %s\n", path, strerror(errno));
-		return -errno;
+		err = -errno;
+		fprintf(stderr, "pymem-bpf: cannot open %s: %s\n", path, strerror(-err));
+		return err;
 	}
 	err = output_json_read(f, p);
 	fclose(f);

@@ -12,13 +12,16 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include "collect.h"
+#include "diff.h"
 #include "launch.h"
 #include "output.h"
 #include "output_top.h"
 #include "probes.h"
 #include "pytarget.h"
+#include "redirect.h"
 #include "report.h"
 #include "symbolize.h"
+#include "view.h"
 
 #define TICK_MS 200
 
@@ -31,7 +34,9 @@ static struct env {
 	enum output_format format;
 	enum pm_view view;
 	int top;
+	bool no_inject;
 	struct probes_opts probes;
+	struct view_opts vopts;
 } env = {
 	.top = 10,
 	.view = PM_VIEW_LIVE_BYTES,
@@ -45,6 +50,7 @@ static const char doc[] =
 "USAGE: pymem-bpf [OPTIONS] -p PID\n"
 "       pymem-bpf [OPTIONS] -- COMMAND [ARGS...]\n"
 "       pymem-bpf report PROFILE.json [-f FORMAT] [-o FILE]   (see report --help)\n"
+"       pymem-bpf diff BASE.json NEW.json [-f FORMAT] [-o FILE] (see diff --help)\n"
 "\n"
 "EXAMPLES:\n"
 "    pymem-bpf -p 4242                 # until Ctrl-C, then the top stacks by live bytes\n"
@@ -55,7 +61,7 @@ static const char doc[] =
 "EXIT STATUS: 0 success, 1 runtime failure, 2 bad input (no such PID, not\n"
 "Python, unsupported version, missing privileges, bad option).";
 
-enum { OPT_VIEW = 0x100, OPT_MAX_LIVE, OPT_MAX_STACKS };
+enum { OPT_VIEW = 0x100, OPT_MAX_LIVE, OPT_MAX_STACKS, OPT_NO_INJECT };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Profile this process", 0 },
@@ -67,6 +73,8 @@ static const struct argp_option opts[] = {
 	{ "top", 'n', "N", 0, "Rows in the top table (default 10)", 0 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0, "Live blocks tracked at once (default 1048576)", 0 },
 	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks tracked (default 65536)", 0 },
+	{ "no-inject", OPT_NO_INJECT, NULL, 0, "Probe allocator symbols instead of redirecting "
+	  "the allocator tables to trampolines (misses LTO builds' inlined fast path)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{},
 };
@@ -94,6 +102,9 @@ static long parse_count(const char *arg, struct argp_state *state)
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &env.vopts;
+		break;
 	case 'p':
 		env.pid = parse_count(arg, state);
 		break;
@@ -125,6 +136,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'v':
 		env.probes.verbose = true;
+		break;
+	case OPT_NO_INJECT:
+		env.no_inject = true;
 		break;
 	case ARGP_KEY_ARG:
 		env.cmd = &state->argv[state->next - 1];
@@ -191,6 +205,8 @@ static int build_profile(struct collector *c, const struct pytarget *t, double s
 	err = collector_profile(c, p);
 	p->dropped[DROP_UNSYMBOLIZED] = symbolizer_unknown_frames(s);
 	if (!err)
+		err = view_apply(p, &env.vopts, env.view);
+	if (!err)
 		pm_profile_sort(p, PM_VIEW_LIVE_BYTES);
 	return err;
 }
@@ -205,16 +221,36 @@ static void print_top(struct collector *c, const struct pytarget *t, double secs
 	pm_profile_free(&p);
 }
 
+/*
+ * Redirect the allocator tables to trampolines where possible: exact on LTO
+ * builds and one cheap probe hit per event.  Otherwise probe the symbols.
+ */
+static int attach_allocator(const struct pytarget *t, struct probes *p, bool launched,
+			    struct redirect **redir)
+{
+	char err[512] = "";
+	int ret;
+
+	if (!env.no_inject && !launched) {
+		ret = redirect_start(t, p, redir, err, sizeof(err));
+		if (!ret)
+			return 0;
+		fprintf(stderr, "pymem-bpf: warning: allocator redirection failed (%s); probing "
+			"allocator symbols instead\n", err);
+	}
+	if (!t->shared && t->stripped)
+		fprintf(stderr, "pymem-bpf: warning: %s is a static, stripped (likely LTO) build: "
+			"pymalloc's inlined fast path is not probed, coverage is incomplete\n",
+			t->interp);
+	return probes_attach_python(p, t);
+}
+
 static void warn_coverage(const struct pytarget *t)
 {
 	if (pytarget_pymalloc_bypassed(t))
 		fprintf(stderr, "pymem-bpf: warning: PID %d runs with PYTHONMALLOC=%s: pymalloc is "
 			"bypassed; allocations are tracked through libc malloc\n", t->pid,
 			t->pythonmalloc);
-	if (!t->shared && t->stripped)
-		fprintf(stderr, "pymem-bpf: warning: %s is a static, stripped (likely LTO) build: "
-			"pymalloc's inlined fast path is not probed, coverage is incomplete\n",
-			t->interp);
 }
 
 /* Poll until the duration ends, a signal arrives or the target exits. */
@@ -250,7 +286,13 @@ static bool run_session(struct collector *c, const struct pytarget *t, struct sy
 
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
+	static const struct argp_child children[] = {
+		{ &view_argp, 0, "View options:", 0 },
+		{},
+	};
+	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
+					  .children = children };
+	struct redirect *redir = NULL;
 	struct probes *probes = NULL;
 	struct symbolizer *sym = NULL;
 	struct collector *col = NULL;
@@ -263,14 +305,21 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "report"))
 		return report_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "diff"))
+		return diff_main(argc - 1, argv + 1);
+	argp_err_exit_status = EXIT_BAD_INPUT;
 	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL))
 		return EXIT_BAD_INPUT;
 	if (!privileged()) {
 		fprintf(stderr, "pymem-bpf: need root, or CAP_BPF and CAP_PERFMON (try sudo)\n");
 		return EXIT_BAD_INPUT;
 	}
+	/* every way a user ends a session must reach the restore in cleanup */
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	signal(SIGQUIT, on_signal);
+	signal(SIGPIPE, SIG_IGN);
 
 	if (env.cmd) {
 		ret = launch_start(env.cmd, &env.pid, err, sizeof(err));
@@ -288,6 +337,8 @@ int main(int argc, char **argv)
 	}
 	warn_coverage(&t);
 	ret = probes_start(&t, &env.probes, &probes);
+	if (!ret)
+		ret = attach_allocator(&t, probes, launched, &redir);
 	if (ret) {
 		ret = EXIT_FAILURE;
 		goto cleanup;
@@ -321,6 +372,7 @@ int main(int argc, char **argv)
 		ret = EXIT_FAILURE;
 	output_top_print(&prof, env.top, env.output && !strcmp(env.output, "-") ? stderr : stdout);
 cleanup:
+	redirect_stop(redir);
 	pm_profile_free(&prof);
 	collector_free(col);
 	symbolizer_free(sym);

@@ -43,7 +43,7 @@ static const struct site_def sites[SITE__MAX] = {
 	[SITE_MUNMAP]		= { "munmap", CALL_FREE, false },
 };
 
-#define MAX_LINKS (SITE__MAX * 2 + 3)
+#define MAX_LINKS (SITE__MAX * 3 + 3)
 
 struct probes {
 	struct pymem_bpf *skel;
@@ -173,6 +173,8 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 	p->skel = skel;
 	skel->rodata->target_tgid = t->pid;
 	skel->rodata->py_runtime = t->runtime;
+	skel->rodata->interp_text_lo = t->text_lo;
+	skel->rodata->interp_text_hi = t->text_hi;
 	memcpy((void *)&skel->rodata->pyoff, &t->off, sizeof(t->off));
 	bpf_map__set_max_entries(skel->maps.live, o->max_live);
 	bpf_map__set_max_entries(skel->maps.stacks, o->max_stacks);
@@ -188,8 +190,7 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 		fprintf(stderr, "pymem-bpf: cannot prepare the counter map: %s\n", strerror(errno));
 		goto fail;
 	}
-	err = attach_dso(p, t->pid, t->interp_open, true);
-	if (!err && t->libc[0])
+	if (t->libc[0])
 		err = attach_dso(p, t->pid, t->libc_open, false);
 	if (err)
 		goto fail;
@@ -202,6 +203,45 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 fail:
 	probes_stop(p);
 	return err ? err : -EINVAL;
+}
+
+int probes_attach_python(struct probes *p, const struct pytarget *t)
+{
+	return attach_dso(p, t->pid, t->interp_open, true);
+}
+
+/* Trampoline domains, in alloc_table order (raw, mem, obj), to sites. */
+static const enum pymem_site tramp_sites[TRAMP_DOMAINS][TRAMP__MAX] = {
+	{ SITE_PYMEM_RAW_MALLOC, SITE_PYMEM_RAW_CALLOC, SITE_PYMEM_RAW_REALLOC,
+	  SITE_PYMEM_RAW_FREE },
+	{ SITE_PYMEM_MALLOC, SITE_PYMEM_CALLOC, SITE_PYMEM_REALLOC, SITE_PYMEM_FREE },
+	{ SITE_PYOBJECT_MALLOC, SITE_PYOBJECT_CALLOC, SITE_PYOBJECT_REALLOC,
+	  SITE_PYOBJECT_FREE },
+};
+
+int probes_attach_tramp(struct probes *p, pid_t pid, const char *path,
+			const struct tramp_image *img)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts);
+	struct bpf_program *prog;
+	int d, f, err;
+
+	for (d = 0; d < TRAMP_DOMAINS; d++) {
+		for (f = 0; f < TRAMP__MAX; f++) {
+			enum pymem_site s = tramp_sites[d][f];
+
+			if (!img->probe[d][f])
+				continue;
+			opts.bpf_cookie = PYMEM_COOKIE(s, sites[s].kind);
+			prog = f == TRAMP_FREE ? p->skel->progs.tramp_free :
+						 p->skel->progs.tramp_alloc;
+			err = add_link(p, bpf_program__attach_uprobe_opts(prog, pid, path,
+						img->probe[d][f], &opts), sites[s].name);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
 }
 
 void probes_stop(struct probes *p)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "pymem.h"
 #include "pytarget.h"
+#include "trampoline.h"
 
 struct probes;
 
@@ -16,8 +17,13 @@ struct probes_opts {
 	bool verbose;
 };
 
-/* Load the BPF object for target t and attach every allocator probe. */
+/* Load the BPF object for target t and attach libc's allocator and mmap probes. */
 int probes_start(const struct pytarget *t, const struct probes_opts *o, struct probes **out);
+/* The interpreter's allocator functions, by symbol (misses LTO's inlined fast path). */
+int probes_attach_python(struct probes *p, const struct pytarget *t);
+/* The nop5 probe points of trampolines in the file at path (a memfd of the target's). */
+int probes_attach_tramp(struct probes *p, pid_t pid, const char *path,
+			const struct tramp_image *img);
 void probes_stop(struct probes *p);
 
 int probes_stacks_fd(const struct probes *p);

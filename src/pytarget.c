@@ -148,6 +148,23 @@ bool pytarget_pymalloc_bypassed(const struct pytarget *t)
 	return !strncmp(t->pythonmalloc, "malloc", 6);
 }
 
+static void text_range(const struct proc_maps *maps, const char *path, uint64_t *lo,
+		       uint64_t *hi)
+{
+	size_t i;
+
+	for (i = 0; i < maps->n; i++) {
+		const struct proc_map *m = &maps->v[i];
+
+		if (!m->path || strcmp(m->path, path) || m->perms[2] != 'x')
+			continue;
+		if (!*lo || m->start < *lo)
+			*lo = m->start;
+		if (m->end > *hi)
+			*hi = m->end;
+	}
+}
+
 static int locate(struct pytarget *t, struct proc_maps *maps, char *err, size_t errlen)
 {
 	const char *p;
@@ -171,6 +188,7 @@ static int locate(struct pytarget *t, struct proc_maps *maps, char *err, size_t 
 		return -ENOEXEC;
 	}
 	snprintf(t->interp, sizeof(t->interp), "%s", p);
+	text_range(maps, p, &t->text_lo, &t->text_hi);
 	open_path(t->pid, t->interp, t->interp_open, sizeof(t->interp_open));
 
 	p = proc_maps_find_path(maps, is_libc, NULL);

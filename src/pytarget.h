@@ -24,6 +24,7 @@ struct pytarget {
 	int major, minor;
 	char version[32];
 	uint64_t runtime;		/* &_PyRuntime in the target */
+	uint64_t text_lo, text_hi;	/* the interpreter's executable mapping(s) */
 	struct py_offsets off;
 	char pythonmalloc[32];		/* PYTHONMALLOC from the target's environment */
 };

@@ -94,6 +94,8 @@ int report_main(int argc, char **argv)
 	FILE *f;
 	int err;
 
+	/* A bad option is bad input, not argp's EX_USAGE. */
+	argp_err_exit_status = EXIT_BAD_INPUT;
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_BAD_INPUT;
 	f = fopen(renv.input, "re");

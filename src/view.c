@@ -22,6 +22,8 @@ static const char *const group_names[] = {
 	[GROUP_LINE]		= "line",
 };
 
+#define NGROUPS (sizeof(group_names) / sizeof(group_names[0]))
+
 static const struct argp_option view_options[] = {
 	{ "group-by", OPT_GROUP_BY, "KEY", 0,
 	  "traceback (default), or function, file or line of the leaf Python frame", 0 },
@@ -94,11 +96,12 @@ static error_t view_parse_opt(int key, char *arg, struct argp_state *state)
 		return bad_arg(state, "internal error: no struct view_opts for", state->name);
 	switch (key) {
 	case OPT_GROUP_BY:
-		for (i = 0; i < sizeof(group_names) / sizeof(group_names[0]); i++)
+		for (i = 0; i < NGROUPS; i++)
 			if (!strcmp(arg, group_names[i]))
 				break;
-		if (i == sizeof(group_names) / sizeof(group_names[0]))
-			return bad_arg(state, "group is traceback, function, file or line, not", arg);
+		if (i == NGROUPS)
+			return bad_arg(state, "unknown --group-by (traceback, function, file, line)",
+				       arg);
 		o->group_by = i;
 		break;
 	case OPT_INCLUDE:
@@ -111,7 +114,7 @@ static error_t view_parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_MIN_SIZE:
 		if (view_parse_size(arg, &o->min_size))
-			return bad_arg(state, "invalid size (e.g. 4096, 64K, 1M)", arg);
+			return bad_arg(state, "invalid --min-size (e.g. 4096, 64K, 1M)", arg);
 		break;
 	case OPT_INVERTED:
 		o->inverted = true;

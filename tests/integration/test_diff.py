@@ -16,7 +16,6 @@ import os
 import re
 import signal
 import subprocess
-import tempfile
 
 import pytest
 
@@ -85,8 +84,8 @@ def where(report, marker):
 
 
 @pytest.fixture(scope="module", params=["3.11.7", "3.12.1"])
-def runs(request):
-    tmp = tempfile.mkdtemp(prefix="pymem-diff-")
+def runs(request, tmp_path_factory):
+    tmp = str(tmp_path_factory.mktemp("diff-" + request.param))
     base, report = profile_iterations(request.param, N, tmp, "base")
     new, _ = profile_iterations(request.param, N + M, tmp, "new")
     return base, new, report, tmp

@@ -17,10 +17,13 @@
 #define PY(fn, line)	{ PM_FRAME_PYTHON, fn, "app.py", line }
 #define NAT(fn)		{ PM_FRAME_NATIVE, fn, "libpython3.11.so.1.0", 0 }
 
-static const struct pm_frame stack_a[] = { PY("main", 10), PY("leak", 20), NAT("PyObject_Malloc") };
+static const struct pm_frame stack_a[] = { PY("main", 10), PY("leak", 20),
+					   NAT("PyObject_Malloc") };
 static const struct pm_frame stack_b[] = { PY("main", 10), PY("tmp", 30), NAT("malloc") };
-static const struct pm_frame stack_c[] = { PY("main", 12), PY("fresh", 40), NAT("PyObject_Calloc") };
-static const struct pm_frame stack_d[] = { PY("main", 11), PY("leak", 20), NAT("PyObject_Malloc") };
+static const struct pm_frame stack_c[] = { PY("main", 12), PY("fresh", 40),
+					   NAT("PyObject_Calloc") };
+static const struct pm_frame stack_d[] = { PY("main", 11), PY("leak", 20),
+					   NAT("PyObject_Malloc") };
 
 static struct pm_counts counts(uint64_t live, uint64_t live_objs, uint64_t alloc,
 			       uint64_t alloc_objs)

@@ -134,6 +134,39 @@ static const char *frame_name(const struct pm_frame *fr)
 }
 
 /*
+ * Native: the symbol.  Python: "MODULE.NAME", never the bare name, or pprof
+ * would strip a "<module>" as C++ template arguments.
+ */
+static void check_system_name(const char *sys, const struct pm_frame *fr)
+{
+	const char *name = frame_name(fr);
+	size_t ls = strlen(sys), ln = strlen(name);
+
+	if (fr->kind == PM_FRAME_NATIVE) {
+		assert_string_equal(sys, name);
+		return;
+	}
+	assert_true(ls > ln + 1);
+	assert_string_equal(sys + ls - ln, name);
+	assert_int_equal(sys[ls - ln - 1], '.');
+}
+
+/* The system name of the function with this name and file. */
+static const char *system_name_of(const Profile *prof, const char *name, const char *file)
+{
+	size_t i;
+
+	for (i = 0; i < prof->n_function; i++) {
+		const Perftools__Profiles__Function *fn = prof->function[i];
+
+		if (!strcmp(str(prof, fn->name), name) && !strcmp(str(prof, fn->filename), file))
+			return str(prof, fn->system_name);
+	}
+	fail_msg("no function %s in %s", name, file);
+	return NULL;
+}
+
+/*
  * Every nonzero stack is one sample, in profile order, with the same values
  * and frames (leaf first); functions and locations are each distinct.
  */
@@ -166,7 +199,7 @@ static void check_samples(const Profile *prof, const struct pm_profile *p)
 			assert_int_equal(loc->line[0]->line, fr->line);
 			fn = function(prof, loc->line[0]->function_id);
 			assert_string_equal(str(prof, fn->name), frame_name(fr));
-			assert_string_equal(str(prof, fn->system_name), frame_name(fr));
+			check_system_name(str(prof, fn->system_name), fr);
 			assert_string_equal(str(prof, fn->filename), fr->file ? fr->file : "");
 		}
 	}
@@ -254,6 +287,11 @@ static void test_known_profile(void **state)
 	assert_int_equal(prof->n_location, 7);
 	assert_int_equal(prof->n_function, 6);
 	assert_int_equal(prof->duration_nanos, 2500000000LL);
+	assert_string_equal(system_name_of(prof, "<module>", "app.py"), "app.<module>");
+	assert_string_equal(system_name_of(prof, "load", "lib/io.py"), "io.load");
+	assert_string_equal(system_name_of(prof, "load", "other.py"), "other.load");
+	assert_string_equal(system_name_of(prof, "malloc", "libc.so.6"), "malloc");
+	assert_string_equal(system_name_of(prof, "[unknown]", "libc.so.6"), "[unknown]");
 
 	snprintf(want, sizeof(want), "dropped %s=12", pm_drop_name(DROP_UNKNOWN_FREE));
 	assert_true(has_comment(prof, want));

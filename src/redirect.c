@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The trampolines live in a memfd the target creates and maps itself (by
+ * injected syscalls), because uprobes need a file-backed executable
+ * mapping.  Table entries are swapped and restored only while every thread
+ * is stopped.  If pymem-bpf dies without restoring, each trampoline still
+ * forwards to the original function and its nop5 does nothing: the target
+ * keeps working, unprofiled.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include "alloc_table.h"
+#include "elf_syms.h"
+#include "inject.h"
+#include "proc_maps.h"
+#include "redirect.h"
+#include "remote.h"
+#include "trampoline.h"
+
+#define TABLE_FNS_OFF	8	/* malloc, calloc, realloc, free follow ctx */
+
+struct redirect {
+	pid_t pid;
+	uint64_t table[TRAMP_DOMAINS];			/* runtime address of each table */
+	uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX];	/* what they held before */
+	uint64_t tramp[TRAMP_DOMAINS][TRAMP__MAX];	/* what we put there */
+	int memfd;					/* ours, keeps the probed file open */
+};
+
+static const char *const domain_names[TRAMP_DOMAINS] = { "raw", "mem", "obj" };
+
+/* Where the tables are, and what they hold now, checked against the file's defaults. */
+static int find_tables(const struct pytarget *t, struct redirect *r, char *err, size_t errlen)
+{
+	struct proc_maps maps = {};
+	struct alloc_table tab;
+	struct elf_syms *e;
+	uint64_t bias, cur[5];
+	char desc[256];
+	int d, f, ret;
+
+	e = elf_syms_open(t->interp_open);
+	if (!e) {
+		snprintf(err, errlen, "cannot read %s: %s", t->interp_open, strerror(errno));
+		return -errno;
+	}
+	ret = proc_maps_read(t->pid, &maps);
+	if (!ret)
+		ret = proc_maps_load_bias(&maps, t->interp, elf_syms_first_load_vaddr(e), &bias);
+	if (ret) {
+		snprintf(err, errlen, "cannot find where %s is mapped", t->interp);
+		goto out;
+	}
+	for (d = 0; d < TRAMP_DOMAINS; d++) {
+		ret = alloc_table_find(e, t->interp_open, d, &tab);
+		if (ret) {
+			snprintf(err, errlen, "cannot find the %s allocator table in %s",
+				 domain_names[d], t->interp);
+			goto out;
+		}
+		r->table[d] = bias + tab.vaddr;
+		ret = remote_read(t->pid, r->table[d], cur, sizeof(cur));
+		if (ret) {
+			snprintf(err, errlen, "cannot read the %s allocator table", domain_names[d]);
+			goto out;
+		}
+		for (f = 0; f < 5; f++)
+			cur[f] -= cur[f] ? bias : 0;
+		if (alloc_table_classify(e, d, &tab, cur, desc, sizeof(desc)) == ALLOC_TABLE_HOOKED) {
+			/* wrapping someone else's hook could outlive it: leave it alone */
+			snprintf(err, errlen, "the %s allocator is already hooked: %s",
+				 domain_names[d], desc);
+			ret = -EBUSY;
+			goto out;
+		}
+		for (f = 0; f < TRAMP__MAX; f++)
+			r->orig[d][f] = cur[f + 1] ? cur[f + 1] + bias : 0;
+	}
+out:
+	proc_maps_free(&maps);
+	elf_syms_close(e);
+	return ret;
+}
+
+/* memfd_create + write + mmap in the stopped target; returns the mapping's address. */
+static int map_image(struct inject *in, struct redirect *r, const struct tramp_image *img,
+		     uint64_t *base, char *err, size_t errlen)
+{
+	static const char name[] = "pymem-bpf-trampolines";
+	uint64_t scratch = inject_scratch(in, sizeof(name));
+	char path[64];
+	long fd, addr;
+	int perr = 0;
+
+	if (!scratch || inject_write(in, scratch, name, sizeof(name))) {
+		snprintf(err, errlen, "cannot write into the target");
+		return -EFAULT;
+	}
+	fd = inject_syscall(in, SYS_memfd_create, scratch, MFD_CLOEXEC, 0, 0, 0, 0, &perr);
+	if (perr || fd < 0) {
+		snprintf(err, errlen, "memfd_create in the target failed: %s",
+			 strerror(perr ? -perr : -fd));
+		return perr ? perr : fd;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", r->pid, fd);
+	r->memfd = open(path, O_RDWR | O_CLOEXEC);
+	if (r->memfd < 0 || pwrite(r->memfd, img->bytes, sizeof(img->bytes), 0) !=
+			    (ssize_t)sizeof(img->bytes)) {
+		snprintf(err, errlen, "cannot write the trampolines: %s", strerror(errno));
+		inject_syscall(in, SYS_close, fd, 0, 0, 0, 0, 0, &perr);
+		return -EIO;
+	}
+	/* MAP_PRIVATE: uprobes skip shared mappings */
+	addr = inject_syscall(in, SYS_mmap, 0, sizeof(img->bytes), PROT_READ | PROT_EXEC,
+			      MAP_PRIVATE, fd, 0, &perr);
+	inject_syscall(in, SYS_close, fd, 0, 0, 0, 0, 0, &perr);
+	if (addr < 0 && addr > -4096) {
+		snprintf(err, errlen, "mmap in the target failed: %s", strerror(-addr));
+		return addr;
+	}
+	*base = addr;
+	return 0;
+}
+
+static int write_tables(struct inject *in, struct redirect *r,
+			const uint64_t val[TRAMP_DOMAINS][TRAMP__MAX])
+{
+	int d, err;
+
+	for (d = 0; d < TRAMP_DOMAINS; d++) {
+		err = inject_write(in, r->table[d] + TABLE_FNS_OFF, val[d], sizeof(val[d]));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int redirect_start(const struct pytarget *t, struct probes *p, struct redirect **out,
+		   char *err, size_t errlen)
+{
+	uint64_t now[TRAMP_DOMAINS][TRAMP__MAX], base = 0;
+	struct tramp_image img;
+	struct inject *in = NULL;
+	struct redirect *r;
+	char path[64];
+	int d, f, ret;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->pid = t->pid;
+	r->memfd = -1;
+	ret = find_tables(t, r, err, errlen);
+	if (ret)
+		goto fail;
+	ret = inject_stop(t->pid, &in, err, errlen);
+	if (ret)
+		goto fail;
+	/* the tables may have moved on between the first look and the stop */
+	for (d = 0; d < TRAMP_DOMAINS && !ret; d++)
+		ret = remote_read(t->pid, r->table[d] + TABLE_FNS_OFF, now[d], sizeof(now[d]));
+	if (ret || memcmp(now, r->orig, sizeof(now))) {
+		snprintf(err, errlen, "the allocator tables changed while pymem-bpf attached");
+		ret = -EAGAIN;
+		goto fail;
+	}
+	tramp_build(&img, r->orig);
+	ret = map_image(in, r, &img, &base, err, errlen);
+	if (ret)
+		goto fail;
+	/* probes first, then the swap: no event falls between the two */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", r->memfd);
+	ret = probes_attach_tramp(p, t->pid, path, &img);
+	if (ret) {
+		snprintf(err, errlen, "cannot attach to the trampolines: %s", strerror(-ret));
+		goto fail;
+	}
+	for (d = 0; d < TRAMP_DOMAINS; d++)
+		for (f = 0; f < TRAMP__MAX; f++)
+			r->tramp[d][f] = r->orig[d][f] ? base + img.entry[d][f] : 0;
+	ret = write_tables(in, r, r->tramp);
+	if (ret) {
+		write_tables(in, r, r->orig);
+		snprintf(err, errlen, "cannot write the allocator tables: %s", strerror(-ret));
+		goto fail;
+	}
+	inject_release(in);
+	*out = r;
+	return 0;
+fail:
+	inject_release(in);
+	if (r->memfd >= 0)
+		close(r->memfd);
+	free(r);
+	return ret;
+}
+
+void redirect_stop(struct redirect *r)
+{
+	uint64_t now[TRAMP_DOMAINS][TRAMP__MAX];
+	struct inject *in = NULL;
+	char err[256] = "";
+	int d, ret;
+
+	if (!r)
+		return;
+	ret = inject_stop(r->pid, &in, err, sizeof(err));
+	if (ret == -ESRCH || ret == -ENOENT)
+		goto out;	/* the target is gone, and the tables with it */
+	if (ret) {
+		fprintf(stderr, "pymem-bpf: cannot stop PID %d to restore its allocator (%s); "
+			"the trampolines stay and forward to it\n", r->pid, err);
+		goto out;
+	}
+	for (d = 0; d < TRAMP_DOMAINS; d++) {
+		if (remote_read(r->pid, r->table[d] + TABLE_FNS_OFF, now[d], sizeof(now[d])))
+			continue;
+		/* someone wrapped us meanwhile (tracemalloc.start()): keep their chain */
+		if (memcmp(now[d], r->tramp[d], sizeof(now[d]))) {
+			fprintf(stderr, "pymem-bpf: the %s allocator of PID %d was changed while "
+				"profiled; its trampolines stay in place and forward to it\n",
+				domain_names[d], r->pid);
+			continue;
+		}
+		if (inject_write(in, r->table[d] + TABLE_FNS_OFF, r->orig[d], sizeof(r->orig[d])))
+			fprintf(stderr, "pymem-bpf: cannot restore the %s allocator of PID %d\n",
+				domain_names[d], r->pid);
+	}
+	inject_release(in);
+out:
+	if (r->memfd >= 0)
+		close(r->memfd);
+	free(r);
+}
