@@ -27,6 +27,7 @@ LIB_OBJS := $(filter-out $(OUTPUT)/obj/main.o,$(OBJS))
 TESTS	 := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev \
+	    protobuf-c-compiler libprotobuf-c-dev golang-go chromium libpython3.11-testsuite \
 	    libjson-c-dev libcmocka-dev python3-pytest pkg-config gcc make \
 	    util-linux procps
 

@@ -68,7 +68,7 @@ static const struct argp_option opts[] = {
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS (default: Ctrl-C or target exit)", 0 },
 	{ "interval", 'i', "SECONDS", 0, "Print a top table every SECONDS", 0 },
 	{ "output", 'o', "FILE", 0, "Write the profile to FILE ('-' for stdout)", 0 },
-	{ "format", 'f', "FORMAT", 0, "json (default), folded or html", 0 },
+	{ "format", 'f', "FORMAT", 0, "json (default), folded, html, pprof or speedscope", 0 },
 	{ "view", OPT_VIEW, "VIEW", 0, "live-bytes (default), live-objects, alloc-bytes, alloc-objects", 0 },
 	{ "top", 'n', "N", 0, "Rows in the top table (default 10)", 0 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0, "Live blocks tracked at once (default 1048576)", 0 },
@@ -119,7 +119,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'f':
 		if (output_format_parse(arg, &env.format))
-			argp_error(state, "unknown format: %s (json, folded, html)", arg);
+			argp_error(state, "unknown format: %s (json, folded, html, pprof, speedscope)", arg);
 		break;
 	case OPT_VIEW:
 		if (pm_view_parse(arg, &env.view))
