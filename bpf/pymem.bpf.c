@@ -406,33 +406,47 @@ static __always_inline bool release_block(__u32 pid, __u64 addr)
 	return true;
 }
 
-/* Take back an allocation an inner level recorded, so the outer one can own it. */
-static __always_inline void unrecord_block(__u32 pid, __u64 addr)
+/* Was a block allocated at ts live at the last peak?  (It is live now.) */
+static __always_inline bool live_at_peak(struct peak_state *g, __u64 ts)
+{
+	return g && ts && ts <= g->peak_ns;
+}
+
+/*
+ * Take back an allocation an inner level recorded, so the outer one can own
+ * it; returns when it was made.  Its share of the peak moves with it.
+ */
+static __always_inline __u64 unrecord_block(__u32 pid, __u64 addr)
 {
 	struct live_key key = { .pid = pid, .addr = addr };
 	struct live_val *v = bpf_map_lookup_elem(&live, &key);
 	struct peak_state *g = peak_get();
 	struct stack_stats *s;
-	__u64 size;
+	__u64 size, ts;
 
 	if (!v)
-		return;
+		return 0;
 	size = v->size;
+	ts = v->ts;
 	s = stats_get(v->stack_id);
 	if (s) {
 		__sync_fetch_and_add(&s->alloc_bytes, -size);
 		__sync_fetch_and_add(&s->alloc_objects, -1);
 		peak_touch(s, g);
+		if (live_at_peak(g, ts))
+			__sync_fetch_and_add(&s->peak_snap, -(__s64)size);
 		__sync_fetch_and_add(&s->live_bytes, -(__s64)size);
 		__sync_fetch_and_add(&s->live_objects, -1);
 	}
 	if (g)
 		__sync_fetch_and_add(&g->live, -(__s64)size);
 	bpf_map_delete_elem(&live, &key);
+	return ts;
 }
 
+/* ts: when the block was made, if an inner level reported it first; else 0 (now) */
 static __always_inline void record_alloc(__u32 pid, __u32 tid, __u64 addr, __u64 size,
-					 __u32 site, __u64 ip)
+					 __u32 site, __u64 ip, __u64 ts)
 {
 	struct live_key key = { .pid = pid, .addr = addr };
 	struct live_val val = { .size = size };
@@ -442,7 +456,7 @@ static __always_inline void record_alloc(__u32 pid, __u32 tid, __u64 addr, __u64
 	int err;
 
 	val.stack_id = capture_stack(pid, tid, site, ip);
-	val.ts = bpf_ktime_get_ns();
+	val.ts = ts ?: bpf_ktime_get_ns();
 	err = bpf_map_update_elem(&live, &key, &val, BPF_NOEXIST);
 	if (err == -EEXIST) {
 		/* The old block was released through a path we did not see. */
@@ -462,6 +476,8 @@ static __always_inline void record_alloc(__u32 pid, __u32 tid, __u64 addr, __u64
 	}
 	if (s) {
 		peak_touch(s, g);
+		if (live_at_peak(g, ts))
+			__sync_fetch_and_add(&s->peak_snap, size);
 		__sync_fetch_and_add(&s->live_bytes, size);
 		__sync_fetch_and_add(&s->live_objects, 1);
 	}
@@ -558,7 +574,7 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	}
 	if (!addr)
 		return 0;
-	record_alloc(pid, tid, addr, l.size, l.site, PT_REGS_IP(ctx));
+	record_alloc(pid, tid, addr, l.size, l.site, PT_REGS_IP(ctx), 0);
 	st->last_alloc = addr;
 	return 0;
 }
@@ -613,7 +629,7 @@ int BPF_KPROBE(tramp_alloc)
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 pid = pid_tgid >> 32, tid = (__u32)pid_tgid;
-	__u64 ret = PT_REGS_RC(ctx), old = 0, size;
+	__u64 ret = PT_REGS_RC(ctx), old = 0, size, made = 0;
 	struct inflight *st;
 	bool nested;
 
@@ -633,11 +649,12 @@ int BPF_KPROBE(tramp_alloc)
 	st = inflight_get(tid);
 	nested = st && st->last_alloc == ret;
 	if (nested)
-		unrecord_block(pid, ret);
+		made = unrecord_block(pid, ret);
 	/* an inner realloc already released the old block; an inner malloc did not */
 	if (old && (old != ret || !nested) && !release_block(pid, old) && !nested)
 		drop(DROP_UNKNOWN_FREE);
-	record_alloc(pid, tid, ret, size, PYMEM_COOKIE_SITE(cookie), read_ptr(PT_REGS_SP(ctx)));
+	record_alloc(pid, tid, ret, size, PYMEM_COOKIE_SITE(cookie), read_ptr(PT_REGS_SP(ctx)),
+		     made);
 	if (st) {
 		st->last_alloc = ret;
 		st->last_free = 0;
@@ -728,7 +745,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	st->in_mmap = 0;
 	if (--st->depth || ret < 0)
 		return 0;
-	record_alloc(pid, tid, ret, st->lvl[0].size, SITE_MMAP, st->lvl[0].ptr);
+	record_alloc(pid, tid, ret, st->lvl[0].size, SITE_MMAP, st->lvl[0].ptr, 0);
 	return 0;
 }
 

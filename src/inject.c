@@ -74,63 +74,46 @@ struct inject {
 	size_t nheld, capheld;
 };
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Value of "Key:" in /proc/PID/status (pid 0: ours), parsed in @base; -1 if absent. */
-static long status_field(pid_t pid, const char *key, int base)
+/* "Key:" of /proc/PID[/task/TID]/status (pid 0: ours) into @val; false if absent. */
+static bool status_line(pid_t pid, pid_t tid, const char *key, char *val, size_t len)
 {
 	char path[64], line[256];
-	size_t klen = strlen(key);
-	long v = -1;
+	bool found = false;
 	FILE *f;
 
-	if (pid)
-		snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (tid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
 	else
-		snprintf(path, sizeof(path), "/proc/self/status");
+		snprintf(path, sizeof(path), pid ? "/proc/%d/status" : "/proc/self/status", pid);
 	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen)) {
-			v = strtol(line + klen, NULL, base);
-			break;
-		}
-	fclose(f);
-	return v;
+	while (f && !found && fgets(line, sizeof(line), f))
+		if ((found = !strncmp(line, key, strlen(key))))
+			snprintf(val, len, "%s", line + strlen(key) + strspn(line + strlen(key), "\t "));
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static long status_num(pid_t pid, const char *key, int base)
+{
+	char v[64];
+
+	return status_line(pid, 0, key, v, sizeof(v)) ? strtol(v, NULL, base) : -1;
 }
 
 /* An exited thread lingers as a zombie (a dead leader does until the group ends). */
 static bool task_dead(pid_t pid, pid_t tid)
 {
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
+	char v[64];
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return true;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return true;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+	return !status_line(pid, tid, "State:", v, sizeof(v)) || v[0] == 'Z' || v[0] == 'X';
 }
 
 /* Say why the kernel refused to let us trace @pid. */
 static void explain_eperm(pid_t pid, int errnum, char *err, size_t errlen)
 {
-	long tracer = status_field(pid, "TracerPid:", 10);
-	long capeff = status_field(0, "CapEff:", 16);
+	long tracer = status_num(pid, "TracerPid:", 10);
+	long capeff = status_num(0, "CapEff:", 16);
 	bool cap = capeff > 0 && (capeff >> 19 & 1);	/* CAP_SYS_PTRACE */
 	int yama = -1;
 	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
@@ -146,7 +129,7 @@ static void explain_eperm(pid_t pid, int errnum, char *err, size_t errlen)
 	else if (yama >= 3 || (yama >= 1 && !cap))
 		snprintf(err, errlen, "ptrace of PID %d denied by Yama (kernel.yama.ptrace_scope=%d)%s",
 			 pid, yama, yama >= 3 ? "" : ": run as root or lower the scope");
-	else if (status_field(0, "Seccomp:", 10) == 2)
+	else if (status_num(0, "Seccomp:", 10) == 2)
 		snprintf(err, errlen, "ptrace of PID %d refused (%s) under this process's seccomp filter",
 			 pid, strerror(errnum));
 	else
@@ -157,26 +140,25 @@ static void explain_eperm(pid_t pid, int errnum, char *err, size_t errlen)
 /* waitpid() on one thread, bounded in time: 0, -ESRCH (gone) or -ETIMEDOUT. */
 static int wait_tid(struct inject *in, pid_t tid, int *status)
 {
-	long deadline = now_ms() + WAIT_MS;
-	struct timespec ts = { 0, 0 };
-	int i;
+	struct timespec ts = { 0, 50000 }, t0, now;
 
-	for (i = 0;; i++) {
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0;; i++) {
 		pid_t r = waitpid(tid, status, __WALL | WNOHANG);
 
 		if (r == tid)
 			return 0;
 		if (r < 0 && errno != EINTR)
 			return -ESRCH;
-		if (i > 64 && task_dead(in->pid, tid))
-			return -ESRCH;	/* a zombie leader reports nothing until the group ends */
-		if (now_ms() > deadline)
-			return -ETIMEDOUT;
-		if (i < 32) {
+		if (i < 32) {	/* most stops take microseconds */
 			sched_yield();
 			continue;
 		}
-		ts.tv_nsec = ts.tv_nsec ? (ts.tv_nsec < 1000000 ? ts.tv_nsec * 2 : 1000000) : 20000;
+		if (task_dead(in->pid, tid))
+			return -ESRCH;	/* a zombie leader reports nothing until the group ends */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > WAIT_MS)
+			return -ETIMEDOUT;
 		nanosleep(&ts, NULL);
 	}
 }
@@ -239,20 +221,58 @@ static int next_stop(struct inject *in, struct thread *t, bool keep, enum stop *
 	return hold(in, &si);
 }
 
-static struct thread *find_tid(struct inject *in, pid_t tid)
+static bool known(const struct inject *in, pid_t tid)
 {
 	for (size_t i = 0; i < in->n; i++)
 		if (in->t[i].tid == tid)
-			return &in->t[i];
-	return NULL;
+			return true;
+	return false;
 }
 
 /* Seize and interrupt the threads of /proc/PID/task not seen yet. */
-static int seize_new(struct inject *in, char *err, size_t errlen)
+static int seize_new(struct inject *in, DIR *d, char *err, size_t errlen)
 {
 	struct dirent *de;
+
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		pid_t tid = atoi(de->d_name);
+
+		if (tid <= 0 || known(in, tid))
+			continue;
+		if (in->n == in->cap) {
+			struct thread *t = realloc(in->t, (in->cap + 16) * sizeof(*t));
+
+			if (!t)
+				return -ENOMEM;
+			in->t = t;
+			in->cap += 16;
+		}
+		if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)PTRACE_O_TRACESYSGOOD)) {
+			int e = errno;
+
+			if (e == ESRCH || task_dead(in->pid, tid))
+				continue;	/* exited meanwhile */
+			if (e != EPERM && e != EACCES && e != ENOSYS) {
+				snprintf(err, errlen, "PTRACE_SEIZE of %d: %s", tid, strerror(e));
+				return -e;
+			}
+			explain_eperm(in->pid, e, err, errlen);
+			return -EPERM;
+		}
+		in->t[in->n++] = (struct thread){ .tid = tid, .state = T_RUNNING };
+		ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);	/* ESRCH: the wait sees the exit */
+	}
+	return 0;
+}
+
+/* Only a running thread can clone, so rescan until a pass finds none new with all stopped. */
+static int seize_all(struct inject *in, char *err, size_t errlen)
+{
+	size_t first, i, live = 0;
 	char path[64];
-	int ret = 0;
+	enum stop kind;
+	int ret;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", in->pid);
@@ -261,53 +281,10 @@ static int seize_new(struct inject *in, char *err, size_t errlen)
 		snprintf(err, errlen, "no process with PID %d", in->pid);
 		return -ESRCH;
 	}
-	while ((de = readdir(d))) {
-		pid_t tid = atoi(de->d_name);
-
-		if (tid <= 0 || find_tid(in, tid))
-			continue;
-		if (in->n == in->cap) {
-			size_t cap = in->cap ? in->cap * 2 : 16;
-			struct thread *t = realloc(in->t, cap * sizeof(*t));
-
-			if (!t) {
-				ret = -ENOMEM;
-				break;
-			}
-			in->t = t;
-			in->cap = cap;
-		}
-		if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)PTRACE_O_TRACESYSGOOD)) {
-			if (errno == ESRCH || task_dead(in->pid, tid))
-				continue;	/* exited meanwhile */
-			ret = -errno;
-			if (errno == EPERM || errno == EACCES || errno == ENOSYS) {
-				explain_eperm(in->pid, errno, err, errlen);
-				ret = -EPERM;
-			} else {
-				snprintf(err, errlen, "PTRACE_SEIZE of thread %d: %s", tid,
-					 strerror(errno));
-			}
-			break;
-		}
-		in->t[in->n++] = (struct thread){ .tid = tid, .state = T_RUNNING };
-		ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);	/* ESRCH: the wait sees the exit */
-	}
-	closedir(d);
-	return ret;
-}
-
-/* Only a running thread can clone, so rescan until a pass finds none new with all stopped. */
-static int seize_all(struct inject *in, char *err, size_t errlen)
-{
-	size_t first, i, live = 0;
-	enum stop kind;
-	int ret;
-
 	do {
 		first = in->n;
-		ret = seize_new(in, err, errlen);
-		for (i = first; i < in->n; i++) {
+		ret = seize_new(in, d, err, errlen);
+		for (i = first; i < in->n; i++) {	/* even on error: release needs them stopped */
 			int r = next_stop(in, &in->t[i], true, &kind);
 
 			if (r && r != -ESRCH && !ret) {
@@ -316,31 +293,29 @@ static int seize_all(struct inject *in, char *err, size_t errlen)
 				ret = r;
 			}
 		}
-		if (ret)
-			return ret;
-	} while (in->n > first);
+	} while (!ret && in->n > first);
+	closedir(d);
 	for (i = 0; i < in->n; i++)
 		live += in->t[i].state != T_GONE;
-	if (!live) {
+	if (!ret && !live) {
 		snprintf(err, errlen, "PID %d exited", in->pid);
-		return -ESRCH;
+		ret = -ESRCH;
 	}
-	return 0;
+	return ret;
 }
 
 /* Prefer a thread in a plain interrupt or group stop, the leader first. */
 static size_t pick_thread(const struct inject *in)
 {
-	size_t i, best = in->n;
+	size_t i, best = 0;
+	int rank, top = 0;
 
 	for (i = 0; i < in->n; i++) {
 		const struct thread *t = &in->t[i];
 
-		if (t->state == T_EVENT && (t->tid == in->pid || best == in->n ||
-					    in->t[best].state != T_EVENT))
-			best = i;
-		else if (t->state == T_SIGNAL && best == in->n)
-			best = i;
+		rank = t->state == T_EVENT ? 2 + (t->tid == in->pid) : t->state == T_SIGNAL;
+		if (rank > top)
+			top = rank, best = i;
 	}
 	return best;
 }
@@ -392,8 +367,9 @@ static int prepare(struct inject *in, char *err, size_t errlen)
 	in->cur = pick_thread(in);
 	tid = in->t[in->cur].tid;
 	if (ptrace(PTRACE_GETREGS, tid, NULL, &in->saved)) {
-		snprintf(err, errlen, "PTRACE_GETREGS of thread %d: %s", tid, strerror(errno));
-		return -errno;
+		ret = -errno;
+		snprintf(err, errlen, "PTRACE_GETREGS of thread %d: %s", tid, strerror(-ret));
+		return ret;
 	}
 	if (in->saved.cs != USER64_CS) {
 		snprintf(err, errlen, "PID %d is not a 64-bit process", in->pid);
@@ -437,7 +413,7 @@ int inject_stop(pid_t pid, struct inject **out, char *err, size_t errlen)
 		return -ENOMEM;
 	in->pid = pid;
 	in->mem = -1;
-	in->our_child = status_field(pid, "PPid:", 10) == getpid();
+	in->our_child = status_num(pid, "PPid:", 10) == getpid();
 	ret = seize_all(in, err, errlen);
 	if (!ret)
 		ret = prepare(in, err, errlen);

@@ -134,7 +134,25 @@ def oracle_mix(n=15_000):
     return dicts, lists, strs, small
 
 
+# 100 MiB in 1 KiB blocks, each freed at once: the churn ("temporary allocations") view.
+def churn_1k(total=100 * 1024 * 1024, size=1024):
+    for _ in range(total // size):
+        buf = bytearray(size)  # @churn_1k
+        del buf
+    FACTS["churn_1k"] = {"blocks": total // size, "size": size}
+
+
+# A 50 MB list that dies, then 10 MB that stays: the peak is at the first stack.
+def peak_then_small(big=50, small=10, chunk=1_000_000):
+    first = [bytearray(chunk) for _ in range(big)]  # @peak_first
+    del first
+    HELD.append([bytearray(chunk) for _ in range(small)])  # @peak_second
+    FACTS["peak"] = {"big": big * chunk, "small": small * chunk}
+
+
 WORKLOADS = {
+    "churn_1k": churn_1k,
+    "peak_then_small": peak_then_small,
     "make_and_hold": make_and_hold,
     "grow_heap": grow_heap,
     "heavy_churn": heavy_churn,
