@@ -2,23 +2,18 @@
 /*
  * Syscall injection into a stopped process.
  *
- * Every thread is seized and interrupted, so each one sits in a ptrace stop
- * inside the kernel's get_signal().  A blocking syscall a thread was in has
- * already returned -ERESTART* there; the kernel rewinds and restarts it only
- * after get_signal() returns, from whatever registers the thread has then.
- * So an injection must end with the thread back in such a stop with its
- * original registers: then the kernel's restart logic (and signal delivery,
- * SA_RESTART, restart_block) sees exactly what it would have seen.
- *
- * One injection: registers -> a `syscall` instruction already in the target,
- * orig_rax = -1 so no restart logic applies to the injected call; run to the
- * syscall-exit stop (PTRACE_SYSCALL rather than a single step, whose forced
- * SIGTRAP resets a blocked or ignored SIGTRAP to SIG_DFL); read the result;
- * PTRACE_INTERRUPT + PTRACE_CONT to trap in get_signal() again; put the saved
- * registers back.  Signals the thread dequeues while it runs for us are
- * taken from it and queued again to it, with their original siginfo, by an
- * injected rt_tgsigqueueinfo() with all signals blocked: they are delivered
- * once the process runs on.
+ * A seized, interrupted thread sits in a ptrace stop inside get_signal(); a
+ * blocking call it was in has returned -ERESTART*, and the kernel rewinds and
+ * restarts it only after get_signal() returns, from the registers it has then.
+ * So every injection ends with the thread trapped there again with its own
+ * registers, and restarts, SA_RESTART and restart_block work as if we had
+ * never been there.  One injection: registers -> a `syscall` already in the
+ * target, orig_rax = -1 (no restart logic for our call); PTRACE_SYSCALL to
+ * the exit stop (a single step's forced SIGTRAP would reset an ignored or
+ * blocked SIGTRAP to SIG_DFL); PTRACE_INTERRUPT + PTRACE_CONT back into
+ * get_signal(); saved registers back.  Signals the thread dequeues meanwhile
+ * are queued to it again with their siginfo, by an injected
+ * rt_tgsigqueueinfo() with all signals blocked.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -42,7 +37,7 @@
 #error "inject.c drives x86_64 registers"
 #endif
 
-#define WAIT_MS		5000	/* a thread that takes longer to stop is stuck in D state */
+#define WAIT_MS		5000	/* longer to stop: stuck in D state */
 #define RED_ZONE	128
 #define USER64_CS	0x33
 #define MAX_TRIES	8
@@ -63,7 +58,7 @@ struct thread {
 
 struct inject {
 	pid_t pid;
-	bool our_child;		/* we are its real parent too: leave the leader to the caller */
+	bool our_child;		/* also its real parent: the caller reaps it */
 	int mem;		/* /proc/PID/mem */
 	struct thread *t;
 	size_t n, cap, cur;	/* cur: the thread that runs our syscalls */
@@ -78,6 +73,7 @@ struct inject {
 static bool status_line(pid_t pid, pid_t tid, const char *key, char *val, size_t len)
 {
 	char path[64], line[256];
+	size_t klen = strlen(key);
 	bool found = false;
 	FILE *f;
 
@@ -87,8 +83,8 @@ static bool status_line(pid_t pid, pid_t tid, const char *key, char *val, size_t
 		snprintf(path, sizeof(path), pid ? "/proc/%d/status" : "/proc/self/status", pid);
 	f = fopen(path, "re");
 	while (f && !found && fgets(line, sizeof(line), f))
-		if ((found = !strncmp(line, key, strlen(key))))
-			snprintf(val, len, "%s", line + strlen(key) + strspn(line + strlen(key), "\t "));
+		if ((found = !strncmp(line, key, klen)))
+			snprintf(val, len, "%s", line + klen + strspn(line + klen, "\t "));
 	if (f)
 		fclose(f);
 	return found;
@@ -127,11 +123,11 @@ static void explain_eperm(pid_t pid, int errnum, char *err, size_t errlen)
 		snprintf(err, errlen, "PID %d is already traced by PID %ld%s", pid, tracer,
 			 tracer == getpid() ? " (this process)" : "");
 	else if (yama >= 3 || (yama >= 1 && !cap))
-		snprintf(err, errlen, "ptrace of PID %d denied by Yama (kernel.yama.ptrace_scope=%d)%s",
-			 pid, yama, yama >= 3 ? "" : ": run as root or lower the scope");
+		snprintf(err, errlen, "ptrace of PID %d denied by Yama (ptrace_scope=%d)%s", pid,
+			 yama, yama >= 3 ? "" : ": run as root or lower kernel.yama.ptrace_scope");
 	else if (status_num(0, "Seccomp:", 10) == 2)
-		snprintf(err, errlen, "ptrace of PID %d refused (%s) under this process's seccomp filter",
-			 pid, strerror(errnum));
+		snprintf(err, errlen, "ptrace of PID %d refused (%s) by this process's seccomp "
+			 "filter", pid, strerror(errnum));
 	else
 		snprintf(err, errlen, "ptrace of PID %d refused: another user's or non-dumpable "
 			 "process, and no CAP_SYS_PTRACE", pid);
@@ -155,9 +151,10 @@ static int wait_tid(struct inject *in, pid_t tid, int *status)
 			continue;
 		}
 		if (task_dead(in->pid, tid))
-			return -ESRCH;	/* a zombie leader reports nothing until the group ends */
+			return -ESRCH;	/* a dead leader reports only when its group ends */
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > WAIT_MS)
+		if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >
+		    WAIT_MS)
 			return -ETIMEDOUT;
 		nanosleep(&ts, NULL);
 	}
@@ -170,24 +167,21 @@ static enum stop classify(int status)
 	if (WSTOPSIG(status) == (SIGTRAP | 0x80))
 		return S_SYSCALL;
 	/* PTRACE_EVENT_STOP, or an event we never asked for: nothing to hand back */
-	if (status >> 16)
-		return S_EVENT;
-	return S_SIGNAL;
+	return status >> 16 ? S_EVENT : S_SIGNAL;
 }
 
-static int hold(struct inject *in, const siginfo_t *si)
+static void hold(struct inject *in, const siginfo_t *si)
 {
 	if (in->nheld == in->capheld) {
 		size_t cap = in->capheld ? in->capheld * 2 : 4;
 		siginfo_t *h = realloc(in->held, cap * sizeof(*h));
 
 		if (!h)
-			return -ENOMEM;
+			return;	/* better a lost signal than a target left half-way */
 		in->held = h;
 		in->capheld = cap;
 	}
 	in->held[in->nheld++] = *si;
-	return 0;
 }
 
 /* Wait for @t's next stop; a signal-delivery stop is recorded (held or kept in t->si). */
@@ -216,9 +210,10 @@ static int next_stop(struct inject *in, struct thread *t, bool keep, enum stop *
 	if (keep) {
 		t->si = si;
 		t->state = T_SIGNAL;
-		return 0;
+	} else {
+		hold(in, &si);
 	}
-	return hold(in, &si);
+	return 0;
 }
 
 static bool known(const struct inject *in, pid_t tid)
@@ -261,7 +256,7 @@ static int seize_new(struct inject *in, DIR *d, char *err, size_t errlen)
 			return -EPERM;
 		}
 		in->t[in->n++] = (struct thread){ .tid = tid, .state = T_RUNNING };
-		ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);	/* ESRCH: the wait sees the exit */
+		ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);	/* ESRCH: the wait sees it */
 	}
 	return 0;
 }
@@ -284,7 +279,7 @@ static int seize_all(struct inject *in, char *err, size_t errlen)
 	do {
 		first = in->n;
 		ret = seize_new(in, d, err, errlen);
-		for (i = first; i < in->n; i++) {	/* even on error: release needs them stopped */
+		for (i = first; i < in->n; i++) {	/* even on error: to be released */
 			int r = next_stop(in, &in->t[i], true, &kind);
 
 			if (r && r != -ESRCH && !ret) {
@@ -375,9 +370,10 @@ static int prepare(struct inject *in, char *err, size_t errlen)
 		snprintf(err, errlen, "PID %d is not a 64-bit process", in->pid);
 		return -ENOEXEC;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/mem", in->pid);
+	/* through the thread: the leader may have exited and have no memory left */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/mem", in->pid, tid);
 	in->mem = open(path, O_RDWR | O_CLOEXEC);
-	ret = in->mem < 0 ? -errno : proc_maps_read(in->pid, &m);
+	ret = in->mem < 0 ? -errno : proc_maps_read(tid, &m);
 	if (ret) {
 		snprintf(err, errlen, "cannot read PID %d's memory: %s", in->pid, strerror(-ret));
 		return ret;
@@ -388,7 +384,7 @@ static int prepare(struct inject *in, char *err, size_t errlen)
 	if (stack && stack->perms[1] == 'w' && stack->start <= in->si_slot)
 		in->stack_lo = stack->start;
 	else
-		in->stack_lo = in->scratch = in->si_slot = 0;	/* no room: scratch returns 0 */
+		in->stack_lo = in->scratch = in->si_slot = 0;	/* no scratch */
 	in->gadget = find_gadget(in, &m);
 	proc_maps_free(&m);
 	if (!in->gadget) {
@@ -400,18 +396,19 @@ static int prepare(struct inject *in, char *err, size_t errlen)
 
 int inject_stop(pid_t pid, struct inject **out, char *err, size_t errlen)
 {
+	long tgid = pid > 0 ? status_num(pid, "Tgid:", 10) : -1;	/* @pid may be a tid */
 	struct inject *in;
 	int ret;
 
 	*out = NULL;
-	if (pid <= 0 || pid == getpid()) {
+	if (pid <= 0 || tgid == getpid()) {
 		snprintf(err, errlen, "cannot stop PID %d", pid);
 		return -EINVAL;
 	}
 	in = calloc(1, sizeof(*in));
 	if (!in)
 		return -ENOMEM;
-	in->pid = pid;
+	in->pid = tgid > 0 ? tgid : pid;
 	in->mem = -1;
 	in->our_child = status_num(pid, "PPid:", 10) == getpid();
 	ret = seize_all(in, err, errlen);
@@ -432,13 +429,11 @@ int inject_stop(pid_t pid, struct inject **out, char *err, size_t errlen)
 static int settle(struct inject *in, struct thread *t, bool stopped)
 {
 	enum stop kind = S_SYSCALL;
-	int i, ret;
+	int ret;
 
 	if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL))
 		goto gone;
-	for (i = 0; kind != S_EVENT; i++) {
-		if (i > MAX_TRIES)
-			return -EIO;
+	while (kind != S_EVENT) {	/* signal stops first, if any: each takes one */
 		if (stopped && ptrace(PTRACE_CONT, t->tid, NULL, NULL))
 			goto gone;
 		stopped = true;
@@ -465,9 +460,7 @@ static int run_once(struct inject *in, long nr, const long a[6], long *res)
 	if (t->state == T_GONE)
 		return -ESRCH;
 	if (t->state == T_SIGNAL) {	/* its signal is queued again once we are done */
-		ret = hold(in, &t->si);
-		if (ret)
-			return ret;
+		hold(in, &t->si);
 		t->state = T_EVENT;
 	}
 	r.rip = in->gadget;
@@ -495,11 +488,6 @@ static int run_once(struct inject *in, long nr, const long a[6], long *res)
 	return settle(in, t, true) ?: ret;
 }
 
-static bool restart_code(long res)
-{
-	return res <= -ERESTARTSYS && res >= -ERESTART_RESTARTBLOCK;
-}
-
 /* Nothing in the way of a signal's side effects: interrupted calls are run again. */
 static int run(struct inject *in, long nr, const long a[6], long *res)
 {
@@ -507,7 +495,7 @@ static int run(struct inject *in, long nr, const long a[6], long *res)
 
 	for (i = 0; i < MAX_TRIES; i++) {
 		ret = run_once(in, nr, a, res);
-		if (ret || !restart_code(*res))
+		if (ret || *res > -ERESTARTSYS || *res < -ERESTART_RESTARTBLOCK)
 			return ret;
 	}
 	*res = -EINTR;
@@ -616,16 +604,6 @@ pid_t inject_tid(const struct inject *in)
 	return in && in->cur < in->n ? in->t[in->cur].tid : 0;
 }
 
-/* A traced thread that died stays a zombie until its tracer reaps it. */
-static void reap(struct inject *in, struct thread *t, bool block)
-{
-	int st;
-
-	if (t->reaped || (t->tid == in->pid && in->our_child))
-		return;		/* the caller waits for its own child */
-	t->reaped = block ? !wait_tid(in, t->tid, &st) : waitpid(t->tid, &st, __WALL | WNOHANG) > 0;
-}
-
 static void detach(struct inject *in, struct thread *t)
 {
 	enum stop kind;
@@ -633,37 +611,35 @@ static void detach(struct inject *in, struct thread *t)
 	if (t->state == T_RUNNING)	/* interrupted, not yet waited for */
 		next_stop(in, t, true, &kind);
 	/* from a signal-delivery stop the signal goes on to the thread, siginfo intact */
-	if (t->state != T_GONE && !ptrace(PTRACE_DETACH, t->tid, NULL,
-					  (void *)(long)(t->state == T_SIGNAL ? t->si.si_signo : 0)))
-		return;
-	t->state = T_GONE;
-	reap(in, t, false);
+	if (t->state != T_GONE && ptrace(PTRACE_DETACH, t->tid, NULL,
+					 (void *)(long)(t->state == T_SIGNAL ? t->si.si_signo : 0)))
+		t->state = T_GONE;
+}
+
+/* A traced thread that died stays a zombie until its tracer reaps it. */
+static void reap(struct inject *in, struct thread *t)
+{
+	int st;
+
+	/* the caller waits for its own child */
+	if (t->state == T_GONE && !t->reaped && (t->tid != in->pid || !in->our_child))
+		t->reaped = !wait_tid(in, t->tid, &st);
 }
 
 void inject_release(struct inject *in)
 {
-	struct thread *leader = NULL;
-	size_t i, live = 0;
-	int round;
+	size_t i;
+	int pass;
 
 	if (!in)
 		return;
-	for (round = 0; in->nheld && round < 3; round++)
+	for (pass = 0; in->nheld && pass < 3; pass++)
 		requeue_held(in);
-	for (i = 0; i < in->n; i++) {
-		if (in->t[i].tid == in->pid) {
-			leader = &in->t[i];
-			continue;
-		}
-		detach(in, &in->t[i]);
-		live += in->t[i].state != T_GONE;
-	}
-	/* last: a dead leader reports only once its other threads are reaped */
-	if (leader) {
-		detach(in, leader);
-		if (leader->state == T_GONE && !live)
-			reap(in, leader, true);
-	}
+	/* the leader last: dead, it reports only once its other threads are reaped */
+	for (pass = 0; pass < 4; pass++)
+		for (i = 0; i < in->n; i++)
+			if ((in->t[i].tid == in->pid) == (pass & 1))
+				pass < 2 ? detach(in, &in->t[i]) : reap(in, &in->t[i]);
 	if (in->mem >= 0)
 		close(in->mem);
 	free(in->held);

@@ -166,7 +166,7 @@ out:
 	return ret;
 }
 
-int launch_release(pid_t pid)
+int launch_release_stopped(pid_t pid)
 {
-	return ptrace(PTRACE_DETACH, pid, NULL, NULL) ? -errno : 0;
+	return ptrace(PTRACE_DETACH, pid, NULL, (void *)(long)SIGSTOP) ? -errno : 0;
 }

@@ -13,7 +13,10 @@
  * On success *pid is stopped under ptrace; call launch_release().
  */
 int launch_start(char *const argv[], pid_t *pid, char *err, size_t errlen);
-/* Let the stopped child run on, untraced. */
-int launch_release(pid_t pid);
+/*
+ * Stop tracing the child but leave it stopped (SIGSTOP), so that other
+ * tracers can take it over; SIGCONT lets it run.
+ */
+int launch_release_stopped(pid_t pid);
 
 #endif

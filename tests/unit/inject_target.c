@@ -3,7 +3,7 @@
  * Target for test_inject: threads parked in one kind of blocking call (or
  * a busy loop), each reporting afterwards what that call returned, so the
  * test can tell whether stopping the process and injecting syscalls changed
- * anything.  Usage: inject_target MODE NTHREADS [ARG]; prints "ready" once
+ * anything.  Usage: inject_target MODE NTHREADS [ARG [ARG2]]; prints "ready" once
  * its threads are started, then one line per thread, then "done".
  */
 #include <errno.h>
@@ -23,7 +23,7 @@
 #define MSG_LEN 16
 
 static const char *mode;
-static long arg;
+static long arg, arg2;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static int flag;
@@ -77,7 +77,7 @@ static void do_sleep(long id)
 	struct timespec ts;
 	int r;
 
-	if (id & 1) {	/* absolute monotonic deadline, as CPython's time.sleep() */
+	if ((id + arg2) & 1) {	/* absolute monotonic deadline, as CPython's time.sleep() */
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += arg / 1000;
 		ts.tv_nsec += arg % 1000 * 1000000;
@@ -118,7 +118,8 @@ static void do_cond(long id)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += 60;
 	while (!flag && !r)
-		r = timed ? pthread_cond_timedwait(&cond, &lock, &ts) : pthread_cond_wait(&cond, &lock);
+		r = timed ? pthread_cond_timedwait(&cond, &lock, &ts)
+			  : pthread_cond_wait(&cond, &lock);
 	say("cond %ld ret=%d flag=%d\n", id, r, flag);
 	pthread_mutex_unlock(&lock);
 }
@@ -223,17 +224,22 @@ int main(int argc, char **argv)
 {
 	long i, n = argc > 2 ? atol(argv[2]) : 1;
 	pthread_t th[64];
+	bool leaderless;
 
 	if (argc < 3 || n < 1 || n > 64)
 		return 2;
 	mode = argv[1];
 	arg = argc > 3 ? atol(argv[3]) : 0;
+	arg2 = argc > 4 ? atol(argv[4]) : 0;
 	if (!strcmp(mode, "signal"))
 		return signals(n);
 	if (!strcmp(mode, "churn"))
 		return churn();
 	if (!strcmp(mode, "epoll"))
 		return epoll();
+	leaderless = !strcmp(mode, "leaderless");	/* readers outlive the leader */
+	if (leaderless)
+		mode = "read";
 	if (!strcmp(mode, "read")) {	/* signal state the test checks is left alone */
 		sigset_t set;
 
@@ -247,6 +253,10 @@ int main(int argc, char **argv)
 			return 2;
 	if (!strcmp(mode, "cond") && n < 2)
 		return 2;
+	if (leaderless) {
+		say("ready\n");
+		pthread_exit(NULL);
+	}
 	say("ready\n");
 	thread_main((void *)0);
 	for (i = 1; i < n; i++)

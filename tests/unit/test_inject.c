@@ -66,9 +66,10 @@ static void spawn(struct target *t, char *const argv[])
 	t->out = pout[0];
 }
 
-static void spawn_target(struct target *t, const char *mode, const char *n, const char *arg)
+static void spawn_target(struct target *t, const char *mode, const char *n, const char *arg,
+			 const char *arg2)
 {
-	char *argv[] = { INJECT_TARGET, (char *)mode, (char *)n, (char *)arg, NULL };
+	char *argv[] = { INJECT_TARGET, (char *)mode, (char *)n, (char *)arg, (char *)arg2, NULL };
 
 	spawn(t, argv);
 }
@@ -244,14 +245,14 @@ static void assert_untraced(pid_t pid)
 	}
 }
 
-/* The line of /proc/PID/maps starting at @addr, or "". */
-static void maps_line(pid_t pid, uint64_t addr, char *out, size_t size)
+/* The line of @tid's maps starting at @addr, or "". */
+static void maps_line(pid_t pid, pid_t tid, uint64_t addr, char *out, size_t size)
 {
 	char path[64], line[512];
 	unsigned long lo;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", pid, tid);
 	f = fopen(path, "r");
 	assert_non_null(f);
 	*out = '\0';
@@ -310,12 +311,17 @@ static void stop_inject_release(pid_t pid)
 	assert_int_equal(sys(in, SYS_close, fd, 0, 0, 0, 0, 0), -EBADF);
 	assert_int_equal(inject_read(in, addr, back, sizeof(back)), 0);
 	assert_memory_equal(back, code, sizeof(code));
+	/* /proc/PID/mem writes through read-only mappings (a private copy of the page) */
+	assert_int_equal(inject_write(in, addr + 8, "\xcc\xcc\xcc\xcc", 4), 0);
+	memset(code + 8, 0xcc, 4);
+	assert_int_equal(inject_read(in, addr, back, sizeof(back)), 0);
+	assert_memory_equal(back, code, sizeof(code));
 	inject_release(in);
 
-	maps_line(pid, addr, line, sizeof(line));
+	maps_line(pid, tid, addr, line, sizeof(line));
 	assert_non_null(strstr(line, " r-xp 00000000 "));
 	assert_non_null(strstr(line, "/memfd:" MEMFD_NAME " (deleted)"));
-	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", pid, fd);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/fd/%ld", pid, tid, fd);
 	assert_int_equal(access(path, F_OK), -1);
 	assert_untraced(pid);
 }
@@ -344,7 +350,7 @@ static void test_read_blocked(void **state)
 	bool seen[4] = { 0 };
 	int i, j, st;
 
-	spawn_target(&tg, "read", "4", NULL);
+	spawn_target(&tg, "read", "4", NULL, NULL);
 	expect_line(&tg, "ready");
 	wait_in(tg.pid, SYS_read, 4);
 	sig_state(tg.pid, before, sizeof(before));
@@ -369,14 +375,14 @@ static void test_read_blocked(void **state)
 }
 
 /* Relative and absolute sleeps end at their deadline: not early, not extended by the stop. */
-static void test_sleep_blocked(void **state)
+static void sleep_case(const char *leader_abs)
 {
 	char line[256], ms[16];
 	int i, id, ret, st;
 	double slept;
 
 	snprintf(ms, sizeof(ms), "%d", SLEEP_MS);
-	spawn_target(&tg, "sleep", "4", ms);
+	spawn_target(&tg, "sleep", "4", ms, leader_abs);
 	expect_line(&tg, "ready");
 	wait_in(tg.pid, SYS_clock_nanosleep, 4);
 	stop_inject_release(tg.pid);
@@ -405,13 +411,19 @@ static void test_sleep_blocked(void **state)
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+static void test_sleep_blocked(void **state)
+{
+	sleep_case("0");	/* the injecting leader in a relative nanosleep: restart_block */
+	sleep_case("1");	/* in an absolute clock_nanosleep: -ERESTARTNOHAND */
+}
+
 static void cond_case(const char *leader_timed)
 {
 	char line[256];
 	bool seen[4] = { 0 };
 	int i, id, ret, flag, st, timed;
 
-	spawn_target(&tg, "cond", "4", leader_timed);
+	spawn_target(&tg, "cond", "4", leader_timed, NULL);
 	expect_line(&tg, "ready");
 	wait_in(tg.pid, SYS_futex, 3);	/* threads 0, 2, 3; thread 1 in read */
 	wait_in(tg.pid, SYS_read, 1);
@@ -449,7 +461,7 @@ static void busy_results(bool poke, char out[3][64])
 	char line[256];
 	int i, id, st;
 
-	spawn_target(&tg, "busy", "3", BUSY_ITERS);
+	spawn_target(&tg, "busy", "3", BUSY_ITERS, NULL);
 	expect_line(&tg, "ready");
 	if (poke) {
 		wait_in(tg.pid, -2, 3);
@@ -514,7 +526,7 @@ static void test_signal_while_stopped(void **state)
 	pid_t t[8], tid;
 	int i, n;
 
-	spawn_target(&tg, "signal", "3", NULL);
+	spawn_target(&tg, "signal", "3", NULL, NULL);
 	expect_line(&tg, "ready");
 	wait_in(tg.pid, SYS_read, 1);
 	wait_in(tg.pid, SYS_pause, 2);
@@ -523,7 +535,7 @@ static void test_signal_while_stopped(void **state)
 	n = tids(tg.pid, t, 8);
 	assert_int_equal(n, 3);
 	assert_int_equal(kill(tg.pid, SIGUSR1), 0);			/* process-directed */
-	assert_int_equal(syscall(SYS_tgkill, tg.pid, tid, SIGRTMIN), 0);	/* the injecting one */
+	assert_int_equal(syscall(SYS_tgkill, tg.pid, tid, SIGRTMIN), 0);	/* the injector */
 	for (i = 0; i < n; i++)						/* every thread */
 		assert_int_equal(sigqueue(tg.pid, SIGRTMIN, v), 0);
 	for (i = 0; i < n; i++)
@@ -543,7 +555,7 @@ static void test_signal_storm(void **state)
 	int rounds = 0, st;
 	pid_t sender;
 
-	spawn_target(&tg, "signal", "3", NULL);
+	spawn_target(&tg, "signal", "3", NULL, NULL);
 	expect_line(&tg, "ready");
 	wait_in(tg.pid, SYS_read, 1);
 	sender = fork();
@@ -600,7 +612,7 @@ static void test_group_stop(void **state)
 	double end;
 	int i, st;
 
-	spawn_target(&tg, "read", "3", NULL);
+	spawn_target(&tg, "read", "3", NULL, NULL);
 	expect_line(&tg, "ready");
 	wait_in(tg.pid, SYS_read, 3);
 	kill(tg.pid, SIGSTOP);
@@ -630,7 +642,7 @@ static void test_injector_killed(void **state)
 	pid_t child, t[8];
 	int i, n, st, sync[2];
 
-	spawn_target(&tg, "read", "3", NULL);
+	spawn_target(&tg, "read", "3", NULL, NULL);
 	expect_line(&tg, "ready");
 	wait_in(tg.pid, SYS_read, 3);
 	assert_int_equal(pipe(sync), 0);
@@ -682,7 +694,7 @@ static void test_eperm(void **state)
 	pid_t child;
 	int st;
 
-	spawn_target(&tg, "read", "2", NULL);
+	spawn_target(&tg, "read", "2", NULL, NULL);
 	expect_line(&tg, "ready");
 	wait_in(tg.pid, SYS_read, 2);
 	assert_int_equal(inject_stop(tg.pid, &in, err, sizeof(err)), 0);
@@ -719,9 +731,42 @@ static void test_eperm(void **state)
 	assert_int_equal(waitpid(child, &st, 0), child);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	assert_untraced(tg.pid);
+	{	/* a thread id stands for its process */
+		pid_t t[4];
+		int i, n = tids(tg.pid, t, 4);
+
+		for (i = 0; i < n && t[i] == tg.pid; i++)
+			;
+		assert_true(i < n);
+		assert_int_equal(inject_stop(t[i], &in, err, sizeof(err)), 0);
+		assert_int_equal(sys(in, SYS_getpid, 0, 0, 0, 0, 0, 0), tg.pid);
+		inject_release(in);
+	}
 	assert_int_equal(inject_stop(getpid(), &in2, err, sizeof(err)), -EINVAL);
 	assert_int_equal(inject_stop(INT_MAX, &in2, err, sizeof(err)), -ESRCH);
 	teardown(state);
+}
+
+/* The leader exited (a zombie until the group ends); its threads are stopped and used. */
+static void test_leader_gone(void **state)
+{
+	char line[256];
+	int i, st;
+
+	spawn_target(&tg, "leaderless", "3", NULL, NULL);
+	expect_line(&tg, "ready");
+	wait_in(tg.pid, SYS_read, 2);
+	for (double end = now_ms() + 5000; thread_state(tg.pid, tg.pid) != 'Z'; sleep_ms(5))
+		assert_true(now_ms() < end);
+	stop_inject_release(tg.pid);
+	wait_in(tg.pid, SYS_read, 2);
+	send_str(&tg, "zzzzzzzzzzzzzzzzyyyyyyyyyyyyyyyy");
+	for (i = 0; i < 2; i++) {
+		assert_true(read_line(&tg, line, sizeof(line), LINE_MS));
+		assert_non_null(strstr(line, " n=16 errno=0 msg="));
+	}
+	st = finish(&tg);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 /* Threads created and exiting while we seize them. */
@@ -731,7 +776,7 @@ static void test_threads_churn(void **state)
 	char line[256];
 	int i;
 
-	spawn_target(&tg, "churn", "1", NULL);
+	spawn_target(&tg, "churn", "1", NULL, NULL);
 	expect_line(&tg, "ready");
 	for (i = 0; i < 40; i++) {
 		struct inject *in;
@@ -758,7 +803,7 @@ static void test_target_dies(void **state)
 	char err[256];
 	int e = 0, st;
 
-	spawn_target(&tg, "read", "3", NULL);
+	spawn_target(&tg, "read", "3", NULL, NULL);
 	expect_line(&tg, "ready");
 	wait_in(tg.pid, SYS_read, 3);
 	assert_int_equal(inject_stop(tg.pid, &in, err, sizeof(err)), 0);
@@ -778,7 +823,7 @@ static void test_epoll(void **state)
 	char line[256];
 	int n, eintr;
 
-	spawn_target(&tg, "epoll", "1", NULL);
+	spawn_target(&tg, "epoll", "1", NULL, NULL);
 	expect_line(&tg, "ready");
 	wait_in(tg.pid, SYS_epoll_wait, 1);
 	stop_inject_release(tg.pid);
@@ -798,7 +843,7 @@ static void test_scratch_bounds(void **state)
 	char err[256], line[512];
 	uint64_t a, b;
 
-	spawn_target(&tg, "read", "1", NULL);
+	spawn_target(&tg, "read", "1", NULL, NULL);
 	expect_line(&tg, "ready");
 	wait_in(tg.pid, SYS_read, 1);
 	assert_int_equal(inject_stop(tg.pid, &in, err, sizeof(err)), 0);
@@ -884,15 +929,12 @@ int main(void)
 		cmocka_unit_test_teardown(test_injector_killed, teardown),
 		cmocka_unit_test_teardown(test_eperm, teardown),
 		cmocka_unit_test_teardown(test_threads_churn, teardown),
+		cmocka_unit_test_teardown(test_leader_gone, teardown),
 		cmocka_unit_test_teardown(test_target_dies, teardown),
 		cmocka_unit_test_teardown(test_epoll, teardown),
 		cmocka_unit_test_teardown(test_scratch_bounds, teardown),
 		cmocka_unit_test_teardown(test_python, teardown),
 	};
 
-	if (geteuid()) {
-		fprintf(stderr, "test_inject: needs root (ptrace of test targets)\n");
-		return 77;
-	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
