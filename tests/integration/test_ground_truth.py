@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from conftest import (SUPPORTED, PYENV, at_line, check_contract, excerpt, functions, leaf_python,
+from conftest import (TARGETS, python_version, DEBIAN, DEBIAN_EXE, PYENV, at_line, check_contract, excerpt, functions, leaf_python,
                       profile_pid, require_ok, total, within)
 
 WORKLOADS = ["make_and_hold", "grow_heap", "heavy_churn", "small_dicts", "three_threads",
@@ -17,7 +17,7 @@ WORKLOADS = ["make_and_hold", "grow_heap", "heavy_churn", "small_dicts", "three_
 TOLERANCE = 0.02
 
 
-@pytest.fixture(scope="module", params=SUPPORTED)
+@pytest.fixture(scope="module", params=TARGETS)
 def run(request):
     version = request.param
     return version, profile_pid(version, WORKLOADS)
@@ -36,8 +36,11 @@ def test_attached_message(run):
     m = res.attached
     assert m, "no 'attached' line:\n" + res.stderr
     assert int(m.group(1)) == res.target_pid
-    assert m.group(2) == version
-    assert m.group(3).startswith(str(PYENV / version) + "/"), m.group(0)
+    assert m.group(2) == python_version(version)
+    if version == DEBIAN:
+        assert m.group(3) == DEBIAN_EXE, m.group(0)
+    else:
+        assert m.group(3).startswith(str(PYENV / version) + "/"), m.group(0)
 
 
 def test_allocator_vs_holder(run):

@@ -8,14 +8,14 @@ import os
 
 import pytest
 
-from conftest import (SUPPORTED, at_line, check_contract, excerpt, functions, profile_launch,
+from conftest import (TARGETS, python_version, at_line, check_contract, excerpt, functions, profile_launch,
                       python_exe, require_ok, total, within)
 
 WORKLOADS = ["make_and_hold", "grow_heap", "small_dicts", "ctypes_leak"]
 TOLERANCE = 0.02
 
 
-@pytest.fixture(scope="module", params=SUPPORTED)
+@pytest.fixture(scope="module", params=TARGETS)
 def run(request):
     version = request.param
     return version, profile_launch(version, WORKLOADS)
@@ -25,12 +25,13 @@ def test_launch_session(run):
     version, res = run
     prof = require_ok(res)
     assert prof["pid"] == res.target_pid
-    assert prof["python"]["version"] == version
+    assert prof["python"]["version"] == python_version(version)
     assert os.path.realpath(prof["python"]["executable"]) == \
         os.path.realpath(python_exe(version))
     assert prof["target_exited"] is True
     m = res.attached
-    assert m and int(m.group(1)) == res.target_pid and m.group(2) == version, res.stderr
+    assert m and int(m.group(1)) == res.target_pid and m.group(2) == python_version(version), \
+        res.stderr
 
 
 def test_launch_profiles_from_start(run):
