@@ -11,6 +11,7 @@
 #include "elf_syms.h"
 #include "probes.h"
 #include "pymem.skel.h"
+#include "uprobe_multi.h"
 
 struct site_def {
 	const char *name;
@@ -43,12 +44,14 @@ static const struct site_def sites[SITE__MAX] = {
 	[SITE_MUNMAP]		= { "munmap", CALL_FREE, false },
 };
 
-#define MAX_LINKS (SITE__MAX * 3 + 3)
+#define MAX_LINKS 16
 
 struct probes {
 	struct pymem_bpf *skel;
-	struct bpf_link *links[MAX_LINKS];
+	struct bpf_link *links[MAX_LINKS];	/* raw tracepoints */
 	int nlinks;
+	int fds[MAX_LINKS];			/* uprobe_multi links */
+	int nfds;
 	char interp_dso[256];
 	char libc_dso[256];
 };
@@ -88,57 +91,71 @@ static int add_link(struct probes *p, struct bpf_link *l, const char *what)
 	return 0;
 }
 
-/* One uprobe (plus a uretprobe for allocations) on sites[s] in path. */
-static int attach_site(struct probes *p, pid_t pid, const char *path, struct elf_syms *e,
-		       enum pymem_site s, uint64_t *seen, int *nseen)
+/* Probe points of one DSO, grouped by program: one uprobe_multi link each. */
+struct multi {
+	uint64_t off[SITE__MAX];
+	uint64_t cookie[SITE__MAX];
+	uint32_t n;
+};
+
+static int attach_multi(struct probes *p, struct bpf_program *prog, const char *path,
+			const struct multi *m, bool ret, pid_t pid)
 {
-	const struct site_def *d = &sites[s];
-	LIBBPF_OPTS(bpf_uprobe_opts, opts);
-	uint64_t vaddr, size, off;
-	struct bpf_program *prog;
-	int i, err;
+	int fd;
 
-	if (elf_syms_lookup(e, d->name, &vaddr, &size) ||
-	    elf_syms_vaddr_to_offset(e, vaddr, &off)) {
-		/* not every libc has every variant (musl lacks valloc's alias...) */
-		if (verbose)
-			fprintf(stderr, "pymem-bpf: %s not found in %s\n", d->name, path);
+	if (!m->n)
 		return 0;
+	fd = uprobe_multi_attach(bpf_program__fd(prog), path, m->off, m->cookie, m->n, ret, pid);
+	if (fd < 0) {
+		fprintf(stderr, "pymem-bpf: failed to attach %s to %s: %s\n",
+			bpf_program__name(prog), path, strerror(-fd));
+		return fd;
 	}
-	/* Aliases share an address; one probe per address keeps one event per call. */
-	for (i = 0; i < *nseen; i++)
-		if (seen[i] == off)
-			return 0;
-	seen[(*nseen)++] = off;
+	p->fds[p->nfds++] = fd;
+	return 0;
+}
 
-	opts.bpf_cookie = PYMEM_COOKIE(s, d->kind);
-	prog = d->kind == CALL_FREE ? p->skel->progs.free_enter : p->skel->progs.alloc_enter;
-	err = add_link(p, bpf_program__attach_uprobe_opts(prog, pid, path, off, &opts), d->name);
-	if (err || d->kind == CALL_FREE)
-		return err;
-	opts.retprobe = true;
-	return add_link(p, bpf_program__attach_uprobe_opts(p->skel->progs.alloc_exit, pid, path,
-							   off, &opts), d->name);
+static void multi_add(struct multi *m, uint64_t off, enum pymem_site s)
+{
+	uint32_t i;
+
+	/* Aliases share an address; one probe per address keeps one event per call. */
+	for (i = 0; i < m->n; i++)
+		if (m->off[i] == off)
+			return;
+	m->off[m->n] = off;
+	m->cookie[m->n++] = PYMEM_COOKIE(s, sites[s].kind);
 }
 
 static int attach_dso(struct probes *p, pid_t pid, const char *path, bool python)
 {
-	uint64_t seen[SITE__MAX];
+	struct multi allocs = {}, frees = {};
+	uint64_t vaddr, size, off;
 	struct elf_syms *e;
-	int s, err = 0, nseen = 0;
+	int s, err;
 
 	e = elf_syms_open(path);
 	if (!e) {
 		fprintf(stderr, "pymem-bpf: cannot read ELF %s: %s\n", path, strerror(errno));
 		return -errno;
 	}
-	for (s = 0; s < SITE__MAX && !err; s++) {
+	for (s = 0; s < SITE__MAX; s++) {
 		if (sites[s].python != python || s == SITE_MMAP || s == SITE_MUNMAP)
 			continue;
-		err = attach_site(p, pid, path, e, s, seen, &nseen);
+		if (elf_syms_lookup(e, sites[s].name, &vaddr, &size) ||
+		    elf_syms_vaddr_to_offset(e, vaddr, &off)) {
+			/* not every libc has every variant */
+			if (verbose)
+				fprintf(stderr, "pymem-bpf: %s not found in %s\n", sites[s].name,
+					path);
+			continue;
+		}
+		multi_add(sites[s].kind == CALL_FREE ? &frees : &allocs, off, s);
 	}
 	elf_syms_close(e);
-	return err;
+	err = attach_multi(p, p->skel->progs.alloc_enter, path, &allocs, false, pid);
+	err = err ?: attach_multi(p, p->skel->progs.alloc_exit, path, &allocs, true, pid);
+	return err ?: attach_multi(p, p->skel->progs.free_enter, path, &frees, false, pid);
 }
 
 static const char *base_name(const char *path)
@@ -176,6 +193,11 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 	skel->rodata->interp_text_lo = t->text_lo;
 	skel->rodata->interp_text_hi = t->text_hi;
 	memcpy((void *)&skel->rodata->pyoff, &t->off, sizeof(t->off));
+	bpf_program__set_expected_attach_type(skel->progs.alloc_enter, UPROBE_MULTI_ATTACH_TYPE);
+	bpf_program__set_expected_attach_type(skel->progs.alloc_exit, UPROBE_MULTI_ATTACH_TYPE);
+	bpf_program__set_expected_attach_type(skel->progs.free_enter, UPROBE_MULTI_ATTACH_TYPE);
+	bpf_program__set_expected_attach_type(skel->progs.tramp_alloc, UPROBE_MULTI_ATTACH_TYPE);
+	bpf_program__set_expected_attach_type(skel->progs.tramp_free, UPROBE_MULTI_ATTACH_TYPE);
 	bpf_map__set_max_entries(skel->maps.live, o->max_live);
 	bpf_map__set_max_entries(skel->maps.stacks, o->max_stacks);
 	bpf_map__set_max_entries(skel->maps.stats, o->max_stacks + 1);
@@ -222,26 +244,16 @@ static const enum pymem_site tramp_sites[TRAMP_DOMAINS][TRAMP__MAX] = {
 int probes_attach_tramp(struct probes *p, pid_t pid, const char *path,
 			const struct tramp_image *img)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts);
-	struct bpf_program *prog;
+	struct multi allocs = {}, frees = {};
 	int d, f, err;
 
-	for (d = 0; d < TRAMP_DOMAINS; d++) {
-		for (f = 0; f < TRAMP__MAX; f++) {
-			enum pymem_site s = tramp_sites[d][f];
-
-			if (!img->probe[d][f])
-				continue;
-			opts.bpf_cookie = PYMEM_COOKIE(s, sites[s].kind);
-			prog = f == TRAMP_FREE ? p->skel->progs.tramp_free :
-						 p->skel->progs.tramp_alloc;
-			err = add_link(p, bpf_program__attach_uprobe_opts(prog, pid, path,
-						img->probe[d][f], &opts), sites[s].name);
-			if (err)
-				return err;
-		}
-	}
-	return 0;
+	for (d = 0; d < TRAMP_DOMAINS; d++)
+		for (f = 0; f < TRAMP__MAX; f++)
+			if (img->probe[d][f])
+				multi_add(f == TRAMP_FREE ? &frees : &allocs, img->probe[d][f],
+					  tramp_sites[d][f]);
+	err = attach_multi(p, p->skel->progs.tramp_alloc, path, &allocs, false, pid);
+	return err ?: attach_multi(p, p->skel->progs.tramp_free, path, &frees, false, pid);
 }
 
 void probes_stop(struct probes *p)
@@ -250,6 +262,8 @@ void probes_stop(struct probes *p)
 
 	if (!p)
 		return;
+	for (i = 0; i < p->nfds; i++)
+		close(p->fds[i]);
 	for (i = 0; i < p->nlinks; i++)
 		bpf_link__destroy(p->links[i]);
 	pymem_bpf__destroy(p->skel);

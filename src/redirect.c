@@ -141,8 +141,8 @@ static int write_tables(struct inject *in, struct redirect *r,
 	return 0;
 }
 
-int redirect_start(const struct pytarget *t, struct probes *p, struct redirect **out,
-		   char *err, size_t errlen)
+int redirect_start(const struct pytarget *t, struct probes *p, bool nop5,
+		   struct redirect **out, char *err, size_t errlen)
 {
 	uint64_t now[TRAMP_DOMAINS][TRAMP__MAX], base = 0;
 	struct tramp_image img;
@@ -170,7 +170,7 @@ int redirect_start(const struct pytarget *t, struct probes *p, struct redirect *
 		ret = -EAGAIN;
 		goto fail;
 	}
-	tramp_build(&img, r->orig);
+	tramp_build(&img, r->orig, nop5);
 	ret = map_image(in, r, &img, &base, err, errlen);
 	if (ret)
 		goto fail;

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * x86-64 trampoline code.  Allocation trampolines keep their arguments on
- * the stack across the call and restore them, so that at the nop5 after
+ * the stack across the call and restore them, so that at the NOP after
  * the call %rax is the result, %rsi/%rdx the arguments and (%rsp) the
  * caller's return address: one probe hit reads the whole event.  Frees are
- * seen at a nop5 before a tail jump.  Stack alignment at the call is the
+ * seen at the probe point before a tail jump.  Stack alignment at the call is the
  * ABI's (entry is 8 mod 16, so an odd number of 8-byte pushes).
  */
 #include <stdbool.h>
@@ -12,11 +12,24 @@
 #include "trampoline.h"
 
 static const uint8_t nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+static const uint8_t nop1[] = { 0x90 };
 
 struct emit {
 	uint8_t *p;
 	uint32_t off;
+	bool nop5;
 };
+
+static void put(struct emit *e, const uint8_t *b, size_t n);
+
+static void probe_point(struct emit *e, uint32_t *probe)
+{
+	*probe = e->off;
+	if (e->nop5)
+		put(e, nop5, sizeof(nop5));
+	else
+		put(e, nop1, sizeof(nop1));
+}
 
 static void put(struct emit *e, const uint8_t *b, size_t n)
 {
@@ -54,21 +67,20 @@ static void emit_alloc(struct emit *e, uint32_t slot, bool three_args, uint32_t 
 		put1(e, 0x5a);		/* pop %rdx */
 	}
 	put1(e, 0x5e);			/* pop %rsi */
-	*probe = e->off;
-	put(e, nop5, sizeof(nop5));
+	probe_point(e, probe);
 	put1(e, 0xc3);			/* ret */
 }
 
 static void emit_free(struct emit *e, uint32_t slot, uint32_t *probe)
 {
-	*probe = e->off;
-	put(e, nop5, sizeof(nop5));
+	probe_point(e, probe);
 	indirect(e, 0x25, slot);	/* jmp *slot(%rip) */
 }
 
-void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX])
+void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX],
+		 bool nop5)
 {
-	struct emit e = { .p = img->bytes };
+	struct emit e = { .p = img->bytes, .nop5 = nop5 };
 	int d, f;
 
 	memset(img, 0, sizeof(*img));

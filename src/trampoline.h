@@ -1,13 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Trampolines that stand in for an allocator table's functions: each
- * forwards to the original and holds one 5-byte NOP where a single uprobe
- * sees the whole event (size, result and caller after the call; the block
- * before a free).
+ * forwards to the original and holds one NOP where a single uprobe sees the
+ * whole event (size, result and caller after the call; the block before a
+ * free).
+ *
+ * The probe point is a 1-byte NOP by default.  A 5-byte NOP is what kernel
+ * 6.18 turns into a call to a [uprobes-trampoline] page after the first hit
+ * (about 10x cheaper than the int3), but fork does not copy that page while
+ * the child inherits the rewritten call: a child forked during the session
+ * that allocates through the trampoline dies of SIGSEGV (measured here with
+ * os.fork under test_threading).  So the fast form is opt-in.
  */
 #ifndef PYMEM_TRAMPOLINE_H
 #define PYMEM_TRAMPOLINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +45,7 @@ struct tramp_image {
  * independent): orig[d][f] is the runtime address each trampoline forwards
  * to; a zero leaves that trampoline out (its probe offset stays 0).
  */
-void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX]);
+void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX],
+		 bool nop5);
 
 #endif

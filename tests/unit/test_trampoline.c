@@ -53,7 +53,7 @@ static void fake_free(void *ctx, void *p)
 	NOTE(ctx, p, 0);
 }
 
-static struct tramp_image img;
+static struct tramp_image img, img1;
 static uint8_t *code;
 
 static int setup(void **state)
@@ -68,7 +68,8 @@ static int setup(void **state)
 		orig[d][TRAMP_FREE] = (uintptr_t)fake_free;
 	}
 	orig[1][TRAMP_CALLOC] = 0;	/* left out */
-	tramp_build(&img, orig);
+	tramp_build(&img, orig, true);
+	tramp_build(&img1, orig, false);
 	code = mmap(NULL, sizeof(img.bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		    -1, 0);
 	if (code == MAP_FAILED)
@@ -130,6 +131,9 @@ static void test_probe_points(void **state)
 				continue;
 			}
 			assert_memory_equal(img.bytes + img.probe[d][f], nop5, 5);
+			assert_int_equal(img1.bytes[img1.probe[d][f]], 0x90);
+			if (f != TRAMP_FREE)
+				assert_int_equal(img1.bytes[img1.probe[d][f] + 1], 0xc3);
 			/* a free is seen before it happens, an allocation after */
 			if (f == TRAMP_FREE)
 				assert_int_equal(img.probe[d][f], img.entry[d][f]);

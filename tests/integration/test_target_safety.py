@@ -1,0 +1,105 @@
+"""The target is never harmed: attach, detach and a SIGKILLed profiler leave it correct.
+
+Allocator redirection writes into the target (a memfd mapping, table pointers); these tests
+check the target's own results while that happens, on the LTO build where it matters most.
+"""
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from conftest import (ATTACHED_RE, DEBIAN, T_ATTACH, T_START, T_STOP, Proc, binary,
+                      python_exe)
+
+TARGETS_DIR = os.path.join(os.path.dirname(__file__), "..", "targets")
+CHURN = os.path.join(TARGETS_DIR, "threaded_churn.py")
+REGRTESTS = ["test_dict", "test_list", "test_set", "test_unicode", "test_bytes",
+             "test_threading", "test_gc", "test_weakref", "test_json", "test_collections",
+             "test_itertools", "test_deque", "test_array", "test_re", "test_functools"]
+CYCLES = 10
+
+
+def churn_module():
+    spec = importlib.util.spec_from_file_location("threaded_churn", CHURN)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def attach(pid, *args):
+    prof = Proc([binary(), "-p", pid, "-n", "1"] + list(args), name="pymem-bpf")
+    m = prof.wait_line("stderr", ATTACHED_RE.pattern, T_ATTACH)
+    assert int(m.group(1)) == pid
+    return prof
+
+
+def detach(prof):
+    prof.signal(signal.SIGINT)
+    rc = prof.wait(T_STOP)
+    assert rc == 0, prof.describe()
+    # nothing was left behind unrestored
+    assert "cannot restore" not in prof.text("stderr"), prof.describe()
+
+
+@pytest.mark.parametrize("version", [DEBIAN, "3.11.7", "3.13.0"])
+def test_threads_mid_allocation_survive(version):
+    """Four threads allocate nonstop while pymem-bpf attaches and detaches three times and
+    is then SIGKILLed; every thread's checksum still matches its rounds."""
+    target = Proc([python_exe(version), CHURN], name="target")
+    try:
+        target.wait_line("stdout", r"^READY$", T_START)
+        target.send("go\n")
+        target.wait_line("stdout", r"^RUNNING$", T_START)
+        for _ in range(3):
+            detach(attach(target.pid))
+        prof = attach(target.pid)
+        prof.signal(signal.SIGKILL)
+        prof.wait(T_STOP)
+        # after a SIGKILL the trampolines stay and forward: the target keeps working
+        target.send("stop\n")
+        m = target.wait_line("stdout", r"^RESULT (.*)$", T_STOP)
+        target.close_stdin()
+        assert target.wait(T_STOP) == 0, target.describe()
+    finally:
+        target.kill()
+    mod = churn_module()
+    for item in m.group(1).split():
+        seed, rounds, crc = (int(x) for x in item.split(":"))
+        assert rounds > 0
+        assert crc == mod.expected(seed, rounds), (seed, rounds)
+
+
+def run_regrtest(extra_env=None):
+    env = dict(os.environ, **(extra_env or {}))
+    return Proc([python_exe(DEBIAN), "-m", "test"] + REGRTESTS, env=env, name="regrtest")
+
+
+def test_regrtest_under_attach_detach():
+    """CPython's own tests pass under ten attach/detach cycles exactly as without them."""
+    base = run_regrtest()
+    base_rc = base.wait(1800)
+    base_out = base.text("stdout")
+    assert "Tests result:" in base_out, base.describe()
+
+    run = run_regrtest()
+    try:
+        cycles = 0
+        while cycles < CYCLES and run.p.poll() is None:
+            prof = Proc([binary(), "-p", run.pid, "-n", "1"], name="pymem-bpf")
+            prof.wait_line("stderr", r"attached|pymem-bpf: ", T_ATTACH)
+            if run.p.poll() is not None:
+                prof.kill()
+                break
+            detach(prof)
+            cycles += 1
+        rc = run.wait(1800)
+    finally:
+        run.kill()
+    out = run.text("stdout")
+    assert cycles == CYCLES, "regrtest finished after only %d cycles:\n%s" % (cycles, out[-2000:])
+    assert rc == base_rc, run.describe()
+    result = [l for l in out.splitlines() if l.startswith("Tests result:")]
+    assert result == [l for l in base_out.splitlines() if l.startswith("Tests result:")], out[-3000:]
