@@ -29,7 +29,7 @@ TESTS	 := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev \
 	    protobuf-c-compiler libprotobuf-c-dev golang-go chromium libpython3.11-testsuite \
 	    libjson-c-dev libcmocka-dev python3-pytest pkg-config gcc make \
-	    util-linux procps
+	    util-linux procps bpfcc-tools
 
 .PHONY: all clean deps test unit integration demo bench
 all: $(OUTPUT)/pymem-bpf
@@ -80,8 +80,13 @@ demo: deps
 	$(MAKE) all
 	./tests/demo.sh
 
-bench: deps all
-	$(PYTHON) tests/bench/bench.py
+$(OUTPUT)/probe_cost: tests/bench/probe_cost.c | $(OUTPUT)
+	$(CC) $(CFLAGS) $< -o $@
+
+# Issue 2's churn at depth 30 on a shared build, issue 3's at depth 28 on Debian's LTO build.
+bench: deps all $(OUTPUT)/probe_cost
+	$(PYTHON) tests/bench/bench.py --python /root/.pyenv/versions/3.11.7/bin/python3 --depth 30
+	$(PYTHON) tests/bench/bench.py --python /usr/bin/python3.11 --depth 28
 
 clean:
 	rm -rf $(OUTPUT)

@@ -252,6 +252,12 @@ int pytarget_open(pid_t pid, struct pytarget *t, char *err, size_t errlen)
 		goto out;
 	}
 	t->runtime = bias + vaddr;
+	if (!elf_syms_lookup(e, "PyCode_Type", &vaddr, &size))
+		t->code_type = bias + vaddr;
+	if (!elf_syms_lookup(e, "PyUnicode_Type", &vaddr, &size))
+		t->str_type = bias + vaddr;
+	if (!elf_syms_lookup(e, "PyBytes_Type", &vaddr, &size))
+		t->bytes_type = bias + vaddr;
 	ret = load_offsets(t, err, errlen);
 	if (ret == -ENOTSUP && !err[0])
 		snprintf(err, errlen, "Python %s is not supported", t->version);

@@ -6,6 +6,7 @@
  * with the frame tells a stale entry from a live one.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,19 @@ static int read_u64(pid_t pid, uint64_t addr, uint64_t *v)
 	return remote_read(pid, addr, v, sizeof(*v));
 }
 
+#define OB_TYPE_OFF 8	/* PyObject: ob_refcnt, then ob_type */
+
+/*
+ * A dead object's memory can still look right: module code objects die
+ * right after import.  Its type pointer is the cheapest sanity check.
+ */
+static bool has_type(pid_t pid, uint64_t obj, uint64_t type)
+{
+	uint64_t t;
+
+	return !type || (!read_u64(pid, obj + OB_TYPE_OFF, &t) && t == type);
+}
+
 /* Append one code point as UTF-8; lone surrogates (surrogateescape) become U+FFFD. */
 static size_t put_utf8(char *out, uint32_t cp)
 {
@@ -148,7 +162,8 @@ static char *read_str(const struct symbolizer *s, uint64_t addr)
 	int64_t len;
 	size_t i, n;
 
-	if (remote_read(s->t->pid, addr + o->unicode_state, &state, sizeof(state)) ||
+	if (!has_type(s->t->pid, addr, s->t->str_type) ||
+	    remote_read(s->t->pid, addr + o->unicode_state, &state, sizeof(state)) ||
 	    remote_read(s->t->pid, addr + o->unicode_length, &len, sizeof(len)))
 		return NULL;
 	kind = (state >> 2) & 7;
@@ -224,7 +239,8 @@ static int read_bytes(const struct symbolizer *s, uint64_t addr, uint8_t **buf, 
 	const struct py_offsets *o = &s->t->off;
 	int64_t n;
 
-	if (remote_read(s->t->pid, addr + o->bytes_size, &n, sizeof(n)))
+	if (!has_type(s->t->pid, addr, s->t->bytes_type) ||
+	    remote_read(s->t->pid, addr + o->bytes_size, &n, sizeof(n)))
 		return -EFAULT;
 	if (n < 0 || n > MAX_TABLE)
 		return -EINVAL;
@@ -248,7 +264,8 @@ static void code_read(struct symbolizer *s, struct code_info *c)
 	int32_t first;
 	pid_t pid = s->t->pid;
 
-	if (remote_read(pid, c->addr + o->code_firstlineno, &first, sizeof(first)) ||
+	if (!has_type(pid, c->addr, s->t->code_type) ||
+	    remote_read(pid, c->addr + o->code_firstlineno, &first, sizeof(first)) ||
 	    first != c->firstlineno)
 		return;
 	if (read_u64(pid, c->addr + (o->code_qualname != PY_OFF_NONE ? o->code_qualname :
@@ -258,7 +275,7 @@ static void code_read(struct symbolizer *s, struct code_info *c)
 		return;
 	fn = read_str(s, name);
 	path = read_str(s, file);
-	if (fn && path && !read_bytes(s, table, &c->table, &c->table_len)) {
+	if (fn && fn[0] && path && !read_bytes(s, table, &c->table, &c->table_len)) {
 		c->function = intern(s, fn);
 		c->file = intern(s, path);
 		c->valid = true;

@@ -14,6 +14,7 @@ start-up and attach are not in the ratios.  It runs:
 """
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -175,7 +176,7 @@ def bench_bare(args, extra=()):
         finish_target(target)
 
 
-def bench_pymem(args):
+def bench_pymem(args, extra=()):
     if not os.access(args.binary, os.X_OK):
         raise Failed("%s not built (run make)" % args.binary)
     target = start_target(args)
@@ -183,7 +184,7 @@ def bench_pymem(args):
     prof = None
     try:
         t0 = time.monotonic()
-        prof = Child([args.binary, "-p", target.pid, "-o", out])
+        prof = Child([args.binary, "-p", target.pid, "-o", out] + list(extra))
         sampler = HwmSampler(prof.pid)
         sampler.start()
         m, t_att = prof.wait_line("stderr", r"attached to PID", 300)
@@ -195,7 +196,10 @@ def bench_pymem(args):
         sampler.join(timeout=5)
         if rc != 0:
             raise Failed("pymem-bpf exited with %s: %s" % (rc, prof.tail("stderr")))
-        return {"time": elapsed, "attach": t_att - t0, "hwm": sampler.peak, "maxrss": maxrss}
+        with open(out) as f:
+            totals = json.load(f)["totals"]
+        return {"time": elapsed, "attach": t_att - t0, "hwm": sampler.peak, "maxrss": maxrss,
+                "events": totals["alloc_objects"] + totals["free_objects"]}
     finally:
         if prof:
             prof.kill()
@@ -234,11 +238,24 @@ def bench_memleak(args):
         finish_target(target)
 
 
+def probe_costs(args):
+    if not os.access(args.probe_cost, os.X_OK):
+        return None
+    out = subprocess.run([args.probe_cost], capture_output=True, text=True, timeout=TIMEOUT)
+    costs = dict(line.split() for line in out.stdout.splitlines() if len(line.split()) == 2)
+    try:
+        return {k: float(v) for k, v in costs.items()}
+    except ValueError:
+        return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--python", default="/root/.pyenv/versions/3.11.7/bin/python3")
     ap.add_argument("--iterations", type=int, default=200000)
     ap.add_argument("--depth", type=int, default=30)
+    ap.add_argument("--probe-cost", default=os.path.join(REPO, "build", "probe_cost"),
+                    help="the probe_cost helper (bare cost of one uprobe hit)")
     ap.add_argument("--binary", default=os.path.join(REPO, "build", "pymem-bpf"))
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -247,6 +264,8 @@ def main():
     runs = [
         ("bare", lambda: bench_bare(args)),
         ("pymem-bpf -p", lambda: bench_pymem(args)),
+        ("  --fast-probes", lambda: bench_pymem(args, ["--fast-probes"])),
+        ("  --no-inject", lambda: bench_pymem(args, ["--no-inject"])),
         ("-X tracemalloc=25", lambda: bench_bare(args, ["-X", "tracemalloc=25"])),
         ("memleak-bpfcc -p", lambda: bench_memleak(args)),
     ]
@@ -271,6 +290,21 @@ def main():
             print("%-20s %11.3fs %9.1fx" % (name, r["time"], r["time"] / base))
         else:
             print("%-20s %12s %10s   %s" % (name, "-", "-", r.get("error", "")))
+    probe = probe_costs(args)
+    print()
+    if probe:
+        print("bare uprobe hit, no BPF (probe_cost): nop5 %d ns, nop1 %d ns, "
+              "ordinary instruction %d ns" % (probe["nop5"], probe["nop1"], probe["insn"]))
+    for name, _ in runs:
+        r = results[name]
+        if "events" in r and base and r["events"]:
+            per = (r["time"] - base) / r["events"] * 1e9
+            ratio = " = %.1fx a bare nop5 hit" % (per / probe["nop5"]) if probe else ""
+            print("%-20s %d events, %.0f ns per event%s" % (name.strip(), r["events"], per, ratio))
+    tm = results["-X tracemalloc=25"].get("time")
+    if tm and base and "time" in results["pymem-bpf -p"]:
+        print("pymem-bpf slowdown / tracemalloc slowdown: %.2f"
+              % ((results["pymem-bpf -p"]["time"] - base) / (tm - base)))
     p = results["pymem-bpf -p"]
     if "attach" in p:
         print()
