@@ -21,6 +21,13 @@ const volatile struct py_offsets pyoff = {};
 /* the interpreter's own code: mmaps it makes directly are pymalloc's arenas */
 const volatile __u64 interp_text_lo = 0;
 const volatile __u64 interp_text_hi = 0;
+/* the frame fields all lie in its first FRAME_CHUNK bytes */
+const volatile bool frame_chunk_ok = false;
+/*
+ * Set by userspace once every free of the target's objects is seen (through
+ * trampolines, or symbols on a non-LTO build), so code_cache stays exact.
+ */
+volatile bool code_cache_ok = false;
 
 /* One allocator call in flight on a thread, per nesting level. */
 struct inflight_lvl {
@@ -109,6 +116,29 @@ struct {
 	__type(key, __u32);
 	__type(value, struct peak_state);
 } peak SEC(".maps");
+
+/*
+ * firstlineno of recently walked code objects, direct-mapped, one atomic
+ * word a slot: (code >> 4) << LINE_BITS | firstlineno.  Reading it from the
+ * code object cost half the walk.  A slot is cleared when its code object
+ * is freed, before the memory can hold another one.
+ */
+#define CODE_CACHE_SLOTS	8192
+#define LINE_BITS		21
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CODE_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} code_cache SEC(".maps");
+
+static __always_inline __u64 *code_slot(__u64 code)
+{
+	__u32 k = (__u32)((code >> 4) * 0x9e3779b1U) >> 19;
+
+	return bpf_map_lookup_elem(&code_cache, &k);
+}
 
 static __always_inline void drop(__u32 reason)
 {
@@ -199,12 +229,64 @@ static __always_inline __u64 mix(__u64 h, __u64 v)
 }
 
 /* Read one frame; returns 1 to record it, 0 to skip it, -1 on a read error. */
+static __always_inline int read_firstlineno(__u64 code, struct py_frame *out)
+{
+	__u64 *slot = code_cache_ok ? code_slot(code) : NULL;
+	__s32 v;
+
+	if (slot && *slot && *slot >> LINE_BITS == code >> 4) {
+		out->firstlineno = *slot & ((1U << LINE_BITS) - 1);
+		return 1;
+	}
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)(code + pyoff.code_firstlineno)))
+		return -1;
+	out->firstlineno = v;
+	if (slot && v >= 0 && v < (1 << LINE_BITS))
+		*slot = (code >> 4) << LINE_BITS | v;
+	return 1;
+}
+
+#define FRAME_CHUNK 128	/* every frame field we need lies in the first 128 bytes */
+
+/* Field at a (rodata) offset of a frame read whole: one read per frame, not four. */
+#define CHUNK_FIELD(buf, off, type) (*(type *)((buf) + ((off) & (FRAME_CHUNK - 1))))
+
+static __always_inline int read_frame_chunk(__u64 frame, struct py_frame *out, __u64 *back)
+{
+	__u8 buf[FRAME_CHUNK + 8];
+	__u64 code;
+
+	if (bpf_probe_read_user(buf, FRAME_CHUNK, (void *)frame))
+		return -2;	/* e.g. the frame ends its mapping: read field by field */
+	*back = CHUNK_FIELD(buf, pyoff.frame_back, __u64);
+	if (pyoff.frame_owner != PY_OFF_NONE &&
+	    CHUNK_FIELD(buf, pyoff.frame_owner, __u8) >= FRAME_OWNED_BY_CSTACK)
+		return 0;
+	/* 3.14 tags stack references in bit 0 */
+	code = CHUNK_FIELD(buf, pyoff.frame_code, __u64) & ~1ULL;
+	if (!code)
+		return 0;
+	if (pyoff.code_adaptive == PY_OFF_NONE)
+		out->lasti = CHUNK_FIELD(buf, pyoff.frame_lasti, __s32);
+	else
+		out->lasti = (CHUNK_FIELD(buf, pyoff.frame_lasti, __u64) -
+			      (code + pyoff.code_adaptive)) / 2;
+	out->code = code;
+	return read_firstlineno(code, out);
+}
+
 static __always_inline int read_frame(__u64 frame, struct py_frame *out, __u64 *back)
 {
 	__u64 code, instr;
 	__u8 owner;
 	__s32 v;
+	int ret;
 
+	if (frame_chunk_ok) {
+		ret = read_frame_chunk(frame, out, back);
+		if (ret != -2)
+			return ret;
+	}
 	*back = read_ptr(frame + pyoff.frame_back);
 	if (pyoff.frame_owner != PY_OFF_NONE) {
 		if (bpf_probe_read_user(&owner, 1, (void *)(frame + pyoff.frame_owner)))
@@ -227,11 +309,8 @@ static __always_inline int read_frame(__u64 frame, struct py_frame *out, __u64 *
 			return -1;
 		out->lasti = (instr - (code + pyoff.code_adaptive)) / 2;
 	}
-	if (bpf_probe_read_user(&v, sizeof(v), (void *)(code + pyoff.code_firstlineno)))
-		return -1;
 	out->code = code;
-	out->firstlineno = v;
-	return 1;
+	return read_firstlineno(code, out);
 }
 
 struct frame_walk {
@@ -598,6 +677,12 @@ static __always_inline void do_free(__u64 addr)
 		st->last_free = addr;
 		if (st->last_alloc == addr)
 			st->last_alloc = 0;
+	}
+	if (code_cache_ok) {
+		__u64 *slot = code_slot(addr);
+
+		if (slot && *slot >> LINE_BITS == addr >> 4)
+			*slot = 0;
 	}
 	if (!release_block(pid, addr))
 		drop(DROP_UNKNOWN_FREE);

@@ -247,8 +247,10 @@ static int attach_allocator(const struct pytarget *t, struct probes *p, bool *la
 	}
 	if (!env.no_inject) {
 		ret = redirect_start(t, p, env.fast_probes, redir, err, sizeof(err));
-		if (!ret)
+		if (!ret) {
+			probes_every_free_seen(p);
 			return 0;
+		}
 		fprintf(stderr, "pymem-bpf: warning: allocator redirection failed (%s); probing "
 			"allocator symbols instead\n", err);
 	}
@@ -256,7 +258,11 @@ static int attach_allocator(const struct pytarget *t, struct probes *p, bool *la
 		fprintf(stderr, "pymem-bpf: warning: %s is a static, stripped (likely LTO) build: "
 			"pymalloc's inlined fast path is not probed, coverage is incomplete\n",
 			t->interp);
-	return probes_attach_python(p, t);
+	ret = probes_attach_python(p, t);
+	/* an LTO build frees objects inline, past the symbol probes */
+	if (!ret && (t->shared || !t->stripped))
+		probes_every_free_seen(p);
+	return ret;
 }
 
 static void warn_coverage(const struct pytarget *t)

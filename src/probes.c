@@ -158,6 +158,14 @@ static int attach_dso(struct probes *p, pid_t pid, const char *path, bool python
 	return err ?: attach_multi(p, p->skel->progs.free_enter, path, &frees, false, pid);
 }
 
+/* Mirrors FRAME_CHUNK in the BPF program: one read covers every frame field. */
+static bool frame_fields_fit(const struct py_offsets *o)
+{
+	return o->frame_back + 8 <= 128 && o->frame_code + 8 <= 128 &&
+	       o->frame_lasti + 8 <= 128 &&
+	       (o->frame_owner == PY_OFF_NONE || o->frame_owner < 128);
+}
+
 static const char *base_name(const char *path)
 {
 	const char *s = strrchr(path, '/');
@@ -192,6 +200,8 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 	skel->rodata->py_runtime = t->runtime;
 	skel->rodata->interp_text_lo = t->text_lo;
 	skel->rodata->interp_text_hi = t->text_hi;
+	skel->rodata->frame_chunk_ok = frame_fields_fit(&t->off);
+
 	memcpy((void *)&skel->rodata->pyoff, &t->off, sizeof(t->off));
 	bpf_program__set_expected_attach_type(skel->progs.alloc_enter, UPROBE_MULTI_ATTACH_TYPE);
 	bpf_program__set_expected_attach_type(skel->progs.alloc_exit, UPROBE_MULTI_ATTACH_TYPE);
@@ -283,6 +293,11 @@ int probes_new_stacks_fd(const struct probes *p)
 int probes_stats_fd(const struct probes *p)
 {
 	return bpf_map__fd(p->skel->maps.stats);
+}
+
+void probes_every_free_seen(struct probes *p)
+{
+	p->skel->bss->code_cache_ok = true;
 }
 
 int probes_peak(const struct probes *p, struct peak_state *out)
