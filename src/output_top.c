@@ -5,9 +5,12 @@
 #include <string.h>
 #include "output_top.h"
 
-enum { COL_LIVE, COL_LIVE_OBJS, COL_ALLOC, COL_RATE, NUM_COLS };
+enum { COL_LIVE, COL_LIVE_OBJS, COL_ALLOC, COL_RATE, COL_OBJ_RATE, COL_TEMP, NUM_COLS };
 
-static const char *const col_names[NUM_COLS] = { "LIVE", "LIVE OBJS", "ALLOC", "ALLOC/S" };
+/* FREED<1MS: the churn view, bytes that died within a millisecond of birth */
+static const char *const col_names[NUM_COLS] = {
+	"LIVE", "LIVE OBJS", "ALLOC", "ALLOC/S", "ALLOCS/S", "FREED<1MS",
+};
 
 struct top_row {
 	char cell[NUM_COLS][32];
@@ -78,11 +81,16 @@ static void fill_cells(struct top_row *row, const struct pm_counts *c, double du
 	fmt_bytes(c->live_bytes, row->cell[COL_LIVE], sizeof(row->cell[0]));
 	snprintf(row->cell[COL_LIVE_OBJS], sizeof(row->cell[0]), "%" PRIu64, c->live_objects);
 	fmt_bytes(c->alloc_bytes, row->cell[COL_ALLOC], sizeof(row->cell[0]));
-	if (dur > 0)
+	if (dur > 0) {
 		fmt_bytes((uint64_t)(c->alloc_bytes / dur), row->cell[COL_RATE],
 			  sizeof(row->cell[0]));
-	else
+		snprintf(row->cell[COL_OBJ_RATE], sizeof(row->cell[0]), "%.0f",
+			 c->alloc_objects / dur);
+	} else {
 		strcpy(row->cell[COL_RATE], "-");
+		strcpy(row->cell[COL_OBJ_RATE], "-");
+	}
+	fmt_bytes(c->freed_within[0], row->cell[COL_TEMP], sizeof(row->cell[0]));
 }
 
 static bool counts_empty(const struct pm_counts *c)

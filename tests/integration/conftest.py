@@ -29,7 +29,7 @@ SUPPORTED = ["3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"]
 # Debian's /usr/bin/python3.11: static, stripped, LTO+PGO (pymalloc inlined at ~190 sites)
 DEBIAN = "debian-3.11"
 DEBIAN_EXE = "/usr/bin/python3.11"
-TARGETS = SUPPORTED + [DEBIAN]
+BUILDS = SUPPORTED + [DEBIAN]
 UNSUPPORTED = ["2.7.18", "3.6.15", "3.7.16"]
 DEFAULT_VERSION = "3.11.7"
 

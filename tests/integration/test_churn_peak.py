@@ -7,10 +7,10 @@ lifetime and the per-stack live bytes at the session's high-water mark.
 
 import pytest
 
-from conftest import TARGETS, python_version, at_line, excerpt, profile_pid, require_ok, total, within
+from conftest import BUILDS, python_version, at_line, excerpt, profile_pid, require_ok, total, within
 
 
-@pytest.fixture(scope="module", params=TARGETS)
+@pytest.fixture(scope="module", params=BUILDS)
 def run(request):
     version = request.param
     return version, profile_pid(version, ["churn_1k", "peak_then_small"])

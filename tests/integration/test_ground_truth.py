@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from conftest import (TARGETS, python_version, DEBIAN, DEBIAN_EXE, PYENV, at_line, check_contract, excerpt, functions, leaf_python,
+from conftest import (BUILDS, python_version, DEBIAN, DEBIAN_EXE, PYENV, at_line, check_contract, excerpt, functions, leaf_python,
                       profile_pid, require_ok, total, within)
 
 WORKLOADS = ["make_and_hold", "grow_heap", "heavy_churn", "small_dicts", "three_threads",
@@ -17,7 +17,7 @@ WORKLOADS = ["make_and_hold", "grow_heap", "heavy_churn", "small_dicts", "three_
 TOLERANCE = 0.02
 
 
-@pytest.fixture(scope="module", params=TARGETS)
+@pytest.fixture(scope="module", params=BUILDS)
 def run(request):
     version = request.param
     return version, profile_pid(version, WORKLOADS)

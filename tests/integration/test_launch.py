@@ -8,14 +8,14 @@ import os
 
 import pytest
 
-from conftest import (TARGETS, python_version, at_line, check_contract, excerpt, functions, profile_launch,
+from conftest import (BUILDS, python_version, at_line, check_contract, excerpt, functions, profile_launch,
                       python_exe, require_ok, total, within)
 
 WORKLOADS = ["make_and_hold", "grow_heap", "small_dicts", "ctypes_leak"]
 TOLERANCE = 0.02
 
 
-@pytest.fixture(scope="module", params=TARGETS)
+@pytest.fixture(scope="module", params=BUILDS)
 def run(request):
     version = request.param
     return version, profile_launch(version, WORKLOADS)

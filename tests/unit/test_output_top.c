@@ -133,6 +133,8 @@ static void test_table(void **state)
 	assert_non_null(strstr(l[0], "LIVE"));
 	assert_non_null(strstr(l[0], "LIVE OBJS"));
 	assert_non_null(strstr(l[0], "ALLOC/S"));
+	assert_non_null(strstr(l[0], "ALLOCS/S"));
+	assert_non_null(strstr(l[0], "FREED<1MS"));
 	assert_non_null(strstr(l[1], "3.0 MiB"));
 	assert_non_null(strstr(l[1], " 3000 "));
 	assert_non_null(strstr(l[1], "10.0 MiB"));
