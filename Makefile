@@ -37,7 +37,7 @@ all: $(OUTPUT)/pymem-bpf
 $(OUTPUT) $(OUTPUT)/obj $(OUTPUT)/tests:
 	mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h) | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/*.h) | $(OUTPUT)
 	$(CLANG) $(BPF_CFLAGS) $(INCLUDES) -c $< -o $@
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o

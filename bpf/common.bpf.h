@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* What every part of the BPF program shares: configuration, drop counters, reads. */
+#ifndef PYMEM_COMMON_BPF_H
+#define PYMEM_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "pymem.h"
+#include "py_offsets.h"
+
+#define MAP_ANONYMOUS	0x20
+#define EEXIST		17
+
+const volatile __u32 target_tgid = 0;
+const volatile __u64 py_runtime = 0;	/* &_PyRuntime in the target, 0 if unknown */
+const volatile struct py_offsets pyoff = {};
+/* the interpreter's own code: mmaps it makes directly are pymalloc's arenas */
+const volatile __u64 interp_text_lo = 0;
+const volatile __u64 interp_text_hi = 0;
+/* the frame fields all lie in its first FRAME_CHUNK bytes */
+const volatile bool frame_chunk_ok = false;
+/*
+ * Set by userspace once every free of the target's objects is seen (through
+ * trampolines, or symbols on a non-LTO build), so code_cache stays exact.
+ */
+volatile bool code_cache_ok = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DROP__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+static __always_inline void drop(__u32 reason)
+{
+	__u64 *c = bpf_map_lookup_elem(&drops, &reason);
+
+	if (c)
+		(*c)++;
+}
+
+static __always_inline __u64 read_ptr(__u64 addr)
+{
+	__u64 v = 0;
+
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)addr))
+		return 0;
+	return v;
+}
+
+#endif /* PYMEM_COMMON_BPF_H */
