@@ -26,6 +26,9 @@ struct {
 	__type(value, struct stack_rec);
 } stacks SEC(".maps");
 
+/* New stack ids that did not fit in new_stacks: the stack map must be scanned. */
+volatile __u64 stacks_unreported = 0;
+
 /* New stack ids, so userspace reads their code objects while they still exist. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -279,9 +282,9 @@ static __noinline __u64 capture_stack(__u32 pid, __u32 tid, __u32 site, __u64 ip
 		drop(DROP_STACKS_FULL);
 		return STACK_ID_MAP_FULL;
 	}
-	/* A full ring only delays symbolization to the next map scan. */
-	if (!err)
-		bpf_ringbuf_output(&new_stacks, &id, sizeof(id), 0);
+	/* a full ring only delays symbolization: userspace then scans the map */
+	if (!err && bpf_ringbuf_output(&new_stacks, &id, sizeof(id), 0))
+		__sync_fetch_and_add(&stacks_unreported, 1);
 	return id;
 }
 

@@ -20,6 +20,7 @@ struct sym_stack {
 struct collector {
 	const struct probes *p;
 	struct ring_buffer *rb;
+	uint64_t unreported;	/* probes_stacks_unreported() at the last map scan */
 	uint64_t start_ns;	/* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns() */
 	struct symbolizer *s;
 	struct sym_stack *tab;	/* open addressing, power-of-two size */
@@ -140,10 +141,14 @@ static struct sym_stack *lookup(struct collector *c, uint64_t id)
 
 int collector_poll(struct collector *c)
 {
+	uint64_t key, next, missed = probes_stacks_unreported(c->p);
 	int fd = probes_stacks_fd(c->p);
-	uint64_t key, next;
 	void *prev = NULL;
 
+	/* the ring buffer carried every new stack: nothing to look for */
+	if (missed == c->unreported)
+		return 0;
+	c->unreported = missed;
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;

@@ -290,6 +290,11 @@ int probes_new_stacks_fd(const struct probes *p)
 	return bpf_map__fd(p->skel->maps.new_stacks);
 }
 
+uint64_t probes_stacks_unreported(const struct probes *p)
+{
+	return p->skel->bss->stacks_unreported;
+}
+
 int probes_stats_fd(const struct probes *p)
 {
 	return bpf_map__fd(p->skel->maps.stats);

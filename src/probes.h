@@ -30,6 +30,8 @@ int probes_stacks_fd(const struct probes *p);
 int probes_stats_fd(const struct probes *p);
 /* Ring buffer of stack ids, one per new stack. */
 int probes_new_stacks_fd(const struct probes *p);
+/* How many new stacks the ring buffer could not carry so far (a monotonic count). */
+uint64_t probes_stacks_unreported(const struct probes *p);
 /* No free of a Python object can bypass the probes now: cache code objects' firstlineno. */
 void probes_every_free_seen(struct probes *p);
 /* The high-water mark of live bytes, and its generation. */
