@@ -166,13 +166,6 @@ static bool frame_fields_fit(const struct py_offsets *o)
 	       (o->frame_owner == PY_OFF_NONE || o->frame_owner < 128);
 }
 
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s ? s + 1 : path;
-}
-
 int probes_start(const struct pytarget *t, const struct probes_opts *o, struct probes **out)
 {
 	struct stack_stats zero = {};
@@ -186,8 +179,9 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	snprintf(p->interp_dso, sizeof(p->interp_dso), "%.255s", base_name(t->interp));
-	snprintf(p->libc_dso, sizeof(p->libc_dso), "%.255s", base_name(t->libc));
+	snprintf(p->interp_dso, sizeof(p->interp_dso), "%.255s",
+		 pytarget_base_name(t->interp));
+	snprintf(p->libc_dso, sizeof(p->libc_dso), "%.255s", pytarget_base_name(t->libc));
 
 	skel = pymem_bpf__open();
 	if (!skel) {

@@ -18,7 +18,7 @@
 #define MIN_MINOR 8
 #define MAX_MINOR 13
 
-static const char *base_name(const char *path)
+const char *pytarget_base_name(const char *path)
 {
 	const char *s = strrchr(path, '/');
 
@@ -27,12 +27,12 @@ static const char *base_name(const char *path)
 
 static bool is_libpython(const char *path, void *arg)
 {
-	return !strncmp(base_name(path), "libpython", 9);
+	return !strncmp(pytarget_base_name(path), "libpython", 9);
 }
 
 static bool is_libc(const char *path, void *arg)
 {
-	const char *b = base_name(path);
+	const char *b = pytarget_base_name(path);
 
 	/* glibc, or musl whose loader is its libc */
 	return !strncmp(b, "libc.so", 7) || !strncmp(b, "libc-2.", 7) ||
@@ -44,7 +44,7 @@ static bool is_path(const char *path, void *arg)
 	return !strcmp(path, arg);
 }
 
-static void open_path(pid_t pid, const char *path, char *out, size_t len)
+void pytarget_path(pid_t pid, const char *path, char *out, size_t len)
 {
 	/* a path longer than PATH_MAX could not be opened anyway */
 	if (snprintf(out, len, "/proc/%d/root%s", pid, path) >= (int)len)
@@ -54,7 +54,7 @@ static void open_path(pid_t pid, const char *path, char *out, size_t len)
 /* "libpython3.11.so.1.0" -> 3, 11 */
 static int version_from_name(const char *path, int *major, int *minor)
 {
-	const char *b = base_name(path);
+	const char *b = pytarget_base_name(path);
 
 	if (sscanf(b, "libpython%d.%d", major, minor) == 2)
 		return 0;
@@ -189,12 +189,12 @@ static int locate(struct pytarget *t, struct proc_maps *maps, char *err, size_t 
 	}
 	snprintf(t->interp, sizeof(t->interp), "%s", p);
 	text_range(maps, p, &t->text_lo, &t->text_hi);
-	open_path(t->pid, t->interp, t->interp_open, sizeof(t->interp_open));
+	pytarget_path(t->pid, t->interp, t->interp_open, sizeof(t->interp_open));
 
 	p = proc_maps_find_path(maps, is_libc, NULL);
 	if (p) {
 		snprintf(t->libc, sizeof(t->libc), "%s", p);
-		open_path(t->pid, t->libc, t->libc_open, sizeof(t->libc_open));
+		pytarget_path(t->pid, t->libc, t->libc_open, sizeof(t->libc_open));
 	}
 	return 0;
 }

@@ -40,6 +40,11 @@ int pytarget_open(pid_t pid, struct pytarget *t, char *err, size_t errlen);
 /* True when the environment makes pymalloc step aside (PYTHONMALLOC=malloc...). */
 bool pytarget_pymalloc_bypassed(const struct pytarget *t);
 
+/* A path as the target sees it, reachable from here: /proc/PID/root/PATH ("" if too long). */
+void pytarget_path(pid_t pid, const char *path, char *out, size_t len);
+/* The file name of a path. */
+const char *pytarget_base_name(const char *path);
+
 /* Does the executable at path look like a Python interpreter (static or via libpython)? */
 bool pytarget_exe_is_python(const char *path);
 

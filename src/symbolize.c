@@ -309,7 +309,6 @@ static struct dso *dso_get(struct symbolizer *s, const char *path)
 {
 	char open_path[4096];
 	struct dso *d;
-	const char *b;
 	int i;
 
 	for (i = 0; i < s->ndsos; i++)
@@ -318,15 +317,14 @@ static struct dso *dso_get(struct symbolizer *s, const char *path)
 	if (s->ndsos == MAX_DSOS)
 		return NULL;
 	d = &s->dsos[s->ndsos];
-	b = strrchr(path, '/');
 	d->path = strdup(path);
-	d->name = strdup(b ? b + 1 : path);
+	d->name = strdup(pytarget_base_name(path));
 	if (!d->path || !d->name) {
 		free(d->path);
 		free(d->name);
 		return NULL;
 	}
-	snprintf(open_path, sizeof(open_path), "/proc/%d/root%s", s->t->pid, path);
+	pytarget_path(s->t->pid, path, open_path, sizeof(open_path));
 	d->syms = elf_syms_open(open_path);
 	s->ndsos++;
 	return d;
