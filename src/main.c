@@ -232,18 +232,17 @@ static void print_top(struct collector *c, const struct pytarget *t, double secs
  * Redirect the allocator tables to trampolines where possible: exact on LTO
  * builds and one cheap probe hit per event.  Otherwise probe the symbols.
  */
-static int attach_allocator(const struct pytarget *t, struct probes *p, bool *launched,
+static int attach_allocator(const struct pytarget *t, struct probes *p, bool launched,
 			    struct redirect **redir)
 {
 	char err[512] = "";
 	int ret;
 
 	/* a launched command waits, stopped, at its entry point until this is done */
-	if (*launched) {
+	if (launched) {
 		ret = launch_release_stopped(t->pid);
 		if (ret)
 			return ret;
-		*launched = false;
 	}
 	if (!env.no_inject) {
 		ret = redirect_start(t, p, env.fast_probes, redir, err, sizeof(err));
@@ -358,13 +357,16 @@ int main(int argc, char **argv)
 	warn_coverage(&t);
 	ret = probes_start(&t, &env.probes, &probes);
 	if (!ret)
-		ret = attach_allocator(&t, probes, &launched, &redir);
+		ret = attach_allocator(&t, probes, launched, &redir);
 	if (ret) {
 		ret = EXIT_FAILURE;
 		goto cleanup;
 	}
-	if (env.cmd)
+	/* until here a failure kills the launched command, stopped or traced */
+	if (launched) {
 		kill(env.pid, SIGCONT);
+		launched = false;
+	}
 	start = now();
 	fprintf(stderr, "pymem-bpf: attached to PID %d (python %s, %s)\n", t.pid, t.version,
 		t.interp);
