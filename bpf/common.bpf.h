@@ -19,8 +19,8 @@ const volatile struct py_offsets pyoff = {};
 /* the interpreter's own code: mmaps it makes directly are pymalloc's arenas */
 const volatile __u64 interp_text_lo = 0;
 const volatile __u64 interp_text_hi = 0;
-/* the frame fields all lie in its first FRAME_CHUNK bytes */
-const volatile bool frame_chunk_ok = false;
+/* bytes of a frame holding every field the walker reads; 0 if over PYMEM_FRAME_CHUNK */
+const volatile __u32 frame_need = 0;
 /*
  * Set by userspace once every free of the target's objects is seen (through
  * trampolines, or symbols on a non-LTO build), so code_cache stays exact.

@@ -12,13 +12,6 @@
 #define FRAME_OWNED_BY_CSTACK 3
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u64);
-} tstate_cache SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
@@ -34,13 +27,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } new_stacks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct stack_rec);
-} scratch SEC(".maps");
 
 /*
  * firstlineno of recently walked code objects, direct-mapped, one atomic
@@ -65,6 +51,46 @@ static __always_inline __u64 *code_slot(__u64 code)
 	return bpf_map_lookup_elem(&code_cache, &k);
 }
 
+#define FRAME_CHUNK	PYMEM_FRAME_CHUNK
+#define TSTATE_SPAN	PYMEM_TSTATE_SPAN
+#define WINDOW		8192	/* bytes of a frame stack chunk read at once */
+
+struct frame_walk {
+	__u64 frame;
+	__u64 h;
+	__u32 n;
+	bool read_error;
+	__u64 win_lo, win_hi;		/* frame stack bytes in wk->window */
+	__u64 chunk_lo, chunk_hi;	/* the frame stack chunk being walked */
+	__u64 prev_lo, prev_hi;		/* the chunk before it, once looked up */
+};
+
+/*
+ * A thread's walker state, kept in its task storage: neither another thread
+ * nor a task preempting this one on the same CPU can clobber it.
+ */
+struct walker {
+	__u64 tstate;		/* this thread's PyThreadState, checked on each use */
+	struct frame_walk w;	/* the walk under way */
+	struct stack_rec rec;
+	/* frames read in bulk; first the PyThreadState span */
+	__u8 window[WINDOW + FRAME_CHUNK + 8];
+};
+
+/* The PyThreadState fields: [tstate_span_lo, tstate_span_lo + tstate_span_len) */
+const volatile __u32 tstate_span_lo = 0;
+const volatile __u32 tstate_span_len = 0;
+
+#define SPAN_FIELD(wk, off) \
+	(*(__u64 *)((wk)->window + (((off) - tstate_span_lo) & (TSTATE_SPAN - 1))))
+
+static __always_inline bool read_span(struct walker *wk, __u64 ts)
+{
+	__u32 len = tstate_span_len & (TSTATE_SPAN - 1);
+
+	return !bpf_probe_read_user(wk->window, len, (void *)(ts + tstate_span_lo));
+}
+
 struct thread_walk {
 	__u64 ts;
 	__u64 fsbase;
@@ -82,40 +108,52 @@ static long thread_step(__u32 i, void *data)
 	return 0;
 }
 
-/* The current thread's PyThreadState: the one whose thread_id is our fs base. */
-static __always_inline __u64 find_tstate(__u32 tid)
+/* The PyThreadState whose thread_id is our fs base, from the interpreters' lists. */
+static __always_inline __u64 search_tstate(__u64 fsbase)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct thread_walk w = { .fsbase = BPF_CORE_READ(task, thread.fsbase) };
-	__u64 *cached, interp;
+	struct thread_walk w = { .fsbase = fsbase };
+	__u64 interp;
 	int i;
-
-	if (!py_runtime || !w.fsbase)
-		return 0;
-	cached = bpf_map_lookup_elem(&tstate_cache, &tid);
-	if (cached && *cached && read_ptr(*cached + pyoff.tstate_thread_id) == w.fsbase)
-		return *cached;
 
 	interp = read_ptr(py_runtime + pyoff.runtime_interp_head);
 	for (i = 0; i < MAX_INTERPS && interp; i++) {
 		w.ts = read_ptr(interp + pyoff.interp_threads_head);
 		bpf_loop(PYMEM_MAX_THREADS, thread_step, &w, 0);
-		if (w.ts) {
-			bpf_map_update_elem(&tstate_cache, &tid, &w.ts, BPF_ANY);
+		if (w.ts)
 			return w.ts;
-		}
 		interp = read_ptr(interp + pyoff.interp_next);
 	}
 	return 0;
 }
 
-static __always_inline __u64 top_frame(__u64 tstate)
+/*
+ * Read the thread's span of PyThreadState (the cached pointer is checked by
+ * its thread_id) and set the top frame and the chunk holding it.
+ */
+static __always_inline bool thread_top(struct walker *wk)
 {
-	__u64 f = read_ptr(tstate + pyoff.tstate_frame);
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+	struct frame_walk *w = &wk->w;
+	__u64 ts = wk->tstate, f;
 
+	if (!py_runtime || !fsbase)
+		return false;
+	if (!ts || !read_span(wk, ts) || SPAN_FIELD(wk, pyoff.tstate_thread_id) != fsbase) {
+		ts = search_tstate(fsbase);
+		if (!ts || !read_span(wk, ts))
+			return false;
+		wk->tstate = ts;
+	}
+	f = SPAN_FIELD(wk, pyoff.tstate_frame);
 	if (f && pyoff.cframe_current_frame != PY_OFF_NONE)
 		f = read_ptr(f + pyoff.cframe_current_frame);
-	return f;
+	w->frame = f;
+	if (pyoff.tstate_datastack_chunk != PY_OFF_NONE) {
+		w->chunk_lo = SPAN_FIELD(wk, pyoff.tstate_datastack_chunk);
+		w->chunk_hi = SPAN_FIELD(wk, pyoff.tstate_datastack_limit);
+	}
+	return true;
 }
 
 static __always_inline __u64 mix(__u64 h, __u64 v)
@@ -143,18 +181,14 @@ static __always_inline int read_firstlineno(__u64 code, struct py_frame *out)
 	return 1;
 }
 
-#define FRAME_CHUNK 128	/* every frame field we need lies in the first 128 bytes */
-
-/* Field at a (rodata) offset of a frame read whole: one read per frame, not four. */
+/* Field at a (rodata) offset of a frame's first FRAME_CHUNK bytes. */
 #define CHUNK_FIELD(buf, off, type) (*(type *)((buf) + ((off) & (FRAME_CHUNK - 1))))
 
-static __always_inline int read_frame_chunk(__u64 frame, struct py_frame *out, __u64 *back)
+/* A frame from its first FRAME_CHUNK bytes, already read. */
+static __always_inline int parse_frame(const __u8 *buf, struct py_frame *out, __u64 *back)
 {
-	__u8 buf[FRAME_CHUNK + 8];
 	__u64 code;
 
-	if (bpf_probe_read_user(buf, FRAME_CHUNK, (void *)frame))
-		return -2;	/* e.g. the frame ends its mapping: read field by field */
 	*back = CHUNK_FIELD(buf, pyoff.frame_back, __u64);
 	if (pyoff.frame_owner != PY_OFF_NONE &&
 	    CHUNK_FIELD(buf, pyoff.frame_owner, __u8) >= FRAME_OWNED_BY_CSTACK)
@@ -172,18 +206,17 @@ static __always_inline int read_frame_chunk(__u64 frame, struct py_frame *out, _
 	return read_firstlineno(code, out);
 }
 
+/* A frame outside any frame stack chunk (<=3.10, generators, C-stack shims). */
 static __always_inline int read_frame(__u64 frame, struct py_frame *out, __u64 *back)
 {
+	__u8 buf[FRAME_CHUNK + 8];
 	__u64 code, instr;
 	__u8 owner;
 	__s32 v;
-	int ret;
 
-	if (frame_chunk_ok) {
-		ret = read_frame_chunk(frame, out, back);
-		if (ret != -2)
-			return ret;
-	}
+	if (frame_need && !bpf_probe_read_user(buf, FRAME_CHUNK, (void *)frame))
+		return parse_frame(buf, out, back);
+	/* e.g. the frame ends its mapping: read field by field */
 	*back = read_ptr(frame + pyoff.frame_back);
 	if (pyoff.frame_owner != PY_OFF_NONE) {
 		if (bpf_probe_read_user(&owner, 1, (void *)(frame + pyoff.frame_owner)))
@@ -210,74 +243,148 @@ static __always_inline int read_frame(__u64 frame, struct py_frame *out, __u64 *
 	return read_firstlineno(code, out);
 }
 
-struct frame_walk {
-	struct stack_rec *r;
-	__u64 frame;
-	__u64 h;
-	__u32 n;
-	bool read_error;
-};
-
-static long frame_step(__u32 i, void *data)
+static __always_inline bool in_range(__u64 f, __u64 lo, __u64 hi)
 {
-	struct frame_walk *w = data;
+	return f >= lo && f + frame_need <= hi;
+}
+
+/*
+ * Frames below the current chunk's are in older chunks: each chunk starts
+ * with a pointer to the one before and its size.
+ */
+static __always_inline bool find_chunk(struct frame_walk *w, __u64 f)
+{
+	__u64 prev;
+
+	if (in_range(f, w->chunk_lo, w->chunk_hi))
+		return true;
+	if (!w->chunk_lo)
+		return false;
+	if (!w->prev_lo) {
+		prev = read_ptr(w->chunk_lo + pyoff.stackchunk_previous);
+		if (!prev)
+			return false;
+		w->prev_lo = prev;
+		w->prev_hi = prev + read_ptr(prev + pyoff.stackchunk_size);
+	}
+	if (!in_range(f, w->prev_lo, w->prev_hi))
+		return false;	/* a frame outside the stack, e.g. a generator's */
+	w->chunk_lo = w->prev_lo;
+	w->chunk_hi = w->prev_hi;
+	w->prev_lo = w->prev_hi = 0;
+	return true;
+}
+
+/*
+ * The frame's bytes in the window, reading the window afresh (ending at
+ * this frame, callers below it) when it is not there; NULL if the frame is
+ * not in the frame stack.  One read stands for dozens of frames.
+ */
+static __always_inline const __u8 *frame_bytes(struct walker *wk, __u64 f)
+{
+	struct frame_walk *w = &wk->w;
+	__u64 lo, hi, len;
+
+	if (!frame_need)
+		return NULL;
+	if (!in_range(f, w->win_lo, w->win_hi)) {
+		if (!find_chunk(w, f))
+			return NULL;
+		hi = f + FRAME_CHUNK;
+		if (hi > w->chunk_hi)
+			hi = w->chunk_hi;
+		lo = hi > w->chunk_lo + WINDOW ? hi - WINDOW : w->chunk_lo;
+		len = hi - lo;
+		if (len > WINDOW)
+			return NULL;
+		if (bpf_probe_read_user(wk->window, len, (void *)lo)) {
+			w->win_lo = w->win_hi = 0;
+			return NULL;
+		}
+		w->win_lo = lo;
+		w->win_hi = hi;
+	}
+	return wk->window + ((f - w->win_lo) & (WINDOW - 1));
+}
+
+/*
+ * One frame of the walk; returns 1 when it is over.  A global function, so
+ * the verifier checks it once rather than once per path into the loop.
+ */
+__noinline int walk_step(struct walker *wk)
+{
+	struct frame_walk *w;
+	struct py_frame *out;
+	const __u8 *buf;
 	__u64 back = 0;
-	__u32 n = w->n;
+	__u32 n;
 	int ret;
 
+	if (!wk)
+		return 1;
+	w = &wk->w;
+	n = w->n;
 	if (!w->frame || n >= PYMEM_MAX_FRAMES)
 		return 1;
-	ret = read_frame(w->frame, &w->r->frames[n & (PYMEM_MAX_FRAMES - 1)], &back);
+	out = &wk->rec.frames[n & (PYMEM_MAX_FRAMES - 1)];
+	buf = frame_bytes(wk, w->frame);
+	if (buf)
+		ret = parse_frame(buf, out, &back);
+	else
+		ret = read_frame(w->frame, out, &back);
 	if (ret < 0) {
 		w->read_error = true;
 		return 1;
 	}
 	if (ret > 0) {
-		w->h = mix(mix(w->h, w->r->frames[n & (PYMEM_MAX_FRAMES - 1)].code),
-			   w->r->frames[n & (PYMEM_MAX_FRAMES - 1)].lasti);
+		w->h = mix(mix(w->h, out->code), out->lasti);
 		w->n = n + 1;
 	}
 	w->frame = back;
 	return 0;
 }
 
-/* Walk the Python stack and return the id of the deduplicated stack record. */
-static __noinline __u64 capture_stack(__u32 pid, __u32 tid, __u32 site, __u64 ip)
+static long frame_step(__u32 i, void *data)
 {
-	struct frame_walk w = {};
-	__u64 id, tstate;
-	__u32 zero = 0;
+	return walk_step(*(struct walker **)data) ? 1 : 0;
+}
+
+/* Walk the Python stack and return the id of the deduplicated stack record. */
+static __noinline __u64 capture_stack(struct walker *wk, __u32 pid, __u32 site, __u64 ip)
+{
+	struct frame_walk *w;
+	struct stack_rec *r;
+	__u64 id;
 	int err;
 
-	w.r = bpf_map_lookup_elem(&scratch, &zero);
-	if (!w.r)
+	if (!wk)
 		return STACK_ID_NONE;
-	w.r->pid = pid;
-	w.r->site = site;
-	w.r->native_ip = ip;
-	w.r->flags = 0;
-	w.h = mix(mix(mix(0xcbf29ce484222325ULL, pid), site), ip);
+	w = &wk->w;
+	__builtin_memset(w, 0, sizeof(*w));
+	r = &wk->rec;
+	r->pid = pid;
+	r->site = site;
+	r->native_ip = ip;
+	r->flags = 0;
+	w->h = mix(mix(mix(0xcbf29ce484222325ULL, pid), site), ip);
 
-	tstate = find_tstate(tid);
-	if (tstate)
-		w.frame = top_frame(tstate);
-	else
-		w.r->flags |= STACK_F_NO_THREAD;
+	if (!thread_top(wk))
+		r->flags |= STACK_F_NO_THREAD;
 
 	/* shim frames are skipped without a slot, so allow more steps than slots */
-	bpf_loop(PYMEM_MAX_FRAMES * 2, frame_step, &w, 0);
-	if (w.read_error) {
-		w.r->flags |= STACK_F_READ_ERROR;
+	bpf_loop(PYMEM_MAX_FRAMES * 2, frame_step, &wk, 0);
+	if (w->read_error) {
+		r->flags |= STACK_F_READ_ERROR;
 		drop(DROP_STACK_READ);
-	} else if (w.frame) {
-		w.r->flags |= STACK_F_TRUNCATED;
+	} else if (w->frame) {
+		r->flags |= STACK_F_TRUNCATED;
 		drop(DROP_STACK_TRUNCATED);
 	}
-	w.r->nframes = w.n;
-	id = mix(w.h, w.r->flags) | 2;	/* never a reserved id */
+	r->nframes = w->n;
+	id = mix(w->h, r->flags) | 2;	/* never a reserved id */
 	if (bpf_map_lookup_elem(&stacks, &id))
 		return id;
-	err = bpf_map_update_elem(&stacks, &id, w.r, BPF_NOEXIST);
+	err = bpf_map_update_elem(&stacks, &id, r, BPF_NOEXIST);
 	if (err && err != -EEXIST) {
 		drop(DROP_STACKS_FULL);
 		return STACK_ID_MAP_FULL;

@@ -33,6 +33,11 @@ struct py_offsets {
 	__u32 tstate_thread_id;		/* == pthread_self() == fs base */
 	__u32 tstate_frame;		/* frame (<=3.10), cframe (3.11, 3.12), current_frame (3.13+) */
 	__u32 cframe_current_frame;	/* 3.11, 3.12 only, else PY_OFF_NONE */
+	/* the frame stack (3.11+, else PY_OFF_NONE): frames lie in chunks it bounds */
+	__u32 tstate_datastack_chunk;	/* _PyStackChunk *, its first word the previous chunk */
+	__u32 tstate_datastack_limit;	/* end of that chunk */
+	__u32 stackchunk_previous;	/* _PyStackChunk: the older chunk */
+	__u32 stackchunk_size;		/* _PyStackChunk: bytes in the chunk */
 
 	/* PyFrameObject (<=3.10) or _PyInterpreterFrame (3.11+) */
 	__u32 frame_code;		/* f_code, or f_executable (3.13+) */

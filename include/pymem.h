@@ -12,6 +12,9 @@
 #define PYMEM_MAX_FRAMES	128
 #define PYMEM_MAX_NEST		4
 #define PYMEM_MAX_THREADS	256	/* tstates walked to find the current one */
+/* The walker reads a frame's first FRAME_CHUNK bytes, and the PyThreadState fields it needs, at once. */
+#define PYMEM_FRAME_CHUNK	128
+#define PYMEM_TSTATE_SPAN	512
 
 /* Allocator entry points; the id is the uprobe's bpf cookie (low byte). */
 enum pymem_site {

@@ -158,12 +158,44 @@ static int attach_dso(struct probes *p, pid_t pid, const char *path, bool python
 	return err ?: attach_multi(p, p->skel->progs.free_enter, path, &frees, false, pid);
 }
 
-/* Mirrors FRAME_CHUNK in the BPF program: one read covers every frame field. */
-static bool frame_fields_fit(const struct py_offsets *o)
+static __u32 max_u32(__u32 a, __u32 b)
 {
-	return o->frame_back + 8 <= 128 && o->frame_code + 8 <= 128 &&
-	       o->frame_lasti + 8 <= 128 &&
-	       (o->frame_owner == PY_OFF_NONE || o->frame_owner < 128);
+	return a > b ? a : b;
+}
+
+/* Bytes of a frame that hold every field the walker reads; 0 if over one chunk. */
+static __u32 frame_need(const struct py_offsets *o)
+{
+	__u32 need = max_u32(max_u32(o->frame_back, o->frame_code), o->frame_lasti) + 8;
+
+	if (o->frame_owner != PY_OFF_NONE)
+		need = max_u32(need, o->frame_owner + 1);
+	return need <= PYMEM_FRAME_CHUNK ? need : 0;
+}
+
+/*
+ * The span of PyThreadState the walker reads at once: thread_id, the frame
+ * (or cframe) pointer and the frame stack chunk's bounds.
+ */
+static int tstate_span(const struct py_offsets *o, __u32 *lo, __u32 *len)
+{
+	__u32 fields[] = { o->tstate_thread_id, o->tstate_frame, o->tstate_datastack_chunk,
+			   o->tstate_datastack_limit };
+	__u32 min = PY_OFF_NONE, max = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (fields[i] == PY_OFF_NONE)
+			continue;
+		min = fields[i] < min ? fields[i] : min;
+		max = max_u32(max, fields[i] + 8);
+	}
+	/* the BPF side masks offsets into the span with PYMEM_TSTATE_SPAN - 1 */
+	if (max - min >= PYMEM_TSTATE_SPAN)
+		return -ENOTSUP;
+	*lo = min;
+	*len = max - min;
+	return 0;
 }
 
 int probes_start(const struct pytarget *t, const struct probes_opts *o, struct probes **out)
@@ -194,7 +226,13 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 	skel->rodata->py_runtime = t->runtime;
 	skel->rodata->interp_text_lo = t->text_lo;
 	skel->rodata->interp_text_hi = t->text_hi;
-	skel->rodata->frame_chunk_ok = frame_fields_fit(&t->off);
+	skel->rodata->frame_need = frame_need(&t->off);
+	err = tstate_span(&t->off, (__u32 *)&skel->rodata->tstate_span_lo,
+			  (__u32 *)&skel->rodata->tstate_span_len);
+	if (err) {
+		fprintf(stderr, "pymem-bpf: PyThreadState layout too spread out for the walker\n");
+		goto fail;
+	}
 
 	memcpy((void *)&skel->rodata->pyoff, &t->off, sizeof(t->off));
 	bpf_program__set_expected_attach_type(skel->progs.alloc_enter, UPROBE_MULTI_ATTACH_TYPE);

@@ -21,6 +21,8 @@ static const struct py_offsets table[] = {
 		.interp_next = 0, .interp_threads_head = 8,
 		.tstate_next = 8, .tstate_thread_id = 176,
 		.tstate_frame = 24, .cframe_current_frame = PY_OFF_NONE,
+		.tstate_datastack_chunk = PY_OFF_NONE, .tstate_datastack_limit = PY_OFF_NONE,
+		.stackchunk_previous = PY_OFF_NONE, .stackchunk_size = PY_OFF_NONE,
 		.frame_code = 32, .frame_back = 24, .frame_lasti = 104,
 		.frame_owner = PY_OFF_NONE,
 		.code_filename = 104, .code_name = 112, .code_qualname = PY_OFF_NONE,
@@ -36,6 +38,8 @@ static const struct py_offsets table[] = {
 		.interp_next = 0, .interp_threads_head = 8,
 		.tstate_next = 8, .tstate_thread_id = 176,
 		.tstate_frame = 24, .cframe_current_frame = PY_OFF_NONE,
+		.tstate_datastack_chunk = PY_OFF_NONE, .tstate_datastack_limit = PY_OFF_NONE,
+		.stackchunk_previous = PY_OFF_NONE, .stackchunk_size = PY_OFF_NONE,
 		.frame_code = 32, .frame_back = 24, .frame_lasti = 104,
 		.frame_owner = PY_OFF_NONE,
 		.code_filename = 104, .code_name = 112, .code_qualname = PY_OFF_NONE,
@@ -51,6 +55,8 @@ static const struct py_offsets table[] = {
 		.interp_next = 0, .interp_threads_head = 8,
 		.tstate_next = 8, .tstate_thread_id = 176,
 		.tstate_frame = 24, .cframe_current_frame = PY_OFF_NONE,
+		.tstate_datastack_chunk = PY_OFF_NONE, .tstate_datastack_limit = PY_OFF_NONE,
+		.stackchunk_previous = PY_OFF_NONE, .stackchunk_size = PY_OFF_NONE,
 		.frame_code = 32, .frame_back = 24, .frame_lasti = 96,
 		.frame_owner = PY_OFF_NONE,
 		.code_filename = 104, .code_name = 112, .code_qualname = PY_OFF_NONE,
@@ -66,6 +72,8 @@ static const struct py_offsets table[] = {
 		.interp_next = 0, .interp_threads_head = 16,	/* threads.head */
 		.tstate_next = 8, .tstate_thread_id = 152,
 		.tstate_frame = 56, .cframe_current_frame = 8,
+		.tstate_datastack_chunk = 296, .tstate_datastack_limit = 312,
+		.stackchunk_previous = 0, .stackchunk_size = 8,
 		.frame_code = 32, .frame_back = 48, .frame_lasti = 56,
 		.frame_owner = PY_OFF_NONE,
 		.code_filename = 112, .code_name = 120, .code_qualname = 128,
@@ -81,6 +89,8 @@ static const struct py_offsets table[] = {
 		.interp_next = 0, .interp_threads_head = 72,
 		.tstate_next = 8, .tstate_thread_id = 136,
 		.tstate_frame = 56, .cframe_current_frame = 0,
+		.tstate_datastack_chunk = 232, .tstate_datastack_limit = 248,
+		.stackchunk_previous = 0, .stackchunk_size = 8,
 		.frame_code = 0, .frame_back = 8, .frame_lasti = 56,
 		.frame_owner = 70,
 		.code_filename = 112, .code_name = 120, .code_qualname = 128,
@@ -118,6 +128,7 @@ enum {
 	W313_TS_NEXT		= 21,
 	W313_TS_CURRENT_FRAME	= 23,
 	W313_TS_THREAD_ID	= 24,
+	W313_TS_DATASTACK_CHUNK	= 26,
 	W313_FR_SIZE		= 28,
 	W313_FR_PREVIOUS	= 29,
 	W313_FR_EXECUTABLE	= 30,
@@ -157,6 +168,7 @@ static const struct dbg_field dbg313_fields[] = {
 	{ DST(tstate_next),		W313_TS_NEXT,		W313_TS_SIZE },
 	{ DST(tstate_thread_id),	W313_TS_THREAD_ID,	W313_TS_SIZE },
 	{ DST(tstate_frame),		W313_TS_CURRENT_FRAME,	W313_TS_SIZE },
+	{ DST(tstate_datastack_chunk),	W313_TS_DATASTACK_CHUNK, W313_TS_SIZE },
 	{ DST(frame_code),		W313_FR_EXECUTABLE,	W313_FR_SIZE },
 	{ DST(frame_back),		W313_FR_PREVIOUS,	W313_FR_SIZE },
 	{ DST(frame_lasti),		W313_FR_INSTR_PTR,	W313_FR_SIZE },
@@ -194,14 +206,21 @@ static void set_field(struct py_offsets *off, unsigned int dst, __u32 val)
 /*
  * The fields _Py_DebugOffsets lacks, derived from ones it has, both true for
  * every 3.13.x: interpreters.main is the pointer right after
- * interpreters.head, and PyCompactUnicodeObject is PyASCIIObject followed by
- * utf8_length and utf8 (wstr went away in 3.12).
+ * interpreters.head, datastack_limit is two pointers after datastack_chunk
+ * (datastack_top between), _PyStackChunk starts with previous and size, and
+ * PyCompactUnicodeObject is PyASCIIObject followed by utf8_length and utf8
+ * (wstr went away in 3.12).
  */
 static int fill_derived_313(const unsigned char *buf, struct py_offsets *off)
 {
 	off->runtime_interp_main = off->runtime_interp_head + WORD;
 	if (off->runtime_interp_main >= word_at(buf, W313_RT_SIZE))
 		return -EINVAL;
+	off->tstate_datastack_limit = off->tstate_datastack_chunk + 2 * WORD;
+	if (off->tstate_datastack_limit >= word_at(buf, W313_TS_SIZE))
+		return -EINVAL;
+	off->stackchunk_previous = 0;
+	off->stackchunk_size = WORD;
 	off->unicode_compact_data = off->unicode_ascii_data + 2 * WORD;
 	off->cframe_current_frame = PY_OFF_NONE;
 	return 0;

@@ -101,6 +101,17 @@ static void put_offsets(void)
 #endif
 	PUT(tstate_next, offsetof(PyThreadState, next));
 	PUT(tstate_thread_id, offsetof(PyThreadState, thread_id));
+#if PY_VERSION_HEX < 0x030b0000
+	PUT(tstate_datastack_chunk, NONE);
+	PUT(tstate_datastack_limit, NONE);
+	PUT(stackchunk_previous, NONE);
+	PUT(stackchunk_size, NONE);
+#else
+	PUT(tstate_datastack_chunk, offsetof(PyThreadState, datastack_chunk));
+	PUT(tstate_datastack_limit, offsetof(PyThreadState, datastack_limit));
+	PUT(stackchunk_previous, offsetof(_PyStackChunk, previous));
+	PUT(stackchunk_size, offsetof(_PyStackChunk, size));
+#endif
 	put_thread_frame();
 	put_code();
 	PUT(unicode_state, offsetof(PyASCIIObject, state));

@@ -37,6 +37,8 @@ static const struct probe_fixture fixtures[] = {
 	X(major) X(minor) X(runtime_interp_head) X(runtime_interp_main)	\
 	X(interp_next) X(interp_threads_head) X(tstate_next)		\
 	X(tstate_thread_id) X(tstate_frame) X(cframe_current_frame)	\
+	X(tstate_datastack_chunk) X(tstate_datastack_limit)		\
+	X(stackchunk_previous) X(stackchunk_size)			\
 	X(frame_code) X(frame_back) X(frame_lasti) X(frame_owner)	\
 	X(code_filename) X(code_name) X(code_qualname)			\
 	X(code_firstlineno) X(code_linetable) X(code_adaptive)		\
