@@ -307,41 +307,56 @@ static __always_inline const __u8 *frame_bytes(struct walker *wk, __u64 f)
 	return wk->window + ((f - w->win_lo) & (WINDOW - 1));
 }
 
+#define STEP_FRAMES	8	/* frames a walk step reads: the loop's overhead is per step */
+
 /*
- * One frame of the walk; returns 1 when it is over.  A global function, so
- * the verifier checks it once rather than once per path into the loop.
+ * A few frames of the walk; returns 1 when it is over.  A global function,
+ * so the verifier checks it once rather than once per path into the loop.
  */
 __noinline int walk_step(struct walker *wk)
 {
 	struct frame_walk *w;
 	struct py_frame *out;
 	const __u8 *buf;
-	__u64 back = 0;
+	__u64 f, h, back;
+	int ret = 0, k;
 	__u32 n;
-	int ret;
 
 	if (!wk)
 		return 1;
 	w = &wk->w;
+	f = w->frame;
+	h = w->h;
 	n = w->n;
-	if (!w->frame || n >= PYMEM_MAX_FRAMES)
-		return 1;
-	out = &wk->rec.frames[n & (PYMEM_MAX_FRAMES - 1)];
-	buf = frame_bytes(wk, w->frame);
-	if (buf)
-		ret = parse_frame(buf, out, &back);
-	else
-		ret = read_frame(w->frame, out, &back);
-	if (ret < 0) {
-		w->read_error = true;
-		return 1;
+#pragma unroll
+	for (k = 0; k < STEP_FRAMES; k++) {
+		if (!f || n >= PYMEM_MAX_FRAMES) {
+			ret = 1;
+			break;
+		}
+		out = &wk->rec.frames[n & (PYMEM_MAX_FRAMES - 1)];
+		back = 0;
+		buf = frame_bytes(wk, f);
+		if (buf)
+			ret = parse_frame(buf, out, &back);
+		else
+			ret = read_frame(f, out, &back);
+		if (ret < 0) {
+			w->read_error = true;
+			ret = 1;
+			break;
+		}
+		if (ret > 0) {
+			h = mix(mix(h, out->code), out->lasti);
+			n++;
+		}
+		ret = 0;
+		f = back;
 	}
-	if (ret > 0) {
-		w->h = mix(mix(w->h, out->code), out->lasti);
-		w->n = n + 1;
-	}
-	w->frame = back;
-	return 0;
+	w->frame = f;
+	w->h = h;
+	w->n = n;
+	return ret;
 }
 
 static long frame_step(__u32 i, void *data)
@@ -372,7 +387,7 @@ static __noinline __u64 capture_stack(struct walker *wk, __u32 pid, __u32 site, 
 		r->flags |= STACK_F_NO_THREAD;
 
 	/* shim frames are skipped without a slot, so allow more steps than slots */
-	bpf_loop(PYMEM_MAX_FRAMES * 2, frame_step, &wk, 0);
+	bpf_loop(PYMEM_MAX_FRAMES * 2 / STEP_FRAMES, frame_step, &wk, 0);
 	if (w->read_error) {
 		r->flags |= STACK_F_READ_ERROR;
 		drop(DROP_STACK_READ);
