@@ -35,7 +35,6 @@ static struct env {
 	enum pm_view view;
 	int top;
 	bool no_inject;
-	bool fast_probes;
 	struct probes_opts probes;
 	struct view_opts vopts;
 } env = {
@@ -62,7 +61,7 @@ static const char doc[] =
 "EXIT STATUS: 0 success, 1 runtime failure, 2 bad input (no such PID, not\n"
 "Python, unsupported version, missing privileges, bad option).";
 
-enum { OPT_VIEW = 0x100, OPT_MAX_LIVE, OPT_MAX_STACKS, OPT_NO_INJECT, OPT_FAST_PROBES };
+enum { OPT_VIEW = 0x100, OPT_MAX_LIVE, OPT_MAX_STACKS, OPT_NO_INJECT };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Profile this process", 0 },
@@ -76,9 +75,6 @@ static const struct argp_option opts[] = {
 	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks tracked (default 65536)", 0 },
 	{ "no-inject", OPT_NO_INJECT, NULL, 0, "Probe allocator symbols instead of redirecting "
 	  "the allocator tables to trampolines (misses LTO builds' inlined fast path)", 0 },
-	{ "fast-probes", OPT_FAST_PROBES, NULL, 0, "5-byte NOP probe points, ~10x cheaper on "
-	  "kernel 6.18+, but a child the target forks during the session crashes if it "
-	  "allocates (the kernel does not copy the probe's trampoline page)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{},
 };
@@ -143,9 +139,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_INJECT:
 		env.no_inject = true;
-		break;
-	case OPT_FAST_PROBES:
-		env.fast_probes = true;
 		break;
 	case ARGP_KEY_ARG:
 		env.cmd = &state->argv[state->next - 1];
@@ -245,7 +238,7 @@ static int attach_allocator(const struct pytarget *t, struct probes *p, bool lau
 			return ret;
 	}
 	if (!env.no_inject) {
-		ret = redirect_start(t, p, env.fast_probes, redir, err, sizeof(err));
+		ret = redirect_start(t, p, redir, err, sizeof(err));
 		if (!ret) {
 			probes_every_free_seen(p);
 			return 0;

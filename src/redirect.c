@@ -5,7 +5,8 @@
  * mapping.  Table entries are swapped and restored only while every thread
  * is stopped.  If pymem-bpf dies without restoring, each trampoline still
  * forwards to the original function and its nop5 does nothing: the target
- * keeps working, unprofiled.
+ * keeps working, unprofiled.  A page after the code holds the flag that
+ * keeps a forked child off the probe points (see trampoline.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -88,6 +89,34 @@ out:
 	return ret;
 }
 
+/*
+ * The guard page: private anonymous memory over the mapping's second page,
+ * wiped to zeroes in any child the target forks, set to 1 here.
+ */
+static int map_guard(struct inject *in, uint64_t base, char *err, size_t errlen)
+{
+	static const uint8_t on = 1;
+	uint64_t guard = base + TRAMP_GUARD_OFF;
+	long ret;
+	int perr = 0;
+
+	ret = inject_syscall(in, SYS_mmap, guard, TRAMP_PAGE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0, &perr);
+	if (!perr && (uint64_t)ret == guard)
+		ret = inject_syscall(in, SYS_madvise, guard, TRAMP_PAGE, MADV_WIPEONFORK,
+				     0, 0, 0, &perr);
+	else if (!perr && ret >= 0)
+		ret = -EFAULT;	/* MAP_FIXED put it elsewhere: cannot happen */
+	if (perr)
+		ret = perr;
+	if (ret) {
+		snprintf(err, errlen, "cannot set up the fork guard page in the target: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	return inject_write(in, guard, &on, sizeof(on));
+}
+
 /* memfd_create + write + mmap in the stopped target; returns the mapping's address. */
 static int map_image(struct inject *in, struct redirect *r, const struct tramp_image *img,
 		     uint64_t *base, char *err, size_t errlen)
@@ -116,8 +145,8 @@ static int map_image(struct inject *in, struct redirect *r, const struct tramp_i
 		inject_syscall(in, SYS_close, fd, 0, 0, 0, 0, 0, &perr);
 		return -EIO;
 	}
-	/* MAP_PRIVATE: uprobes skip shared mappings */
-	addr = inject_syscall(in, SYS_mmap, 0, sizeof(img->bytes), PROT_READ | PROT_EXEC,
+	/* MAP_PRIVATE: uprobes skip shared mappings.  The second page becomes the guard. */
+	addr = inject_syscall(in, SYS_mmap, 0, TRAMP_MAP_SIZE, PROT_READ | PROT_EXEC,
 			      MAP_PRIVATE, fd, 0, &perr);
 	inject_syscall(in, SYS_close, fd, 0, 0, 0, 0, 0, &perr);
 	if (addr < 0 && addr > -4096) {
@@ -125,7 +154,7 @@ static int map_image(struct inject *in, struct redirect *r, const struct tramp_i
 		return addr;
 	}
 	*base = addr;
-	return 0;
+	return map_guard(in, addr, err, errlen);
 }
 
 static int write_tables(struct inject *in, struct redirect *r,
@@ -141,8 +170,8 @@ static int write_tables(struct inject *in, struct redirect *r,
 	return 0;
 }
 
-int redirect_start(const struct pytarget *t, struct probes *p, bool nop5,
-		   struct redirect **out, char *err, size_t errlen)
+int redirect_start(const struct pytarget *t, struct probes *p, struct redirect **out,
+		   char *err, size_t errlen)
 {
 	uint64_t now[TRAMP_DOMAINS][TRAMP__MAX], base = 0;
 	struct tramp_image img;
@@ -170,7 +199,7 @@ int redirect_start(const struct pytarget *t, struct probes *p, bool nop5,
 		ret = -EAGAIN;
 		goto fail;
 	}
-	tramp_build(&img, r->orig, nop5);
+	tramp_build(&img, r->orig);
 	ret = map_image(in, r, &img, &base, err, errlen);
 	if (ret)
 		goto fail;

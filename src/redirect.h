@@ -7,7 +7,6 @@
 #ifndef PYMEM_REDIRECT_H
 #define PYMEM_REDIRECT_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include "probes.h"
 #include "pytarget.h"
@@ -20,8 +19,8 @@ struct redirect;
  * untouched: -EPERM ptrace refused, -EBUSY tables already hooked (tracemalloc,
  * debug hooks, a custom allocator), -ENOENT tables not found.
  */
-int redirect_start(const struct pytarget *t, struct probes *p, bool nop5,
-		   struct redirect **out, char *err, size_t errlen);
+int redirect_start(const struct pytarget *t, struct probes *p, struct redirect **out,
+		   char *err, size_t errlen);
 /* Restore the original pointers (every thread stopped again); the mapping stays. */
 void redirect_stop(struct redirect *r);
 

@@ -5,31 +5,20 @@
  * the call %rax is the result, %rsi/%rdx the arguments and (%rsp) the
  * caller's return address: one probe hit reads the whole event.  Frees are
  * seen at the probe point before a tail jump.  Stack alignment at the call is the
- * ABI's (entry is 8 mod 16, so an odd number of 8-byte pushes).
+ * ABI's (entry is 8 mod 16, so an odd number of 8-byte pushes).  The guard
+ * check before each probe point clobbers only the flags, which no caller
+ * of an allocator expects to survive it.
  */
 #include <stdbool.h>
 #include <string.h>
 #include "trampoline.h"
 
 static const uint8_t nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
-static const uint8_t nop1[] = { 0x90 };
 
 struct emit {
 	uint8_t *p;
 	uint32_t off;
-	bool nop5;
 };
-
-static void put(struct emit *e, const uint8_t *b, size_t n);
-
-static void probe_point(struct emit *e, uint32_t *probe)
-{
-	*probe = e->off;
-	if (e->nop5)
-		put(e, nop5, sizeof(nop5));
-	else
-		put(e, nop1, sizeof(nop1));
-}
 
 static void put(struct emit *e, const uint8_t *b, size_t n)
 {
@@ -40,6 +29,21 @@ static void put(struct emit *e, const uint8_t *b, size_t n)
 static void put1(struct emit *e, uint8_t b)
 {
 	put(e, &b, 1);
+}
+
+/* cmpb $0, guard(%rip); je over the nop5; nop5 */
+static void probe_point(struct emit *e, uint32_t *probe)
+{
+	int32_t disp = TRAMP_GUARD_OFF - (int32_t)(e->off + 7);
+
+	put1(e, 0x80);
+	put1(e, 0x3d);
+	put(e, (const uint8_t *)&disp, 4);
+	put1(e, 0x00);
+	put1(e, 0x74);
+	put1(e, sizeof(nop5));
+	*probe = e->off;
+	put(e, nop5, sizeof(nop5));
 }
 
 /* call/jmp *disp32(%rip), aimed at an 8-byte slot */
@@ -77,10 +81,9 @@ static void emit_free(struct emit *e, uint32_t slot, uint32_t *probe)
 	indirect(e, 0x25, slot);	/* jmp *slot(%rip) */
 }
 
-void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX],
-		 bool nop5)
+void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX])
 {
-	struct emit e = { .p = img->bytes, .nop5 = nop5 };
+	struct emit e = { .p = img->bytes };
 	int d, f;
 
 	memset(img, 0, sizeof(*img));

@@ -5,17 +5,17 @@
  * whole event (size, result and caller after the call; the block before a
  * free).
  *
- * The probe point is a 1-byte NOP by default.  A 5-byte NOP is what kernel
- * 6.18 turns into a call to a [uprobes-trampoline] page after the first hit
- * (about 10x cheaper than the int3), but fork does not copy that page while
- * the child inherits the rewritten call: a child forked during the session
- * that allocates through the trampoline dies of SIGSEGV (measured here with
- * os.fork under test_threading).  So the fast form is opt-in.
+ * The probe point is a 5-byte NOP, which kernel 6.18 turns into a call to
+ * a [uprobes-trampoline] page after the first hit (about 10x cheaper than
+ * an int3).  fork does not copy that page, yet the child inherits the
+ * rewritten call, and would die of SIGSEGV on its next allocation (seen
+ * with os.fork under test_threading).  So each probe point is guarded by a
+ * flag in a page of its own that the target marks MADV_WIPEONFORK: it reads
+ * 1 in the profiled process and 0 in any child, which jumps over the NOP.
  */
 #ifndef PYMEM_TRAMPOLINE_H
 #define PYMEM_TRAMPOLINE_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +33,10 @@ enum tramp_fn {
 #define TRAMP_CODE_SIZE	(TRAMP_DOMAINS * TRAMP__MAX * TRAMP_SLOT)
 /* code, then the original function pointers the code calls through */
 #define TRAMP_IMAGE_SIZE (TRAMP_CODE_SIZE + TRAMP_DOMAINS * TRAMP__MAX * 8)
+/* The image fills the mapping's first page; the guard flag is the first byte of the second. */
+#define TRAMP_PAGE	4096
+#define TRAMP_GUARD_OFF	TRAMP_PAGE
+#define TRAMP_MAP_SIZE	(2 * TRAMP_PAGE)
 
 struct tramp_image {
 	uint8_t bytes[TRAMP_IMAGE_SIZE];
@@ -40,12 +44,14 @@ struct tramp_image {
 	uint32_t probe[TRAMP_DOMAINS][TRAMP__MAX];	/* offset of its nop5 */
 };
 
+_Static_assert(TRAMP_IMAGE_SIZE <= TRAMP_GUARD_OFF, "the image must end before the guard page");
+
 /*
  * Build the image for a mapping at any address (the code is position
- * independent): orig[d][f] is the runtime address each trampoline forwards
- * to; a zero leaves that trampoline out (its probe offset stays 0).
+ * independent, the guard flag TRAMP_GUARD_OFF bytes after its start):
+ * orig[d][f] is the runtime address each trampoline forwards to; a zero
+ * leaves that trampoline out (its probe offset stays 0).
  */
-void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX],
-		 bool nop5);
+void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX]);
 
 #endif

@@ -264,7 +264,6 @@ def main():
     runs = [
         ("bare", lambda: bench_bare(args)),
         ("pymem-bpf -p", lambda: bench_pymem(args)),
-        ("  --fast-probes", lambda: bench_pymem(args, ["--fast-probes"])),
         ("  --no-inject", lambda: bench_pymem(args, ["--no-inject"])),
         ("-X tracemalloc=25", lambda: bench_bare(args, ["-X", "tracemalloc=25"])),
         ("memleak-bpfcc -p", lambda: bench_memleak(args)),

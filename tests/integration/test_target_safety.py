@@ -4,6 +4,7 @@ Allocator redirection writes into the target (a memfd mapping, table pointers); 
 check the target's own results while that happens, on the LTO build where it matters most.
 """
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -12,10 +13,12 @@ import sys
 import pytest
 
 from conftest import (ATTACHED_RE, DEBIAN, T_ATTACH, T_START, T_STOP, Proc, binary,
-                      python_exe)
+                      leaf_python, python_exe)
 
 TARGETS_DIR = os.path.join(os.path.dirname(__file__), "..", "targets")
 CHURN = os.path.join(TARGETS_DIR, "threaded_churn.py")
+FORKER = os.path.join(TARGETS_DIR, "forker.py")
+FORKS = 20
 REGRTESTS = ["test_dict", "test_list", "test_set", "test_unicode", "test_bytes",
              "test_threading", "test_gc", "test_weakref", "test_json", "test_collections",
              "test_itertools", "test_deque", "test_array", "test_re", "test_functools"]
@@ -70,6 +73,39 @@ def test_threads_mid_allocation_survive(version):
         seed, rounds, crc = (int(x) for x in item.split(":"))
         assert rounds > 0
         assert crc == mod.expected(seed, rounds), (seed, rounds)
+
+
+def marker_line(path, marker):
+    with open(path) as f:
+        return next(i for i, line in enumerate(f, 1) if marker in line)
+
+
+@pytest.mark.parametrize("version", [DEBIAN, "3.12.1"])
+def test_children_forked_while_attached(version, tmp_path):
+    """Children forked mid-session inherit the redirected tables and the probed trampolines
+    (but not the kernel's page behind an optimized probe): each must still allocate, get
+    its checksum right and exit 0, while every allocation of the parent is counted."""
+    out = str(tmp_path / "profile.json")
+    target = Proc([python_exe(version), FORKER, FORKS], name="target")
+    try:
+        target.wait_line("stdout", r"^READY$", T_START)
+        prof = attach(target.pid, "-o", out)
+        target.send("go\n")
+        m = target.wait_line("stdout", r"^RESULT (.*)$", T_STOP)
+        detach(prof)
+        target.close_stdin()
+        assert target.wait(T_STOP) == 0, target.describe()
+    finally:
+        target.kill()
+    assert [int(s) for s in m.group(1).split()] == [0] * FORKS, m.group(1)
+    with open(out) as f:
+        profile = json.load(f)
+    line = marker_line(FORKER, "# forker:rows")
+    dicts = sum(s["alloc_objects"] for s in profile["stacks"]
+                if (leaf_python(s) or {}).get("line") == line
+                and os.path.samefile(leaf_python(s)["file"], FORKER))
+    # each row is a dict and a str, made in the parent once per fork
+    assert dicts >= 2 * FORKS * 20000, dicts
 
 
 def run_regrtest(extra_env=None):

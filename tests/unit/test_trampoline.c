@@ -53,7 +53,7 @@ static void fake_free(void *ctx, void *p)
 	NOTE(ctx, p, 0);
 }
 
-static struct tramp_image img, img1;
+static struct tramp_image img;
 static uint8_t *code;
 
 static int setup(void **state)
@@ -68,26 +68,28 @@ static int setup(void **state)
 		orig[d][TRAMP_FREE] = (uintptr_t)fake_free;
 	}
 	orig[1][TRAMP_CALLOC] = 0;	/* left out */
-	tramp_build(&img, orig, true);
-	tramp_build(&img1, orig, false);
-	code = mmap(NULL, sizeof(img.bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	tramp_build(&img, orig);
+	/* the layout the target gets: code, then the guard flag's page */
+	code = mmap(NULL, TRAMP_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		    -1, 0);
 	if (code == MAP_FAILED)
 		return -1;
 	memcpy(code, img.bytes, sizeof(img.bytes));
-	return mprotect(code, sizeof(img.bytes), PROT_READ | PROT_EXEC);
+	return mprotect(code, TRAMP_GUARD_OFF, PROT_READ | PROT_EXEC);
 }
 
 static int teardown(void **state)
 {
-	return munmap(code, sizeof(img.bytes));
+	return munmap(code, TRAMP_MAP_SIZE);
 }
 
-static void test_forwarding(void **state)
+/* Every trampoline forwards its arguments and result, guard set (parent) or not (child). */
+static void check_forwarding(uint8_t guard)
 {
 	void *ctx = (void *)0xc7c7;
 	int d;
 
+	code[TRAMP_GUARD_OFF] = guard;
 	for (d = 0; d < TRAMP_DOMAINS; d++) {
 		void *(*m)(void *, size_t) = (void *)(code + img.entry[d][TRAMP_MALLOC]);
 		void *(*r)(void *, void *, size_t) = (void *)(code + img.entry[d][TRAMP_REALLOC]);
@@ -119,9 +121,21 @@ static void test_forwarding(void **state)
 	}
 }
 
+static void test_forwarding(void **state)
+{
+	check_forwarding(1);
+}
+
+static void test_forwarding_in_child(void **state)
+{
+	check_forwarding(0);
+}
+
 static void test_probe_points(void **state)
 {
 	static const uint8_t nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	int32_t disp;
+	uint32_t at;
 	int d, f;
 
 	for (d = 0; d < TRAMP_DOMAINS; d++) {
@@ -130,15 +144,21 @@ static void test_probe_points(void **state)
 				assert_int_equal(img.probe[d][f], 0);
 				continue;
 			}
-			assert_memory_equal(img.bytes + img.probe[d][f], nop5, 5);
-			assert_int_equal(img1.bytes[img1.probe[d][f]], 0x90);
-			if (f != TRAMP_FREE)
-				assert_int_equal(img1.bytes[img1.probe[d][f] + 1], 0xc3);
+			at = img.probe[d][f];
+			assert_memory_equal(img.bytes + at, nop5, 5);
+			/* guarded: cmpb $0, flag(%rip) aimed at the guard page; je over the nop5 */
+			assert_int_equal(img.bytes[at - 9], 0x80);
+			assert_int_equal(img.bytes[at - 8], 0x3d);
+			memcpy(&disp, img.bytes + at - 7, 4);
+			assert_int_equal(at - 2 + disp, TRAMP_GUARD_OFF);
+			assert_int_equal(img.bytes[at - 3], 0x00);
+			assert_int_equal(img.bytes[at - 2], 0x74);
+			assert_int_equal(img.bytes[at - 1], 5);
 			/* a free is seen before it happens, an allocation after */
 			if (f == TRAMP_FREE)
-				assert_int_equal(img.probe[d][f], img.entry[d][f]);
+				assert_int_equal(at - 9, img.entry[d][f]);
 			else
-				assert_int_equal(img.bytes[img.probe[d][f] + 5], 0xc3);
+				assert_int_equal(img.bytes[at + 5], 0xc3);
 		}
 	}
 }
@@ -147,6 +167,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forwarding),
+		cmocka_unit_test(test_forwarding_in_child),
 		cmocka_unit_test(test_probe_points),
 	};
 
