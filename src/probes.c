@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Load pymem.bpf.o and attach it to the allocator entry points of one process. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "elf_syms.h"
+#include "probe_site.h"
 #include "probes.h"
 #include "pymem.skel.h"
 #include "uprobe_multi.h"
@@ -127,18 +129,29 @@ static void multi_add(struct multi *m, uint64_t off, enum pymem_site s)
 	m->cookie[m->n++] = PYMEM_COOKIE(s, sites[s].kind);
 }
 
+/* A free's probe point: past a leading compare the kernel would single-step. */
+static uint64_t free_probe_offset(int fd, uint64_t off)
+{
+	uint8_t code[32];
+
+	if (fd < 0 || pread(fd, code, sizeof(code), off) != (ssize_t)sizeof(code))
+		return off;
+	return off + probe_site_entry_skip(code, sizeof(code), off);
+}
+
 static int attach_dso(struct probes *p, pid_t pid, const char *path, bool python)
 {
 	struct multi allocs = {}, frees = {};
 	uint64_t vaddr, size, off;
 	struct elf_syms *e;
-	int s, err;
+	int s, err, fd;
 
 	e = elf_syms_open(path);
 	if (!e) {
 		fprintf(stderr, "pymem-bpf: cannot read ELF %s: %s\n", path, strerror(errno));
 		return -errno;
 	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	for (s = 0; s < SITE__MAX; s++) {
 		if (sites[s].python != python || s == SITE_MMAP || s == SITE_MUNMAP)
 			continue;
@@ -150,8 +163,13 @@ static int attach_dso(struct probes *p, pid_t pid, const char *path, bool python
 					path);
 			continue;
 		}
-		multi_add(sites[s].kind == CALL_FREE ? &frees : &allocs, off, s);
+		if (sites[s].kind == CALL_FREE)
+			multi_add(&frees, free_probe_offset(fd, off), s);
+		else
+			multi_add(&allocs, off, s);
 	}
+	if (fd >= 0)
+		close(fd);
 	elf_syms_close(e);
 	err = attach_multi(p, p->skel->progs.alloc_enter, path, &allocs, false, pid);
 	err = err ?: attach_multi(p, p->skel->progs.alloc_exit, path, &allocs, true, pid);

@@ -6,7 +6,7 @@
  * on an ordinary instruction, an int3 plus a single-step, as at a function
  * entry that symbol probes use.
  *
- *     probe_cost [CALLS]     prints "nop5 NS", "nop1 NS", "insn NS" (ns per hit)
+ *     probe_cost [CALLS]     prints "nop5 NS", "nop1 NS", "insn NS", "push NS", "jcc NS" (ns per hit)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,9 +22,14 @@
 void site_nop5(void);
 void site_nop1(void);
 void site_insn(void);
+void site_push(void);
+void site_jcc(void);
+/* push and jcc: how glibc's malloc and free (after a test) begin */
 __asm__(".text\n.globl site_nop5\nsite_nop5:\n.byte 0x0f,0x1f,0x44,0x00,0x00\nret\n"
 	".globl site_nop1\nsite_nop1:\nnop\nret\n"
-	".globl site_insn\nsite_insn:\nmov %rdi,%rax\nret\n");
+	".globl site_insn\nsite_insn:\nmov %rdi,%rax\nret\n"
+	".globl site_push\nsite_push:\npush %r12\npop %r12\nret\n"
+	".globl site_jcc\nsite_jcc:\nje 1f\n1:\nret\n");
 
 static double run(void (*fn)(void), long calls)
 {
@@ -102,5 +107,7 @@ int main(int argc, char **argv)
 	printf("nop5 %.0f\n", cost(exe, site_nop5, calls));
 	printf("nop1 %.0f\n", cost(exe, site_nop1, calls));
 	printf("insn %.0f\n", cost(exe, site_insn, calls));
+	printf("push %.0f\n", cost(exe, site_push, calls));
+	printf("jcc %.0f\n", cost(exe, site_jcc, calls));
 	return 0;
 }
