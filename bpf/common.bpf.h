@@ -13,7 +13,6 @@
 #define MAP_ANONYMOUS	0x20
 #define EEXIST		17
 
-const volatile __u32 target_tgid = 0;
 const volatile __u64 py_runtime = 0;	/* &_PyRuntime in the target, 0 if unknown */
 const volatile struct py_offsets pyoff = {};
 /* the interpreter's own code: mmaps it makes directly are pymalloc's arenas */

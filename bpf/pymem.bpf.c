@@ -27,7 +27,6 @@ struct inflight_lvl {
 
 struct inflight {
 	__u32 depth;
-	__u32 in_mmap;		/* an anonymous mmap entered and counted in depth */
 	/* block the outermost free just released: its nested libc free is not a new event */
 	__u64 last_free;
 	/*
@@ -315,6 +314,11 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	if (--st->depth)
 		return 0;
 	l = st->lvl[0];
+	if (l.kind == CALL_IGNORED)
+		return 0;
+	/* MAP_FAILED */
+	if (l.site == SITE_MMAP && ret >= (__u64)-4095)
+		return 0;
 
 	switch (l.kind) {
 	case CALL_REALLOC:
@@ -427,84 +431,52 @@ int BPF_KPROBE(tramp_alloc)
 	return 0;
 }
 
-static __always_inline bool our_task(void)
-{
-	return (bpf_get_current_pid_tgid() >> 32) == target_tgid;
-}
-
-#define NR_MMAP		9
-#define NR_MUNMAP	11
-
 /*
  * Anonymous mmap outside any allocator call is an allocation of its own;
- * inside malloc or pymalloc's arena code (depth > 0) it belongs to that call.
- * Raw syscall tracepoints attach by name: no tracefs, kprobes or ftrace needed.
+ * inside malloc (depth > 0) it belongs to that call.  Probed in libc, not at
+ * the syscall tracepoints: those put every syscall on the host on the slow
+ * path, and an optimized probe hit is itself a syscall.
  */
-static __always_inline void mmap_enter(struct pt_regs *regs)
+SEC("uprobe")
+int BPF_KPROBE(mmap_enter, __u64 addr, __u64 len, __u64 prot, __u64 flags)
 {
-	struct inflight *st;
+	struct inflight *st = inflight_get();
+	struct inflight_lvl *l;
 	__u64 caller;
 
-	/* PROT_NONE reserves address space (malloc's heaps, guard areas): no memory */
-	if (!(BPF_CORE_READ(regs, r10) & MAP_ANONYMOUS) || !BPF_CORE_READ(regs, dx))
-		return;
-	/* libc's mmap wrapper is a leaf: the caller's return address is on top of the stack */
-	caller = read_ptr(BPF_CORE_READ(regs, sp));
-	/*
-	 * Arenas hold objects already counted one by one; through trampolines
-	 * there is no depth to tell they belong to an allocation call.
-	 */
-	if (caller >= interp_text_lo && caller < interp_text_hi)
-		return;
-	st = inflight_get();
 	if (!st)
-		return;
+		return 0;
 	st->last_free = 0;
-	st->in_mmap = 1;
 	if (st->depth++)
-		return;
-	st->lvl[0].site = SITE_MMAP;
-	st->lvl[0].kind = CALL_MALLOC;
-	st->lvl[0].size = BPF_CORE_READ(regs, si);
-	st->lvl[0].ptr = caller;
+		return 0;
+	/* mmap is a leaf: the caller's return address is on top of the stack */
+	caller = read_ptr(PT_REGS_SP(ctx));
+	l = &st->lvl[0];
+	l->site = SITE_MMAP;
+	l->ptr = 0;
+	l->size = len;
+	/*
+	 * A file mapping is not heap; PROT_NONE reserves address space (malloc's
+	 * heaps, guard areas); pymalloc's arenas (mapped from the interpreter
+	 * itself) hold objects counted one by one.
+	 */
+	if (!(flags & MAP_ANONYMOUS) || !prot ||
+	    (caller >= interp_text_lo && caller < interp_text_hi))
+		l->kind = CALL_IGNORED;
+	else
+		l->kind = CALL_MALLOC;
+	return 0;
 }
 
-static __always_inline void munmap_enter(struct pt_regs *regs)
+SEC("uprobe")
+int BPF_KPROBE(munmap_enter, __u64 addr)
 {
 	struct inflight *st = inflight_find();
 
 	if (st && st->depth)
-		return;
+		return 0;
 	/* Arenas and malloc's own chunks were never tracked: not a lost event. */
-	release_block(bpf_get_current_pid_tgid() >> 32, BPF_CORE_READ(regs, di));
-}
-
-SEC("raw_tp/sys_enter")
-int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
-{
-	if (!our_task())
-		return 0;
-	if (id == NR_MMAP)
-		mmap_enter(regs);
-	else if (id == NR_MUNMAP)
-		munmap_enter(regs);
-	return 0;
-}
-
-SEC("raw_tp/sys_exit")
-int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
-{
-	struct inflight *st;
-
-	if (!our_task())
-		return 0;
-	st = inflight_find();
-	if (!st || !st->in_mmap || !st->depth)
-		return 0;
-	st->in_mmap = 0;
-	if (--st->depth || ret < 0)
-		return 0;
-	record_alloc(st, target_tgid, ret, st->lvl[0].size, SITE_MMAP, st->lvl[0].ptr, 0);
+	release_block(bpf_get_current_pid_tgid() >> 32, addr);
 	return 0;
 }
 

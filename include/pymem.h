@@ -51,6 +51,7 @@ enum pymem_call_kind {
 	CALL_ALIGNED,		/* (align, size) -> ptr */
 	CALL_POSIX_MEMALIGN,	/* (ptr *, align, size) -> int */
 	CALL_FREE,		/* (ptr) */
+	CALL_IGNORED,		/* in flight but not an allocation (e.g. a file mmap) */
 };
 
 #define PYMEM_COOKIE(site, kind)	((__u64)(site) | ((__u64)(kind) << 8))

@@ -50,8 +50,6 @@ static const struct site_def sites[SITE__MAX] = {
 
 struct probes {
 	struct pymem_bpf *skel;
-	struct bpf_link *links[MAX_LINKS];	/* raw tracepoints */
-	int nlinks;
 	int fds[MAX_LINKS];			/* uprobe_multi links */
 	int nfds;
 	char interp_dso[256];
@@ -76,21 +74,7 @@ const char *probes_site_name(enum pymem_site site)
 
 const char *probes_site_dso(const struct probes *p, enum pymem_site site)
 {
-	if (site == SITE_MMAP || site == SITE_MUNMAP)
-		return "kernel";
 	return site < SITE__MAX && sites[site].python ? p->interp_dso : p->libc_dso;
-}
-
-static int add_link(struct probes *p, struct bpf_link *l, const char *what)
-{
-	int err = libbpf_get_error(l);
-
-	if (err) {
-		fprintf(stderr, "pymem-bpf: failed to attach %s: %s\n", what, strerror(-err));
-		return err;
-	}
-	p->links[p->nlinks++] = l;
-	return 0;
 }
 
 /* Probe points of one DSO, grouped by program: one uprobe_multi link each. */
@@ -141,7 +125,7 @@ static uint64_t free_probe_offset(int fd, uint64_t off)
 
 static int attach_dso(struct probes *p, pid_t pid, const char *path, bool python)
 {
-	struct multi allocs = {}, frees = {};
+	struct multi allocs = {}, frees = {}, maps = {}, unmaps = {};
 	uint64_t vaddr, size, off;
 	struct elf_syms *e;
 	int s, err, fd;
@@ -153,7 +137,7 @@ static int attach_dso(struct probes *p, pid_t pid, const char *path, bool python
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	for (s = 0; s < SITE__MAX; s++) {
-		if (sites[s].python != python || s == SITE_MMAP || s == SITE_MUNMAP)
+		if (sites[s].python != python)
 			continue;
 		if (elf_syms_lookup(e, sites[s].name, &vaddr, &size) ||
 		    elf_syms_vaddr_to_offset(e, vaddr, &off)) {
@@ -163,7 +147,11 @@ static int attach_dso(struct probes *p, pid_t pid, const char *path, bool python
 					path);
 			continue;
 		}
-		if (sites[s].kind == CALL_FREE)
+		if (s == SITE_MMAP)
+			multi_add(&maps, off, s);
+		else if (s == SITE_MUNMAP)
+			multi_add(&unmaps, off, s);
+		else if (sites[s].kind == CALL_FREE)
 			multi_add(&frees, free_probe_offset(fd, off), s);
 		else
 			multi_add(&allocs, off, s);
@@ -173,7 +161,11 @@ static int attach_dso(struct probes *p, pid_t pid, const char *path, bool python
 	elf_syms_close(e);
 	err = attach_multi(p, p->skel->progs.alloc_enter, path, &allocs, false, pid);
 	err = err ?: attach_multi(p, p->skel->progs.alloc_exit, path, &allocs, true, pid);
-	return err ?: attach_multi(p, p->skel->progs.free_enter, path, &frees, false, pid);
+	err = err ?: attach_multi(p, p->skel->progs.free_enter, path, &frees, false, pid);
+	/* anonymous mmap: its own entry program, the allocations' return program */
+	err = err ?: attach_multi(p, p->skel->progs.mmap_enter, path, &maps, false, pid);
+	err = err ?: attach_multi(p, p->skel->progs.alloc_exit, path, &maps, true, pid);
+	return err ?: attach_multi(p, p->skel->progs.munmap_enter, path, &unmaps, false, pid);
 }
 
 static __u32 max_u32(__u32 a, __u32 b)
@@ -240,7 +232,6 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 		goto fail;
 	}
 	p->skel = skel;
-	skel->rodata->target_tgid = t->pid;
 	skel->rodata->py_runtime = t->runtime;
 	skel->rodata->interp_text_lo = t->text_lo;
 	skel->rodata->interp_text_hi = t->text_hi;
@@ -256,6 +247,8 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 	bpf_program__set_expected_attach_type(skel->progs.alloc_enter, UPROBE_MULTI_ATTACH_TYPE);
 	bpf_program__set_expected_attach_type(skel->progs.alloc_exit, UPROBE_MULTI_ATTACH_TYPE);
 	bpf_program__set_expected_attach_type(skel->progs.free_enter, UPROBE_MULTI_ATTACH_TYPE);
+	bpf_program__set_expected_attach_type(skel->progs.mmap_enter, UPROBE_MULTI_ATTACH_TYPE);
+	bpf_program__set_expected_attach_type(skel->progs.munmap_enter, UPROBE_MULTI_ATTACH_TYPE);
 	bpf_program__set_expected_attach_type(skel->progs.tramp_alloc, UPROBE_MULTI_ATTACH_TYPE);
 	bpf_program__set_expected_attach_type(skel->progs.tramp_free, UPROBE_MULTI_ATTACH_TYPE);
 	bpf_map__set_max_entries(skel->maps.live, o->max_live);
@@ -274,10 +267,6 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 	}
 	if (t->libc[0])
 		err = attach_dso(p, t->pid, t->libc_open, false);
-	if (err)
-		goto fail;
-	err = add_link(p, bpf_program__attach(skel->progs.sys_enter), "sys_enter");
-	err = err ?: add_link(p, bpf_program__attach(skel->progs.sys_exit), "sys_exit");
 	if (err)
 		goto fail;
 	*out = p;
@@ -324,8 +313,6 @@ void probes_stop(struct probes *p)
 		return;
 	for (i = 0; i < p->nfds; i++)
 		close(p->fds[i]);
-	for (i = 0; i < p->nlinks; i++)
-		bpf_link__destroy(p->links[i]);
 	pymem_bpf__destroy(p->skel);
 	free(p);
 }
