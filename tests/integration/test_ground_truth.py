@@ -13,7 +13,7 @@ from conftest import (BUILDS, python_version, DEBIAN, DEBIAN_EXE, PYENV, at_line
                       profile_pid, require_ok, total, within)
 
 WORKLOADS = ["make_and_hold", "grow_heap", "heavy_churn", "small_dicts", "three_threads",
-             "ctypes_leak", "anon_mmap"]
+             "ctypes_leak"]
 TOLERANCE = 0.02
 
 
@@ -150,33 +150,6 @@ def test_ctypes_leak(run):
         excerpt(prof, on_line)
     assert total(prof, via_libc_malloc, "live_objects") >= leak["count"], \
         excerpt(prof, on_line)
-
-
-def test_anonymous_mmap(run):
-    """anon_mmap() holds 4 anonymous 3,000,000-byte mappings, unmaps 2 more and holds a file
-    mapping: the held ones are live at their line through libc's mmap, the unmapped ones
-    were allocated but are not live, and the file mapping is not heap at all."""
-    version, res = run
-    prof = require_ok(res)
-    facts = res.report["facts"]["anon_mmap"]
-
-    def via_mmap(marker):
-        on_line = at_line(res.report, marker)
-
-        def pred(stack):
-            last = stack["frames"][-1]
-            return on_line(stack) and last["kind"] == "native" and last["function"] == "mmap"
-        return pred
-
-    held, closed = via_mmap("anon_mmap"), via_mmap("anon_mmap_closed")
-    want = facts["count"] * facts["size"]
-    assert within(total(prof, held, "live_bytes"), want, TOLERANCE), excerpt(prof, held)
-    assert total(prof, held, "live_objects") == facts["count"], excerpt(prof, held)
-    assert total(prof, closed, "alloc_bytes") == facts["closed"] * facts["size"], \
-        excerpt(prof, closed)
-    assert total(prof, closed, "live_bytes") == 0, excerpt(prof, closed)
-    assert total(prof, via_mmap("file_mmap"), "alloc_bytes") == 0, \
-        excerpt(prof, at_line(res.report, "file_mmap"))
 
 
 def test_top_table_on_stdout(run):

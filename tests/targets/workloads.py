@@ -25,16 +25,13 @@ import ctypes
 import dis
 import itertools
 import json
-import mmap
 import os
 import re
 import sys
-import tempfile
 import threading
 
 HELD = []  # everything a workload keeps alive, until the process ends
 LEAKS = []  # addresses returned by libc malloc and never freed
-MAPS = []  # mappings made by anon_mmap and held
 STARTUP = bytearray(3_000_000)  # @startup: made at import, before READY
 
 
@@ -126,20 +123,6 @@ def ctypes_leak(count=8, size=1_234_567):
     return None
 
 
-# Anonymous mappings are heap; a file mapping is not; an unmapped one is not live.
-def anon_mmap(count=4, size=3_000_000, closed=2):
-    for _ in range(count):
-        MAPS.append(mmap.mmap(-1, size))  # @anon_mmap
-    for _ in range(closed):
-        m = mmap.mmap(-1, size)  # @anon_mmap_closed
-        m.close()
-    with tempfile.TemporaryFile() as f:
-        f.truncate(size)
-        MAPS.append(mmap.mmap(f.fileno(), size))  # @file_mmap
-    FACTS["anon_mmap"] = {"count": count, "size": size, "closed": closed}
-    return None
-
-
 # Many small pymalloc objects of each common kind, one kind per line, all held.
 def oracle_mix(n=15_000):
     dicts, lists, strs, small = [], [], [], []
@@ -176,7 +159,6 @@ WORKLOADS = {
     "small_dicts": small_dicts,
     "three_threads": three_threads,
     "ctypes_leak": ctypes_leak,
-    "anon_mmap": anon_mmap,
     "oracle_mix": oracle_mix,
 }
 

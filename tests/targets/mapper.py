@@ -1,0 +1,36 @@
+"""Anonymous mappings are heap; a file mapping is not; an unmapped one is not live.
+
+Protocol: prints "READY", waits for a line, holds COUNT anonymous mappings of
+SIZE bytes, unmaps CLOSED more and holds one file mapping, prints "DONE", then
+waits for stdin to close.
+
+    python mapper.py
+"""
+
+import mmap
+import sys
+import tempfile
+
+COUNT, SIZE, CLOSED = 4, 3_000_000, 2
+
+
+def main():
+    sys.stdout.write("READY\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
+    held = []
+    for _ in range(COUNT):
+        held.append(mmap.mmap(-1, SIZE))  # mapper:held
+    for _ in range(CLOSED):
+        m = mmap.mmap(-1, SIZE)  # mapper:closed
+        m.close()
+    with tempfile.TemporaryFile() as f:
+        f.truncate(SIZE)
+        held.append(mmap.mmap(f.fileno(), SIZE))  # mapper:file
+    sys.stdout.write("DONE\n")
+    sys.stdout.flush()
+    sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
