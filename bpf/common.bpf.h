@@ -18,7 +18,7 @@ const volatile struct py_offsets pyoff = {};
 /* the interpreter's own code: mmaps it makes directly are pymalloc's arenas */
 const volatile __u64 interp_text_lo = 0;
 const volatile __u64 interp_text_hi = 0;
-/* bytes of a frame holding every field the walker reads; 0 if over PYMEM_FRAME_CHUNK */
+/* bytes of a frame holding every field the walker reads (at most PYMEM_FRAME_CHUNK) */
 const volatile __u32 frame_need = 0;
 /*
  * Set by userspace once every free of the target's objects is seen (through

@@ -163,7 +163,7 @@ static __always_inline __u64 mix(__u64 h, __u64 v)
 	return h ^ (h >> 29);
 }
 
-/* Read one frame; returns 1 to record it, 0 to skip it, -1 on a read error. */
+/* The code object's firstlineno, cached; returns 1 (record the frame) or -1 on a read error. */
 static __always_inline int read_firstlineno(__u64 code, struct py_frame *out)
 {
 	__u64 *slot = code_cache_ok ? code_slot(code) : NULL;
@@ -184,7 +184,7 @@ static __always_inline int read_firstlineno(__u64 code, struct py_frame *out)
 /* Field at a (rodata) offset of a frame's first FRAME_CHUNK bytes. */
 #define CHUNK_FIELD(buf, off, type) (*(type *)((buf) + ((off) & (FRAME_CHUNK - 1))))
 
-/* A frame from its first FRAME_CHUNK bytes, already read. */
+/* A frame from its first bytes, already read; 1 to record it, 0 to skip it, -1 on error. */
 static __always_inline int parse_frame(const __u8 *buf, struct py_frame *out, __u64 *back)
 {
 	__u64 code;
@@ -206,41 +206,18 @@ static __always_inline int parse_frame(const __u8 *buf, struct py_frame *out, __
 	return read_firstlineno(code, out);
 }
 
-/* A frame outside any frame stack chunk (<=3.10, generators, C-stack shims). */
+/*
+ * A frame outside any frame stack chunk (<=3.10, generators, C-stack shims):
+ * read its first frame_need bytes, which every frame has.
+ */
 static __always_inline int read_frame(__u64 frame, struct py_frame *out, __u64 *back)
 {
 	__u8 buf[FRAME_CHUNK + 8];
-	__u64 code, instr;
-	__u8 owner;
-	__s32 v;
 
-	if (frame_need && !bpf_probe_read_user(buf, FRAME_CHUNK, (void *)frame))
-		return parse_frame(buf, out, back);
-	/* e.g. the frame ends its mapping: read field by field */
-	*back = read_ptr(frame + pyoff.frame_back);
-	if (pyoff.frame_owner != PY_OFF_NONE) {
-		if (bpf_probe_read_user(&owner, 1, (void *)(frame + pyoff.frame_owner)))
-			return -1;
-		if (owner >= FRAME_OWNED_BY_CSTACK)
-			return 0;
-	}
-	if (bpf_probe_read_user(&code, sizeof(code), (void *)(frame + pyoff.frame_code)))
+	if (frame_need > FRAME_CHUNK ||
+	    bpf_probe_read_user(buf, frame_need, (void *)frame))
 		return -1;
-	/* 3.14 tags stack references in bit 0 */
-	code &= ~1ULL;
-	if (!code)
-		return 0;
-	if (pyoff.code_adaptive == PY_OFF_NONE) {
-		if (bpf_probe_read_user(&v, sizeof(v), (void *)(frame + pyoff.frame_lasti)))
-			return -1;
-		out->lasti = v;
-	} else {
-		if (bpf_probe_read_user(&instr, sizeof(instr), (void *)(frame + pyoff.frame_lasti)))
-			return -1;
-		out->lasti = (instr - (code + pyoff.code_adaptive)) / 2;
-	}
-	out->code = code;
-	return read_firstlineno(code, out);
+	return parse_frame(buf, out, back);
 }
 
 static __always_inline bool in_range(__u64 f, __u64 lo, __u64 hi)
@@ -285,8 +262,6 @@ static __always_inline const __u8 *frame_bytes(struct walker *wk, __u64 f)
 	struct frame_walk *w = &wk->w;
 	__u64 lo, hi, len;
 
-	if (!frame_need)
-		return NULL;
 	if (!in_range(f, w->win_lo, w->win_hi)) {
 		if (!find_chunk(w, f))
 			return NULL;

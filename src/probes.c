@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Load pymem.bpf.o and attach it to the allocator entry points of one process. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,13 +113,13 @@ static void multi_add(struct multi *m, uint64_t off, enum pymem_site s)
 }
 
 /* A free's probe point: past a leading compare the kernel would single-step. */
-static uint64_t free_probe_offset(int fd, uint64_t off)
+static uint64_t free_probe_offset(const struct elf_syms *e, uint64_t vaddr, uint64_t off)
 {
 	uint8_t code[32];
 
-	if (fd < 0 || pread(fd, code, sizeof(code), off) != (ssize_t)sizeof(code))
+	if (elf_syms_read(e, vaddr, code, sizeof(code)))
 		return off;
-	return off + probe_site_entry_skip(code, sizeof(code), off);
+	return off + probe_site_entry_skip(code, sizeof(code), vaddr);
 }
 
 static int attach_dso(struct probes *p, pid_t pid, const char *path, bool python)
@@ -128,14 +127,13 @@ static int attach_dso(struct probes *p, pid_t pid, const char *path, bool python
 	struct multi allocs = {}, frees = {}, maps = {}, unmaps = {};
 	uint64_t vaddr, size, off;
 	struct elf_syms *e;
-	int s, err, fd;
+	int s, err;
 
 	e = elf_syms_open(path);
 	if (!e) {
 		fprintf(stderr, "pymem-bpf: cannot read ELF %s: %s\n", path, strerror(errno));
 		return -errno;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	for (s = 0; s < SITE__MAX; s++) {
 		if (sites[s].python != python)
 			continue;
@@ -152,12 +150,10 @@ static int attach_dso(struct probes *p, pid_t pid, const char *path, bool python
 		else if (s == SITE_MUNMAP)
 			multi_add(&unmaps, off, s);
 		else if (sites[s].kind == CALL_FREE)
-			multi_add(&frees, free_probe_offset(fd, off), s);
+			multi_add(&frees, free_probe_offset(e, vaddr, off), s);
 		else
 			multi_add(&allocs, off, s);
 	}
-	if (fd >= 0)
-		close(fd);
 	elf_syms_close(e);
 	err = attach_multi(p, p->skel->progs.alloc_enter, path, &allocs, false, pid);
 	err = err ?: attach_multi(p, p->skel->progs.alloc_exit, path, &allocs, true, pid);
@@ -180,6 +176,7 @@ static __u32 frame_need(const struct py_offsets *o)
 
 	if (o->frame_owner != PY_OFF_NONE)
 		need = max_u32(need, o->frame_owner + 1);
+	/* the BPF side masks frame field offsets with PYMEM_FRAME_CHUNK - 1 */
 	return need <= PYMEM_FRAME_CHUNK ? need : 0;
 }
 
@@ -238,8 +235,10 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 	skel->rodata->frame_need = frame_need(&t->off);
 	err = tstate_span(&t->off, (__u32 *)&skel->rodata->tstate_span_lo,
 			  (__u32 *)&skel->rodata->tstate_span_len);
-	if (err) {
-		fprintf(stderr, "pymem-bpf: PyThreadState layout too spread out for the walker\n");
+	if (err || !skel->rodata->frame_need) {
+		err = -ENOTSUP;
+		fprintf(stderr, "pymem-bpf: thread state or frame layout too spread out for "
+			"the walker\n");
 		goto fail;
 	}
 

@@ -102,11 +102,10 @@ static int map_guard(struct inject *in, uint64_t base, char *err, size_t errlen)
 
 	ret = inject_syscall(in, SYS_mmap, guard, TRAMP_PAGE, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0, &perr);
-	if (!perr && (uint64_t)ret == guard)
+	/* MAP_FIXED: guard itself, or a negative errno */
+	if (!perr && ret >= 0)
 		ret = inject_syscall(in, SYS_madvise, guard, TRAMP_PAGE, MADV_WIPEONFORK,
 				     0, 0, 0, &perr);
-	else if (!perr && ret >= 0)
-		ret = -EFAULT;	/* MAP_FIXED put it elsewhere: cannot happen */
 	if (perr)
 		ret = perr;
 	if (ret) {
