@@ -22,9 +22,10 @@ const volatile __u64 interp_text_hi = 0;
 const volatile __u32 frame_need = 0;
 /*
  * Set by userspace once every free of the target's objects is seen (through
- * trampolines, or symbols on a non-LTO build), so code_cache stays exact.
+ * trampolines, or symbols on a non-LTO build), so a code object's death is
+ * seen before its address is reused (pycode.bpf.h).
  */
-volatile bool code_cache_ok = false;
+volatile bool every_free_seen = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

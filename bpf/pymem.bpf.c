@@ -363,12 +363,8 @@ static __always_inline void do_free(__u64 addr)
 		if (st->last_alloc == addr)
 			st->last_alloc = 0;
 	}
-	if (code_cache_ok) {
-		__u64 *slot = code_slot(addr);
-
-		if (slot && *slot >> LINE_BITS == addr >> 4)
-			*slot = 0;
-	}
+	if (every_free_seen)
+		code_forget(addr);
 	if (!release_block(pid, addr))
 		drop(DROP_UNKNOWN_FREE);
 }

@@ -7,6 +7,7 @@
 #define PYMEM_PYSTACK_BPF_H
 
 #include "common.bpf.h"
+#include "pycode.bpf.h"
 
 #define MAX_INTERPS	4
 #define FRAME_OWNED_BY_CSTACK 3
@@ -19,37 +20,8 @@ struct {
 	__type(value, struct stack_rec);
 } stacks SEC(".maps");
 
-/* New stack ids that did not fit in new_stacks: the stack map must be scanned. */
+/* New stack ids that did not fit in the news ring: the stack map must be scanned. */
 volatile __u64 stacks_unreported = 0;
-
-/* New stack ids, so userspace reads their code objects while they still exist. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} new_stacks SEC(".maps");
-
-/*
- * firstlineno of recently walked code objects, direct-mapped, one atomic
- * word a slot: (code >> 4) << LINE_BITS | firstlineno.  Reading it from the
- * code object cost half the walk.  A slot is cleared when its code object
- * is freed, before the memory can hold another one.
- */
-#define CODE_CACHE_SLOTS	8192
-#define LINE_BITS		21
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, CODE_CACHE_SLOTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} code_cache SEC(".maps");
-
-static __always_inline __u64 *code_slot(__u64 code)
-{
-	__u32 k = (__u32)((code >> 4) * 0x9e3779b1U) >> 19;
-
-	return bpf_map_lookup_elem(&code_cache, &k);
-}
 
 #define FRAME_CHUNK	PYMEM_FRAME_CHUNK
 #define TSTATE_SPAN	PYMEM_TSTATE_SPAN
@@ -163,28 +135,10 @@ static __always_inline __u64 mix(__u64 h, __u64 v)
 	return h ^ (h >> 29);
 }
 
-/* The code object's firstlineno, cached; returns 1 (record the frame) or -1 on a read error. */
-static __always_inline int read_firstlineno(__u64 code, struct py_frame *out)
-{
-	__u64 *slot = code_cache_ok ? code_slot(code) : NULL;
-	__s32 v;
-
-	if (slot && *slot && *slot >> LINE_BITS == code >> 4) {
-		out->firstlineno = *slot & ((1U << LINE_BITS) - 1);
-		return 1;
-	}
-	if (bpf_probe_read_user(&v, sizeof(v), (void *)(code + pyoff.code_firstlineno)))
-		return -1;
-	out->firstlineno = v;
-	if (slot && v >= 0 && v < (1 << LINE_BITS))
-		*slot = (code >> 4) << LINE_BITS | v;
-	return 1;
-}
-
 /* Field at a (rodata) offset of a frame's first FRAME_CHUNK bytes. */
 #define CHUNK_FIELD(buf, off, type) (*(type *)((buf) + ((off) & (FRAME_CHUNK - 1))))
 
-/* A frame from its first bytes, already read; 1 to record it, 0 to skip it, -1 on error. */
+/* A frame from its first bytes, already read; 1 to record it, 0 to skip it. */
 static __always_inline int parse_frame(const __u8 *buf, struct py_frame *out, __u64 *back)
 {
 	__u64 code;
@@ -203,7 +157,8 @@ static __always_inline int parse_frame(const __u8 *buf, struct py_frame *out, __
 		out->lasti = (CHUNK_FIELD(buf, pyoff.frame_lasti, __u64) -
 			      (code + pyoff.code_adaptive)) / 2;
 	out->code = code;
-	return read_firstlineno(code, out);
+	out->gen = code_gen(code);
+	return 1;
 }
 
 /*
@@ -322,7 +277,7 @@ __noinline int walk_step(struct walker *wk)
 			break;
 		}
 		if (ret > 0) {
-			h = mix(mix(h, out->code), out->lasti);
+			h = mix(mix(h, out->code), (__u64)out->gen << 32 | out->lasti);
 			n++;
 		}
 		ret = 0;
@@ -380,8 +335,12 @@ static __noinline __u64 capture_stack(struct walker *wk, __u32 pid, __u32 site, 
 		return STACK_ID_MAP_FULL;
 	}
 	/* a full ring only delays symbolization: userspace then scans the map */
-	if (!err && bpf_ringbuf_output(&new_stacks, &id, sizeof(id), 0))
-		__sync_fetch_and_add(&stacks_unreported, 1);
+	if (!err) {
+		struct news_stack n = { .type = NEWS_STACK, .id = id };
+
+		if (bpf_ringbuf_output(&news, &n, sizeof(n), 0))
+			__sync_fetch_and_add(&stacks_unreported, 1);
+	}
 	return id;
 }
 

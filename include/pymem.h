@@ -15,6 +15,7 @@
 /* The walker reads a frame's first FRAME_CHUNK bytes, and the PyThreadState fields it needs, at once. */
 #define PYMEM_FRAME_CHUNK	128
 #define PYMEM_TSTATE_SPAN	512
+#define PYMEM_MAX_CODES		65536	/* code objects met in stacks and still alive */
 
 /* Allocator entry points; the id is the uprobe's bpf cookie (low byte). */
 enum pymem_site {
@@ -69,6 +70,7 @@ enum pymem_drop {
 	DROP_MISSED_FREE,	/* address allocated again before its free was seen */
 	DROP_UNKNOWN_FREE,	/* free of a block not allocated in the session */
 	DROP_UNSYMBOLIZED,	/* userspace: a code object was gone before it was read */
+	DROP_CODES_FULL,	/* code object map full: a frame's code not told from a dead one's */
 	DROP__MAX,
 };
 
@@ -84,7 +86,12 @@ enum pymem_drop {
 struct py_frame {
 	__u64 code;		/* PyCodeObject * in the target */
 	__u32 lasti;		/* f_lasti (<=3.10) or code-unit index (3.11+) */
-	__s32 firstlineno;	/* read with the frame: validates a cached code object */
+	/*
+	 * Which code object lived at that address: numbered when a walk first
+	 * meets it, forgotten when its free is seen.  0: unknown (not every
+	 * free is seen, or the code map is full).
+	 */
+	__u32 gen;
 };
 
 /* Deduplicated stack; frames[0] is the leaf. */
@@ -95,6 +102,45 @@ struct stack_rec {
 	__u32 flags;
 	__u64 native_ip;	/* return address of the allocation call */
 	struct py_frame frames[PYMEM_MAX_FRAMES];
+};
+
+/* Records on the "news" ring, in the order the BPF side met them. */
+enum pymem_news {
+	NEWS_STACK = 1,		/* struct news_stack: a stack id new to the stacks map */
+	NEWS_CODE,		/* struct news_code: a code object a walk met first */
+};
+
+struct news_stack {
+	__u32 type;
+	__u32 pad;
+	__u64 id;
+};
+
+#define PYMEM_NAME_MAX	256	/* bytes of a function name taken with a code object */
+#define PYMEM_FILE_MAX	1024	/* bytes of a file name */
+#define PYMEM_TABLE_MAX	4096	/* bytes of a line table */
+
+/* A compact str's characters as stored: len characters of kind (1, 2 or 4) bytes. */
+struct news_str {
+	__u32 kind;		/* 0: not taken (too long or unreadable) */
+	__u32 len;
+};
+
+/*
+ * What symbolizing a code object needs, taken while it certainly lives:
+ * module code dies right after it runs, before userspace could read it.
+ */
+struct news_code {
+	__u32 type;
+	__u32 gen;
+	__u64 code;
+	__s32 firstlineno;
+	__u32 table_len;	/* 0xffffffff: not taken */
+	struct news_str name;	/* co_qualname (3.11+) or co_name */
+	struct news_str file;
+	__u8 name_data[PYMEM_NAME_MAX];
+	__u8 file_data[PYMEM_FILE_MAX];
+	__u8 table[PYMEM_TABLE_MAX];
 };
 
 struct live_key {

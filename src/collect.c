@@ -34,14 +34,23 @@ static struct pm_frame map_full_frame = {
 
 static struct sym_stack *lookup(struct collector *c, uint64_t id);
 
-static int on_new_stack(void *ctx, void *data, size_t len)
+static int on_news(void *ctx, void *data, size_t len)
 {
-	uint64_t id;
+	struct collector *c = ctx;
+	struct news_stack st;
+	uint32_t type;
 
-	if (len < sizeof(id))
+	if (len < sizeof(type))
 		return 0;
-	memcpy(&id, data, sizeof(id));
-	return lookup(ctx, id) ? 0 : -ENOMEM;
+	memcpy(&type, data, sizeof(type));
+	if (type == NEWS_CODE && len >= sizeof(struct news_code)) {
+		symbolizer_code_news(c->s, data);
+	} else if (type == NEWS_STACK && len >= sizeof(st)) {
+		memcpy(&st, data, sizeof(st));
+		if (!lookup(c, st.id))
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 struct collector *collector_new(const struct probes *p, struct symbolizer *s)
@@ -57,7 +66,7 @@ struct collector *collector_new(const struct probes *p, struct symbolizer *s)
 	c->start_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	c->cap = 1024;
 	c->tab = calloc(c->cap, sizeof(*c->tab));
-	c->rb = ring_buffer__new(probes_new_stacks_fd(p), on_new_stack, c, NULL);
+	c->rb = ring_buffer__new(probes_news_fd(p), on_news, c, NULL);
 	if (!c->tab || !c->rb) {
 		collector_free(c);
 		return NULL;

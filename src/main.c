@@ -190,6 +190,17 @@ static const char *site_dso(void *arg, enum pymem_site site)
 	return probes_site_dso(arg, site);
 }
 
+static bool code_current(void *arg, uint64_t code, uint32_t gen)
+{
+	return probes_code_current(arg, code, gen);
+}
+
+static const struct symbolizer_ops sym_ops = {
+	.site_name = probes_site_name,
+	.site_dso = site_dso,
+	.code_current = code_current,
+};
+
 static int build_profile(struct collector *c, const struct pytarget *t, double secs,
 			 bool exited, struct symbolizer *s, struct pm_profile *p)
 {
@@ -364,7 +375,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "pymem-bpf: attached to PID %d (python %s, %s)\n", t.pid, t.version,
 		t.interp);
 
-	sym = symbolizer_new(&t, probes_site_name, site_dso, probes);
+	sym = symbolizer_new(&t, &sym_ops, probes);
 	col = sym ? collector_new(probes, sym) : NULL;
 	if (!col) {
 		fprintf(stderr, "pymem-bpf: out of memory\n");

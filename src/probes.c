@@ -321,9 +321,16 @@ int probes_stacks_fd(const struct probes *p)
 	return bpf_map__fd(p->skel->maps.stacks);
 }
 
-int probes_new_stacks_fd(const struct probes *p)
+int probes_news_fd(const struct probes *p)
 {
-	return bpf_map__fd(p->skel->maps.new_stacks);
+	return bpf_map__fd(p->skel->maps.news);
+}
+
+bool probes_code_current(const struct probes *p, uint64_t code, uint32_t gen)
+{
+	__u32 now;
+
+	return !bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.codes), &code, &now) && now == gen;
 }
 
 uint64_t probes_stacks_unreported(const struct probes *p)
@@ -338,7 +345,7 @@ int probes_stats_fd(const struct probes *p)
 
 void probes_every_free_seen(struct probes *p)
 {
-	p->skel->bss->code_cache_ok = true;
+	p->skel->bss->every_free_seen = true;
 }
 
 int probes_peak(const struct probes *p, struct peak_state *out)

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Turn stack records into frames.  Code objects are read from the target
- * with process_vm_readv and cached by (address, firstlineno): addresses are
- * reused once a code object dies, and the firstlineno the BPF side read
- * with the frame tells a stale entry from a live one.
+ * Turn stack records into frames.  Code objects are cached by (address,
+ * incarnation): addresses are reused once a code object dies.  Their names
+ * and line tables come from the BPF side, taken when a walk first met them;
+ * failing that, from the target's memory while the incarnation still lives.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -16,13 +16,14 @@
 #include "remote.h"
 #include "symbolize.h"
 
-#define CODE_CACHE_BITS	14
+#define CODE_CACHE_BITS	16
 #define MAX_STR		4096
 #define MAX_TABLE	(1 << 20)
 #define MAX_DSOS	64
 
 struct code_info {
 	uint64_t addr;
+	uint32_t gen;		/* 0: not known, the object at addr is taken as it is */
 	int32_t firstlineno;
 	bool valid;		/* read successfully */
 	const char *function;	/* interned: frames keep pointing at them */
@@ -39,8 +40,7 @@ struct dso {
 
 struct symbolizer {
 	const struct pytarget *t;
-	const char *(*site_name)(enum pymem_site);
-	const char *(*site_dso)(void *arg, enum pymem_site);
+	const struct symbolizer_ops *ops;
 	void *arg;
 	struct code_info *codes;	/* open addressing */
 	size_t ncodes, capcodes;
@@ -52,17 +52,15 @@ struct symbolizer {
 	uint64_t unknown;
 };
 
-struct symbolizer *symbolizer_new(const struct pytarget *t,
-				  const char *(*site_name)(enum pymem_site),
-				  const char *(*site_dso)(void *arg, enum pymem_site), void *arg)
+struct symbolizer *symbolizer_new(const struct pytarget *t, const struct symbolizer_ops *ops,
+				  void *arg)
 {
 	struct symbolizer *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
 	s->t = t;
-	s->site_name = site_name;
-	s->site_dso = site_dso;
+	s->ops = ops;
 	s->arg = arg;
 	s->capcodes = 1 << CODE_CACHE_BITS;
 	s->codes = calloc(s->capcodes, sizeof(*s->codes));
@@ -151,16 +149,33 @@ static size_t put_utf8(char *out, uint32_t cp)
 	return 4;
 }
 
+/* len characters of kind (1, 2 or 4) bytes each, as a new UTF-8 C string */
+static char *utf8_from(const uint8_t *raw, unsigned int kind, size_t len)
+{
+	char *out = malloc(len * 4 + 1);
+	size_t i, n;
+
+	if (!out)
+		return NULL;
+	for (i = 0, n = 0; i < len; i++) {
+		uint32_t cp = kind == 1 ? raw[i] :
+			      kind == 2 ? ((const uint16_t *)raw)[i] : ((const uint32_t *)raw)[i];
+
+		n += put_utf8(out + n, cp);
+	}
+	out[n] = '\0';
+	return out;
+}
+
 /* A compact str object as a new UTF-8 C string. */
 static char *read_str(const struct symbolizer *s, uint64_t addr)
 {
 	const struct py_offsets *o = &s->t->off;
 	unsigned int kind, compact, ascii;
-	uint8_t *raw = NULL;
+	uint8_t *raw;
 	char *out = NULL;
 	uint32_t state;
 	int64_t len;
-	size_t i, n;
 
 	if (!has_type(s->t->pid, addr, s->t->str_type) ||
 	    remote_read(s->t->pid, addr + o->unicode_state, &state, sizeof(state)) ||
@@ -172,25 +187,11 @@ static char *read_str(const struct symbolizer *s, uint64_t addr)
 	if (!compact || len < 0 || len > MAX_STR || (kind != 1 && kind != 2 && kind != 4))
 		return NULL;
 	raw = malloc(len * kind + 1);
-	out = malloc(len * 4 + 1);
-	if (!raw || !out)
-		goto fail;
-	if (remote_read(s->t->pid, addr + (ascii ? o->unicode_ascii_data : o->unicode_compact_data),
-			raw, len * kind))
-		goto fail;
-	for (i = 0, n = 0; i < (size_t)len; i++) {
-		uint32_t cp = kind == 1 ? raw[i] :
-			      kind == 2 ? ((uint16_t *)raw)[i] : ((uint32_t *)raw)[i];
-
-		n += put_utf8(out + n, cp);
-	}
-	out[n] = '\0';
+	if (raw && !remote_read(s->t->pid, addr + (ascii ? o->unicode_ascii_data :
+						   o->unicode_compact_data), raw, len * kind))
+		out = utf8_from(raw, kind, len);
 	free(raw);
 	return out;
-fail:
-	free(raw);
-	free(out);
-	return NULL;
 }
 
 static size_t str_slot(char **tab, size_t cap, const char *str)
@@ -256,53 +257,84 @@ static int read_bytes(const struct symbolizer *s, uint64_t addr, uint8_t **buf, 
 	return 0;
 }
 
+static void code_set(struct symbolizer *s, struct code_info *c, const char *fn,
+		     const char *path)
+{
+	if (fn && fn[0] && path) {
+		c->function = intern(s, fn);
+		c->file = intern(s, path);
+		c->valid = true;
+	}
+}
+
+/* From the target's memory: right only if the incarnation still lives after the read. */
 static void code_read(struct symbolizer *s, struct code_info *c)
 {
 	const struct py_offsets *o = &s->t->off;
 	uint64_t name, file, table;
-	char *fn, *path;
-	int32_t first;
+	char *fn = NULL, *path = NULL;
 	pid_t pid = s->t->pid;
 
-	if (!has_type(pid, c->addr, s->t->code_type) ||
-	    remote_read(pid, c->addr + o->code_firstlineno, &first, sizeof(first)) ||
-	    first != c->firstlineno)
-		return;
-	if (read_u64(pid, c->addr + (o->code_qualname != PY_OFF_NONE ? o->code_qualname :
-				      o->code_name), &name) ||
-	    read_u64(pid, c->addr + o->code_filename, &file) ||
-	    read_u64(pid, c->addr + o->code_linetable, &table))
-		return;
-	fn = read_str(s, name);
-	path = read_str(s, file);
-	if (fn && fn[0] && path && !read_bytes(s, table, &c->table, &c->table_len)) {
-		c->function = intern(s, fn);
-		c->file = intern(s, path);
-		c->valid = true;
+	if (has_type(pid, c->addr, s->t->code_type) &&
+	    !remote_read(pid, c->addr + o->code_firstlineno, &c->firstlineno,
+			 sizeof(c->firstlineno)) &&
+	    !read_u64(pid, c->addr + (o->code_qualname != PY_OFF_NONE ? o->code_qualname :
+				      o->code_name), &name) &&
+	    !read_u64(pid, c->addr + o->code_filename, &file) &&
+	    !read_u64(pid, c->addr + o->code_linetable, &table) &&
+	    !read_bytes(s, table, &c->table, &c->table_len)) {
+		fn = read_str(s, name);
+		path = read_str(s, file);
+		if (!c->gen || s->ops->code_current(s->arg, c->addr, c->gen))
+			code_set(s, c, fn, path);
 	}
 	free(fn);
 	free(path);
 }
 
-static uint64_t code_hash(uint64_t addr, int32_t first)
+static struct code_info *code_slot(struct symbolizer *s, uint64_t addr, uint32_t gen)
 {
-	uint64_t h = (addr ^ ((uint64_t)(uint32_t)first << 40)) * 0x9e3779b97f4a7c15ULL;
+	uint64_t h = (addr ^ ((uint64_t)gen << 47)) * 0x9e3779b97f4a7c15ULL;
 
-	return h >> (64 - CODE_CACHE_BITS);
+	return &s->codes[h >> (64 - CODE_CACHE_BITS)];
 }
 
 /* Cached code object; on a collision the slot is replaced (it is only a cache). */
-static struct code_info *code_get(struct symbolizer *s, uint64_t addr, int32_t first)
+static struct code_info *code_get(struct symbolizer *s, uint64_t addr, uint32_t gen)
 {
-	struct code_info *c = &s->codes[code_hash(addr, first)];
+	struct code_info *c = code_slot(s, addr, gen);
 
-	if (c->addr == addr && c->firstlineno == first && c->valid)
+	if (c->addr == addr && c->gen == gen && c->valid)
 		return c;
 	code_clear(c);
 	c->addr = addr;
-	c->firstlineno = first;
+	c->gen = gen;
 	code_read(s, c);
 	return c;
+}
+
+void symbolizer_code_news(struct symbolizer *s, const struct news_code *r)
+{
+	struct code_info *c = code_slot(s, r->code, r->gen);
+	char *fn = NULL, *path = NULL;
+
+	code_clear(c);
+	c->addr = r->code;
+	c->gen = r->gen;
+	c->firstlineno = r->firstlineno;
+	/* too long to take whole: the object is read when a stack needs it */
+	if (!r->name.kind || !r->file.kind || r->table_len > sizeof(r->table))
+		return;
+	c->table = malloc(r->table_len ? r->table_len : 1);
+	if (!c->table)
+		return;
+	memcpy(c->table, r->table, r->table_len);
+	c->table_len = r->table_len;
+	fn = utf8_from(r->name_data, r->name.kind, r->name.len);
+	path = utf8_from(r->file_data, r->file.kind, r->file.len);
+	code_set(s, c, fn, path);
+	free(fn);
+	free(path);
 }
 
 static struct dso *dso_get(struct symbolizer *s, const char *path)
@@ -373,7 +405,7 @@ static void native_frame(struct symbolizer *s, uint64_t ip, struct pm_frame *f)
 
 static void python_frame(struct symbolizer *s, const struct py_frame *pf, struct pm_frame *f)
 {
-	struct code_info *c = code_get(s, pf->code, pf->firstlineno);
+	struct code_info *c = code_get(s, pf->code, pf->gen);
 
 	f->kind = PM_FRAME_PYTHON;
 	if (!c->valid) {
@@ -416,8 +448,8 @@ int symbolizer_stack(struct symbolizer *s, const struct stack_rec *r, struct pm_
 	if (r->native_ip)
 		native_frame(s, r->native_ip, &f[n++]);
 	f[n].kind = PM_FRAME_NATIVE;
-	f[n].function = (char *)s->site_name(r->site);
-	f[n].file = (char *)s->site_dso(s->arg, r->site);
+	f[n].function = (char *)s->ops->site_name(r->site);
+	f[n].file = (char *)s->ops->site_dso(s->arg, r->site);
 	n++;
 	*out = f;
 	return n;

@@ -3,6 +3,7 @@
 #ifndef PYMEM_SYMBOLIZE_H
 #define PYMEM_SYMBOLIZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "profile.h"
@@ -11,10 +12,16 @@
 
 struct symbolizer;
 
-/* site_name/site_dso name the allocator entry point behind a stack record. */
-struct symbolizer *symbolizer_new(const struct pytarget *t,
-				  const char *(*site_name)(enum pymem_site),
-				  const char *(*site_dso)(void *arg, enum pymem_site), void *arg);
+struct symbolizer_ops {
+	/* the allocator entry point behind a stack record, and its DSO */
+	const char *(*site_name)(enum pymem_site site);
+	const char *(*site_dso)(void *arg, enum pymem_site site);
+	/* is gen still the incarnation of the code object at code? */
+	bool (*code_current)(void *arg, uint64_t code, uint32_t gen);
+};
+
+struct symbolizer *symbolizer_new(const struct pytarget *t, const struct symbolizer_ops *ops,
+				  void *arg);
 void symbolizer_free(struct symbolizer *s);
 
 /*
@@ -22,6 +29,9 @@ void symbolizer_free(struct symbolizer *s);
  * symbolizer.  Returns the number of frames, or -ENOMEM.
  */
 int symbolizer_stack(struct symbolizer *s, const struct stack_rec *r, struct pm_frame **out);
+
+/* A code object as the BPF side took it when a walk first met it. */
+void symbolizer_code_news(struct symbolizer *s, const struct news_code *r);
 
 /* Python frames whose code object could not be read or had been replaced. */
 uint64_t symbolizer_unknown_frames(const struct symbolizer *s);

@@ -1,12 +1,11 @@
 """Anonymous mmap/munmap, seen through libc's mmap: held mappings are live at their line,
 unmapped ones were allocated but are not live, and file mappings are not heap at all."""
-import json
 import os
 
 import pytest
 
-from conftest import DEBIAN, T_START, T_STOP, Proc, leaf_python, python_exe, within
-from test_target_safety import attach, detach, marker_line
+from conftest import DEBIAN, leaf_python, python_exe, within
+from test_target_safety import marker_line, profile_served
 
 MAPPER = os.path.join(os.path.dirname(__file__), "..", "targets", "mapper.py")
 COUNT, SIZE, CLOSED = 4, 3_000_000, 2
@@ -22,20 +21,7 @@ def at(profile, marker, key):
 
 @pytest.mark.parametrize("version", [DEBIAN, "3.8.18", "3.13.0"])
 def test_anonymous_mmap(version, tmp_path):
-    out = str(tmp_path / "profile.json")
-    target = Proc([python_exe(version), MAPPER], name="target")
-    try:
-        target.wait_line("stdout", r"^READY$", T_START)
-        prof = attach(target.pid, "-o", out)
-        target.send("go\n")
-        target.wait_line("stdout", r"^DONE$", T_STOP)
-        detach(prof)
-        target.close_stdin()
-        assert target.wait(T_STOP) == 0, target.describe()
-    finally:
-        target.kill()
-    with open(out) as f:
-        profile = json.load(f)
+    profile, _ = profile_served([python_exe(version), MAPPER], str(tmp_path / "profile.json"))
     assert within(at(profile, "# mapper:held", "live_bytes"), COUNT * SIZE, 0.02)
     assert at(profile, "# mapper:held", "live_objects") == COUNT
     assert at(profile, "# mapper:closed", "alloc_bytes") == CLOSED * SIZE

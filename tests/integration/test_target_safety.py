@@ -47,6 +47,24 @@ def detach(prof):
     assert "cannot restore" not in prof.text("stderr"), prof.describe()
 
 
+def profile_served(argv, out, done=r"^DONE$"):
+    """Profile a tests/targets/protocol.py target from "go" to its done line, then let it
+    exit; returns (the profile, the done line's match)."""
+    target = Proc(argv, name="target")
+    try:
+        target.wait_line("stdout", r"^READY$", T_START)
+        prof = attach(target.pid, "-o", out)
+        target.send("go\n")
+        m = target.wait_line("stdout", done, T_STOP)
+        detach(prof)
+        target.close_stdin()
+        assert target.wait(T_STOP) == 0, target.describe()
+    finally:
+        target.kill()
+    with open(out) as f:
+        return json.load(f), m
+
+
 @pytest.mark.parametrize("version", [DEBIAN, "3.11.7", "3.13.0"])
 def test_threads_mid_allocation_survive(version):
     """Four threads allocate nonstop while pymem-bpf attaches and detaches three times and
@@ -85,21 +103,9 @@ def test_children_forked_while_attached(version, tmp_path):
     """Children forked mid-session inherit the redirected tables and the probed trampolines
     (but not the kernel's page behind an optimized probe): each must still allocate, get
     its checksum right and exit 0, while every allocation of the parent is counted."""
-    out = str(tmp_path / "profile.json")
-    target = Proc([python_exe(version), FORKER, FORKS], name="target")
-    try:
-        target.wait_line("stdout", r"^READY$", T_START)
-        prof = attach(target.pid, "-o", out)
-        target.send("go\n")
-        m = target.wait_line("stdout", r"^RESULT (.*)$", T_STOP)
-        detach(prof)
-        target.close_stdin()
-        assert target.wait(T_STOP) == 0, target.describe()
-    finally:
-        target.kill()
+    profile, m = profile_served([python_exe(version), FORKER, FORKS],
+                                str(tmp_path / "profile.json"), done=r"^RESULT (.*)$")
     assert [int(s) for s in m.group(1).split()] == [0] * FORKS, m.group(1)
-    with open(out) as f:
-        profile = json.load(f)
     line = marker_line(FORKER, "# forker:rows")
     dicts = sum(s["alloc_objects"] for s in profile["stacks"]
                 if (leaf_python(s) or {}).get("line") == line

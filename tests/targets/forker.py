@@ -13,6 +13,8 @@ import os
 import sys
 import zlib
 
+from protocol import serve
+
 ROWS = 20000
 
 
@@ -21,11 +23,7 @@ def work(seed):
     return zlib.crc32("".join(r["s"] for r in rows).encode())
 
 
-def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-    sys.stdout.write("READY\n")
-    sys.stdout.flush()
-    sys.stdin.readline()
+def forks(n):
     statuses = []
     for i in range(n):
         want = work(i + 1)
@@ -33,10 +31,8 @@ def main():
         if pid == 0:
             os._exit(0 if work(i + 1) == want else 3)
         statuses.append(os.waitpid(pid, 0)[1])
-    sys.stdout.write("RESULT %s\n" % " ".join(str(s) for s in statuses))
-    sys.stdout.flush()
-    sys.stdin.read()
+    return "RESULT %s" % " ".join(str(s) for s in statuses)
 
 
 if __name__ == "__main__":
-    main()
+    serve(lambda: forks(int(sys.argv[1]) if len(sys.argv) > 1 else 20))

@@ -8,17 +8,16 @@ waits for stdin to close.
 """
 
 import mmap
-import sys
 import tempfile
+
+from protocol import serve
 
 COUNT, SIZE, CLOSED = 4, 3_000_000, 2
 
+held = []
 
-def main():
-    sys.stdout.write("READY\n")
-    sys.stdout.flush()
-    sys.stdin.readline()
-    held = []
+
+def maps():
     for _ in range(COUNT):
         held.append(mmap.mmap(-1, SIZE))  # mapper:held
     for _ in range(CLOSED):
@@ -27,10 +26,8 @@ def main():
     with tempfile.TemporaryFile() as f:
         f.truncate(SIZE)
         held.append(mmap.mmap(f.fileno(), SIZE))  # mapper:file
-    sys.stdout.write("DONE\n")
-    sys.stdout.flush()
-    sys.stdin.read()
+    return "DONE"
 
 
 if __name__ == "__main__":
-    main()
+    serve(maps)

@@ -45,6 +45,7 @@ static void test_drop_names(void **state)
 		[DROP_MISSED_FREE] = "missed_free",
 		[DROP_UNKNOWN_FREE] = "unknown_free",
 		[DROP_UNSYMBOLIZED] = "unsymbolized_frames",
+		[DROP_CODES_FULL] = "code_map_full",
 	};
 	int d, e;
 

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Code objects by incarnation.  A dead code object's address is soon reused
+ * (module code dies right after it runs), so a frame names its code by
+ * address and a number given when a walk first meets the object, forgotten
+ * when its free is seen.  Stacks of different incarnations differ, and the
+ * object's names and line table are taken at that first meeting, while a
+ * frame still holds it.
+ */
+#ifndef PYMEM_PYCODE_BPF_H
+#define PYMEM_PYCODE_BPF_H
+
+#include "common.bpf.h"
+
+/* New stacks and code objects, in the order they were met (struct news_*). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} news SEC(".maps");
+
+/* Live code objects met in a walk: address -> incarnation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PYMEM_MAX_CODES);
+	__type(key, __u64);
+	__type(value, __u32);
+} codes SEC(".maps");
+
+/*
+ * How many codes entries hash to each slot: a free whose slot is empty is
+ * not of a known code object, and most frees are not.
+ */
+#define CODE_FILTER_SLOTS	(1 << 15)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CODE_FILTER_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} code_filter SEC(".maps");
+
+/*
+ * Recently met codes entries, direct-mapped, one atomic word a slot:
+ * (code >> 17) << 32 | gen.  The slot index holds code's bits 4-16, so the
+ * word names the code exactly (user addresses are below 2^47, code objects
+ * 16-byte aligned).  A lookup in codes cost most of a frame's walk.
+ */
+#define CODE_CACHE_BITS		13
+#define CODE_CACHE_SLOTS	(1 << CODE_CACHE_BITS)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CODE_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} code_cache SEC(".maps");
+
+/* The last incarnation number given (its low 32 bits) */
+volatile __u64 code_gen_last = 0;
+
+static __always_inline bool code_cacheable(__u64 code)
+{
+	return !(code & 15) && !(code >> 47);
+}
+
+static __always_inline __u64 *code_slot(__u64 code)
+{
+	__u32 k = ((code >> 4) ^ (code >> 17)) & (CODE_CACHE_SLOTS - 1);
+
+	return bpf_map_lookup_elem(&code_cache, &k);
+}
+
+static __always_inline __u32 *code_filter_slot(__u64 code)
+{
+	__u32 k = (__u32)((code >> 4) * 0x9e3779b1U) >> (32 - 15);
+
+	return bpf_map_lookup_elem(&code_filter, &k);
+}
+
+/* A compact str's characters, if they fit in cap - 1 bytes (cap a power of two). */
+static __always_inline void take_str(__u64 str, struct news_str *out, __u8 *buf, __u32 cap)
+{
+	__u32 state, kind, n;
+	__s64 len;
+
+	out->kind = 0;
+	if (!str ||
+	    bpf_probe_read_user(&state, sizeof(state), (void *)(str + pyoff.unicode_state)) ||
+	    bpf_probe_read_user(&len, sizeof(len), (void *)(str + pyoff.unicode_length)))
+		return;
+	kind = (state >> 2) & 7;
+	/* only compact strs keep their characters right after the header */
+	if (!((state >> 5) & 1) || len < 0 || len >= cap || (kind != 1 && kind != 2 && kind != 4))
+		return;
+	n = (__u32)len * kind;
+	if (n >= cap)
+		return;
+	str += (state >> 6) & 1 ? pyoff.unicode_ascii_data : pyoff.unicode_compact_data;
+	if (bpf_probe_read_user(buf, n & (cap - 1), (void *)str))
+		return;
+	out->kind = kind;
+	out->len = len;
+}
+
+/* What userspace needs of the code object, on the news ring. */
+static __always_inline void code_news(__u64 code, __u32 gen)
+{
+	struct news_code *r = bpf_ringbuf_reserve(&news, sizeof(*r), 0);
+	__u64 table;
+	__s64 n;
+
+	if (!r)
+		return;		/* userspace reads the object itself, if it is still there */
+	r->type = NEWS_CODE;
+	r->gen = gen;
+	r->code = code;
+	if (bpf_probe_read_user(&r->firstlineno, sizeof(r->firstlineno),
+				(void *)(code + pyoff.code_firstlineno))) {
+		bpf_ringbuf_discard(r, 0);
+		return;
+	}
+	take_str(read_ptr(code + (pyoff.code_qualname != PY_OFF_NONE ? pyoff.code_qualname :
+				  pyoff.code_name)), &r->name, r->name_data, PYMEM_NAME_MAX);
+	take_str(read_ptr(code + pyoff.code_filename), &r->file, r->file_data, PYMEM_FILE_MAX);
+	r->table_len = 0xffffffff;
+	table = read_ptr(code + pyoff.code_linetable);
+	if (table && !bpf_probe_read_user(&n, sizeof(n), (void *)(table + pyoff.bytes_size)) &&
+	    n >= 0 && n < PYMEM_TABLE_MAX &&
+	    !bpf_probe_read_user(r->table, n & (PYMEM_TABLE_MAX - 1),
+				 (void *)(table + pyoff.bytes_data)))
+		r->table_len = n;
+	bpf_ringbuf_submit(r, 0);
+}
+
+/* First meeting, or a cache miss: the code's number from codes, or a new one. */
+__noinline __u32 code_gen_slow(__u64 code)
+{
+	__u32 *found, *f, gen;
+	__u64 *slot;
+	int err;
+
+	found = bpf_map_lookup_elem(&codes, &code);
+	if (found) {
+		gen = *found;
+	} else {
+		gen = __sync_add_and_fetch(&code_gen_last, 1);
+		if (!gen)	/* 0 means unknown */
+			gen = __sync_add_and_fetch(&code_gen_last, 1);
+		err = bpf_map_update_elem(&codes, &code, &gen, BPF_NOEXIST);
+		if (err == -EEXIST) {
+			/* another thread met it at the same moment */
+			found = bpf_map_lookup_elem(&codes, &code);
+			if (!found)
+				return 0;
+			gen = *found;
+		} else if (err) {
+			drop(DROP_CODES_FULL);
+			return 0;
+		} else {
+			f = code_filter_slot(code);
+			if (f)
+				__sync_fetch_and_add(f, 1);
+			code_news(code, gen);
+		}
+	}
+	if (code_cacheable(code)) {
+		slot = code_slot(code);
+		if (slot)
+			*slot = (code >> 17) << 32 | gen;
+	}
+	return gen;
+}
+
+/* The incarnation of a code object a frame holds (so it is alive); 0 if unknown. */
+static __always_inline __u32 code_gen(__u64 code)
+{
+	__u64 *slot, v;
+
+	if (!every_free_seen)
+		return 0;
+	if (code_cacheable(code)) {
+		slot = code_slot(code);
+		if (slot) {
+			v = *slot;
+			if (v >> 32 == code >> 17 && (__u32)v)
+				return (__u32)v;
+		}
+	}
+	return code_gen_slow(code);
+}
+
+/* A freed block: if it was a code object we met, forget it before its address is reused. */
+static __always_inline void code_forget(__u64 addr)
+{
+	__u32 *f = code_filter_slot(addr);
+	__u64 *slot;
+
+	if (!f || !*f || bpf_map_delete_elem(&codes, &addr))
+		return;
+	__sync_fetch_and_add(f, -1);
+	if (code_cacheable(addr)) {
+		slot = code_slot(addr);
+		if (slot && *slot >> 32 == addr >> 17)
+			*slot = 0;
+	}
+}
+
+#endif /* PYMEM_PYCODE_BPF_H */

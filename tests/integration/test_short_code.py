@@ -1,0 +1,27 @@
+"""Code objects that die right after they run (module code, exec'd snippets) have their
+addresses reused at once; each snippet's live bytes must still be credited to its own file
+and line, never to an earlier snippet that lived at the same address."""
+import os
+
+import pytest
+
+from conftest import DEBIAN, leaf_python, python_exe
+from test_target_safety import profile_served
+
+TARGET = os.path.join(os.path.dirname(__file__), "..", "targets", "short_code.py")
+COUNT, SIZE, STEP = 200, 4000, 8
+
+
+@pytest.mark.parametrize("version", [DEBIAN, "3.8.18", "3.10.13", "3.12.1", "3.13.0"])
+def test_dead_code_objects_keep_their_names(version, tmp_path):
+    profile, _ = profile_served([python_exe(version), TARGET], str(tmp_path / "profile.json"))
+    # bytes of each snippet's buffer (bytearray(n) holds n + 1), by (file, line) of the leaf
+    got = {}
+    for s in profile["stacks"]:
+        leaf = leaf_python(s)
+        if leaf and leaf["file"].startswith("gen_") and s["live_bytes"] >= SIZE:
+            key = (leaf["file"], leaf["line"], leaf["function"])
+            got[key] = got.get(key, 0) + s["live_bytes"]
+    want = {("gen_%d.py" % i, 2, "<module>"): SIZE + STEP * i + 1 for i in range(COUNT)}
+    assert got == want, sorted(set(got.items()) ^ set(want.items()))[:10]
+    assert profile["dropped"].get("unsymbolized_frames", 0) == 0
