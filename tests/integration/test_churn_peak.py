@@ -7,7 +7,7 @@ lifetime and the per-stack live bytes at the session's high-water mark.
 
 import pytest
 
-from conftest import BUILDS, python_version, at_line, excerpt, profile_pid, require_ok, total, within
+from conftest import BUILDS, at_line, excerpt, profile_pid, require_ok, total, within
 
 
 @pytest.fixture(scope="module", params=BUILDS)
