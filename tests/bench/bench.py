@@ -304,6 +304,11 @@ def main():
     if tm and base and "time" in results["pymem-bpf -p"]:
         print("pymem-bpf slowdown / tracemalloc slowdown: %.2f"
               % ((results["pymem-bpf -p"]["time"] - base) / (tm - base)))
+        events = results["pymem-bpf -p"].get("events")
+        if probe and events:
+            # the floor of any design with one probe hit per event, BPF work aside
+            print("  one bare nop5 hit per event alone would be: %.2f"
+                  % (events * probe["nop5"] * 1e-9 / (tm - base)))
     p = results["pymem-bpf -p"]
     if "attach" in p:
         print()
