@@ -49,11 +49,12 @@ $(OUTPUT)/obj/%.o: src/%.c $(wildcard src/*.h include/*.h) $(SKELS) | $(OUTPUT)/
 $(OUTPUT)/pymem-bpf: $(OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-# Unit tests link every module but main.o; a test may add rules in tests/unit/*.mk.
+# Unit tests link every module but main.o; a test may add rules, and objects
+# to link as prerequisites, in tests/unit/*.mk.
 -include $(wildcard tests/unit/*.mk)
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
-	$(CC) $(CFLAGS) $(INCLUDES) -Isrc -I$(OUTPUT)/tests $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $(INCLUDES) -Isrc -I$(OUTPUT)/tests $< $(filter %.o,$^) $(LDLIBS) -lcmocka -o $@
 
 unit: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done

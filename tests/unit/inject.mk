@@ -1,7 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0
-# test_inject runs inject_target, a small threaded program parked in blocking calls.
+# The test_inject* tests run inject_target, a small threaded program parked in
+# blocking calls, and share their helpers through inject_harness.o.
 
-$(OUTPUT)/tests/test_inject: $(OUTPUT)/tests/inject_target $(OUTPUT)/tests/inject_fixtures.h
+INJECT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_inject*.c))
+
+$(INJECT_TESTS): $(OUTPUT)/tests/inject_target $(OUTPUT)/tests/inject_harness.o \
+		 tests/unit/inject_harness.h
+
+$(OUTPUT)/tests/inject_harness.o: tests/unit/inject_harness.c tests/unit/inject_harness.h \
+				  src/inject.h $(OUTPUT)/tests/inject_fixtures.h
+	$(CC) $(CFLAGS) $(INCLUDES) -Isrc -I$(OUTPUT)/tests -c $< -o $@
 
 $(OUTPUT)/tests/inject_target: tests/unit/inject_target.c
 	@mkdir -p $(@D)
