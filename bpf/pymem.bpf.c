@@ -386,8 +386,8 @@ int BPF_KPROBE(tramp_free, __u64 ctx_arg, __u64 addr)
 
 /*
  * An allocation trampoline's nop5, after the call: %rax the result, the
- * arguments back in %rsi/%rdx, and the caller's return address on top of
- * the stack.  Inner levels of the same call were reported first.
+ * arguments back in %rsi/%rdx, and the caller's return address in %rcx.
+ * Inner levels of the same call were reported first.
  */
 SEC("uprobe")
 int BPF_KPROBE(tramp_alloc)
@@ -418,8 +418,7 @@ int BPF_KPROBE(tramp_alloc)
 	/* an inner realloc already released the old block; an inner malloc did not */
 	if (old && (old != ret || !nested) && !release_block(pid, old) && !nested)
 		drop(DROP_UNKNOWN_FREE);
-	record_alloc(st, pid, ret, size, PYMEM_COOKIE_SITE(cookie), read_ptr(PT_REGS_SP(ctx)),
-		     made);
+	record_alloc(st, pid, ret, size, PYMEM_COOKIE_SITE(cookie), PT_REGS_PARM4(ctx), made);
 	if (st) {
 		st->last_alloc = ret;
 		st->last_free = 0;

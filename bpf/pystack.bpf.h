@@ -104,8 +104,8 @@ static __always_inline __u64 search_tstate(__u64 fsbase)
  */
 static __always_inline bool thread_top(struct walker *wk)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+	/* a trusted BTF pointer: a direct load, not a helper call */
+	__u64 fsbase = bpf_get_current_task_btf()->thread.fsbase;
 	struct frame_walk *w = &wk->w;
 	__u64 ts = wk->tstate, f;
 

@@ -2,12 +2,14 @@
 /*
  * x86-64 trampoline code.  Allocation trampolines keep their arguments on
  * the stack across the call and restore them, so that at the NOP after
- * the call %rax is the result, %rsi/%rdx the arguments and (%rsp) the
- * caller's return address: one probe hit reads the whole event.  Frees are
- * seen at the probe point before a tail jump.  Stack alignment at the call is the
- * ABI's (entry is 8 mod 16, so an odd number of 8-byte pushes).  The guard
- * check before each probe point clobbers only the flags, which no caller
- * of an allocator expects to survive it.
+ * the call %rax is the result, %rsi/%rdx the arguments and %rcx a copy of
+ * the caller's return address (the BPF side would otherwise read it from
+ * (%rsp), a user-memory copy per event): one probe hit sees the whole
+ * event.  %rcx is call-clobbered, so the caller expects nothing of it.
+ * Frees are seen at the probe point before a tail jump.  Stack alignment
+ * at the call is the ABI's (entry is 8 mod 16, so an odd number of 8-byte
+ * pushes).  The guard check before each probe point clobbers only the
+ * flags, which no caller of an allocator expects to survive it.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -59,6 +61,7 @@ static void indirect(struct emit *e, uint8_t modrm, uint32_t slot)
 static void emit_alloc(struct emit *e, uint32_t slot, bool three_args, uint32_t *probe)
 {
 	static const uint8_t sub8[] = { 0x48, 0x83, 0xec, 0x08 }, add8[] = { 0x48, 0x83, 0xc4, 0x08 };
+	static const uint8_t caller_to_rcx[] = { 0x48, 0x8b, 0x0c, 0x24 };	/* mov (%rsp),%rcx */
 
 	put1(e, 0x56);			/* push %rsi */
 	if (three_args) {
@@ -71,6 +74,7 @@ static void emit_alloc(struct emit *e, uint32_t slot, bool three_args, uint32_t 
 		put1(e, 0x5a);		/* pop %rdx */
 	}
 	put1(e, 0x5e);			/* pop %rsi */
+	put(e, caller_to_rcx, sizeof(caller_to_rcx));
 	probe_point(e, probe);
 	put1(e, 0xc3);			/* ret */
 }

@@ -158,9 +158,64 @@ static void test_probe_points(void **state)
 			if (f == TRAMP_FREE)
 				assert_int_equal(at - 9, img.entry[d][f]);
 			else
-				assert_int_equal(img.bytes[at + 5], 0xc3);
+				assert_int_equal(img.bytes[at + 5], 0xc3);	/* ret */
 		}
 	}
+}
+
+/*
+ * With each allocation probe point turned into a call to a checker, %rcx
+ * at the probe must be the caller's return address, which the BPF side
+ * takes from it instead of reading the stack.
+ */
+static void test_probe_sees_caller(void **state)
+{
+	enum { STUB = 2048, HITS = TRAMP_GUARD_OFF + 64 };
+	static const uint8_t check[] = {
+		0x4c, 0x8b, 0x5c, 0x24, 0x08,	/* mov 8(%rsp),%r11: above our own return */
+		0x4c, 0x39, 0xd9,		/* cmp %r11,%rcx */
+		0x75, 0x06,			/* jne over the incb */
+		0xfe, 0x05, 0, 0, 0, 0,		/* incb HITS(%rip) */
+		0xc3,				/* ret */
+	};
+	uint8_t *p = mmap(NULL, TRAMP_MAP_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *ctx = (void *)0xc7c7;
+	int32_t rel;
+	int d, f, calls = 0;
+
+	assert_ptr_not_equal(p, MAP_FAILED);
+	memcpy(p, img.bytes, sizeof(img.bytes));
+	memcpy(p + STUB, check, sizeof(check));
+	rel = HITS - (STUB + 16);
+	memcpy(p + STUB + 12, &rel, 4);
+	for (d = 0; d < TRAMP_DOMAINS; d++)
+		for (f = 0; f < TRAMP__MAX; f++) {
+			uint32_t at = img.probe[d][f];
+
+			if (f == TRAMP_FREE || !at)
+				continue;
+			p[at] = 0xe8;		/* call STUB */
+			rel = STUB - (int32_t)(at + 5);
+			memcpy(p + at + 1, &rel, 4);
+		}
+	assert_int_equal(mprotect(p, TRAMP_GUARD_OFF, PROT_READ | PROT_EXEC), 0);
+	p[TRAMP_GUARD_OFF] = 1;
+	for (d = 0; d < TRAMP_DOMAINS; d++) {
+		void *(*m)(void *, size_t) = (void *)(p + img.entry[d][TRAMP_MALLOC]);
+		void *(*r)(void *, void *, size_t) = (void *)(p + img.entry[d][TRAMP_REALLOC]);
+		void *(*c)(void *, size_t, size_t) = (void *)(p + img.entry[d][TRAMP_CALLOC]);
+
+		assert_ptr_equal(m(ctx, 5), (void *)(0x1000 + 5));
+		assert_ptr_equal(r(ctx, (void *)0x5000, 1), (void *)0x5001);
+		calls += 2;
+		if (img.probe[d][TRAMP_CALLOC]) {
+			assert_ptr_equal(c(ctx, 2, 2), (void *)(0x2000 + 4));
+			calls++;
+		}
+	}
+	assert_int_equal(p[HITS], calls);
+	munmap(p, TRAMP_MAP_SIZE);
 }
 
 int main(void)
@@ -169,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_forwarding),
 		cmocka_unit_test(test_forwarding_in_child),
 		cmocka_unit_test(test_probe_points),
+		cmocka_unit_test(test_probe_sees_caller),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
