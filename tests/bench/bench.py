@@ -10,7 +10,11 @@ start-up and attach are not in the ratios.  It runs:
   (c) under `python -X tracemalloc=25`;
   (d) under `memleak-bpfcc -p PID` (bcc; needs kernel headers, reported if it cannot run).
 
-    tests/bench/bench.py [--python EXE] [--iterations N] [--depth D] [--binary PATH]
+Timings on a VM drift by tens of percent within minutes, so bare, pymem-bpf, tracemalloc and
+the bare probe cost run in --rounds interleaved rounds: ratios use each mode's median, and the
+per-round ratios show the spread.  --no-inject and memleak run once.
+
+    tests/bench/bench.py [--python EXE] [--iterations N] [--depth D] [--rounds R] [--binary PATH]
 """
 
 import argparse
@@ -19,6 +23,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -254,6 +259,7 @@ def main():
     ap.add_argument("--python", default="/root/.pyenv/versions/3.11.7/bin/python3")
     ap.add_argument("--iterations", type=int, default=200000)
     ap.add_argument("--depth", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--probe-cost", default=os.path.join(REPO, "build", "probe_cost"),
                     help="the probe_cost helper (bare cost of one uprobe hit)")
     ap.add_argument("--binary", default=os.path.join(REPO, "build", "pymem-bpf"))
@@ -261,54 +267,79 @@ def main():
     if os.geteuid() != 0:
         print("note: not root; the BPF tools will fail", file=sys.stderr)
 
-    runs = [
+    rounds = [
         ("bare", lambda: bench_bare(args)),
         ("pymem-bpf -p", lambda: bench_pymem(args)),
-        ("  --no-inject", lambda: bench_pymem(args, ["--no-inject"])),
         ("-X tracemalloc=25", lambda: bench_bare(args, ["-X", "tracemalloc=25"])),
+    ]
+    once = [
+        ("  --no-inject", lambda: bench_pymem(args, ["--no-inject"])),
         ("memleak-bpfcc -p", lambda: bench_memleak(args)),
     ]
-    results = {}
-    for name, fn in runs:
-        print("running: %s ..." % name, file=sys.stderr, flush=True)
-        try:
-            results[name] = fn()
-        except Failed as e:
-            results[name] = {"error": str(e)}
-        except Exception as e:		# a broken tool must not hide the other numbers
-            results[name] = {"error": "%s: %s" % (type(e).__name__, e)}
+    runs = {name: [] for name, _ in rounds + once}
+    probes = []
+    for r in range(args.rounds):
+        for name, fn in rounds + (once if r == 0 else []):
+            print("round %d: %s ..." % (r + 1, name.strip()), file=sys.stderr, flush=True)
+            try:
+                runs[name].append(fn())
+            except Failed as e:
+                runs[name].append({"error": str(e)})
+            except Exception as e:	# a broken tool must not hide the other numbers
+                runs[name].append({"error": "%s: %s" % (type(e).__name__, e)})
+        probes.append(probe_costs(args))
 
+    def median_run(name):
+        ok = sorted((r for r in runs[name] if "time" in r), key=lambda r: r["time"])
+        return ok[(len(ok) - 1) // 2] if ok else (runs[name][0] if runs[name] else {})
+
+    results = {name: median_run(name) for name in runs}
+    ok_probes = [p for p in probes if p]
+    probe = ({k: statistics.median(p[k] for p in ok_probes) for k in ok_probes[0]}
+             if ok_probes else None)
     base = results["bare"].get("time")
     print()
-    print("pymem-bpf benchmark: %s, %d iterations at stack depth %d (one run each)"
-          % (args.python, args.iterations, args.depth))
-    print("%-20s %12s %10s" % ("mode", "loop time", "slowdown"))
-    for name, _ in runs:
+    print("pymem-bpf benchmark: %s, %d iterations at stack depth %d (%d rounds: medians)"
+          % (args.python, args.iterations, args.depth, args.rounds))
+    print("%-20s %12s %10s   %s" % ("mode", "loop time", "slowdown", "all rounds"))
+    for name, _ in rounds + once:
         r = results[name]
         if "time" in r and base:
-            print("%-20s %11.3fs %9.1fx" % (name, r["time"], r["time"] / base))
+            every = " ".join("%.3f" % x["time"] for x in runs[name] if "time" in x)
+            print("%-20s %11.3fs %9.1fx   %s" % (name, r["time"], r["time"] / base, every))
         else:
             print("%-20s %12s %10s   %s" % (name, "-", "-", r.get("error", "")))
-    probe = probe_costs(args)
     print()
     if probe:
         print("bare uprobe hit, no BPF (probe_cost): nop5 %d ns, nop1 %d ns, "
-              "ordinary instruction %d ns" % (probe["nop5"], probe["nop1"], probe["insn"]))
-    for name, _ in runs:
+              "ordinary instruction %d ns (rounds: nop5 %s)"
+              % (probe["nop5"], probe["nop1"], probe["insn"],
+                 " ".join("%d" % p["nop5"] for p in ok_probes)))
+    for name, _ in rounds + once:
         r = results[name]
         if "events" in r and base and r["events"]:
             per = (r["time"] - base) / r["events"] * 1e9
             ratio = " = %.1fx a bare nop5 hit" % (per / probe["nop5"]) if probe else ""
             print("%-20s %d events, %.0f ns per event%s" % (name.strip(), r["events"], per, ratio))
     tm = results["-X tracemalloc=25"].get("time")
-    if tm and base and "time" in results["pymem-bpf -p"]:
-        print("pymem-bpf slowdown / tracemalloc slowdown: %.2f"
-              % ((results["pymem-bpf -p"]["time"] - base) / (tm - base)))
-        events = results["pymem-bpf -p"].get("events")
-        if probe and events:
+    pm = results["pymem-bpf -p"]
+    if tm and base and "time" in pm:
+        print("pymem-bpf slowdown / tracemalloc slowdown: %.2f" % ((pm["time"] - base) / (tm - base)))
+        if probe and pm.get("events"):
             # the floor of any design with one probe hit per event, BPF work aside
             print("  one bare nop5 hit per event alone would be: %.2f"
-                  % (events * probe["nop5"] * 1e-9 / (tm - base)))
+                  % (pm["events"] * probe["nop5"] * 1e-9 / (tm - base)))
+    # each round against its own bare run, nop5 and tracemalloc: the spread of the ratios
+    per_round = []
+    for i in range(args.rounds):
+        try:
+            b, p, t = (runs[n][i]["time"] for n in ("bare", "pymem-bpf -p", "-X tracemalloc=25"))
+            ev, nop = runs["pymem-bpf -p"][i]["events"], probes[i]["nop5"]
+        except (KeyError, IndexError, TypeError):
+            continue
+        per_round.append("%.1fx nop5, %.2f tm" % ((p - b) / ev * 1e9 / nop, (p - b) / (t - b)))
+    if per_round:
+        print("per round: " + "; ".join(per_round))
     p = results["pymem-bpf -p"]
     if "attach" in p:
         print()
