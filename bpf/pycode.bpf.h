@@ -15,22 +15,23 @@
 /* New stacks and code objects, in the order they were met (struct news_*). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);
+	__uint(max_entries, 16 << 20);
 } news SEC(".maps");
 
-/* Live code objects met in a walk: address -> incarnation. */
+/* Live code objects met in a walk, by address. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PYMEM_MAX_CODES);
 	__type(key, __u64);
-	__type(value, __u32);
+	__type(value, struct code_ent);
 } codes SEC(".maps");
 
 /*
  * How many codes entries hash to each slot: a free whose slot is empty is
  * not of a known code object, and most frees are not.
  */
-#define CODE_FILTER_SLOTS	(1 << 15)
+#define CODE_FILTER_BITS	15
+#define CODE_FILTER_SLOTS	(1 << CODE_FILTER_BITS)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -72,7 +73,7 @@ static __always_inline __u64 *code_slot(__u64 code)
 
 static __always_inline __u32 *code_filter_slot(__u64 code)
 {
-	__u32 k = (__u32)((code >> 4) * 0x9e3779b1U) >> (32 - 15);
+	__u32 k = (__u32)((code >> 4) * 0x9e3779b1U) >> (32 - CODE_FILTER_BITS);
 
 	return bpf_map_lookup_elem(&code_filter, &k);
 }
@@ -95,6 +96,8 @@ static __always_inline void take_str(__u64 str, struct news_str *out, __u8 *buf,
 	n = (__u32)len * kind;
 	if (n >= cap)
 		return;
+	/* keep clang from reading with the unchecked copy of n */
+	asm volatile("" : "+r"(n));
 	str += (state >> 6) & 1 ? pyoff.unicode_ascii_data : pyoff.unicode_compact_data;
 	if (bpf_probe_read_user(buf, n & (cap - 1), (void *)str))
 		return;
@@ -102,77 +105,116 @@ static __always_inline void take_str(__u64 str, struct news_str *out, __u8 *buf,
 	out->len = len;
 }
 
-/* What userspace needs of the code object, on the news ring. */
-static __always_inline void code_news(__u64 code, __u32 gen)
+/*
+ * The line table in pieces, built in t (the ring takes only what a piece
+ * fills); false if the ring had no room.
+ */
+static __always_inline bool table_news(struct news_table *t, __u64 code, __u32 gen,
+				       __u64 table, __u32 n)
+{
+	__u32 i, len;
+
+	t->type = NEWS_TABLE;
+	t->gen = gen;
+	t->code = code;
+	for (i = 0; i < PYMEM_TABLE_CHUNKS; i++) {
+		t->off = i * PYMEM_TABLE_CHUNK;
+		if (t->off >= n)
+			return true;
+		len = n - t->off;
+		/* 1..PYMEM_TABLE_CHUNK, in a form the verifier can bound */
+		len = ((len - 1) & (PYMEM_TABLE_CHUNK - 1)) + 1;
+		if (n - t->off > PYMEM_TABLE_CHUNK)
+			len = PYMEM_TABLE_CHUNK;
+		t->len = len;
+		/* unreadable: userspace sees the table cut short and reads it itself */
+		if (bpf_probe_read_user(t->data, len, (void *)(table + pyoff.bytes_data + t->off)))
+			return true;
+		if (bpf_ringbuf_output(&news, t, offsetof(struct news_table, data) + len, 0))
+			return false;
+	}
+	return true;
+}
+
+/* What userspace needs of the code object, on the news ring; false if the ring was full. */
+static __always_inline bool code_news(__u64 code, __u32 gen, struct news_table *t)
 {
 	struct news_code *r = bpf_ringbuf_reserve(&news, sizeof(*r), 0);
 	__u64 table;
-	__s64 n;
+	__s64 n = -1;
 
 	if (!r)
-		return;		/* userspace reads the object itself, if it is still there */
+		return false;
 	r->type = NEWS_CODE;
 	r->gen = gen;
 	r->code = code;
 	if (bpf_probe_read_user(&r->firstlineno, sizeof(r->firstlineno),
 				(void *)(code + pyoff.code_firstlineno))) {
+		/* not a readable code object: userspace will find as much */
 		bpf_ringbuf_discard(r, 0);
-		return;
+		return true;
 	}
 	take_str(read_ptr(code + (pyoff.code_qualname != PY_OFF_NONE ? pyoff.code_qualname :
 				  pyoff.code_name)), &r->name, r->name_data, PYMEM_NAME_MAX);
 	take_str(read_ptr(code + pyoff.code_filename), &r->file, r->file_data, PYMEM_FILE_MAX);
-	r->table_len = 0xffffffff;
 	table = read_ptr(code + pyoff.code_linetable);
-	if (table && !bpf_probe_read_user(&n, sizeof(n), (void *)(table + pyoff.bytes_size)) &&
-	    n >= 0 && n < PYMEM_TABLE_MAX &&
-	    !bpf_probe_read_user(r->table, n & (PYMEM_TABLE_MAX - 1),
-				 (void *)(table + pyoff.bytes_data)))
-		r->table_len = n;
+	if (!table || bpf_probe_read_user(&n, sizeof(n), (void *)(table + pyoff.bytes_size)) ||
+	    n < 0 || n > PYMEM_TABLE_CHUNK * PYMEM_TABLE_CHUNKS)
+		n = -1;
+	r->table_len = n;
 	bpf_ringbuf_submit(r, 0);
+	return n <= 0 || table_news(t, code, gen, table, n);
 }
 
-/* First meeting, or a cache miss: the code's number from codes, or a new one. */
-__noinline __u32 code_gen_slow(__u64 code)
+/*
+ * First meeting, or a cache miss: the code's number from codes, or a new
+ * one.  t is scratch for the line table's pieces.
+ */
+__noinline __u32 code_gen_slow(__u64 code, struct news_table *t)
 {
-	__u32 *found, *f, gen;
+	struct code_ent e = {}, *found;
 	__u64 *slot;
+	__u32 *f;
 	int err;
 
 	found = bpf_map_lookup_elem(&codes, &code);
-	if (found) {
-		gen = *found;
-	} else {
-		gen = __sync_add_and_fetch(&code_gen_last, 1);
-		if (!gen)	/* 0 means unknown */
-			gen = __sync_add_and_fetch(&code_gen_last, 1);
-		err = bpf_map_update_elem(&codes, &code, &gen, BPF_NOEXIST);
-		if (err == -EEXIST) {
-			/* another thread met it at the same moment */
-			found = bpf_map_lookup_elem(&codes, &code);
-			if (!found)
-				return 0;
-			gen = *found;
-		} else if (err) {
+	if (!found) {
+		e.gen = __sync_add_and_fetch(&code_gen_last, 1);
+		if (!e.gen)	/* 0 means unknown */
+			e.gen = __sync_add_and_fetch(&code_gen_last, 1);
+		e.unsent = 1;
+		err = bpf_map_update_elem(&codes, &code, &e, BPF_NOEXIST);
+		if (err && err != -EEXIST) {
 			drop(DROP_CODES_FULL);
 			return 0;
-		} else {
+		}
+		if (!err) {
 			f = code_filter_slot(code);
 			if (f)
 				__sync_fetch_and_add(f, 1);
-			code_news(code, gen);
 		}
+		/* on -EEXIST another thread met it at the same moment */
+		found = bpf_map_lookup_elem(&codes, &code);
+		if (!found)
+			return 0;
+	}
+	e.gen = found->gen;
+	/* a full ring: the next meeting tries again, under the same number */
+	if (found->unsent) {
+		if (!t || !code_news(code, e.gen, t))
+			return e.gen;
+		found->unsent = 0;
 	}
 	if (code_cacheable(code)) {
 		slot = code_slot(code);
 		if (slot)
-			*slot = (code >> 17) << 32 | gen;
+			*slot = (code >> 17) << 32 | e.gen;
 	}
-	return gen;
+	return e.gen;
 }
 
 /* The incarnation of a code object a frame holds (so it is alive); 0 if unknown. */
-static __always_inline __u32 code_gen(__u64 code)
+static __always_inline __u32 code_gen(__u64 code, struct news_table *t)
 {
 	__u64 *slot, v;
 
@@ -186,7 +228,7 @@ static __always_inline __u32 code_gen(__u64 code)
 				return (__u32)v;
 		}
 	}
-	return code_gen_slow(code);
+	return code_gen_slow(code, t);
 }
 
 /* A freed block: if it was a code object we met, forget it before its address is reused. */

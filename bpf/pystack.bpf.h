@@ -12,16 +12,14 @@
 #define MAX_INTERPS	4
 #define FRAME_OWNED_BY_CSTACK 3
 
+/* Ids of the stacks sent to userspace (struct news_stack carries the frames). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
-	__type(value, struct stack_rec);
+	__type(value, __u8);
 } stacks SEC(".maps");
-
-/* New stack ids that did not fit in the news ring: the stack map must be scanned. */
-volatile __u64 stacks_unreported = 0;
 
 #define FRAME_CHUNK	PYMEM_FRAME_CHUNK
 #define TSTATE_SPAN	PYMEM_TSTATE_SPAN
@@ -44,7 +42,8 @@ struct frame_walk {
 struct walker {
 	__u64 tstate;		/* this thread's PyThreadState, checked on each use */
 	struct frame_walk w;	/* the walk under way */
-	struct stack_rec rec;
+	struct news_stack news;	/* the stack being walked, as the ring carries it */
+	struct news_table table;	/* a line table piece on its way to the ring */
 	/* frames read in bulk; first the PyThreadState span */
 	__u8 window[WINDOW + FRAME_CHUNK + 8];
 };
@@ -139,7 +138,8 @@ static __always_inline __u64 mix(__u64 h, __u64 v)
 #define CHUNK_FIELD(buf, off, type) (*(type *)((buf) + ((off) & (FRAME_CHUNK - 1))))
 
 /* A frame from its first bytes, already read; 1 to record it, 0 to skip it. */
-static __always_inline int parse_frame(const __u8 *buf, struct py_frame *out, __u64 *back)
+static __always_inline int parse_frame(const __u8 *buf, struct py_frame *out, __u64 *back,
+				       struct news_table *t)
 {
 	__u64 code;
 
@@ -157,7 +157,7 @@ static __always_inline int parse_frame(const __u8 *buf, struct py_frame *out, __
 		out->lasti = (CHUNK_FIELD(buf, pyoff.frame_lasti, __u64) -
 			      (code + pyoff.code_adaptive)) / 2;
 	out->code = code;
-	out->gen = code_gen(code);
+	out->gen = code_gen(code, t);
 	return 1;
 }
 
@@ -165,14 +165,15 @@ static __always_inline int parse_frame(const __u8 *buf, struct py_frame *out, __
  * A frame outside any frame stack chunk (<=3.10, generators, C-stack shims):
  * read its first frame_need bytes, which every frame has.
  */
-static __always_inline int read_frame(__u64 frame, struct py_frame *out, __u64 *back)
+static __always_inline int read_frame(__u64 frame, struct py_frame *out, __u64 *back,
+				      struct news_table *t)
 {
 	__u8 buf[FRAME_CHUNK + 8];
 
 	if (frame_need > FRAME_CHUNK ||
 	    bpf_probe_read_user(buf, frame_need, (void *)frame))
 		return -1;
-	return parse_frame(buf, out, back);
+	return parse_frame(buf, out, back, t);
 }
 
 static __always_inline bool in_range(__u64 f, __u64 lo, __u64 hi)
@@ -264,13 +265,13 @@ __noinline int walk_step(struct walker *wk)
 			ret = 1;
 			break;
 		}
-		out = &wk->rec.frames[n & (PYMEM_MAX_FRAMES - 1)];
+		out = &wk->news.rec.frames[n & (PYMEM_MAX_FRAMES - 1)];
 		back = 0;
 		buf = frame_bytes(wk, f);
 		if (buf)
-			ret = parse_frame(buf, out, &back);
+			ret = parse_frame(buf, out, &back, &wk->table);
 		else
-			ret = read_frame(f, out, &back);
+			ret = read_frame(f, out, &back, &wk->table);
 		if (ret < 0) {
 			w->read_error = true;
 			ret = 1;
@@ -299,14 +300,15 @@ static __noinline __u64 capture_stack(struct walker *wk, __u32 pid, __u32 site, 
 {
 	struct frame_walk *w;
 	struct stack_rec *r;
-	__u64 id;
+	__u64 id, size, n;
+	__u8 sent = 1;
 	int err;
 
 	if (!wk)
 		return STACK_ID_NONE;
 	w = &wk->w;
 	__builtin_memset(w, 0, sizeof(*w));
-	r = &wk->rec;
+	r = &wk->news.rec;
 	r->pid = pid;
 	r->site = site;
 	r->native_ip = ip;
@@ -329,18 +331,21 @@ static __noinline __u64 capture_stack(struct walker *wk, __u32 pid, __u32 site, 
 	id = mix(w->h, r->flags) | 2;	/* never a reserved id */
 	if (bpf_map_lookup_elem(&stacks, &id))
 		return id;
-	err = bpf_map_update_elem(&stacks, &id, r, BPF_NOEXIST);
-	if (err && err != -EEXIST) {
+	err = bpf_map_update_elem(&stacks, &id, &sent, BPF_NOEXIST);
+	if (err == -EEXIST)
+		return id;
+	if (err) {
 		drop(DROP_STACKS_FULL);
 		return STACK_ID_MAP_FULL;
 	}
-	/* a full ring only delays symbolization: userspace then scans the map */
-	if (!err) {
-		struct news_stack n = { .type = NEWS_STACK, .id = id };
-
-		if (bpf_ringbuf_output(&news, &n, sizeof(n), 0))
-			__sync_fetch_and_add(&stacks_unreported, 1);
-	}
+	wk->news.type = NEWS_STACK;
+	wk->news.id = id;
+	n = w->n < PYMEM_MAX_FRAMES ? w->n : PYMEM_MAX_FRAMES;
+	/* the mask keeps the verifier's bound (n <= PYMEM_MAX_FRAMES already) */
+	size = NEWS_STACK_SIZE(0) + (n & (2 * PYMEM_MAX_FRAMES - 1)) * sizeof(struct py_frame);
+	/* a full ring: forget the id, so that the stack's next event sends it again */
+	if (bpf_ringbuf_output(&news, &wk->news, size, 0))
+		bpf_map_delete_elem(&stacks, &id);
 	return id;
 }
 

@@ -71,6 +71,7 @@ enum pymem_drop {
 	DROP_UNKNOWN_FREE,	/* free of a block not allocated in the session */
 	DROP_UNSYMBOLIZED,	/* userspace: a code object was gone before it was read */
 	DROP_CODES_FULL,	/* code object map full: a frame's code not told from a dead one's */
+	DROP_STACK_LOST,	/* userspace: allocations whose stack never reached it (ring full) */
 	DROP__MAX,
 };
 
@@ -104,21 +105,23 @@ struct stack_rec {
 	struct py_frame frames[PYMEM_MAX_FRAMES];
 };
 
-/* Records on the "news" ring, in the order the BPF side met them. */
-enum pymem_news {
-	NEWS_STACK = 1,		/* struct news_stack: a stack id new to the stacks map */
-	NEWS_CODE,		/* struct news_code: a code object a walk met first */
+/* A live code object the BPF side met (map "codes") */
+struct code_ent {
+	__u32 gen;		/* its incarnation number */
+	__u32 unsent;		/* its news_code did not fit in the ring yet */
 };
 
-struct news_stack {
-	__u32 type;
-	__u32 pad;
-	__u64 id;
+/* Records on the "news" ring, in the order the BPF side met them. */
+enum pymem_news {
+	NEWS_STACK = 1,		/* struct news_stack: a stack met for the first time */
+	NEWS_CODE,		/* struct news_code: a code object a walk met first */
+	NEWS_TABLE,		/* struct news_table: a piece of that code object's line table */
 };
 
 #define PYMEM_NAME_MAX	256	/* bytes of a function name taken with a code object */
 #define PYMEM_FILE_MAX	1024	/* bytes of a file name */
-#define PYMEM_TABLE_MAX	4096	/* bytes of a line table */
+#define PYMEM_TABLE_CHUNK	4096	/* bytes of line table a NEWS_TABLE record carries */
+#define PYMEM_TABLE_CHUNKS	16	/* module code's tables run to tens of KiB */
 
 /* A compact str's characters as stored: len characters of kind (1, 2 or 4) bytes. */
 struct news_str {
@@ -129,19 +132,44 @@ struct news_str {
 /*
  * What symbolizing a code object needs, taken while it certainly lives:
  * module code dies right after it runs, before userspace could read it.
+ * Its line table follows in NEWS_TABLE records, in order.
  */
 struct news_code {
 	__u32 type;
 	__u32 gen;
 	__u64 code;
 	__s32 firstlineno;
-	__u32 table_len;	/* 0xffffffff: not taken */
+	__u32 table_len;	/* 0xffffffff: too long or unreadable, not sent */
 	struct news_str name;	/* co_qualname (3.11+) or co_name */
 	struct news_str file;
 	__u8 name_data[PYMEM_NAME_MAX];
 	__u8 file_data[PYMEM_FILE_MAX];
-	__u8 table[PYMEM_TABLE_MAX];
 };
+
+/* Bytes [off, off + len) of a code object's line table; cut after data[len - 1]. */
+struct news_table {
+	__u32 type;
+	__u32 gen;
+	__u64 code;
+	__u32 off;
+	__u32 len;
+	__u8 data[PYMEM_TABLE_CHUNK];
+};
+
+/*
+ * A new stack travels to userspace only on the ring, cut after its last
+ * frame: the kernel keeps just its id (PYMEM_MAX_FRAMES frames a stack
+ * would cost 2 KiB each, and an import-heavy start makes 100k stacks).
+ */
+struct news_stack {
+	__u32 type;
+	__u32 pad;
+	__u64 id;
+	struct stack_rec rec;
+};
+
+#define NEWS_STACK_SIZE(nframes) \
+	(sizeof(struct news_stack) - sizeof(struct py_frame) * (PYMEM_MAX_FRAMES - (nframes)))
 
 struct live_key {
 	__u32 pid;

@@ -20,7 +20,6 @@ struct sym_stack {
 struct collector {
 	const struct probes *p;
 	struct ring_buffer *rb;
-	uint64_t unreported;	/* probes_stacks_unreported() at the last map scan */
 	uint64_t start_ns;	/* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns() */
 	struct symbolizer *s;
 	struct sym_stack *tab;	/* open addressing, power-of-two size */
@@ -32,12 +31,17 @@ static struct pm_frame map_full_frame = {
 	.kind = PM_FRAME_NATIVE, .function = "[stack map full]", .file = "pymem-bpf",
 };
 
-static struct sym_stack *lookup(struct collector *c, uint64_t id);
+/* Counted in a stack whose record the ring could not carry and that did not recur. */
+static struct pm_frame lost_frame = {
+	.kind = PM_FRAME_NATIVE, .function = "[stack lost]", .file = "pymem-bpf",
+};
+
+static int add(struct collector *c, uint64_t id, const struct stack_rec *r);
 
 static int on_news(void *ctx, void *data, size_t len)
 {
 	struct collector *c = ctx;
-	struct news_stack st;
+	const struct news_stack *ns = data;
 	uint32_t type;
 
 	if (len < sizeof(type))
@@ -45,10 +49,18 @@ static int on_news(void *ctx, void *data, size_t len)
 	memcpy(&type, data, sizeof(type));
 	if (type == NEWS_CODE && len >= sizeof(struct news_code)) {
 		symbolizer_code_news(c->s, data);
-	} else if (type == NEWS_STACK && len >= sizeof(st)) {
-		memcpy(&st, data, sizeof(st));
-		if (!lookup(c, st.id))
-			return -ENOMEM;
+	} else if (type == NEWS_TABLE && len >= offsetof(struct news_table, data)) {
+		const struct news_table *t = data;
+
+		if (t->len <= len - offsetof(struct news_table, data))
+			symbolizer_table_news(c->s, t);
+	} else if (type == NEWS_STACK && len >= NEWS_STACK_SIZE(0) && len <= sizeof(*ns)) {
+		/* the record ends after its last frame: clear the rest of the copy */
+		memset(&c->rec, 0, sizeof(c->rec));
+		memcpy(&c->rec, &ns->rec, len - offsetof(struct news_stack, rec));
+		if (c->rec.nframes > (len - NEWS_STACK_SIZE(0)) / sizeof(struct py_frame))
+			return 0;
+		return add(c, ns->id, &c->rec);
 	}
 	return 0;
 }
@@ -119,51 +131,25 @@ static int grow(struct collector *c)
 	return 0;
 }
 
-static struct sym_stack *lookup(struct collector *c, uint64_t id)
+/* A stack sent again (its first send found the ring full, or two threads met it) is kept once. */
+static int add(struct collector *c, uint64_t id, const struct stack_rec *r)
 {
-	struct sym_stack *e;
+	struct sym_stack *e = slot(c->tab, c->cap, id);
 	int n;
 
-	e = slot(c->tab, c->cap, id);
 	if (e->id == id)
-		return e;
+		return 0;
 	if (c->n * 2 >= c->cap) {
 		if (grow(c))
-			return NULL;
+			return -ENOMEM;
 		e = slot(c->tab, c->cap, id);
 	}
-	if (id == STACK_ID_MAP_FULL) {
-		e->frames = NULL;
-		e->nframes = 0;
-	} else {
-		if (bpf_map_lookup_elem(probes_stacks_fd(c->p), &id, &c->rec))
-			return NULL;
-		n = symbolizer_stack(c->s, &c->rec, &e->frames);
-		if (n < 0)
-			return NULL;
-		e->nframes = n;
-	}
+	n = symbolizer_stack(c->s, r, &e->frames);
+	if (n < 0)
+		return n;
+	e->nframes = n;
 	e->id = id;
 	c->n++;
-	return e;
-}
-
-int collector_poll(struct collector *c)
-{
-	uint64_t key, next, missed = probes_stacks_unreported(c->p);
-	int fd = probes_stacks_fd(c->p);
-	void *prev = NULL;
-
-	/* the ring buffer carried every new stack: nothing to look for */
-	if (missed == c->unreported)
-		return 0;
-	c->unreported = missed;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (!slot(c->tab, c->cap, key)->id && !lookup(c, key))
-			return -ENOMEM;
-	}
 	return 0;
 }
 
@@ -179,6 +165,8 @@ int collector_profile(struct collector *c, struct pm_profile *out)
 	int64_t peak;
 	int err;
 
+	/* stacks still on the ring belong in this profile */
+	ring_buffer__consume(c->rb);
 	probes_drops(c->p, out->dropped);
 	if (probes_peak(c->p, &g))
 		memset(&g, 0, sizeof(g));
@@ -188,9 +176,7 @@ int collector_profile(struct collector *c, struct pm_profile *out)
 		/* the reserved "map full" slot exists from the start, used or not */
 		if (bpf_map_lookup_elem(fd, &key, &st) || !st.alloc_objects)
 			continue;
-		e = lookup(c, key);
-		if (!e)
-			continue;
+		e = slot(c->tab, c->cap, key);
 		memset(&cnt, 0, sizeof(cnt));
 		cnt.alloc_bytes = st.alloc_bytes;
 		cnt.alloc_objects = st.alloc_objects;
@@ -204,10 +190,14 @@ int collector_profile(struct collector *c, struct pm_profile *out)
 		cnt.peak_bytes = peak > 0 ? peak : 0;
 		memcpy(cnt.freed_within, st.freed_within, sizeof(cnt.freed_within));
 		memcpy(cnt.lifetime_bytes, st.lifetime_bytes, sizeof(cnt.lifetime_bytes));
-		if (e->id == STACK_ID_MAP_FULL)
+		if (key == STACK_ID_MAP_FULL) {
 			err = pm_profile_add(out, &map_full_frame, 1, &cnt);
-		else
+		} else if (e->id != key) {
+			out->dropped[DROP_STACK_LOST] += st.alloc_objects;
+			err = pm_profile_add(out, &lost_frame, 1, &cnt);
+		} else {
 			err = pm_profile_add(out, e->frames, e->nframes, &cnt);
+		}
 		if (err)
 			return err;
 	}

@@ -14,10 +14,11 @@ void collector_free(struct collector *c);
 
 /* Wait up to timeout_ms, symbolizing new stacks as the kernel reports them. */
 int collector_wait(struct collector *c, int timeout_ms);
-/* Symbolize any stack the ring buffer did not report (it was full); cheap otherwise. */
-int collector_poll(struct collector *c);
 
-/* Build a profile of everything counted so far (header fields are left to the caller). */
+/*
+ * Build a profile of everything counted so far, after taking in what the
+ * ring still holds (header fields are left to the caller).
+ */
 int collector_profile(struct collector *c, struct pm_profile *out);
 
 #endif

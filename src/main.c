@@ -40,7 +40,7 @@ static struct env {
 } env = {
 	.top = 10,
 	.view = PM_VIEW_LIVE_BYTES,
-	.probes = { .max_live = 1 << 20, .max_stacks = 65536 },
+	.probes = { .max_live = 1 << 20, .max_stacks = 1 << 18 },
 };
 
 const char *argp_program_version = "pymem-bpf 0.1";
@@ -72,7 +72,7 @@ static const struct argp_option opts[] = {
 	{ "view", OPT_VIEW, "VIEW", 0, "live-bytes (default), live-objects, alloc-bytes, alloc-objects", 0 },
 	{ "top", 'n', "N", 0, "Rows in the top table (default 10)", 0 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0, "Live blocks tracked at once (default 1048576)", 0 },
-	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks tracked (default 65536)", 0 },
+	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks tracked (default 262144)", 0 },
 	{ "no-inject", OPT_NO_INJECT, NULL, 0, "Probe allocator symbols instead of redirecting "
 	  "the allocator tables to trampolines (misses LTO builds' inlined fast path)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
@@ -291,7 +291,6 @@ static bool run_session(struct collector *c, const struct pytarget *t, struct sy
 			exited = true;
 			break;
 		}
-		collector_poll(c);
 		if (env.duration && now() - start >= env.duration)
 			break;
 		if (env.interval && now() >= next_top) {
@@ -302,8 +301,6 @@ static bool run_session(struct collector *c, const struct pytarget *t, struct sy
 	}
 	if (pfd.fd >= 0)
 		close(pfd.fd);
-	if (!exited)
-		collector_poll(c);
 	return exited;
 }
 

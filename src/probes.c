@@ -316,11 +316,6 @@ void probes_stop(struct probes *p)
 	free(p);
 }
 
-int probes_stacks_fd(const struct probes *p)
-{
-	return bpf_map__fd(p->skel->maps.stacks);
-}
-
 int probes_news_fd(const struct probes *p)
 {
 	return bpf_map__fd(p->skel->maps.news);
@@ -328,14 +323,10 @@ int probes_news_fd(const struct probes *p)
 
 bool probes_code_current(const struct probes *p, uint64_t code, uint32_t gen)
 {
-	__u32 now;
+	struct code_ent now;
 
-	return !bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.codes), &code, &now) && now == gen;
-}
-
-uint64_t probes_stacks_unreported(const struct probes *p)
-{
-	return p->skel->bss->stacks_unreported;
+	return !bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.codes), &code, &now) &&
+	       now.gen == gen;
 }
 
 int probes_stats_fd(const struct probes *p)

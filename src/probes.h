@@ -26,14 +26,11 @@ int probes_attach_tramp(struct probes *p, pid_t pid, const char *path,
 			const struct tramp_image *img);
 void probes_stop(struct probes *p);
 
-int probes_stacks_fd(const struct probes *p);
 int probes_stats_fd(const struct probes *p);
 /* Ring buffer of struct news_stack and news_code records, in the order they were met. */
 int probes_news_fd(const struct probes *p);
 /* Is gen still the incarnation of the code object at code?  (Never, once it died.) */
 bool probes_code_current(const struct probes *p, uint64_t code, uint32_t gen);
-/* How many new stacks the ring buffer could not carry so far (a monotonic count). */
-uint64_t probes_stacks_unreported(const struct probes *p);
 /* No free of a Python object can bypass the probes now: number code objects' incarnations. */
 void probes_every_free_seen(struct probes *p);
 /* The high-water mark of live bytes, and its generation. */

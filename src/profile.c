@@ -28,6 +28,7 @@ static const char *const drop_names[] = {
 	[DROP_UNKNOWN_FREE]	= "unknown_free",
 	[DROP_UNSYMBOLIZED]	= "unsymbolized_frames",
 	[DROP_CODES_FULL]	= "code_map_full",
+	[DROP_STACK_LOST]	= "stack_lost",
 };
 /* A reason added to pymem.h must get a name here (a hole would read NULL). */
 _Static_assert(sizeof(drop_names) / sizeof(drop_names[0]) == DROP__MAX,

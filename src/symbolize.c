@@ -30,6 +30,10 @@ struct code_info {
 	const char *file;
 	uint8_t *table;
 	size_t table_len;
+	size_t table_got;	/* bytes of it the news ring has delivered */
+	/* the last line looked up: frames below the leaf repeat from stack to stack */
+	uint32_t memo_lasti;
+	int memo_line;
 };
 
 struct dso {
@@ -75,6 +79,7 @@ static void code_clear(struct code_info *c)
 {
 	free(c->table);
 	memset(c, 0, sizeof(*c));
+	c->memo_line = -1;
 }
 
 void symbolizer_free(struct symbolizer *s)
@@ -316,25 +321,39 @@ static struct code_info *code_get(struct symbolizer *s, uint64_t addr, uint32_t 
 void symbolizer_code_news(struct symbolizer *s, const struct news_code *r)
 {
 	struct code_info *c = code_slot(s, r->code, r->gen);
-	char *fn = NULL, *path = NULL;
+	char *fn, *path;
 
 	code_clear(c);
 	c->addr = r->code;
 	c->gen = r->gen;
 	c->firstlineno = r->firstlineno;
 	/* too long to take whole: the object is read when a stack needs it */
-	if (!r->name.kind || !r->file.kind || r->table_len > sizeof(r->table))
+	if (!r->name.kind || !r->file.kind || r->table_len == UINT32_MAX)
 		return;
 	c->table = malloc(r->table_len ? r->table_len : 1);
 	if (!c->table)
 		return;
-	memcpy(c->table, r->table, r->table_len);
 	c->table_len = r->table_len;
 	fn = utf8_from(r->name_data, r->name.kind, r->name.len);
 	path = utf8_from(r->file_data, r->file.kind, r->file.len);
 	code_set(s, c, fn, path);
 	free(fn);
 	free(path);
+	/* valid once the whole line table is in */
+	if (c->table_len)
+		c->valid = false;
+}
+
+void symbolizer_table_news(struct symbolizer *s, const struct news_table *t)
+{
+	struct code_info *c = code_slot(s, t->code, t->gen);
+
+	if (c->addr != t->code || c->gen != t->gen || c->valid || !c->function ||
+	    t->off != c->table_got || t->len > c->table_len - c->table_got)
+		return;
+	memcpy(c->table + c->table_got, t->data, t->len);
+	c->table_got += t->len;
+	c->valid = c->table_got == c->table_len;
 }
 
 static struct dso *dso_get(struct symbolizer *s, const char *path)
@@ -417,9 +436,14 @@ static void python_frame(struct symbolizer *s, const struct py_frame *pf, struct
 	}
 	f->function = (char *)c->function;
 	f->file = (char *)c->file;
-	f->line = py_line_for(s->t->minor, c->table, c->table_len, c->firstlineno, pf->lasti);
-	if (f->line < 0)
-		f->line = 0;
+	if (c->memo_line < 0 || c->memo_lasti != pf->lasti) {
+		c->memo_line = py_line_for(s->t->minor, c->table, c->table_len, c->firstlineno,
+					   pf->lasti);
+		if (c->memo_line < 0)
+			c->memo_line = 0;
+		c->memo_lasti = pf->lasti;
+	}
+	f->line = c->memo_line;
 }
 
 static void marker(struct pm_frame *f, const char *what)

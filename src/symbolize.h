@@ -30,8 +30,9 @@ void symbolizer_free(struct symbolizer *s);
  */
 int symbolizer_stack(struct symbolizer *s, const struct stack_rec *r, struct pm_frame **out);
 
-/* A code object as the BPF side took it when a walk first met it. */
+/* A code object as the BPF side took it when a walk first met it, then its line table. */
 void symbolizer_code_news(struct symbolizer *s, const struct news_code *r);
+void symbolizer_table_news(struct symbolizer *s, const struct news_table *t);
 
 /* Python frames whose code object could not be read or had been replaced. */
 uint64_t symbolizer_unknown_frames(const struct symbolizer *s);

@@ -46,6 +46,7 @@ static void test_drop_names(void **state)
 		[DROP_UNKNOWN_FREE] = "unknown_free",
 		[DROP_UNSYMBOLIZED] = "unsymbolized_frames",
 		[DROP_CODES_FULL] = "code_map_full",
+		[DROP_STACK_LOST] = "stack_lost",
 	};
 	int d, e;
 
