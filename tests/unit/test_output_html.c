@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 #include "output_html.h"
+#include "counts.h"
 
 /* Would end the data or script element, start a comment, or break quoting. */
 #define NASTY_FN	"</script><script>alert(\"x\")</script> " \
@@ -52,14 +53,14 @@ static void fixture(struct pm_profile *p)
 	struct pm_frame s5[2] = { mod, { PM_FRAME_NATIVE, "f (x.py:1)", "", 0 } };
 	struct pm_frame s6[1] = { { PM_FRAME_NATIVE, NULL, "libz.so.1", 0 } };
 	struct pm_frame s7[1] = { { PM_FRAME_PYTHON, "gone", "/srv/app.py", 3 } };
-	struct pm_counts c1 = { 4096, 4, 1024, 1, 3072, 3 };
-	struct pm_counts c2 = { 5000, 3, 0, 0, 5000, 3 };
-	struct pm_counts c3 = { 1048576, 1, 1048576, 1, 0, 0 };
-	struct pm_counts c_load = { 2048, 2, 1024, 1, 1024, 1 };
-	struct pm_counts c_small = { 10, 1, 0, 0, 10, 1 };
-	struct pm_counts c_empty = { 100, 1, 0, 0, 100, 1 };
-	struct pm_counts c_z = { 64, 1, 64, 1, 0, 0 };
-	struct pm_counts c_free_only = { 0, 0, 32, 1, 0, 0 };
+	struct pm_counts c1 = COUNTS(4096, 4, 1024, 1, 3072, 3);
+	struct pm_counts c2 = COUNTS(5000, 3, 0, 0, 5000, 3);
+	struct pm_counts c3 = COUNTS(1048576, 1, 1048576, 1, 0, 0);
+	struct pm_counts c_load = COUNTS(2048, 2, 1024, 1, 1024, 1);
+	struct pm_counts c_small = COUNTS(10, 1, 0, 0, 10, 1);
+	struct pm_counts c_empty = COUNTS(100, 1, 0, 0, 100, 1);
+	struct pm_counts c_z = COUNTS(64, 1, 64, 1, 0, 0);
+	struct pm_counts c_free_only = COUNTS(0, 0, 32, 1, 0, 0);
 
 	memset(p, 0, sizeof(*p));
 	p->pid = 4242;

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 #include "output_json.h"
+#include "counts.h"
 
 /* Quote, backslash, control bytes, a slash, UTF-8 and a ';' all in one name. */
 #define NASTY_FN	"we\"ird\\name\n\ttab\x01/<é>;"
@@ -31,9 +32,9 @@ static void fixture(struct pm_profile *p)
 		{ PM_FRAME_PYTHON, NASTY_FN, NASTY_FILE, 7 },
 	};
 	struct pm_frame s3[1] = { { PM_FRAME_PYTHON, "churn", "/srv/app.py", 90 } };
-	struct pm_counts c1 = { 1000, 10, 200, 2, 800, 8 };
-	struct pm_counts c2 = { 5000, 3, 0, 0, 5000, 3 };
-	struct pm_counts c3 = { 123456789012ULL, 999, 123456789012ULL, 999, 0, 0 };
+	struct pm_counts c1 = COUNTS(1000, 10, 200, 2, 800, 8);
+	struct pm_counts c2 = COUNTS(5000, 3, 0, 0, 5000, 3);
+	struct pm_counts c3 = COUNTS(123456789012ULL, 999, 123456789012ULL, 999, 0, 0);
 
 	memset(p, 0, sizeof(*p));
 	p->pid = 4242;
