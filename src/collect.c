@@ -4,6 +4,7 @@
  * mappings can be gone by the time the session ends (the target may exit).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
