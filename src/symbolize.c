@@ -17,6 +17,7 @@
 #include "symbolize.h"
 
 #define CODE_CACHE_BITS	16
+#define CODE_CACHE_SLOTS	(1 << CODE_CACHE_BITS)
 #define MAX_STR		4096
 #define MAX_TABLE	(1 << 20)
 #define MAX_DSOS	64
@@ -46,8 +47,7 @@ struct symbolizer {
 	const struct pytarget *t;
 	const struct symbolizer_ops *ops;
 	void *arg;
-	struct code_info *codes;	/* open addressing */
-	size_t ncodes, capcodes;
+	struct code_info *codes;	/* direct-mapped, CODE_CACHE_SLOTS */
 	struct proc_maps maps;
 	struct dso dsos[MAX_DSOS];
 	int ndsos;
@@ -66,8 +66,7 @@ struct symbolizer *symbolizer_new(const struct pytarget *t, const struct symboli
 	s->t = t;
 	s->ops = ops;
 	s->arg = arg;
-	s->capcodes = 1 << CODE_CACHE_BITS;
-	s->codes = calloc(s->capcodes, sizeof(*s->codes));
+	s->codes = calloc(CODE_CACHE_SLOTS, sizeof(*s->codes));
 	if (!s->codes) {
 		free(s);
 		return NULL;
@@ -89,7 +88,7 @@ void symbolizer_free(struct symbolizer *s)
 
 	if (!s)
 		return;
-	for (i = 0; i < s->capcodes; i++)
+	for (i = 0; i < CODE_CACHE_SLOTS; i++)
 		code_clear(&s->codes[i]);
 	free(s->codes);
 	for (d = 0; d < s->ndsos; d++) {
@@ -262,14 +261,15 @@ static int read_bytes(const struct symbolizer *s, uint64_t addr, uint8_t **buf, 
 	return 0;
 }
 
-static void code_set(struct symbolizer *s, struct code_info *c, const char *fn,
+/* Name the code object; false if either name is missing. */
+static bool code_set(struct symbolizer *s, struct code_info *c, const char *fn,
 		     const char *path)
 {
-	if (fn && fn[0] && path) {
-		c->function = intern(s, fn);
-		c->file = intern(s, path);
-		c->valid = true;
-	}
+	if (!fn || !fn[0] || !path)
+		return false;
+	c->function = intern(s, fn);
+	c->file = intern(s, path);
+	return true;
 }
 
 /* From the target's memory: right only if the incarnation still lives after the read. */
@@ -291,7 +291,7 @@ static void code_read(struct symbolizer *s, struct code_info *c)
 		fn = read_str(s, name);
 		path = read_str(s, file);
 		if (!c->gen || s->ops->code_current(s->arg, c->addr, c->gen))
-			code_set(s, c, fn, path);
+			c->valid = code_set(s, c, fn, path);
 	}
 	free(fn);
 	free(path);
@@ -336,12 +336,10 @@ void symbolizer_code_news(struct symbolizer *s, const struct news_code *r)
 	c->table_len = r->table_len;
 	fn = utf8_from(r->name_data, r->name.kind, r->name.len);
 	path = utf8_from(r->file_data, r->file.kind, r->file.len);
-	code_set(s, c, fn, path);
+	/* valid at once, or when the whole line table is in */
+	c->valid = code_set(s, c, fn, path) && !c->table_len;
 	free(fn);
 	free(path);
-	/* valid once the whole line table is in */
-	if (c->table_len)
-		c->valid = false;
 }
 
 void symbolizer_table_news(struct symbolizer *s, const struct news_table *t)
