@@ -18,8 +18,9 @@ sizes the allocator is asked for on them.
 
 import json
 import os
-import re
 import sys
+
+from marks import markers
 
 LEAK_SIZE = 1000
 CHURN_SIZE = 50_000
@@ -38,16 +39,6 @@ def run(k):
         iterate()
 
 
-def markers():
-    lines = {}
-    with open(__file__) as f:
-        for no, text in enumerate(f, 1):
-            m = re.search(r"  # @(\w+)", text)
-            if m:
-                lines[m.group(1)] = no
-    return lines
-
-
 def say(text):
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
@@ -59,7 +50,7 @@ def main():
         with open(argv[1], "w") as f:
             json.dump({
                 "file": __file__,
-                "lines": markers(),
+                "lines": markers(__file__),
                 # One object per leak: a bytes of LEAK_SIZE is a single block this large.
                 "leak_block": sys.getsizeof(bytes(LEAK_SIZE)),
                 # The bytearray object, then its buffer (CHURN_SIZE + the trailing NUL).

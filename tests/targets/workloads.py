@@ -26,9 +26,10 @@ import dis
 import itertools
 import json
 import os
-import re
 import sys
 import threading
+
+from marks import markers
 
 HELD = []  # everything a workload keeps alive, until the process ends
 LEAKS = []  # addresses returned by libc malloc and never freed
@@ -165,16 +166,6 @@ WORKLOADS = {
 FACTS = {}
 
 
-def markers():
-    lines = {}
-    with open(__file__) as f:
-        for no, text in enumerate(f, 1):
-            m = re.search(r"  # @(\w+)", text)
-            if m:
-                lines[m.group(1)] = no
-    return lines
-
-
 def function_lines(fn):
     nos = [no for _, no in dis.findlinestarts(fn.__code__) if no is not None]
     return [fn.__code__.co_firstlineno, max(nos)]
@@ -235,7 +226,7 @@ def main():
             "pid": os.getpid(),
             "version": sys.version.split()[0],
             "file": __file__,
-            "lines": markers(),
+            "lines": markers(__file__),
             "functions": {n: function_lines(fn) for n, fn in WORKLOADS.items()},
             "bytearray_basicsize": bytearray.__basicsize__,
             "facts": FACTS,
