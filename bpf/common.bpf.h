@@ -34,12 +34,17 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
-static __always_inline void drop(__u32 reason)
+static __always_inline void drop_n(__u32 reason, __u64 n)
 {
 	__u64 *c = bpf_map_lookup_elem(&drops, &reason);
 
 	if (c)
-		(*c)++;
+		*c += n;
+}
+
+static __always_inline void drop(__u32 reason)
+{
+	drop_n(reason, 1);
 }
 
 static __always_inline __u64 read_ptr(__u64 addr)

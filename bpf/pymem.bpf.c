@@ -62,6 +62,19 @@ struct {
 	__type(value, struct peak_state);
 } peak SEC(".maps");
 
+/* The target's struct free_batch, once its trampolines are in (set by userspace) */
+volatile __u64 batch_addr = 0;
+/* How many of its frees are accounted; any thread may drain it (batch_account). */
+volatile __u64 batch_done = 0;
+
+/* Where a drain copies the batch to */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct free_batch);
+} batch_copy SEC(".maps");
+
 static __always_inline struct inflight *inflight_get(void)
 {
 	return bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), NULL,
@@ -253,6 +266,103 @@ static __always_inline void record_alloc(struct inflight *st, __u32 pid, __u64 a
 	}
 }
 
+/*
+ * A freed block: forget it if it was a code object, then release it.  A
+ * global function, verified once rather than in each batch_account step.
+ */
+__noinline int account_free(__u32 pid, __u64 addr)
+{
+	if (every_free_seen)
+		code_forget(addr);
+	if (!release_block(pid, addr))
+		drop(DROP_UNKNOWN_FREE);
+	return 0;
+}
+
+static __always_inline void do_free(struct inflight *st, __u32 pid, __u64 addr)
+{
+	if (!addr)
+		return;
+	if (st) {
+		/* Inside an allocator call (realloc's internals): the outer call accounts. */
+		if (st->depth)
+			return;
+		/* PyObject_Free -> PyMem_RawFree -> free(): one release, seen once. */
+		if (st->last_free == addr)
+			return;
+		st->last_free = addr;
+		if (st->last_alloc == addr)
+			st->last_alloc = 0;
+	}
+	account_free(pid, addr);
+}
+
+/*
+ * Account the frees in b (a copy of the target's batch) that no thread has
+ * claimed yet; any thread may drain, so a range is claimed by compare and
+ * swap before it is accounted.  Returns the last block accounted, or 0.
+ * A global function: verified once, not at each caller's every path.
+ */
+__noinline __u64 batch_account(struct free_batch *b, __u32 pid, struct inflight *st)
+{
+	__u64 seq, done = batch_done, from, addr, last = 0;
+	int i;
+
+	if (!b)
+		return 0;
+	seq = b->seq;
+
+	for (i = 0; i < 4; i++) {
+		if (seq <= done)
+			return 0;
+		if (__sync_val_compare_and_swap(&batch_done, done, seq) == done)
+			break;
+		done = batch_done;
+	}
+	if (i == 4)
+		return 0;	/* others are draining it right now */
+	from = seq - done >= PYMEM_FREE_BATCH ? seq - PYMEM_FREE_BATCH + 1 : done;
+	if (from > done)
+		drop_n(DROP_BATCH_LOST, from - done);
+	for (i = 0; i < PYMEM_FREE_BATCH && from + i < seq; i++) {
+		addr = b->addr[(from + i) & (PYMEM_FREE_BATCH - 1)];
+		if (!addr)
+			continue;
+		if (st && st->last_alloc == addr)
+			st->last_alloc = 0;
+		account_free(pid, addr);
+		last = addr;
+	}
+	return last;
+}
+
+/*
+ * Before an event: the batched frees made before it, so that a block freed
+ * and allocated again is seen in that order.  seq: the batch's count as the
+ * trampoline read it, 0 to read it here.
+ */
+static __always_inline void batch_drain(struct inflight *st, __u32 pid, __u64 seq)
+{
+	struct free_batch *b;
+	__u32 zero = 0;
+	__u64 last;
+
+	if (!batch_addr)
+		return;
+	if (!seq)
+		seq = read_ptr(batch_addr + offsetof(struct free_batch, seq));
+	if (seq <= batch_done)
+		return;
+	b = bpf_map_lookup_elem(&batch_copy, &zero);
+	/* unread, the frees stay in the batch for the next drain */
+	if (!b || bpf_probe_read_user(b, sizeof(*b), (void *)batch_addr))
+		return;
+	last = batch_account(b, pid, st);
+	/* its nested PyMem_RawFree and free() are the same release */
+	if (st && last)
+		st->last_free = last;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(alloc_enter)
 {
@@ -313,6 +423,7 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	}
 	if (--st->depth)
 		return 0;
+	batch_drain(st, pid, 0);
 	l = st->lvl[0];
 	if (l.kind == CALL_IGNORED)
 		return 0;
@@ -344,49 +455,53 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	return 0;
 }
 
-static __always_inline void do_free(__u64 addr)
-{
-	__u32 pid = bpf_get_current_pid_tgid() >> 32;
-	struct inflight *st;
-
-	if (!addr)
-		return;
-	st = inflight_get();
-	if (st) {
-		/* Inside an allocator call (realloc's internals): the outer call accounts. */
-		if (st->depth)
-			return;
-		/* PyObject_Free -> PyMem_RawFree -> free(): one release, seen once. */
-		if (st->last_free == addr)
-			return;
-		st->last_free = addr;
-		if (st->last_alloc == addr)
-			st->last_alloc = 0;
-	}
-	if (every_free_seen)
-		code_forget(addr);
-	if (!release_block(pid, addr))
-		drop(DROP_UNKNOWN_FREE);
-}
-
 SEC("uprobe")
 int BPF_KPROBE(free_enter, __u64 addr)
 {
-	do_free(addr);
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	struct inflight *st = inflight_get();
+
+	batch_drain(st, pid, 0);
+	do_free(st, pid, addr);
 	return 0;
 }
 
-/* A free trampoline's nop5, before the call: (ctx, ptr) */
+/* A raw free trampoline's nop5, before the call: (ctx, ptr), the batch's count in %r8 */
 SEC("uprobe")
 int BPF_KPROBE(tramp_free, __u64 ctx_arg, __u64 addr)
 {
-	do_free(addr);
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	struct inflight *st = inflight_get();
+
+	batch_drain(st, pid, PT_REGS_PARM5(ctx));
+	do_free(st, pid, addr);
+	return 0;
+}
+
+/* A batched free's nop5, every PYMEM_FREE_FLUSH-th free: the batch's count in %r8 */
+SEC("uprobe")
+int BPF_KPROBE(tramp_batch)
+{
+	batch_drain(inflight_find(), bpf_get_current_pid_tgid() >> 32, PT_REGS_PARM5(ctx));
+	return 0;
+}
+
+/* Userspace's drain before it reads the maps, from a copy of the target's batch. */
+SEC("syscall")
+int drain_batch(struct batch_args *args)
+{
+	__u32 zero = 0;
+	struct free_batch *b = bpf_map_lookup_elem(&batch_copy, &zero);
+
+	if (b && !bpf_probe_read_kernel(b, sizeof(*b), &args->batch))
+		batch_account(b, args->pid, NULL);
 	return 0;
 }
 
 /*
  * An allocation trampoline's nop5, after the call: %rax the result, the
- * arguments back in %rsi/%rdx, and the caller's return address in %rcx.
+ * arguments back in %rsi/%rdx, the caller's return address in %rcx and the
+ * batch's count in %r8.
  * Inner levels of the same call were reported first.
  */
 SEC("uprobe")
@@ -412,6 +527,7 @@ int BPF_KPROBE(tramp_alloc)
 		size = PT_REGS_PARM2(ctx);
 	}
 	st = inflight_get();
+	batch_drain(st, pid, PT_REGS_PARM5(ctx));
 	nested = st && st->last_alloc == ret;
 	if (nested)
 		made = unrecord_block(pid, ret);

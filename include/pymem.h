@@ -72,6 +72,7 @@ enum pymem_drop {
 	DROP_UNSYMBOLIZED,	/* userspace: a code object was gone before it was read */
 	DROP_CODES_FULL,	/* code object map full: a frame's code not told from a dead one's */
 	DROP_STACK_LOST,	/* userspace: allocations whose stack never reached it (ring full) */
+	DROP_BATCH_LOST,	/* batched frees overwritten before they were accounted */
 	DROP__MAX,
 };
 
@@ -170,6 +171,30 @@ struct news_stack {
 
 #define NEWS_STACK_SIZE(nframes) \
 	(sizeof(struct news_stack) - sizeof(struct py_frame) * (PYMEM_MAX_FRAMES - (nframes)))
+
+/*
+ * Frees of the GIL domains, kept by the trampolines in the target's memory
+ * (see src/trampoline.h): free number k (from 0) is in addr[k % N], and seq
+ * counts them.  The slot is written before seq, and seq comes after the
+ * slots, so a copy made in address order that reads seq = S holds intact
+ * every free k > S - N: free S + 1 overwriting k = S + 1 - N would be
+ * stored after seq = S + 1.  The trampolines hit a probe every N/2 frees,
+ * so that all the frees not yet seen stay well inside that window.
+ */
+#define PYMEM_FREE_BATCH	32
+#define PYMEM_FREE_FLUSH	(PYMEM_FREE_BATCH / 2)
+
+struct free_batch {
+	__u64 addr[PYMEM_FREE_BATCH];
+	__u64 seq;
+};
+
+/* What userspace hands the drain_batch program: a copy of the target's batch. */
+struct batch_args {
+	__u32 pid;
+	__u32 pad;
+	struct free_batch batch;
+};
 
 struct live_key {
 	__u32 pid;

@@ -166,6 +166,8 @@ int collector_profile(struct collector *c, struct pm_profile *out)
 	int64_t peak;
 	int err;
 
+	/* frees since the target's last probe hit; a target gone took its last few with it */
+	probes_drain_batch(c->p);
 	/* stacks still on the ring belong in this profile */
 	ring_buffer__consume(c->rb);
 	probes_drops(c->p, out->dropped);

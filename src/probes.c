@@ -11,6 +11,7 @@
 #include "elf_syms.h"
 #include "probe_site.h"
 #include "probes.h"
+#include "remote.h"
 #include "pymem.skel.h"
 #include "uprobe_multi.h"
 
@@ -51,6 +52,7 @@ struct probes {
 	struct pymem_bpf *skel;
 	int fds[MAX_LINKS];			/* uprobe_multi links */
 	int nfds;
+	pid_t pid;				/* the target, once its trampolines are probed */
 	char interp_dso[256];
 	char libc_dso[256];
 };
@@ -250,6 +252,7 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 	bpf_program__set_expected_attach_type(skel->progs.munmap_enter, UPROBE_MULTI_ATTACH_TYPE);
 	bpf_program__set_expected_attach_type(skel->progs.tramp_alloc, UPROBE_MULTI_ATTACH_TYPE);
 	bpf_program__set_expected_attach_type(skel->progs.tramp_free, UPROBE_MULTI_ATTACH_TYPE);
+	bpf_program__set_expected_attach_type(skel->progs.tramp_batch, UPROBE_MULTI_ATTACH_TYPE);
 	bpf_map__set_max_entries(skel->maps.live, o->max_live);
 	bpf_map__set_max_entries(skel->maps.stacks, o->max_stacks);
 	bpf_map__set_max_entries(skel->maps.stats, o->max_stacks + 1);
@@ -290,18 +293,44 @@ static const enum pymem_site tramp_sites[TRAMP_DOMAINS][TRAMP__MAX] = {
 };
 
 int probes_attach_tramp(struct probes *p, pid_t pid, const char *path,
-			const struct tramp_image *img)
+			const struct tramp_image *img, uint64_t base)
 {
-	struct multi allocs = {}, frees = {};
+	struct multi allocs = {}, frees = {}, batched = {};
 	int d, f, err;
 
-	for (d = 0; d < TRAMP_DOMAINS; d++)
-		for (f = 0; f < TRAMP__MAX; f++)
+	for (d = 0; d < TRAMP_DOMAINS; d++) {
+		for (f = 0; f < TRAMP__MAX; f++) {
+			struct multi *m = f != TRAMP_FREE ? &allocs :
+					  TRAMP_BATCHED(d) ? &batched : &frees;
+
 			if (img->probe[d][f])
-				multi_add(f == TRAMP_FREE ? &frees : &allocs, img->probe[d][f],
-					  tramp_sites[d][f]);
+				multi_add(m, img->probe[d][f], tramp_sites[d][f]);
+		}
+	}
 	err = attach_multi(p, p->skel->progs.tramp_alloc, path, &allocs, false, pid);
-	return err ?: attach_multi(p, p->skel->progs.tramp_free, path, &frees, false, pid);
+	err = err ?: attach_multi(p, p->skel->progs.tramp_free, path, &frees, false, pid);
+	err = err ?: attach_multi(p, p->skel->progs.tramp_batch, path, &batched, false, pid);
+	if (!err) {
+		p->pid = pid;
+		p->skel->bss->batch_addr = base + TRAMP_BATCH_OFF;
+	}
+	return err;
+}
+
+int probes_drain_batch(const struct probes *p)
+{
+	struct batch_args args = { .pid = p->pid };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof(args));
+	uint64_t at = p->skel->bss->batch_addr;
+	int err;
+
+	if (!at)
+		return 0;
+	err = remote_read(p->pid, at, &args.batch, sizeof(args.batch));
+	if (err)
+		return err;
+	err = bpf_prog_test_run_opts(bpf_program__fd(p->skel->progs.drain_batch), &opts);
+	return err ? -errno : 0;
 }
 
 void probes_stop(struct probes *p)

@@ -21,9 +21,18 @@ struct probes_opts {
 int probes_start(const struct pytarget *t, const struct probes_opts *o, struct probes **out);
 /* The interpreter's allocator functions, by symbol (misses LTO's inlined fast path). */
 int probes_attach_python(struct probes *p, const struct pytarget *t);
-/* The nop5 probe points of trampolines in the file at path (a memfd of the target's). */
+/*
+ * The nop5 probe points of trampolines in the file at path (a memfd of the
+ * target's), mapped at base in the target.
+ */
 int probes_attach_tramp(struct probes *p, pid_t pid, const char *path,
-			const struct tramp_image *img);
+			const struct tramp_image *img, uint64_t base);
+/*
+ * Account the batched frees the target made since the last probe hit
+ * (see trampoline.h), before the maps are read.  0, or -errno (the
+ * target is gone).
+ */
+int probes_drain_batch(const struct probes *p);
 void probes_stop(struct probes *p);
 
 int probes_stats_fd(const struct probes *p);

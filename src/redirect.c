@@ -204,7 +204,7 @@ int redirect_start(const struct pytarget *t, struct probes *p, struct redirect *
 		goto fail;
 	/* probes first, then the swap: no event falls between the two */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", r->memfd);
-	ret = probes_attach_tramp(p, t->pid, path, &img);
+	ret = probes_attach_tramp(p, t->pid, path, &img, base);
 	if (ret) {
 		snprintf(err, errlen, "cannot attach to the trampolines: %s", strerror(-ret));
 		goto fail;

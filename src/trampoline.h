@@ -5,6 +5,13 @@
  * whole event (size, result and caller after the call; the block before a
  * free).
  *
+ * GIL-domain frees do not hit a probe each: the block goes into a batch in
+ * the target's memory and the real free runs at once.  Every allocation's
+ * hit, and every PYMEM_FREE_FLUSH-th free's, hands the BPF side the batch's
+ * count, and it accounts the frees it has not seen before the event itself,
+ * so an address is never seen allocated again before its free.  Nothing is
+ * held back from the allocator: the batch is bookkeeping only.
+ *
  * The probe point is a 5-byte NOP, which kernel 6.18 turns into a call to
  * a [uprobes-trampoline] page after the first hit (about 10x cheaper than
  * an int3).  fork does not copy that page, yet the child inherits the
@@ -18,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "pymem.h"
 
 /* PyMemAllocatorEx slots after ctx, in table order. */
 enum tramp_fn {
@@ -28,14 +36,24 @@ enum tramp_fn {
 	TRAMP__MAX,
 };
 
+/* In alloc_table's order: raw, mem, obj */
 #define TRAMP_DOMAINS	3
-#define TRAMP_SLOT	64	/* bytes of code per trampoline */
+/*
+ * The mem and obj domains are called only with the GIL held, so one batch
+ * of frees without a lock serves them; the raw domain is called without.
+ */
+#define TRAMP_BATCHED(d)	((d) != 0)
+#define TRAMP_SLOT	128	/* bytes of code per trampoline */
 #define TRAMP_CODE_SIZE	(TRAMP_DOMAINS * TRAMP__MAX * TRAMP_SLOT)
 /* code, then the original function pointers the code calls through */
 #define TRAMP_IMAGE_SIZE (TRAMP_CODE_SIZE + TRAMP_DOMAINS * TRAMP__MAX * 8)
-/* The image fills the mapping's first page; the guard flag is the first byte of the second. */
+/*
+ * The image fills the mapping's first page; the guard flag is the first
+ * byte of the second, and the batch of frees (struct free_batch) follows.
+ */
 #define TRAMP_PAGE	4096
 #define TRAMP_GUARD_OFF	TRAMP_PAGE
+#define TRAMP_BATCH_OFF	(TRAMP_GUARD_OFF + 64)
 #define TRAMP_MAP_SIZE	(2 * TRAMP_PAGE)
 
 struct tramp_image {
@@ -45,6 +63,8 @@ struct tramp_image {
 };
 
 _Static_assert(TRAMP_IMAGE_SIZE <= TRAMP_GUARD_OFF, "the image must end before the guard page");
+_Static_assert(TRAMP_BATCH_OFF + sizeof(struct free_batch) <= TRAMP_MAP_SIZE,
+	       "the batch must fit in the guard page");
 
 /*
  * Build the image for a mapping at any address (the code is position

@@ -204,7 +204,8 @@ def bench_pymem(args, extra=()):
         with open(out) as f:
             totals = json.load(f)["totals"]
         return {"time": elapsed, "attach": t_att - t0, "hwm": sampler.peak, "maxrss": maxrss,
-                "events": totals["alloc_objects"] + totals["free_objects"]}
+                "events": totals["alloc_objects"] + totals["free_objects"],
+                "allocs": totals["alloc_objects"]}
     finally:
         if prof:
             prof.kill()
@@ -326,9 +327,11 @@ def main():
     if tm and base and "time" in pm:
         print("pymem-bpf slowdown / tracemalloc slowdown: %.2f" % ((pm["time"] - base) / (tm - base)))
         if probe and pm.get("events"):
-            # the floor of any design with one probe hit per event, BPF work aside
-            print("  one bare nop5 hit per event alone would be: %.2f"
-                  % (pm["events"] * probe["nop5"] * 1e-9 / (tm - base)))
+            # floors, BPF work aside: every event hits a probe; only allocations do (the
+            # stack must be walked then), frees being batched as pymem-bpf does
+            print("  one bare nop5 hit per event alone would be: %.2f; per allocation alone: %.2f"
+                  % (pm["events"] * probe["nop5"] * 1e-9 / (tm - base),
+                     pm["allocs"] * probe["nop5"] * 1e-9 / (tm - base)))
     # each round against its own bare run, nop5 and tracemalloc: the spread of the ratios
     per_round = []
     for i in range(args.rounds):

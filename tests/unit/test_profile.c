@@ -47,6 +47,7 @@ static void test_drop_names(void **state)
 		[DROP_UNSYMBOLIZED] = "unsymbolized_frames",
 		[DROP_CODES_FULL] = "code_map_full",
 		[DROP_STACK_LOST] = "stack_lost",
+		[DROP_BATCH_LOST] = "free_batch_overrun",
 	};
 	int d, e;
 

@@ -134,6 +134,8 @@ static void test_forwarding_in_child(void **state)
 static void test_probe_points(void **state)
 {
 	static const uint8_t nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	static const uint8_t r8_load[] = { 0x4c, 0x8b, 0x05 }, r8_from_rax[] = { 0x49, 0x89, 0xc0 };
+	uint32_t seq_off = TRAMP_BATCH_OFF + offsetof(struct free_batch, seq);
 	int32_t disp;
 	uint32_t at;
 	int d, f;
@@ -146,6 +148,12 @@ static void test_probe_points(void **state)
 			}
 			at = img.probe[d][f];
 			assert_memory_equal(img.bytes + at, nop5, 5);
+			if (f == TRAMP_FREE && TRAMP_BATCHED(d)) {
+				/* the count just stored, then the real free */
+				assert_memory_equal(img.bytes + at - 3, r8_from_rax, 3);
+				assert_int_equal(img.bytes[at + 5], 0xff);	/* jmp *slot */
+				continue;
+			}
 			/* guarded: cmpb $0, flag(%rip) aimed at the guard page; je over the nop5 */
 			assert_int_equal(img.bytes[at - 9], 0x80);
 			assert_int_equal(img.bytes[at - 8], 0x3d);
@@ -154,13 +162,105 @@ static void test_probe_points(void **state)
 			assert_int_equal(img.bytes[at - 3], 0x00);
 			assert_int_equal(img.bytes[at - 2], 0x74);
 			assert_int_equal(img.bytes[at - 1], 5);
+			/* the batch's count in %r8: mov seq(%rip),%r8 just before */
+			assert_memory_equal(img.bytes + at - 16, r8_load, 3);
+			memcpy(&disp, img.bytes + at - 13, 4);
+			assert_int_equal(at - 9 + disp, seq_off);
 			/* a free is seen before it happens, an allocation after */
 			if (f == TRAMP_FREE)
-				assert_int_equal(at - 9, img.entry[d][f]);
+				assert_int_equal(at - 16, img.entry[d][f]);
 			else
 				assert_int_equal(img.bytes[at + 5], 0xc3);	/* ret */
 		}
 	}
+}
+
+/* Fill a GIL domain's batch with n frees through its trampoline; NULL is no free. */
+static void free_n(int d, int n, uintptr_t first)
+{
+	void (*f)(void *, void *) = (void *)(code + img.entry[d][TRAMP_FREE]);
+	int i;
+
+	for (i = 0; i < n; i++)
+		f((void *)0xc7c7, (void *)(first + i));
+}
+
+/*
+ * GIL-domain frees run at once, and land in the batch in order; the probe
+ * point is passed every PYMEM_FREE_FLUSH frees with the count in %r8.
+ */
+static void test_batched_free(void **state)
+{
+	enum { STUB = 2048 + 64, SEEN = TRAMP_GUARD_OFF + 32 };
+	static const uint8_t note_r8[] = {
+		0x4c, 0x89, 0x05, 0, 0, 0, 0,	/* mov %r8,SEEN(%rip) */
+		0xc3,				/* ret */
+	};
+	uint8_t *p = mmap(NULL, TRAMP_MAP_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct free_batch *b = (void *)(p + TRAMP_BATCH_OFF);
+	uint64_t *seen_r8 = (void *)(p + SEEN);
+	uint8_t *saved = code;
+	int32_t rel;
+	int d, i;
+
+	assert_ptr_not_equal(p, MAP_FAILED);
+	memcpy(p, img.bytes, sizeof(img.bytes));
+	memcpy(p + STUB, note_r8, sizeof(note_r8));
+	rel = SEEN - (STUB + 7);
+	memcpy(p + STUB + 3, &rel, 4);
+	for (d = 0; d < TRAMP_DOMAINS; d++) {
+		uint32_t at[] = { img.probe[d][TRAMP_FREE], img.probe[d][TRAMP_MALLOC] };
+
+		assert_int_equal(TRAMP_BATCHED(d), d != 0);
+		for (i = 0; i < 2; i++) {
+			p[at[i]] = 0xe8;	/* call STUB */
+			rel = STUB - (int32_t)(at[i] + 5);
+			memcpy(p + at[i] + 1, &rel, 4);
+		}
+	}
+	assert_int_equal(mprotect(p, TRAMP_GUARD_OFF, PROT_READ | PROT_EXEC), 0);
+	code = p;
+	p[TRAMP_GUARD_OFF] = 1;
+
+	memset(&seen, 0, sizeof(seen));
+	free_n(2, PYMEM_FREE_FLUSH - 1, 0x10000);
+	assert_int_equal(seen.calls, PYMEM_FREE_FLUSH - 1);	/* every free forwarded */
+	assert_int_equal(seen.a, 0x10000 + PYMEM_FREE_FLUSH - 2);
+	assert_int_equal(b->seq, PYMEM_FREE_FLUSH - 1);
+	assert_int_equal(*seen_r8, 0);				/* no hit yet */
+	free_n(1, 1, 0x20000);					/* mem shares the batch */
+	assert_int_equal(*seen_r8, PYMEM_FREE_FLUSH);
+	assert_int_equal(b->addr[PYMEM_FREE_FLUSH - 1], 0x20000);
+	free_n(2, 1, 0);					/* free(NULL): not a free */
+	assert_int_equal(b->seq, PYMEM_FREE_FLUSH);
+	free_n(2, PYMEM_FREE_BATCH + 3, 0x30000);
+	assert_int_equal(b->seq, PYMEM_FREE_FLUSH + PYMEM_FREE_BATCH + 3);
+	assert_int_equal(*seen_r8, PYMEM_FREE_FLUSH + PYMEM_FREE_BATCH);
+	/* free k sits in slot k % N, the last N of them */
+	for (i = 3; i < PYMEM_FREE_BATCH + 3; i++)
+		assert_int_equal(b->addr[(PYMEM_FREE_FLUSH + i) % PYMEM_FREE_BATCH], 0x30000 + i);
+	/* an allocation's hit, in any domain, and a raw free's, see the count too */
+	for (d = 0; d < TRAMP_DOMAINS; d++) {
+		void *(*m)(void *, size_t) = (void *)(p + img.entry[d][TRAMP_MALLOC]);
+
+		*seen_r8 = 0;
+		m((void *)0xc7c7, 8);
+		assert_int_equal(*seen_r8, b->seq);
+	}
+	*seen_r8 = 0;
+	free_n(0, 1, 0x50000);
+	assert_int_equal(*seen_r8, b->seq);
+	assert_int_equal(seen.a, 0x50000);
+
+	/* a forked child (guard 0) forwards without touching the batch */
+	p[TRAMP_GUARD_OFF] = 0;
+	memset(&seen, 0, sizeof(seen));
+	free_n(2, PYMEM_FREE_BATCH, 0x40000);
+	assert_int_equal(seen.calls, PYMEM_FREE_BATCH);
+	assert_int_equal(b->seq, PYMEM_FREE_FLUSH + PYMEM_FREE_BATCH + 3);
+	code = saved;
+	munmap(p, TRAMP_MAP_SIZE);
 }
 
 /*
@@ -225,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_forwarding_in_child),
 		cmocka_unit_test(test_probe_points),
 		cmocka_unit_test(test_probe_sees_caller),
+		cmocka_unit_test(test_batched_free),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,41 @@
+"""Frees of the GIL domains reach the BPF side in batches (src/trampoline.h): the last few a
+target made before going quiet are still in the batch when the profiler stops, and must be
+accounted all the same, so that what is live is exactly what the target holds."""
+import sys
+
+import pytest
+
+from conftest import DEBIAN, TARGETS, leaf_python, python_exe
+from test_target_safety import profile_served
+
+sys.path.insert(0, str(TARGETS))
+from marks import markers  # noqa: E402  (a module of the targets' directory)
+
+TARGET = str(TARGETS / "quiet_free.py")
+
+
+def on_line(profile, line):
+    """Sum the counters of the stacks whose leaf Python frame is quiet_free.py:line."""
+    got = {"alloc_bytes": 0, "alloc_objects": 0, "free_objects": 0, "live_bytes": 0}
+    for s in profile["stacks"]:
+        leaf = leaf_python(s)
+        if leaf and leaf["file"] == TARGET and leaf["line"] == line:
+            for k in got:
+                got[k] += s[k]
+    return got
+
+
+@pytest.mark.parametrize("version", [DEBIAN, "3.8.18", "3.12.1", "3.13.0"])
+def test_last_frees_before_idle_are_seen(version, tmp_path):
+    profile, _ = profile_served([python_exe(version), TARGET], str(tmp_path / "profile.json"))
+    lines = markers(TARGET)
+    held, freed = on_line(profile, lines["held"]), on_line(profile, lines["freed"])
+    # the two lines make the same objects: 4 bytearrays (object and 201-byte buffer) and a list
+    # (whose growth frees a little on its own)
+    assert held["live_bytes"] >= 4 * 201, held
+    assert freed["alloc_bytes"] == held["alloc_bytes"], (held, freed)
+    assert freed["alloc_objects"] == held["alloc_objects"], (held, freed)
+    # every one of the second set was freed, however few frees that was
+    assert freed["free_objects"] == freed["alloc_objects"], freed
+    assert freed["live_bytes"] == 0, freed
+    assert profile["dropped"].get("free_batch_overrun", 0) == 0, profile["dropped"]
