@@ -141,8 +141,8 @@ static __always_inline void peak_touch(struct stack_stats *s, struct peak_state 
 	}
 }
 
-/* Account a block's release; returns false if the block was not tracked. */
-static __always_inline bool release_block(__u32 pid, __u64 addr)
+/* Account a block's release at now (ns); returns false if the block was not tracked. */
+static __always_inline bool release_block(__u32 pid, __u64 addr, __u64 now)
 {
 	struct live_key key = { .pid = pid, .addr = addr };
 	struct live_val *v = bpf_map_lookup_elem(&live, &key);
@@ -156,7 +156,7 @@ static __always_inline bool release_block(__u32 pid, __u64 addr)
 	size = v->size;
 	s = stats_get(v->stack_id);
 	if (s) {
-		us = (bpf_ktime_get_ns() - v->ts) / 1000;
+		us = now > v->ts ? (now - v->ts) / 1000 : 0;
 		b = us ? log2_u64(us) + 1 : 0;
 		if (b >= PYMEM_LIFETIME_BUCKETS)
 			b = PYMEM_LIFETIME_BUCKETS - 1;
@@ -236,7 +236,7 @@ static __always_inline void record_alloc(struct inflight *st, __u32 pid, __u64 a
 	if (err == -EEXIST) {
 		/* The old block was released through a path we did not see. */
 		drop(DROP_MISSED_FREE);
-		release_block(pid, addr);
+		release_block(pid, addr, val.ts);
 		err = bpf_map_update_elem(&live, &key, &val, BPF_NOEXIST);
 	}
 	s = stats_get(val.stack_id);
@@ -270,11 +270,11 @@ static __always_inline void record_alloc(struct inflight *st, __u32 pid, __u64 a
  * A freed block: forget it if it was a code object, then release it.  A
  * global function, verified once rather than in each batch_account step.
  */
-__noinline int account_free(__u32 pid, __u64 addr)
+__noinline int account_free(__u32 pid, __u64 addr, __u64 now)
 {
 	if (every_free_seen)
 		code_forget(addr);
-	if (!release_block(pid, addr))
+	if (!release_block(pid, addr, now))
 		drop(DROP_UNKNOWN_FREE);
 	return 0;
 }
@@ -294,7 +294,7 @@ static __always_inline void do_free(struct inflight *st, __u32 pid, __u64 addr)
 		if (st->last_alloc == addr)
 			st->last_alloc = 0;
 	}
-	account_free(pid, addr);
+	account_free(pid, addr, bpf_ktime_get_ns());
 }
 
 /*
@@ -305,13 +305,12 @@ static __always_inline void do_free(struct inflight *st, __u32 pid, __u64 addr)
  */
 __noinline __u64 batch_account(struct free_batch *b, __u32 pid, struct inflight *st)
 {
-	__u64 seq, done = batch_done, from, addr, last = 0;
+	__u64 seq, done = batch_done, from, addr, now, last = 0;
 	int i;
 
 	if (!b)
 		return 0;
 	seq = b->seq;
-
 	for (i = 0; i < 4; i++) {
 		if (seq <= done)
 			return 0;
@@ -321,6 +320,8 @@ __noinline __u64 batch_account(struct free_batch *b, __u32 pid, struct inflight 
 	}
 	if (i == 4)
 		return 0;	/* others are draining it right now */
+	/* one clock read for the lot: when they were freed within the batch is not known */
+	now = bpf_ktime_get_ns();
 	from = seq - done >= PYMEM_FREE_BATCH ? seq - PYMEM_FREE_BATCH + 1 : done;
 	if (from > done)
 		drop_n(DROP_BATCH_LOST, from - done);
@@ -330,7 +331,7 @@ __noinline __u64 batch_account(struct free_batch *b, __u32 pid, struct inflight 
 			continue;
 		if (st && st->last_alloc == addr)
 			st->last_alloc = 0;
-		account_free(pid, addr);
+		account_free(pid, addr, now);
 		last = addr;
 	}
 	return last;
@@ -435,11 +436,11 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	case CALL_REALLOC:
 		if (!ret) {
 			/* A failed realloc frees nothing; realloc(p, 0) may free p. */
-			if (l.size == 0 && l.ptr && !release_block(pid, l.ptr))
+			if (l.size == 0 && l.ptr && !release_block(pid, l.ptr, bpf_ktime_get_ns()))
 				drop(DROP_UNKNOWN_FREE);
 			return 0;
 		}
-		if (l.ptr && !release_block(pid, l.ptr))
+		if (l.ptr && !release_block(pid, l.ptr, bpf_ktime_get_ns()))
 			drop(DROP_UNKNOWN_FREE);
 		break;
 	case CALL_POSIX_MEMALIGN:
@@ -532,7 +533,7 @@ int BPF_KPROBE(tramp_alloc)
 	if (nested)
 		made = unrecord_block(pid, ret);
 	/* an inner realloc already released the old block; an inner malloc did not */
-	if (old && (old != ret || !nested) && !release_block(pid, old) && !nested)
+	if (old && (old != ret || !nested) && !release_block(pid, old, bpf_ktime_get_ns()) && !nested)
 		drop(DROP_UNKNOWN_FREE);
 	record_alloc(st, pid, ret, size, PYMEM_COOKIE_SITE(cookie), PT_REGS_PARM4(ctx), made);
 	if (st) {
@@ -587,7 +588,7 @@ int BPF_KPROBE(munmap_enter, __u64 addr)
 	if (st && st->depth)
 		return 0;
 	/* Arenas and malloc's own chunks were never tracked: not a lost event. */
-	release_block(bpf_get_current_pid_tgid() >> 32, addr);
+	release_block(bpf_get_current_pid_tgid() >> 32, addr, bpf_ktime_get_ns());
 	return 0;
 }
 
