@@ -1,21 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pymem-bpf kernel side: allocator probes, live-block tracking and the
- * per-stack counters (the stack walker is in pystack.bpf.h).
+ * pymem-bpf kernel side: the allocator probes, the per-thread state of
+ * calls in flight and the batched frees (live blocks and per-stack
+ * counters are in live.bpf.h, the stack walker in pystack.bpf.h).
  */
 #include "common.bpf.h"
 #include "pystack.bpf.h"
-
-/*
- * Sized by userspace, and preallocated: an insert and a delete on every
- * event cost about 250 ns less each than from the BPF memory allocator.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1 << 20);
-	__type(key, struct live_key);
-	__type(value, struct live_val);
-} live SEC(".maps");
+#include "live.bpf.h"
 
 /* One allocator call in flight on a thread, per nesting level. */
 struct inflight_lvl {
@@ -46,22 +37,6 @@ struct {
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
-/* One more entry than stacks: STACK_ID_MAP_FULL, inserted before attach. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 65537);
-	__type(key, __u64);
-	__type(value, struct stack_stats);
-} stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct peak_state);
-} peak SEC(".maps");
-
 /* The target's struct free_batch, once its trampolines are in (set by userspace) */
 volatile __u64 batch_addr = 0;
 /* How many of its frees are accounted; any thread may drain it (batch_account). */
@@ -85,185 +60,6 @@ static __always_inline struct inflight *inflight_get(void)
 static __always_inline struct inflight *inflight_find(void)
 {
 	return bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), NULL, 0);
-}
-
-static __always_inline struct stack_stats *stats_get(__u64 id)
-{
-	struct stack_stats *s = bpf_map_lookup_elem(&stats, &id);
-	struct stack_stats zero = {};
-
-	if (s)
-		return s;
-	bpf_map_update_elem(&stats, &id, &zero, BPF_NOEXIST);
-	s = bpf_map_lookup_elem(&stats, &id);
-	if (!s)
-		drop(DROP_STATS_FULL);
-	return s;
-}
-
-static __always_inline __u32 log2_u64(__u64 v)
-{
-	__u32 r = 0, shift;
-
-	shift = (v > 0xffffffffULL) << 5;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xffff) << 4;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xff) << 3;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xf) << 2;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0x3) << 1;
-	v >>= shift;
-	r |= shift;
-	return r | (v >> 1);
-}
-
-static __always_inline struct peak_state *peak_get(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&peak, &zero);
-}
-
-/* Before a stack's live bytes change, keep what they were at the last peak. */
-static __always_inline void peak_touch(struct stack_stats *s, struct peak_state *g)
-{
-	__u64 gen = g ? g->gen : 0;
-
-	if (s->peak_gen != gen) {
-		s->peak_snap = s->live_bytes;
-		s->peak_gen = gen;
-	}
-}
-
-/* Account a block's release at now (ns); returns false if the block was not tracked. */
-static __always_inline bool release_block(__u32 pid, __u64 addr, __u64 now)
-{
-	struct live_key key = { .pid = pid, .addr = addr };
-	struct live_val *v = bpf_map_lookup_elem(&live, &key);
-	struct peak_state *g = peak_get();
-	struct stack_stats *s;
-	__u64 us, size;
-	__u32 b;
-
-	if (!v)
-		return false;
-	size = v->size;
-	s = stats_get(v->stack_id);
-	if (s) {
-		us = now > v->ts ? (now - v->ts) / 1000 : 0;
-		b = us ? log2_u64(us) + 1 : 0;
-		if (b >= PYMEM_LIFETIME_BUCKETS)
-			b = PYMEM_LIFETIME_BUCKETS - 1;
-		/* keep clang from folding the mask the verifier needs into the clamp */
-		asm volatile("" : "+r"(b));
-		__sync_fetch_and_add(&s->free_bytes, size);
-		__sync_fetch_and_add(&s->free_objects, 1);
-		__sync_fetch_and_add(&s->lifetime_bytes[b & (PYMEM_LIFETIME_BUCKETS - 1)], size);
-		if (us < 1000)
-			__sync_fetch_and_add(&s->freed_within[0], size);
-		if (us < 100000)
-			__sync_fetch_and_add(&s->freed_within[1], size);
-		if (us < 1000000)
-			__sync_fetch_and_add(&s->freed_within[2], size);
-		peak_touch(s, g);
-		__sync_fetch_and_add(&s->live_bytes, -(__s64)size);
-		__sync_fetch_and_add(&s->live_objects, -1);
-	}
-	if (g)
-		__sync_fetch_and_add(&g->live, -(__s64)size);
-	bpf_map_delete_elem(&live, &key);
-	return true;
-}
-
-/* Was a block allocated at ts live at the last peak?  (It is live now.) */
-static __always_inline bool live_at_peak(struct peak_state *g, __u64 ts)
-{
-	return g && ts && ts <= g->peak_ns;
-}
-
-/*
- * Take back an allocation an inner level recorded, so the outer one can own
- * it; returns when it was made.  Its share of the peak moves with it.
- */
-static __always_inline __u64 unrecord_block(__u32 pid, __u64 addr)
-{
-	struct live_key key = { .pid = pid, .addr = addr };
-	struct live_val *v = bpf_map_lookup_elem(&live, &key);
-	struct peak_state *g = peak_get();
-	struct stack_stats *s;
-	__u64 size, ts;
-
-	if (!v)
-		return 0;
-	size = v->size;
-	ts = v->ts;
-	s = stats_get(v->stack_id);
-	if (s) {
-		__sync_fetch_and_add(&s->alloc_bytes, -size);
-		__sync_fetch_and_add(&s->alloc_objects, -1);
-		peak_touch(s, g);
-		if (live_at_peak(g, ts))
-			__sync_fetch_and_add(&s->peak_snap, -(__s64)size);
-		__sync_fetch_and_add(&s->live_bytes, -(__s64)size);
-		__sync_fetch_and_add(&s->live_objects, -1);
-	}
-	if (g)
-		__sync_fetch_and_add(&g->live, -(__s64)size);
-	bpf_map_delete_elem(&live, &key);
-	return ts;
-}
-
-/* ts: when the block was made, if an inner level reported it first; else 0 (now) */
-static __always_inline void record_alloc(struct inflight *st, __u32 pid, __u64 addr,
-					 __u64 size, __u32 site, __u64 ip, __u64 ts)
-{
-	struct live_key key = { .pid = pid, .addr = addr };
-	struct live_val val = { .size = size };
-	struct peak_state *g = peak_get();
-	struct stack_stats *s;
-	__s64 now_live;
-	int err;
-
-	val.stack_id = capture_stack(st ? &st->walk : NULL, pid, site, ip);
-	val.ts = ts ?: bpf_ktime_get_ns();
-	err = bpf_map_update_elem(&live, &key, &val, BPF_NOEXIST);
-	if (err == -EEXIST) {
-		/* The old block was released through a path we did not see. */
-		drop(DROP_MISSED_FREE);
-		release_block(pid, addr, val.ts);
-		err = bpf_map_update_elem(&live, &key, &val, BPF_NOEXIST);
-	}
-	s = stats_get(val.stack_id);
-	if (s) {
-		__sync_fetch_and_add(&s->alloc_bytes, size);
-		__sync_fetch_and_add(&s->alloc_objects, 1);
-	}
-	if (err) {
-		/* untracked: its free will not be seen, so it is not live either */
-		drop(DROP_LIVE_FULL);
-		return;
-	}
-	if (s) {
-		peak_touch(s, g);
-		if (live_at_peak(g, ts))
-			__sync_fetch_and_add(&s->peak_snap, size);
-		__sync_fetch_and_add(&s->live_bytes, size);
-		__sync_fetch_and_add(&s->live_objects, 1);
-	}
-	if (!g)
-		return;
-	now_live = __sync_fetch_and_add(&g->live, size) + size;
-	if (now_live > 0 && (__u64)now_live > g->peak) {
-		g->peak = now_live;
-		g->peak_ns = val.ts;
-		__sync_fetch_and_add(&g->gen, 1);
-	}
 }
 
 /*
@@ -451,7 +247,7 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	}
 	if (!addr)
 		return 0;
-	record_alloc(st, pid, addr, l.size, l.site, PT_REGS_IP(ctx), 0);
+	record_alloc(&st->walk, pid, addr, l.size, l.site, PT_REGS_IP(ctx), 0);
 	st->last_alloc = addr;
 	return 0;
 }
@@ -535,7 +331,7 @@ int BPF_KPROBE(tramp_alloc)
 	/* an inner realloc already released the old block; an inner malloc did not */
 	if (old && (old != ret || !nested) && !release_block(pid, old, bpf_ktime_get_ns()) && !nested)
 		drop(DROP_UNKNOWN_FREE);
-	record_alloc(st, pid, ret, size, PYMEM_COOKIE_SITE(cookie), PT_REGS_PARM4(ctx), made);
+	record_alloc(st ? &st->walk : NULL, pid, ret, size, PYMEM_COOKIE_SITE(cookie), PT_REGS_PARM4(ctx), made);
 	if (st) {
 		st->last_alloc = ret;
 		st->last_free = 0;
