@@ -50,26 +50,18 @@ static __always_inline struct stack_stats *stats_get(__u64 id)
 	return s;
 }
 
+/* floor(log2(v)) for v > 0, by halving the width searched */
 static __always_inline __u32 log2_u64(__u64 v)
 {
-	__u32 r = 0, shift;
+	__u32 r = 0, bits;
 
-	shift = (v > 0xffffffffULL) << 5;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xffff) << 4;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xff) << 3;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xf) << 2;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0x3) << 1;
-	v >>= shift;
-	r |= shift;
-	return r | (v >> 1);
+	for (bits = 32; bits; bits >>= 1) {
+		if (v >> bits) {
+			v >>= bits;
+			r += bits;
+		}
+	}
+	return r;
 }
 
 static __always_inline struct peak_state *peak_get(void)
