@@ -82,18 +82,35 @@ static __always_inline void peak_touch(struct stack_stats *s, struct peak_state 
 	}
 }
 
+/*
+ * A tracked block leaves the live set: its stack's live counts (s, if its
+ * counters were found; peak_touch()ed first) and the session's.
+ */
+static __always_inline void leave_live(struct live_key *key, struct stack_stats *s,
+				       struct peak_state *g, __u64 size)
+{
+	if (s) {
+		__sync_fetch_and_add(&s->live_bytes, -(__s64)size);
+		__sync_fetch_and_add(&s->live_objects, -1);
+	}
+	if (g)
+		__sync_fetch_and_add(&g->live, -(__s64)size);
+	bpf_map_delete_elem(&live, key);
+}
+
 /* Account a block's release at now (ns); returns false if the block was not tracked. */
 static __always_inline bool release_block(__u32 pid, __u64 addr, __u64 now)
 {
 	struct live_key key = { .pid = pid, .addr = addr };
 	struct live_val *v = bpf_map_lookup_elem(&live, &key);
-	struct peak_state *g = peak_get();
+	struct peak_state *g;
 	struct stack_stats *s;
 	__u64 us, size;
 	__u32 b;
 
 	if (!v)
 		return false;
+	g = peak_get();
 	size = v->size;
 	s = stats_get(v->stack_id);
 	if (s) {
@@ -113,12 +130,8 @@ static __always_inline bool release_block(__u32 pid, __u64 addr, __u64 now)
 		if (us < 1000000)
 			__sync_fetch_and_add(&s->freed_within[2], size);
 		peak_touch(s, g);
-		__sync_fetch_and_add(&s->live_bytes, -(__s64)size);
-		__sync_fetch_and_add(&s->live_objects, -1);
 	}
-	if (g)
-		__sync_fetch_and_add(&g->live, -(__s64)size);
-	bpf_map_delete_elem(&live, &key);
+	leave_live(&key, s, g, size);
 	return true;
 }
 
@@ -136,12 +149,13 @@ static __always_inline __u64 unrecord_block(__u32 pid, __u64 addr)
 {
 	struct live_key key = { .pid = pid, .addr = addr };
 	struct live_val *v = bpf_map_lookup_elem(&live, &key);
-	struct peak_state *g = peak_get();
+	struct peak_state *g;
 	struct stack_stats *s;
 	__u64 size, ts;
 
 	if (!v)
 		return 0;
+	g = peak_get();
 	size = v->size;
 	ts = v->ts;
 	s = stats_get(v->stack_id);
@@ -151,12 +165,8 @@ static __always_inline __u64 unrecord_block(__u32 pid, __u64 addr)
 		peak_touch(s, g);
 		if (live_at_peak(g, ts))
 			__sync_fetch_and_add(&s->peak_snap, -(__s64)size);
-		__sync_fetch_and_add(&s->live_bytes, -(__s64)size);
-		__sync_fetch_and_add(&s->live_objects, -1);
 	}
-	if (g)
-		__sync_fetch_and_add(&g->live, -(__s64)size);
-	bpf_map_delete_elem(&live, &key);
+	leave_live(&key, s, g, size);
 	return ts;
 }
 
