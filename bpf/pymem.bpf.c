@@ -26,6 +26,11 @@ struct inflight {
 	 */
 	__u64 last_alloc;
 	struct inflight_lvl lvl[PYMEM_MAX_NEST];
+	/*
+	 * A drain's copy of the target's batch: per thread, not per CPU, since a
+	 * drain can be preempted and another thread's drain run on its CPU.
+	 */
+	struct free_batch batch;
 	struct walker walk;
 };
 
@@ -42,7 +47,7 @@ volatile __u64 batch_addr = 0;
 /* How many of its frees are accounted; any thread may drain it (batch_account). */
 volatile __u64 batch_done = 0;
 
-/* Where a drain copies the batch to */
+/* drain_batch's copy: only pymem-bpf's own thread runs it */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -107,6 +112,12 @@ __noinline __u64 batch_account(struct free_batch *b, __u32 pid, struct inflight 
 	if (!b)
 		return 0;
 	seq = b->seq;
+	/*
+	 * After the copy, before the claim: a block recorded later than now was
+	 * allocated after every free in the copy (release_block skips it).  One
+	 * clock read for the lot: when each was freed within the batch is not known.
+	 */
+	now = bpf_ktime_get_ns();
 	for (i = 0; i < 4; i++) {
 		if (seq <= done)
 			return 0;
@@ -116,8 +127,6 @@ __noinline __u64 batch_account(struct free_batch *b, __u32 pid, struct inflight 
 	}
 	if (i == 4)
 		return 0;	/* others are draining it right now */
-	/* one clock read for the lot: when they were freed within the batch is not known */
-	now = bpf_ktime_get_ns();
 	from = seq - done >= PYMEM_FREE_BATCH ? seq - PYMEM_FREE_BATCH + 1 : done;
 	if (from > done)
 		drop_n(DROP_BATCH_LOST, from - done);
@@ -140,23 +149,19 @@ __noinline __u64 batch_account(struct free_batch *b, __u32 pid, struct inflight 
  */
 static __always_inline void batch_drain(struct inflight *st, __u32 pid, __u64 seq)
 {
-	struct free_batch *b;
-	__u32 zero = 0;
 	__u64 last;
 
-	if (!batch_addr)
+	/* without its thread state a drain leaves the frees in the batch for the next one */
+	if (!batch_addr || !st)
 		return;
 	if (!seq)
 		seq = read_ptr(batch_addr + offsetof(struct free_batch, seq));
-	if (seq <= batch_done)
+	if (seq <= batch_done ||
+	    bpf_probe_read_user(&st->batch, sizeof(st->batch), (void *)batch_addr))
 		return;
-	b = bpf_map_lookup_elem(&batch_copy, &zero);
-	/* unread, the frees stay in the batch for the next drain */
-	if (!b || bpf_probe_read_user(b, sizeof(*b), (void *)batch_addr))
-		return;
-	last = batch_account(b, pid, st);
+	last = batch_account(&st->batch, pid, st);
 	/* its nested PyMem_RawFree and free() are the same release */
-	if (st && last)
+	if (last)
 		st->last_free = last;
 }
 
@@ -279,7 +284,7 @@ int BPF_KPROBE(tramp_free, __u64 ctx_arg, __u64 addr)
 SEC("uprobe")
 int BPF_KPROBE(tramp_batch)
 {
-	batch_drain(inflight_find(), bpf_get_current_pid_tgid() >> 32, PT_REGS_PARM5(ctx));
+	batch_drain(inflight_get(), bpf_get_current_pid_tgid() >> 32, PT_REGS_PARM5(ctx));
 	return 0;
 }
 
