@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* What every part of the BPF program shares: configuration, drop counters, reads. */
+/* What the parts of the BPF program share: configuration, drop counters, reads. */
 #ifndef PYMEM_COMMON_BPF_H
 #define PYMEM_COMMON_BPF_H
 

@@ -42,9 +42,10 @@ struct {
 
 /*
  * Recently met codes entries, direct-mapped, one atomic word a slot:
- * (code >> 17) << 32 | gen.  The slot index holds code's bits 4-16, so the
- * word names the code exactly (user addresses are below 2^47, code objects
- * 16-byte aligned).  A lookup in codes cost most of a frame's walk.
+ * (code >> 17) << 32 | gen.  The slot index is code's bits 4-16 XOR bits
+ * 17-29, which with the tag's bits 17-46 give back bits 4-16: the word names
+ * the code exactly (user addresses are below 2^47, code objects 16-byte
+ * aligned).  A lookup in codes cost most of a frame's walk.
  */
 #define CODE_CACHE_BITS		13
 #define CODE_CACHE_SLOTS	(1 << CODE_CACHE_BITS)

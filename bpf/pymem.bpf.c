@@ -11,7 +11,7 @@
 /* One allocator call in flight on a thread, per nesting level. */
 struct inflight_lvl {
 	__u64 size;
-	__u64 ptr;		/* realloc: old block; posix_memalign: result slot; mmap: caller */
+	__u64 ptr;		/* realloc: old block; posix_memalign: result slot */
 	__u32 site;
 	__u32 kind;
 };

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The CPython stack walker: find the current thread's PyThreadState by fs
- * base, walk its frames and store the stack, deduplicated by hash.
+ * base, walk its frames and name the stack by hash; a stack's frames go to
+ * userspace on the ring the first time it is met.
  */
 #ifndef PYMEM_PYSTACK_BPF_H
 #define PYMEM_PYSTACK_BPF_H
@@ -304,8 +305,11 @@ static __noinline __u64 capture_stack(struct walker *wk, __u32 pid, __u32 site, 
 	__u8 sent = 1;
 	int err;
 
-	if (!wk)
+	if (!wk) {
+		/* no task storage for this thread's walker: the stack is not known */
+		drop(DROP_STACK_READ);
 		return STACK_ID_NONE;
+	}
 	w = &wk->w;
 	__builtin_memset(w, 0, sizeof(*w));
 	r = &wk->news.rec;

@@ -63,7 +63,7 @@ enum pymem_drop {
 	DROP_LIVE_FULL,		/* live-allocation map full: block not tracked */
 	DROP_STACKS_FULL,	/* stack map full: event not attributed */
 	DROP_STATS_FULL,	/* per-stack counter map full */
-	DROP_STACK_READ,	/* a frame could not be read: stack cut short */
+	DROP_STACK_READ,	/* a frame (or the walker's state) was not had: stack cut short */
 	DROP_STACK_TRUNCATED,	/* deeper than PYMEM_MAX_FRAMES */
 	DROP_NEST_OVERFLOW,	/* nesting deeper than PYMEM_MAX_NEST */
 	DROP_MISSED_ENTRY,	/* return seen without its entry */

@@ -28,7 +28,7 @@ int inject_stop(pid_t pid, struct inject **out, char *err, size_t errlen);
 
 /*
  * Run syscall @nr in the target on one stopped thread, through an existing
- * `syscall` instruction (vdso or libc text).  Returns the syscall's result
+ * `syscall` instruction (in the vdso or an executable file mapping).  Returns the syscall's result
  * (a negative errno from the kernel on failure) with *err = 0, or, when we
  * could not run it (ptrace failed, thread gone), a negative errno of ours,
  * also stored in *err.  Meant for calls that do not block.

@@ -10,7 +10,8 @@
  * Start argv[0] and follow its execs (shells, pyenv shims) until the image
  * is a Python interpreter, then stop it at its ELF entry point, after the
  * dynamic loader mapped libpython and libc but before any Python code ran.
- * On success *pid is stopped under ptrace; call launch_release().
+ * On success *pid is stopped under ptrace: launch_release_stopped() lets it
+ * run on to its entry point, SIGCONT then starts it.
  */
 int launch_start(char *const argv[], pid_t *pid, char *err, size_t errlen);
 /*

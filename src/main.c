@@ -69,7 +69,8 @@ static const struct argp_option opts[] = {
 	{ "interval", 'i', "SECONDS", 0, "Print a top table every SECONDS", 0 },
 	{ "output", 'o', "FILE", 0, "Write the profile to FILE ('-' for stdout)", 0 },
 	{ "format", 'f', "FORMAT", 0, "json (default), folded, html, pprof or speedscope", 0 },
-	{ "view", OPT_VIEW, "VIEW", 0, "live-bytes (default), live-objects, alloc-bytes, alloc-objects", 0 },
+	{ "view", OPT_VIEW, "VIEW", 0, "live-bytes (default), live-objects, alloc-bytes, alloc-objects, "
+	  "peak-bytes", 0 },
 	{ "top", 'n', "N", 0, "Rows in the top table (default 10)", 0 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0, "Live blocks tracked at once (default 1048576)", 0 },
 	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks tracked (default 262144)", 0 },

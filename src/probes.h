@@ -36,7 +36,7 @@ int probes_drain_batch(const struct probes *p);
 void probes_stop(struct probes *p);
 
 int probes_stats_fd(const struct probes *p);
-/* Ring buffer of struct news_stack and news_code records, in the order they were met. */
+/* Ring buffer of news_stack, news_code and news_table records, in the order they were met. */
 int probes_news_fd(const struct probes *p);
 /* Is gen still the incarnation of the code object at code?  (Never, once it died.) */
 bool probes_code_current(const struct probes *p, uint64_t code, uint32_t gen);

@@ -15,8 +15,9 @@ struct redirect;
 
 /*
  * Install the trampolines and their probes with every thread of the target
- * stopped.  0, or a negative errno with a one-line reason in err, the target
- * untouched: -EPERM ptrace refused, -EBUSY tables already hooked (tracemalloc,
+ * stopped.  0, or a negative errno with a one-line reason in err and the
+ * tables as they were (a trampoline mapping may stay behind, unused):
+ * -EPERM ptrace refused, -EBUSY tables already hooked (tracemalloc,
  * debug hooks, a custom allocator), -ENOENT tables not found.
  */
 int redirect_start(const struct pytarget *t, struct probes *p, struct redirect **out,

@@ -38,7 +38,7 @@ static const struct argp_option opts[] = {
 	{ "output", 'o', "FILE", 0, "Write to FILE (default: stdout)", 0 },
 	{ "format", 'f', "FORMAT", 0, "folded (default), json, html, pprof, speedscope, or top for a table", 0 },
 	{ "view", OPT_VIEW, "VIEW", 0, "live-bytes (default), live-objects, alloc-bytes, "
-	  "alloc-objects", 0 },
+	  "alloc-objects, peak-bytes", 0 },
 	{ "top", 'n', "N", 0, "Rows in the top table (default 10)", 0 },
 	{},
 };

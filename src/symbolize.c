@@ -26,7 +26,7 @@ struct code_info {
 	uint64_t addr;
 	uint32_t gen;		/* 0: not known, the object at addr is taken as it is */
 	int32_t firstlineno;
-	bool valid;		/* read successfully */
+	bool valid;		/* named: from a whole ring record, or read from memory */
 	const char *function;	/* interned: frames keep pointing at them */
 	const char *file;
 	uint8_t *table;
