@@ -346,7 +346,7 @@ static __noinline __u64 capture_stack(struct walker *wk, __u32 pid, __u32 site, 
 	wk->news.id = id;
 	n = w->n < PYMEM_MAX_FRAMES ? w->n : PYMEM_MAX_FRAMES;
 	/* the mask keeps the verifier's bound (n <= PYMEM_MAX_FRAMES already) */
-	size = NEWS_STACK_SIZE(0) + (n & (2 * PYMEM_MAX_FRAMES - 1)) * sizeof(struct py_frame);
+	size = NEWS_STACK_HEAD + (n & (2 * PYMEM_MAX_FRAMES - 1)) * sizeof(struct py_frame);
 	/* a full ring: forget the id, so that the stack's next event sends it again */
 	if (bpf_ringbuf_output(&news, &wk->news, size, 0))
 		bpf_map_delete_elem(&stacks, &id);

@@ -169,8 +169,8 @@ struct news_stack {
 	struct stack_rec rec;
 };
 
-#define NEWS_STACK_SIZE(nframes) \
-	(sizeof(struct news_stack) - sizeof(struct py_frame) * (PYMEM_MAX_FRAMES - (nframes)))
+/* Its size without frames */
+#define NEWS_STACK_HEAD		offsetof(struct news_stack, rec.frames)
 
 /*
  * Frees of the GIL domains, kept by the trampolines in the target's memory

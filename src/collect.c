@@ -25,7 +25,6 @@ struct collector {
 	struct symbolizer *s;
 	struct sym_stack *tab;	/* open addressing, power-of-two size */
 	size_t n, cap;
-	struct stack_rec rec;
 };
 
 static struct pm_frame map_full_frame = {
@@ -55,13 +54,11 @@ static int on_news(void *ctx, void *data, size_t len)
 
 		if (t->len <= len - offsetof(struct news_table, data))
 			symbolizer_table_news(c->s, t);
-	} else if (type == NEWS_STACK && len >= NEWS_STACK_SIZE(0) && len <= sizeof(*ns)) {
-		/* the record ends after its last frame: clear the rest of the copy */
-		memset(&c->rec, 0, sizeof(c->rec));
-		memcpy(&c->rec, &ns->rec, len - offsetof(struct news_stack, rec));
-		if (c->rec.nframes > (len - NEWS_STACK_SIZE(0)) / sizeof(struct py_frame))
+	} else if (type == NEWS_STACK && len >= NEWS_STACK_HEAD && len <= sizeof(*ns)) {
+		/* the record ends after its last frame, and only those are read */
+		if (ns->rec.nframes > (len - NEWS_STACK_HEAD) / sizeof(struct py_frame))
 			return 0;
-		return add(c, ns->id, &c->rec);
+		return add(c, ns->id, &ns->rec);
 	}
 	return 0;
 }
@@ -171,6 +168,7 @@ int collector_profile(struct collector *c, struct pm_profile *out)
 	/* stacks still on the ring belong in this profile */
 	ring_buffer__consume(c->rb);
 	probes_drops(c->p, out->dropped);
+	out->dropped[DROP_UNSYMBOLIZED] = symbolizer_unknown_frames(c->s);
 	if (probes_peak(c->p, &g))
 		memset(&g, 0, sizeof(g));
 	while (!bpf_map_get_next_key(fd, prev, &next)) {

@@ -203,7 +203,7 @@ static const struct symbolizer_ops sym_ops = {
 };
 
 static int build_profile(struct collector *c, const struct pytarget *t, double secs,
-			 bool exited, struct symbolizer *s, struct pm_profile *p)
+			 bool exited, struct pm_profile *p)
 {
 	int err;
 
@@ -215,7 +215,6 @@ static int build_profile(struct collector *c, const struct pytarget *t, double s
 	p->duration_s = secs;
 	p->target_exited = exited;
 	err = collector_profile(c, p);
-	p->dropped[DROP_UNSYMBOLIZED] = symbolizer_unknown_frames(s);
 	if (!err)
 		err = view_apply(p, &env.vopts, env.view);
 	if (!err)
@@ -223,12 +222,11 @@ static int build_profile(struct collector *c, const struct pytarget *t, double s
 	return err;
 }
 
-static void print_top(struct collector *c, const struct pytarget *t, double secs,
-		      struct symbolizer *s, FILE *out)
+static void print_top(struct collector *c, const struct pytarget *t, double secs, FILE *out)
 {
 	struct pm_profile p;
 
-	if (!build_profile(c, t, secs, false, s, &p))
+	if (!build_profile(c, t, secs, false, &p))
 		output_top_print(&p, env.top, out);
 	pm_profile_free(&p);
 }
@@ -241,6 +239,7 @@ static int attach_allocator(const struct pytarget *t, struct probes *p, bool lau
 			    struct redirect **redir)
 {
 	char err[512] = "";
+	bool lto;
 	int ret;
 
 	/* a launched command waits, stopped, at its entry point until this is done */
@@ -258,13 +257,14 @@ static int attach_allocator(const struct pytarget *t, struct probes *p, bool lau
 		fprintf(stderr, "pymem-bpf: warning: allocator redirection failed (%s); probing "
 			"allocator symbols instead\n", err);
 	}
-	if (!t->shared && t->stripped)
+	lto = !t->shared && t->stripped;
+	if (lto)
 		fprintf(stderr, "pymem-bpf: warning: %s is a static, stripped (likely LTO) build: "
 			"pymalloc's inlined fast path is not probed, coverage is incomplete\n",
 			t->interp);
 	ret = probes_attach_python(p, t);
 	/* an LTO build frees objects inline, past the symbol probes */
-	if (!ret && (t->shared || !t->stripped))
+	if (!ret && !lto)
 		probes_every_free_seen(p);
 	return ret;
 }
@@ -278,8 +278,7 @@ static void warn_coverage(const struct pytarget *t)
 }
 
 /* Poll until the duration ends, a signal arrives or the target exits. */
-static bool run_session(struct collector *c, const struct pytarget *t, struct symbolizer *s,
-			double start)
+static bool run_session(struct collector *c, const struct pytarget *t, double start)
 {
 	double next_top = start + env.interval;
 	struct pollfd pfd = { .fd = syscall(SYS_pidfd_open, t->pid, 0), .events = POLLIN };
@@ -295,7 +294,7 @@ static bool run_session(struct collector *c, const struct pytarget *t, struct sy
 		if (env.duration && now() - start >= env.duration)
 			break;
 		if (env.interval && now() >= next_top) {
-			print_top(c, t, now() - start, s, stdout);
+			print_top(c, t, now() - start, stdout);
 			fflush(stdout);
 			next_top += env.interval;
 		}
@@ -380,11 +379,11 @@ int main(int argc, char **argv)
 		ret = EXIT_FAILURE;
 		goto cleanup;
 	}
-	exited = run_session(col, &t, sym, start);
+	exited = run_session(col, &t, start);
 	if (exited)
 		fprintf(stderr, "pymem-bpf: target PID %d exited; writing the profile gathered "
 			"so far\n", t.pid);
-	if (build_profile(col, &t, now() - start, exited, sym, &prof)) {
+	if (build_profile(col, &t, now() - start, exited, &prof)) {
 		fprintf(stderr, "pymem-bpf: cannot read the kernel maps\n");
 		ret = EXIT_FAILURE;
 		goto cleanup;
