@@ -98,7 +98,12 @@ int output_folded_write(const struct pm_profile *p, enum pm_view view, FILE *f)
 		lines[n++].value = v;
 	}
 
-	/* Sorting puts equal renderings side by side and fixes the order. */
+	/*
+	 * The lost events on a comment line, which flame graph tools skip (it
+	 * ends in no count).  Sorting puts equal renderings side by side and
+	 * fixes the order.
+	 */
+	pm_drops_line(f, p, "# ");
 	qsort(lines, n, sizeof(*lines), line_cmp);
 	for (i = 0; i < n; i = j) {
 		sum = 0;

@@ -197,7 +197,6 @@ static struct json_object *title_obj(const struct pm_profile *p)
 	struct json_object *o;
 	char *buf = NULL;
 	size_t len = 0;
-	int d, n = 0;
 	FILE *m;
 
 	m = open_memstream(&buf, &len);
@@ -206,13 +205,7 @@ static struct json_object *title_obj(const struct pm_profile *p)
 	fprintf(m, "pymem-bpf PID %d", p->pid);
 	if (p->version[0])
 		fprintf(m, ", Python %.*s", (int)sizeof(p->version), p->version);
-	for (d = 0; d < DROP__MAX; d++) {
-		if (!p->dropped[d])
-			continue;
-		fprintf(m, "%s%s=%" PRIu64, n++ ? ", " : " (dropped: ", pm_drop_name(d),
-			p->dropped[d]);
-	}
-	if (n)
+	if (pm_drops_print(m, p, " (dropped: ", ", "))
 		fputc(')', m);
 	if (fclose(m)) {
 		free(buf);

@@ -136,21 +136,6 @@ static void print_row(FILE *f, char cells[NUM_COLS][32], const int *w, const cha
 	fprintf(f, "%s\n", where ? where : "?");
 }
 
-static void print_dropped(const struct pm_profile *p, FILE *f)
-{
-	bool any = false;
-	int d;
-
-	fputs("dropped:", f);
-	for (d = 0; d < DROP__MAX; d++) {
-		if (!p->dropped[d])
-			continue;
-		fprintf(f, " %s=%" PRIu64, pm_drop_name(d), p->dropped[d]);
-		any = true;
-	}
-	fputs(any ? "\n" : " none\n", f);
-}
-
 void output_top_print(const struct pm_profile *p, size_t n, FILE *f)
 {
 	struct top_row *rows, total, head;
@@ -182,7 +167,7 @@ void output_top_print(const struct pm_profile *p, size_t n, FILE *f)
 		print_row(f, rows[i].cell, w, rows[i].where);
 	snprintf(where, sizeof(where), "total: %zu stacks in %.1f s", p->nstacks, p->duration_s);
 	print_row(f, total.cell, w, where);
-	print_dropped(p, f);
+	pm_drops_line(f, p, "");
 
 	for (i = 0; i < k; i++)
 		free(rows[i].where);

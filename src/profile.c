@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The in-memory profile: stacks merged by frame sequence, totals, ordering. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include "profile.h"
@@ -48,6 +49,27 @@ const char *pm_drop_name(enum pymem_drop d)
 	if ((unsigned int)d >= DROP__MAX || !drop_names[d])
 		return "unknown";
 	return drop_names[d];
+}
+
+size_t pm_drops_print(FILE *f, const struct pm_profile *p, const char *lead, const char *sep)
+{
+	size_t n = 0;
+	int d;
+
+	for (d = 0; d < DROP__MAX; d++) {
+		if (!p->dropped[d])
+			continue;
+		fprintf(f, "%s%s=%" PRIu64, n++ ? sep : lead, pm_drop_name(d), p->dropped[d]);
+	}
+	return n;
+}
+
+void pm_drops_line(FILE *f, const struct pm_profile *p, const char *prefix)
+{
+	fprintf(f, "%sdropped:", prefix);
+	if (!pm_drops_print(f, p, " ", " "))
+		fputs(" none", f);
+	fputc('\n', f);
 }
 
 int pm_view_parse(const char *s, enum pm_view *view)

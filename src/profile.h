@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "pymem.h"
 
 enum pm_frame_kind {
@@ -73,6 +74,10 @@ enum pm_view {
 };
 
 const char *pm_drop_name(enum pymem_drop d);
+/* The nonzero drops as name=value, lead before the first, sep between; returns how many. */
+size_t pm_drops_print(FILE *f, const struct pm_profile *p, const char *lead, const char *sep);
+/* "<prefix>dropped: name=value ..." or "<prefix>dropped: none", and a newline */
+void pm_drops_line(FILE *f, const struct pm_profile *p, const char *prefix);
 int pm_view_parse(const char *s, enum pm_view *view);
 uint64_t pm_view_value(const struct pm_counts *c, enum pm_view view);
 /* dst += c, every counter. */

@@ -79,6 +79,13 @@ def table(text, title):
     return rows
 
 
+def dropped_text(profile_path):
+    """The lost events of a JSON profile as a folded file's comment line spells them."""
+    with open(profile_path) as f:
+        dropped = json.load(f)["dropped"]
+    return " ".join("%s=%d" % (k, v) for k, v in dropped.items() if v) or "none"
+
+
 def where(report, marker):
     return "(%s:%d)" % (report["file"], report["lines"][marker])
 
@@ -148,6 +155,8 @@ def test_growth_profile(runs):
     size_diff = table(out, "stack")[0][0]
     growth = {}
     with open(path) as f:
+        # the lost events come first, carried over from NEW
+        assert f.readline() == "# dropped: %s\n" % dropped_text(new), path
         for line in f:
             m = FOLDED_RE.match(line.rstrip("\n"))
             assert m, line

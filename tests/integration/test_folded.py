@@ -1,5 +1,6 @@
-"""-f folded: every line is "frame;frame;... VALUE", root first, and it renders the same
-profile the JSON output holds.
+"""-f folded: a "# dropped: ..." line (the lost events; flame graph tools skip it), then every
+line is "frame;frame;... VALUE", root first, and it renders the same profile the JSON output
+holds.
 
 Folded and JSON come from two sessions of the same deterministic workloads (one session writes
 one format).  The workload's own stacks are deterministic to the byte and block, so they must
@@ -14,6 +15,7 @@ from conftest import (DEFAULT_VERSION, VIEW_KEYS, profile_pid, require_ok, withi
 
 WORKLOADS = ["make_and_hold", "grow_heap", "small_dicts"]
 LINE_RE = re.compile(r"^(\S.*) (\d+)$")
+DROPPED_RE = re.compile(r"^# dropped: (none|\w+=\d+( \w+=\d+)*)$")
 PY_FRAME_RE = re.compile(r"^(.+) \((.+):(\d+)\)$")
 NATIVE_FRAME_RE = re.compile(r"^(.+) \[(.+)\]$")
 TOLERANCE = 0.02
@@ -27,7 +29,9 @@ def render(frame):
 
 def parse_folded(text):
     stacks = {}
-    for line in text.splitlines():
+    lines = text.splitlines()
+    assert lines and DROPPED_RE.match(lines[0]), "no lost-event line first: %r" % lines[:1]
+    for line in lines[1:]:
         m = LINE_RE.match(line)
         assert m, "not 'stack VALUE': %r" % line
         frames = m.group(1).split(";")

@@ -252,6 +252,7 @@ static void test_command(void **state)
 	}
 	text = slurp(folded);
 	assert_string_equal(text,
+		"# dropped: unknown_free=9\n"
 		"main (app.py:10);leak (app.py:20);PyObject_Malloc [libpython3.11.so.1.0] 2000\n"
 		"main (app.py:11);leak (app.py:20);PyObject_Malloc [libpython3.11.so.1.0] 200\n"
 		"main (app.py:12);fresh (app.py:40);PyObject_Calloc [libpython3.11.so.1.0] 70\n");

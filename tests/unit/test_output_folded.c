@@ -50,6 +50,9 @@ static void fixture(struct pm_profile *p)
 	add(p, a, 3, 4096, 4, 1024, 1);
 	add(p, b, 2, 900, 30, 0, 0);		/* all freed: absent from live views */
 	add(p, c, 1, 64, 2, 64, 2);
+	/* the lost events head the file, in enum order */
+	p->dropped[DROP_STACK_LOST] = 2;
+	p->dropped[DROP_UNKNOWN_FREE] = 3;
 }
 
 static void test_views(void **state)
@@ -60,6 +63,7 @@ static void test_views(void **state)
 	fixture(&p);
 	out = folded(&p, PM_VIEW_LIVE_BYTES);
 	assert_string_equal(out,
+		"# dropped: unknown_free=3 stack_lost=2\n"
 		"<module> (app.py:1);load (lib/io.py:33);"
 		"PyBytes_FromStringAndSize [libpython3.11.so.1.0] 1024\n"
 		"malloc 64\n");
@@ -67,6 +71,7 @@ static void test_views(void **state)
 
 	out = folded(&p, PM_VIEW_LIVE_OBJECTS);
 	assert_string_equal(out,
+		"# dropped: unknown_free=3 stack_lost=2\n"
 		"<module> (app.py:1);load (lib/io.py:33);"
 		"PyBytes_FromStringAndSize [libpython3.11.so.1.0] 1\n"
 		"malloc 2\n");
@@ -74,6 +79,7 @@ static void test_views(void **state)
 
 	out = folded(&p, PM_VIEW_ALLOC_BYTES);
 	assert_string_equal(out,
+		"# dropped: unknown_free=3 stack_lost=2\n"
 		"<module> (app.py:1);churn (app.py:10) 900\n"
 		"<module> (app.py:1);load (lib/io.py:33);"
 		"PyBytes_FromStringAndSize [libpython3.11.so.1.0] 4096\n"
@@ -82,6 +88,7 @@ static void test_views(void **state)
 
 	out = folded(&p, PM_VIEW_ALLOC_OBJECTS);
 	assert_string_equal(out,
+		"# dropped: unknown_free=3 stack_lost=2\n"
 		"<module> (app.py:1);churn (app.py:10) 30\n"
 		"<module> (app.py:1);load (lib/io.py:33);"
 		"PyBytes_FromStringAndSize [libpython3.11.so.1.0] 4\n"
@@ -112,11 +119,14 @@ static void test_escaping_and_merge(void **state)
 	assert_int_equal(p.nstacks, 3);
 	out = folded(&p, PM_VIEW_LIVE_BYTES);
 	assert_string_equal(out,
+		"# dropped: none\n"
 		"f  g (x.py:1) 5\n"
 		"main (a:b.py:2);ns:fn [lib x.so] 42\n");
 
-	/* Every line still parses as frames;...;frames VALUE with 1 or 2 frames. */
-	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	/* Past the comment, every line still parses as frames;...;frames VALUE (1 or 2 frames). */
+	line = strtok_r(out, "\n", &save);
+	assert_string_equal(line, "# dropped: none");
+	for (line = strtok_r(NULL, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *sp = strrchr(line, ' ');
 		int semis = 0;
 
@@ -142,13 +152,14 @@ static void test_empty_and_unnamed(void **state)
 	char *out;
 
 	out = folded(&p, PM_VIEW_LIVE_BYTES);
-	assert_string_equal(out, "");
+	assert_string_equal(out, "# dropped: none\n");
 	free(out);
 
 	add(&p, NULL, 0, 8, 1, 8, 1);
 	add(&p, unnamed, 2, 16, 1, 16, 1);
 	out = folded(&p, PM_VIEW_LIVE_BYTES);
 	assert_string_equal(out,
+		"# dropped: none\n"
 		"[unknown] 8\n"
 		"[unknown] [libfoo.so];f (:3) 16\n");
 	free(out);
