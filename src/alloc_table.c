@@ -243,21 +243,18 @@ static int read_ptr(const struct image *img, uint64_t vaddr, uint64_t *val)
 	return elf_syms_read(img->e, vaddr, val, sizeof(*val));
 }
 
-static void refs_add(struct refs *r, uint64_t a)
-{
-	for (size_t i = 0; i < r->n; i++)
-		if (r->v[i] == a)
-			return;
-	if (r->n < REFS_MAX)
-		r->v[r->n++] = a;
-}
-
 static bool refs_has(const struct refs *r, uint64_t a)
 {
 	for (size_t i = 0; i < r->n; i++)
 		if (r->v[i] == a)
 			return true;
 	return false;
+}
+
+static void refs_add(struct refs *r, uint64_t a)
+{
+	if (!refs_has(r, a) && r->n < REFS_MAX)
+		r->v[r->n++] = a;
 }
 
 /* The 16 general purpose registers, each with its narrower views. */

@@ -92,6 +92,8 @@ static int attach_multi(struct probes *p, struct bpf_program *prog, const char *
 
 	if (!m->n)
 		return 0;
+	if (p->nfds == MAX_LINKS)
+		return -E2BIG;
 	fd = uprobe_multi_attach(bpf_program__fd(prog), path, m->off, m->cookie, m->n, ret, pid);
 	if (fd < 0) {
 		fprintf(stderr, "pymem-bpf: failed to attach %s to %s: %s\n",
@@ -293,7 +295,7 @@ static const enum pymem_site tramp_sites[TRAMP_DOMAINS][TRAMP__MAX] = {
 };
 
 int probes_attach_tramp(struct probes *p, pid_t pid, const char *path,
-			const struct tramp_image *img, uint64_t base)
+			const struct tramp_image *img)
 {
 	struct multi allocs = {}, frees = {}, batched = {};
 	int d, f, err;
@@ -309,12 +311,13 @@ int probes_attach_tramp(struct probes *p, pid_t pid, const char *path,
 	}
 	err = attach_multi(p, p->skel->progs.tramp_alloc, path, &allocs, false, pid);
 	err = err ?: attach_multi(p, p->skel->progs.tramp_free, path, &frees, false, pid);
-	err = err ?: attach_multi(p, p->skel->progs.tramp_batch, path, &batched, false, pid);
-	if (!err) {
-		p->pid = pid;
-		p->skel->bss->batch_addr = base + TRAMP_BATCH_OFF;
-	}
-	return err;
+	return err ?: attach_multi(p, p->skel->progs.tramp_batch, path, &batched, false, pid);
+}
+
+void probes_batch_at(struct probes *p, pid_t pid, uint64_t addr)
+{
+	p->pid = pid;
+	p->skel->bss->batch_addr = addr;
 }
 
 int probes_drain_batch(const struct probes *p)

@@ -21,12 +21,11 @@ struct probes_opts {
 int probes_start(const struct pytarget *t, const struct probes_opts *o, struct probes **out);
 /* The interpreter's allocator functions, by symbol (misses LTO's inlined fast path). */
 int probes_attach_python(struct probes *p, const struct pytarget *t);
-/*
- * The nop5 probe points of trampolines in the file at path (a memfd of the
- * target's), mapped at base in the target.
- */
+/* The nop5 probe points of trampolines in the file at path (a memfd of the target's). */
 int probes_attach_tramp(struct probes *p, pid_t pid, const char *path,
-			const struct tramp_image *img, uint64_t base);
+			const struct tramp_image *img);
+/* Where pid's trampolines batch their frees, once the tables point at them. */
+void probes_batch_at(struct probes *p, pid_t pid, uint64_t addr);
 /*
  * Account the batched frees the target made since the last probe hit
  * (see trampoline.h), before the maps are read.  0, or -errno (the

@@ -24,7 +24,10 @@
 #include "remote.h"
 #include "trampoline.h"
 
-#define TABLE_FNS_OFF	8	/* malloc, calloc, realloc, free follow ctx */
+/* malloc, calloc, realloc, free follow ctx */
+#define TABLE_FNS_OFF	(ALLOC_SLOT_MALLOC * 8)
+
+_Static_assert(TRAMP_DOMAINS == DOMAIN__MAX, "a trampoline set per allocator domain");
 
 struct redirect {
 	pid_t pid;
@@ -34,15 +37,13 @@ struct redirect {
 	int memfd;					/* ours, keeps the probed file open */
 };
 
-static const char *const domain_names[TRAMP_DOMAINS] = { "raw", "mem", "obj" };
-
 /* Where the tables are, and what they hold now, checked against the file's defaults. */
 static int find_tables(const struct pytarget *t, struct redirect *r, char *err, size_t errlen)
 {
 	struct proc_maps maps = {};
 	struct alloc_table tab;
 	struct elf_syms *e;
-	uint64_t bias, cur[5];
+	uint64_t bias, cur[ALLOC_SLOT__MAX];
 	char desc[256];
 	int d, f, ret;
 
@@ -62,21 +63,21 @@ static int find_tables(const struct pytarget *t, struct redirect *r, char *err, 
 		ret = alloc_table_find(e, t->interp_open, d, &tab);
 		if (ret) {
 			snprintf(err, errlen, "cannot find the %s allocator table in %s",
-				 domain_names[d], t->interp);
+				 alloc_domain_name(d), t->interp);
 			goto out;
 		}
 		r->table[d] = bias + tab.vaddr;
 		ret = remote_read(t->pid, r->table[d], cur, sizeof(cur));
 		if (ret) {
-			snprintf(err, errlen, "cannot read the %s allocator table", domain_names[d]);
+			snprintf(err, errlen, "cannot read the %s allocator table", alloc_domain_name(d));
 			goto out;
 		}
-		for (f = 0; f < 5; f++)
+		for (f = 0; f < ALLOC_SLOT__MAX; f++)
 			cur[f] -= cur[f] ? bias : 0;
 		if (alloc_table_classify(e, d, &tab, cur, desc, sizeof(desc)) == ALLOC_TABLE_HOOKED) {
 			/* wrapping someone else's hook could outlive it: leave it alone */
 			snprintf(err, errlen, "the %s allocator is already hooked: %s",
-				 domain_names[d], desc);
+				 alloc_domain_name(d), desc);
 			ret = -EBUSY;
 			goto out;
 		}
@@ -113,7 +114,10 @@ static int map_guard(struct inject *in, uint64_t base, char *err, size_t errlen)
 			 strerror(-ret));
 		return ret;
 	}
-	return inject_write(in, guard, &on, sizeof(on));
+	ret = inject_write(in, guard, &on, sizeof(on));
+	if (ret)
+		snprintf(err, errlen, "cannot set the fork guard in the target: %s", strerror(-ret));
+	return ret;
 }
 
 /* memfd_create + write + mmap in the stopped target; returns the mapping's address. */
@@ -192,7 +196,7 @@ int redirect_start(const struct pytarget *t, struct probes *p, struct redirect *
 		goto fail;
 	/* the tables may have moved on between the first look and the stop */
 	for (d = 0; d < TRAMP_DOMAINS && !ret; d++)
-		ret = remote_read(t->pid, r->table[d] + TABLE_FNS_OFF, now[d], sizeof(now[d]));
+		ret = inject_read(in, r->table[d] + TABLE_FNS_OFF, now[d], sizeof(now[d]));
 	if (ret || memcmp(now, r->orig, sizeof(now))) {
 		snprintf(err, errlen, "the allocator tables changed while pymem-bpf attached");
 		ret = -EAGAIN;
@@ -204,7 +208,7 @@ int redirect_start(const struct pytarget *t, struct probes *p, struct redirect *
 		goto fail;
 	/* probes first, then the swap: no event falls between the two */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", r->memfd);
-	ret = probes_attach_tramp(p, t->pid, path, &img, base);
+	ret = probes_attach_tramp(p, t->pid, path, &img);
 	if (ret) {
 		snprintf(err, errlen, "cannot attach to the trampolines: %s", strerror(-ret));
 		goto fail;
@@ -218,6 +222,8 @@ int redirect_start(const struct pytarget *t, struct probes *p, struct redirect *
 		snprintf(err, errlen, "cannot write the allocator tables: %s", strerror(-ret));
 		goto fail;
 	}
+	/* before the threads run again, so the first batched free is drained */
+	probes_batch_at(p, t->pid, base + TRAMP_BATCH_OFF);
 	inject_release(in);
 	*out = r;
 	return 0;
@@ -247,18 +253,23 @@ void redirect_stop(struct redirect *r)
 		goto out;
 	}
 	for (d = 0; d < TRAMP_DOMAINS; d++) {
-		if (remote_read(r->pid, r->table[d] + TABLE_FNS_OFF, now[d], sizeof(now[d])))
+		/* through a live thread: the main one may have exited, its memory with it */
+		if (inject_read(in, r->table[d] + TABLE_FNS_OFF, now[d], sizeof(now[d]))) {
+			fprintf(stderr, "pymem-bpf: cannot read the %s allocator of PID %d; its "
+				"trampolines stay in place and forward to it\n",
+				alloc_domain_name(d), r->pid);
 			continue;
+		}
 		/* someone wrapped us meanwhile (tracemalloc.start()): keep their chain */
 		if (memcmp(now[d], r->tramp[d], sizeof(now[d]))) {
 			fprintf(stderr, "pymem-bpf: the %s allocator of PID %d was changed while "
 				"profiled; its trampolines stay in place and forward to it\n",
-				domain_names[d], r->pid);
+				alloc_domain_name(d), r->pid);
 			continue;
 		}
 		if (inject_write(in, r->table[d] + TABLE_FNS_OFF, r->orig[d], sizeof(r->orig[d])))
 			fprintf(stderr, "pymem-bpf: cannot restore the %s allocator of PID %d\n",
-				domain_names[d], r->pid);
+				alloc_domain_name(d), r->pid);
 	}
 	inject_release(in);
 out:

@@ -71,11 +71,9 @@ static void probe_point(struct emit *e, uint32_t *probe)
 /* call/jmp *disp32(%rip), aimed at an 8-byte slot */
 static void indirect(struct emit *e, uint8_t modrm, uint32_t slot)
 {
-	int32_t disp = (int32_t)slot - (int32_t)(e->off + 6);
+	const uint8_t op[] = { 0xff, modrm };
 
-	put1(e, 0xff);
-	put1(e, modrm);
-	put(e, (const uint8_t *)&disp, 4);
+	rip_op(e, op, sizeof(op), slot, 0);
 }
 
 /* mov seq(%rip),%r8: what the BPF side needs to know of the batched frees */
