@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -24,6 +25,9 @@ TARGETS = REPO / "tests" / "targets"
 WORKLOADS = TARGETS / "workloads.py"
 IDLE = TARGETS / "idle.py"
 PYENV = Path("/root/.pyenv/versions")
+
+sys.path.insert(0, str(TARGETS))
+from marks import markers  # noqa: E402,F401  (the targets' "# @name" lines, for the tests)
 
 SUPPORTED = ["3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"]
 # Debian's /usr/bin/python3.11: static, stripped, LTO+PGO (pymalloc inlined at ~190 sites)
@@ -388,9 +392,11 @@ def functions(stack):
 
 def at_line(report, marker):
     """Predicate: the stack's leaf Python frame is the target's marked line."""
-    path = report["file"]
-    line = report["lines"][marker]
+    return at_file_line(report["file"], report["lines"][marker])
 
+
+def at_file_line(path, line):
+    """Predicate: the stack's leaf Python frame is path:line (path as the target was run)."""
     def pred(stack):
         leaf = leaf_python(stack)
         return leaf is not None and leaf["file"] == path and leaf["line"] == line

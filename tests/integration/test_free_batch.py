@@ -1,28 +1,19 @@
 """Frees of the GIL domains reach the BPF side in batches (src/trampoline.h): the last few a
 target made before going quiet are still in the batch when the profiler stops, and must be
 accounted all the same, so that what is live is exactly what the target holds."""
-import sys
-
 import pytest
 
-from conftest import DEBIAN, TARGETS, leaf_python, python_exe
+from conftest import DEBIAN, TARGETS, at_file_line, markers, python_exe, total
 from test_target_safety import profile_served
 
-sys.path.insert(0, str(TARGETS))
-from marks import markers  # noqa: E402  (a module of the targets' directory)
-
 TARGET = str(TARGETS / "quiet_free.py")
+KEYS = ("alloc_bytes", "alloc_objects", "free_objects", "live_bytes")
 
 
 def on_line(profile, line):
-    """Sum the counters of the stacks whose leaf Python frame is quiet_free.py:line."""
-    got = {"alloc_bytes": 0, "alloc_objects": 0, "free_objects": 0, "live_bytes": 0}
-    for s in profile["stacks"]:
-        leaf = leaf_python(s)
-        if leaf and leaf["file"] == TARGET and leaf["line"] == line:
-            for k in got:
-                got[k] += s[k]
-    return got
+    """The counters of the stacks whose leaf Python frame is quiet_free.py:line."""
+    pred = at_file_line(TARGET, line)
+    return {k: total(profile, pred, k) for k in KEYS}
 
 
 @pytest.mark.parametrize("version", [DEBIAN, "3.8.18", "3.12.1", "3.13.0"])

@@ -2,14 +2,12 @@
 imports: ~65,000).  Every one must reach the profile: no full map, no stack lost on a full
 ring, no code object unnamed, and an allocation after the imports is still exact."""
 import json
-import os
 
 import pytest
 
-from conftest import DEBIAN, T_STOP, Proc, binary, leaf_python, python_exe
-from test_target_safety import marker_line
+from conftest import DEBIAN, T_STOP, TARGETS, Proc, at_file_line, binary, markers, python_exe
 
-IMPORTER = os.path.join(os.path.dirname(__file__), "..", "targets", "importer.py")
+IMPORTER = str(TARGETS / "importer.py")
 HELD = 3_000_000
 LOSSES = ("stack_map_full", "stats_map_full", "stack_lost", "unsymbolized_frames",
           "code_map_full")
@@ -26,10 +24,7 @@ def test_import_storm_launch(version, tmp_path):
     with open(out) as f:
         profile = json.load(f)
     assert {k: v for k, v in profile["dropped"].items() if k in LOSSES and v} == {}
-    line = marker_line(IMPORTER, "# importer:held")
+    on_line = at_file_line(IMPORTER, markers(IMPORTER)["held"])
     # the buffer's stack (the bytearray object itself is another, of a few dozen bytes)
-    held = [s["live_bytes"] for s in profile["stacks"]
-            if (leaf_python(s) or {}).get("line") == line
-            and leaf_python(s)["file"].endswith("importer.py")
-            and os.path.samefile(leaf_python(s)["file"], IMPORTER) and s["live_bytes"] >= HELD]
+    held = [s["live_bytes"] for s in profile["stacks"] if on_line(s) and s["live_bytes"] >= HELD]
     assert held == [HELD + 1]		# bytearray(n) holds n + 1 bytes

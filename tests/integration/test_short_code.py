@@ -1,14 +1,13 @@
 """Code objects that die right after they run (module code, exec'd snippets) have their
 addresses reused at once; each snippet's live bytes must still be credited to its own file
 and line, never to an earlier snippet that lived at the same address."""
-import os
 
 import pytest
 
-from conftest import DEBIAN, leaf_python, python_exe
+from conftest import DEBIAN, TARGETS, leaf_python, python_exe
 from test_target_safety import profile_served
 
-TARGET = os.path.join(os.path.dirname(__file__), "..", "targets", "short_code.py")
+TARGET = str(TARGETS / "short_code.py")
 COUNT, SIZE, STEP = 200, 4000, 8
 
 

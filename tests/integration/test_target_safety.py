@@ -5,17 +5,15 @@ check the target's own results while that happens, on the LTO build where it mat
 """
 import importlib.util
 import json
-import os
 import signal
 
 import pytest
 
-from conftest import (ATTACHED_RE, DEBIAN, T_ATTACH, T_START, T_STOP, Proc, binary,
-                      leaf_python, python_exe)
+from conftest import (ATTACHED_RE, DEBIAN, T_ATTACH, T_START, T_STOP, TARGETS, Proc,
+                      at_file_line, binary, markers, python_exe, total)
 
-TARGETS_DIR = os.path.join(os.path.dirname(__file__), "..", "targets")
-CHURN = os.path.join(TARGETS_DIR, "threaded_churn.py")
-FORKER = os.path.join(TARGETS_DIR, "forker.py")
+CHURN = str(TARGETS / "threaded_churn.py")
+FORKER = str(TARGETS / "forker.py")
 FORKS = 20
 REGRTESTS = ["test_dict", "test_list", "test_set", "test_unicode", "test_bytes",
              "test_threading", "test_gc", "test_weakref", "test_json", "test_collections",
@@ -91,11 +89,6 @@ def test_threads_mid_allocation_survive(version):
         assert crc == mod.expected(seed, rounds), (seed, rounds)
 
 
-def marker_line(path, marker):
-    with open(path) as f:
-        return next(i for i, line in enumerate(f, 1) if marker in line)
-
-
 @pytest.mark.parametrize("version", [DEBIAN, "3.12.1"])
 def test_children_forked_while_attached(version, tmp_path):
     """Children forked mid-session inherit the redirected tables and the probed trampolines
@@ -104,17 +97,13 @@ def test_children_forked_while_attached(version, tmp_path):
     profile, m = profile_served([python_exe(version), FORKER, FORKS],
                                 str(tmp_path / "profile.json"), done=r"^RESULT (.*)$")
     assert [int(s) for s in m.group(1).split()] == [0] * FORKS, m.group(1)
-    line = marker_line(FORKER, "# forker:rows")
-    dicts = sum(s["alloc_objects"] for s in profile["stacks"]
-                if (leaf_python(s) or {}).get("line") == line
-                and os.path.samefile(leaf_python(s)["file"], FORKER))
+    dicts = total(profile, at_file_line(FORKER, markers(FORKER)["rows"]), "alloc_objects")
     # each row is a dict and a str, made in the parent once per fork
     assert dicts >= 2 * FORKS * 20000, dicts
 
 
-def run_regrtest(extra_env=None):
-    env = dict(os.environ, **(extra_env or {}))
-    return Proc([python_exe(DEBIAN), "-m", "test"] + REGRTESTS, env=env, name="regrtest")
+def run_regrtest():
+    return Proc([python_exe(DEBIAN), "-m", "test"] + REGRTESTS, name="regrtest")
 
 
 def test_regrtest_under_attach_detach():

@@ -19,7 +19,7 @@ ROWS = 20000
 
 
 def work(seed):
-    rows = [{"k": i, "s": str(i * seed)} for i in range(ROWS)]  # forker:rows
+    rows = [{"k": i, "s": str(i * seed)} for i in range(ROWS)]  # @rows
     return zlib.crc32("".join(r["s"] for r in rows).encode())
 
 

@@ -15,5 +15,5 @@ HELD = 3_000_000
 
 for name in MODULES:
     __import__(name)
-held = bytearray(HELD)  # importer:held
+held = bytearray(HELD)  # @held
 os._exit(0)

@@ -19,13 +19,13 @@ held = []
 
 def maps():
     for _ in range(COUNT):
-        held.append(mmap.mmap(-1, SIZE))  # mapper:held
+        held.append(mmap.mmap(-1, SIZE))  # @held
     for _ in range(CLOSED):
-        m = mmap.mmap(-1, SIZE)  # mapper:closed
+        m = mmap.mmap(-1, SIZE)  # @closed
         m.close()
     with tempfile.TemporaryFile() as f:
         f.truncate(SIZE)
-        held.append(mmap.mmap(f.fileno(), SIZE))  # mapper:file
+        held.append(mmap.mmap(f.fileno(), SIZE))  # @file
     return "DONE"
 
 

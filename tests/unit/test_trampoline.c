@@ -253,11 +253,16 @@ static void test_batched_free(void **state)
 	assert_int_equal(*seen_r8, b->seq);
 	assert_int_equal(seen.a, 0x50000);
 
-	/* a forked child (guard 0) forwards without touching the batch */
+	/* a forked child (guard 0) forwards without touching the batch or a probe point */
 	p[TRAMP_GUARD_OFF] = 0;
 	memset(&seen, 0, sizeof(seen));
+	*seen_r8 = 0xdead;
 	free_n(2, PYMEM_FREE_BATCH, 0x40000);
-	assert_int_equal(seen.calls, PYMEM_FREE_BATCH);
+	free_n(0, 1, 0x60000);
+	for (d = 0; d < TRAMP_DOMAINS; d++)
+		((void *(*)(void *, size_t))(p + img.entry[d][TRAMP_MALLOC]))((void *)0xc7c7, 8);
+	assert_int_equal(seen.calls, PYMEM_FREE_BATCH + 1 + TRAMP_DOMAINS);
+	assert_int_equal(*seen_r8, 0xdead);
 	assert_int_equal(b->seq, PYMEM_FREE_FLUSH + PYMEM_FREE_BATCH + 3);
 	code = saved;
 	munmap(p, TRAMP_MAP_SIZE);
