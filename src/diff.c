@@ -447,7 +447,9 @@ static int write_growth(const struct diff_table *stacks, const struct pm_profile
 
 	err = diff_growth(stacks, n, &g);
 	if (!err)
-		err = view_apply(&g, &after, denv.view);
+		err = view_apply_root_first(&g, &after, denv.view);
+	if (!err)
+		err = view_invert(&g, &after, denv.view, denv.format == OUTPUT_JSON);
 	if (!err)
 		err = output_write(&g, denv.format, denv.view, denv.output);
 	else

@@ -216,7 +216,7 @@ static int build_profile(struct collector *c, const struct pytarget *t, double s
 	p->target_exited = exited;
 	err = collector_profile(c, p);
 	if (!err)
-		err = view_apply(p, &env.vopts, env.view);
+		err = view_apply_root_first(p, &env.vopts, env.view);
 	if (!err)
 		pm_profile_sort(p, PM_VIEW_LIVE_BYTES);
 	return err;
@@ -389,9 +389,11 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	ret = EXIT_SUCCESS;
-	if (env.output && output_write(&prof, env.format, env.view, env.output))
-		ret = EXIT_FAILURE;
 	output_top_print(&prof, env.top, env.output && !strcmp(env.output, "-") ? stderr : stdout);
+	if (env.output &&
+	    (view_invert(&prof, &env.vopts, env.view, env.format == OUTPUT_JSON) ||
+	     output_write(&prof, env.format, env.view, env.output)))
+		ret = EXIT_FAILURE;
 cleanup:
 	redirect_stop(redir);
 	pm_profile_free(&prof);

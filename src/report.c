@@ -109,7 +109,9 @@ int report_main(int argc, char **argv)
 		fprintf(stderr, "pymem-bpf: %s is not a pymem-bpf JSON profile\n", renv.input);
 		return EXIT_BAD_INPUT;
 	}
-	err = view_apply(&p, &renv.vopts, renv.view);
+	err = view_apply_root_first(&p, &renv.vopts, renv.view);
+	if (!err && !top_only)
+		err = view_invert(&p, &renv.vopts, renv.view, renv.format == OUTPUT_JSON);
 	if (err) {
 		fprintf(stderr, "pymem-bpf: out of memory\n");
 	} else if (top_only) {

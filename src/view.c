@@ -272,6 +272,21 @@ static void swap_stacks(struct pm_profile *p, struct pm_profile *np)
 	np->index = tmp.index;
 }
 
+int view_apply_root_first(struct pm_profile *p, const struct view_opts *o, enum pm_view view)
+{
+	struct view_opts root_first = *o;
+
+	root_first.inverted = false;
+	return view_apply(p, &root_first, view);
+}
+
+int view_invert(struct pm_profile *p, const struct view_opts *o, enum pm_view view, bool json)
+{
+	static const struct view_opts invert = { .inverted = true };
+
+	return o->inverted && !json ? view_apply(p, &invert, view) : 0;
+}
+
 int view_apply(struct pm_profile *p, const struct view_opts *o, enum pm_view view)
 {
 	struct pm_profile grouped = {}, floored = {};

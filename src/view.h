@@ -71,5 +71,12 @@ const struct pm_frame *view_leaf_frame(const struct pm_frame *frames, size_t nfr
  * 0, or -ENOMEM with @p unchanged.
  */
 int view_apply(struct pm_profile *p, const struct view_opts *o, enum pm_view view);
+/*
+ * view_apply() in two parts: every option but inversion, which the top
+ * table (it names the leaf) and JSON (report and diff read it back root
+ * first) need; then inversion, for a flame-graph format only (!json).
+ */
+int view_apply_root_first(struct pm_profile *p, const struct view_opts *o, enum pm_view view);
+int view_invert(struct pm_profile *p, const struct view_opts *o, enum pm_view view, bool json);
 
 #endif /* PYMEM_VIEW_H */

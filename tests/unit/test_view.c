@@ -296,6 +296,34 @@ static void test_inverted(void **state)
 	pm_profile_free(&p);
 }
 
+/* Inversion is for flame graphs: JSON and the top table keep stacks root first. */
+static void test_inverted_for_flame_graphs_only(void **state)
+{
+	static const char *root_first = "main (app.py:10);load (app.py:20);PyObject_Malloc [" LIBPY "]";
+	static const char *leaf_first = "PyObject_Malloc [" LIBPY "];load (app.py:20);main (app.py:10)";
+	struct view_opts o = { .inverted = true, .min_size = 200 };
+	struct pm_profile p;
+
+	build(&p);
+	assert_int_equal(view_apply_root_first(&p, &o, PM_VIEW_LIVE_BYTES), 0);
+	assert_true(p.nstacks < NFIXTURE);		/* the floor applied (100 < 200, ...) */
+	assert_int_equal(live(&p, "start_thread [libc.so.6];malloc [libc.so.6]"), 500);
+	assert_int_equal(view_invert(&p, &o, PM_VIEW_LIVE_BYTES, true), 0);
+	assert_int_equal(live(&p, "start_thread [libc.so.6];malloc [libc.so.6]"), 500);
+	assert_int_equal(view_invert(&p, &o, PM_VIEW_LIVE_BYTES, false), 0);
+	assert_int_equal(live(&p, "malloc [libc.so.6];start_thread [libc.so.6]"), 500);
+	check_totals(&p);
+	pm_profile_free(&p);
+
+	o.min_size = 0;
+	build(&p);
+	assert_int_equal(view_apply_root_first(&p, &o, PM_VIEW_LIVE_BYTES), 0);
+	assert_int_equal(live(&p, root_first), 100);
+	assert_int_equal(view_invert(&p, &o, PM_VIEW_LIVE_BYTES, false), 0);
+	assert_int_equal(live(&p, leaf_first), 100);
+	pm_profile_free(&p);
+}
+
 static error_t parent_parser(int key, char *arg, struct argp_state *state)
 {
 	if (key != ARGP_KEY_INIT)
@@ -396,6 +424,7 @@ int main(void)
 		cmocka_unit_test(test_include_exclude_group),
 		cmocka_unit_test(test_min_size_after_grouping),
 		cmocka_unit_test(test_inverted),
+		cmocka_unit_test(test_inverted_for_flame_graphs_only),
 		cmocka_unit_test(test_argp_child),
 		cmocka_unit_test(test_too_many_globs),
 		cmocka_unit_test(test_parse_size),
