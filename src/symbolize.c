@@ -16,8 +16,7 @@
 #include "remote.h"
 #include "symbolize.h"
 
-#define CODE_CACHE_BITS	16
-#define CODE_CACHE_SLOTS	(1 << CODE_CACHE_BITS)
+#define CODE_TABLE_MIN	4096	/* slots, a power of two */
 #define MAX_STR		4096
 #define MAX_TABLE	(1 << 20)
 #define MAX_DSOS	64
@@ -47,7 +46,12 @@ struct symbolizer {
 	const struct pytarget *t;
 	const struct symbolizer_ops *ops;
 	void *arg;
-	struct code_info *codes;	/* direct-mapped, CODE_CACHE_SLOTS */
+	/*
+	 * Every incarnation met, open addressing (addr 0: empty): one the ring
+	 * named cannot be named again once it died, so nothing is evicted.
+	 */
+	struct code_info *codes;
+	size_t ncodes, capcodes;
 	struct proc_maps maps;
 	struct dso dsos[MAX_DSOS];
 	int ndsos;
@@ -66,7 +70,8 @@ struct symbolizer *symbolizer_new(const struct pytarget *t, const struct symboli
 	s->t = t;
 	s->ops = ops;
 	s->arg = arg;
-	s->codes = calloc(CODE_CACHE_SLOTS, sizeof(*s->codes));
+	s->capcodes = CODE_TABLE_MIN;
+	s->codes = calloc(s->capcodes, sizeof(*s->codes));
 	if (!s->codes) {
 		free(s);
 		return NULL;
@@ -88,7 +93,7 @@ void symbolizer_free(struct symbolizer *s)
 
 	if (!s)
 		return;
-	for (i = 0; i < CODE_CACHE_SLOTS; i++)
+	for (i = 0; i < s->capcodes; i++)
 		code_clear(&s->codes[i]);
 	free(s->codes);
 	for (d = 0; d < s->ndsos; d++) {
@@ -297,19 +302,51 @@ static void code_read(struct symbolizer *s, struct code_info *c)
 	free(path);
 }
 
-static struct code_info *code_slot(struct symbolizer *s, uint64_t addr, uint32_t gen)
+/* The slot of (addr, gen) in a table of cap slots: its own, or the empty one it would take */
+static struct code_info *code_probe(struct code_info *tab, size_t cap, uint64_t addr,
+				   uint32_t gen)
 {
 	uint64_t h = (addr ^ ((uint64_t)gen << 47)) * 0x9e3779b97f4a7c15ULL;
+	size_t i = h & (cap - 1);
 
-	return &s->codes[h >> (64 - CODE_CACHE_BITS)];
+	while (tab[i].addr && (tab[i].addr != addr || tab[i].gen != gen))
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
 }
 
-/* Cached code object; on a collision the slot is replaced (it is only a cache). */
+/* The entry of (addr, gen), made empty-named if new; NULL when out of memory. */
+static struct code_info *code_slot(struct symbolizer *s, uint64_t addr, uint32_t gen)
+{
+	struct code_info *c, *tab;
+	size_t i, cap;
+
+	if ((s->ncodes + 1) * 2 > s->capcodes) {
+		cap = s->capcodes * 2;
+		tab = calloc(cap, sizeof(*tab));
+		if (!tab)
+			return NULL;
+		for (i = 0; i < s->capcodes; i++)
+			if (s->codes[i].addr)
+				*code_probe(tab, cap, s->codes[i].addr, s->codes[i].gen) = s->codes[i];
+		free(s->codes);
+		s->codes = tab;
+		s->capcodes = cap;
+	}
+	c = code_probe(s->codes, s->capcodes, addr, gen);
+	if (!c->addr) {
+		c->addr = addr;
+		c->gen = gen;
+		s->ncodes++;
+	}
+	return c;
+}
+
+/* A code object not named yet is read from memory (again, while its incarnation lives). */
 static struct code_info *code_get(struct symbolizer *s, uint64_t addr, uint32_t gen)
 {
 	struct code_info *c = code_slot(s, addr, gen);
 
-	if (c->addr == addr && c->gen == gen && c->valid)
+	if (!c || c->valid)
 		return c;
 	code_clear(c);
 	c->addr = addr;
@@ -323,6 +360,8 @@ void symbolizer_code_news(struct symbolizer *s, const struct news_code *r)
 	struct code_info *c = code_slot(s, r->code, r->gen);
 	char *fn, *path;
 
+	if (!c)
+		return;
 	code_clear(c);
 	c->addr = r->code;
 	c->gen = r->gen;
@@ -346,7 +385,7 @@ void symbolizer_table_news(struct symbolizer *s, const struct news_table *t)
 {
 	struct code_info *c = code_slot(s, t->code, t->gen);
 
-	if (c->addr != t->code || c->gen != t->gen || c->valid || !c->function ||
+	if (!c || c->valid || !c->function ||
 	    t->off != c->table_got || t->len > c->table_len - c->table_got)
 		return;
 	memcpy(c->table + c->table_got, t->data, t->len);
@@ -425,7 +464,7 @@ static void python_frame(struct symbolizer *s, const struct py_frame *pf, struct
 	struct code_info *c = code_get(s, pf->code, pf->gen);
 
 	f->kind = PM_FRAME_PYTHON;
-	if (!c->valid) {
+	if (!c || !c->valid) {
 		s->unknown++;
 		f->function = "<unknown>";
 		f->file = "<unknown>";
