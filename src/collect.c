@@ -151,17 +151,51 @@ static int add(struct collector *c, uint64_t id, const struct stack_rec *r)
 	return 0;
 }
 
+/* Stacks' counters are read from the kernel this many at a time. */
+#define STATS_BATCH	4096
+
+/* One stack's counters into the profile. */
+static int add_stats(struct collector *c, struct pm_profile *out, uint64_t key,
+		     const struct stack_stats *st, const struct peak_state *g)
+{
+	struct sym_stack *e = slot(c->tab, c->cap, key);
+	struct pm_counts cnt;
+	int64_t peak;
+
+	/* the reserved "map full" slot exists from the start, used or not */
+	if (!st->alloc_objects)
+		return 0;
+	memset(&cnt, 0, sizeof(cnt));
+	cnt.alloc_bytes = st->alloc_bytes;
+	cnt.alloc_objects = st->alloc_objects;
+	cnt.free_bytes = st->free_bytes;
+	cnt.free_objects = st->free_objects;
+	/* the copy races with updates: never let a free outrun its alloc */
+	cnt.live_bytes = st->live_bytes > 0 ? st->live_bytes : 0;
+	cnt.live_objects = st->live_objects > 0 ? st->live_objects : 0;
+	/* untouched since the last peak: what is live now was live then */
+	peak = st->peak_gen == g->gen ? st->peak_snap : st->live_bytes;
+	cnt.peak_bytes = peak > 0 ? peak : 0;
+	memcpy(cnt.freed_within, st->freed_within, sizeof(cnt.freed_within));
+	memcpy(cnt.lifetime_bytes, st->lifetime_bytes, sizeof(cnt.lifetime_bytes));
+	if (key == STACK_ID_MAP_FULL)
+		return pm_profile_add(out, &map_full_frame, 1, &cnt);
+	if (e->id != key) {
+		out->dropped[DROP_STACK_LOST] += st->alloc_objects;
+		return pm_profile_add(out, &lost_frame, 1, &cnt);
+	}
+	return pm_profile_add(out, e->frames, e->nframes, &cnt);
+}
+
 int collector_profile(struct collector *c, struct pm_profile *out)
 {
 	int fd = probes_stats_fd(c->p);
-	struct stack_stats st;
+	struct stack_stats *vals;
 	struct peak_state g;
-	struct pm_counts cnt;
-	struct sym_stack *e;
-	uint64_t key, next;
-	void *prev = NULL;
-	int64_t peak;
-	int err;
+	uint64_t *keys, batch;
+	void *in = NULL;
+	int err = 0, ret;
+	__u32 i, n;
 
 	/* frees since the target's last probe hit; a target gone took its last few with it */
 	probes_drain_batch(c->p);
@@ -171,39 +205,31 @@ int collector_profile(struct collector *c, struct pm_profile *out)
 	out->dropped[DROP_UNSYMBOLIZED] = symbolizer_unknown_frames(c->s);
 	if (probes_peak(c->p, &g))
 		memset(&g, 0, sizeof(g));
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		/* the reserved "map full" slot exists from the start, used or not */
-		if (bpf_map_lookup_elem(fd, &key, &st) || !st.alloc_objects)
-			continue;
-		e = slot(c->tab, c->cap, key);
-		memset(&cnt, 0, sizeof(cnt));
-		cnt.alloc_bytes = st.alloc_bytes;
-		cnt.alloc_objects = st.alloc_objects;
-		cnt.free_bytes = st.free_bytes;
-		cnt.free_objects = st.free_objects;
-		/* the copy races with updates: never let a free outrun its alloc */
-		cnt.live_bytes = st.live_bytes > 0 ? st.live_bytes : 0;
-		cnt.live_objects = st.live_objects > 0 ? st.live_objects : 0;
-		/* untouched since the last peak: what is live now was live then */
-		peak = st.peak_gen == g.gen ? st.peak_snap : st.live_bytes;
-		cnt.peak_bytes = peak > 0 ? peak : 0;
-		memcpy(cnt.freed_within, st.freed_within, sizeof(cnt.freed_within));
-		memcpy(cnt.lifetime_bytes, st.lifetime_bytes, sizeof(cnt.lifetime_bytes));
-		if (key == STACK_ID_MAP_FULL) {
-			err = pm_profile_add(out, &map_full_frame, 1, &cnt);
-		} else if (e->id != key) {
-			out->dropped[DROP_STACK_LOST] += st.alloc_objects;
-			err = pm_profile_add(out, &lost_frame, 1, &cnt);
-		} else {
-			err = pm_profile_add(out, e->frames, e->nframes, &cnt);
-		}
-		if (err)
-			return err;
+	keys = calloc(STATS_BATCH, sizeof(*keys));
+	vals = calloc(STATS_BATCH, sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
 	}
+	/* in batches: one key at a time took seconds for tens of thousands of stacks */
+	do {
+		n = STATS_BATCH;
+		ret = bpf_map_lookup_batch(fd, in, &batch, keys, vals, &n, NULL);
+		if (ret && ret != -ENOENT) {
+			err = ret;
+			goto out;
+		}
+		for (i = 0; i < n && !err; i++)
+			err = add_stats(c, out, keys[i], &vals[i], &g);
+		in = &batch;
+	} while (!ret && !err);
+	if (err)
+		goto out;
 	pm_profile_sum(out);
 	out->peak_live_bytes = g.peak;
 	out->peak_time_s = g.peak_ns > c->start_ns ? (g.peak_ns - c->start_ns) / 1e9 : 0;
-	return 0;
+out:
+	free(keys);
+	free(vals);
+	return err;
 }

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Decoders for the three CPython line-table formats.  Each one walks the
- * table from the start, the way PyCode_Addr2Line() does, and stops at the
- * range that holds the instruction.  The bytes come from another process,
+ * table from the start, the way PyCode_Addr2Line() does: to the range that
+ * holds one instruction, or through all of it to build an index (a code
+ * object with thousands of lines is met at thousands of positions).  The bytes come from another process,
  * so every read is bounds-checked and line arithmetic is done in 64 bits
  * (a hostile table cannot overflow an int and trigger undefined behaviour).
  */
+#include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
+#include <string.h>
 #include "py_line.h"
 
 /* 3.11+ location entry kinds (bits 3-6 of the entry's first byte). */
@@ -25,21 +29,61 @@ static int line_result(int64_t line)
 }
 
 /*
+ * A decoder hands each range of positions, in order, to range(): the
+ * positions from the previous range's end up to end run line (-1: none).
+ * Looking one position up stops at the range that holds it; building an
+ * index keeps them all.
+ */
+struct line_walk {
+	uint64_t pos;		/* lookup: the position sought */
+	int line;		/* lookup: its line, -1 until met */
+	struct py_lines *out;	/* index: every range; NULL for a lookup */
+	int err;
+};
+
+/* 1 to stop the decoder */
+static int range(struct line_walk *w, uint64_t end, int line)
+{
+	struct py_line_range *r;
+	size_t cap;
+
+	if (!w->out) {
+		if (end <= w->pos)
+			return 0;
+		w->line = line;
+		return 1;
+	}
+	if (w->out->n == w->out->cap) {
+		cap = w->out->cap ? 2 * w->out->cap : 64;
+		r = realloc(w->out->r, cap * sizeof(*r));
+		if (!r) {
+			w->err = -ENOMEM;
+			return 1;
+		}
+		w->out->r = r;
+		w->out->cap = cap;
+	}
+	w->out->r[w->out->n].end = end;
+	w->out->r[w->out->n++].line = line;
+	return 0;
+}
+
+/*
  * 3.8/3.9 co_lnotab: (unsigned byte delta, signed line delta) pairs.  A line
  * belongs to the bytes from its pair's address up to the next address.
  */
-static int lnotab_line(const uint8_t *t, size_t len, int64_t line, uint32_t addr)
+static void lnotab_lines(const uint8_t *t, size_t len, int64_t line, struct line_walk *w)
 {
 	uint64_t pc = 0;
 	size_t i;
 
 	for (i = 0; i + 1 < len; i += 2) {
 		pc += t[i];
-		if (pc > addr)
-			break;
+		if (range(w, pc, line_result(line)))
+			return;
 		line += (int8_t)t[i + 1];
 	}
-	return line_result(line);
+	range(w, UINT64_MAX, line_result(line));
 }
 
 /*
@@ -47,9 +91,9 @@ static int lnotab_line(const uint8_t *t, size_t len, int64_t line, uint32_t addr
  * covering the next `length` bytes.  Zero-length pairs only carry line deltas
  * too large for one byte; -128 marks a range without a line.
  */
-static int linetable310_line(const uint8_t *t, size_t len, int64_t line, uint32_t lasti)
+static void linetable310_lines(const uint8_t *t, size_t len, int64_t line, struct line_walk *w)
 {
-	uint64_t addr = (uint64_t)lasti * 2, end = 0;
+	uint64_t end = 0;
 	size_t i;
 
 	for (i = 0; i + 1 < len; i += 2) {
@@ -58,10 +102,9 @@ static int linetable310_line(const uint8_t *t, size_t len, int64_t line, uint32_
 		end += t[i];
 		if (ldelta != LT310_NO_LINE)
 			line += ldelta;
-		if (end > addr)
-			return ldelta == LT310_NO_LINE ? -1 : line_result(line);
+		if (range(w, end, ldelta == LT310_NO_LINE ? -1 : line_result(line)))
+			return;
 	}
-	return -1;
 }
 
 /* 6-bit little-endian chunks, bit 6 set on all but the last. */
@@ -120,7 +163,7 @@ static int loc_line_delta(const uint8_t *p, const uint8_t *lim, int64_t *delta)
  * kind.  Only the line delta matters here, so the payload is skipped by
  * scanning for the next start byte, as CPython does.
  */
-static int loctable_line(const uint8_t *t, size_t len, int64_t line, uint32_t lasti)
+static void loctable_lines(const uint8_t *t, size_t len, int64_t line, struct line_walk *w)
 {
 	const uint8_t *p = t, *lim = t + len;
 	uint64_t end = 0;
@@ -128,32 +171,89 @@ static int loctable_line(const uint8_t *t, size_t len, int64_t line, uint32_t la
 
 	while (p < lim) {
 		if (loc_line_delta(p, lim, &delta))
-			return -1;
+			return;
 		line += delta;
 		end += (*p & 7) + 1;
-		if (end > lasti)
-			return ((*p >> 3) & 15) == LOC_NONE ? -1 : line_result(line);
+		if (range(w, end, ((*p >> 3) & 15) == LOC_NONE ? -1 : line_result(line)))
+			return;
 		do
 			p++;
 		while (p < lim && !(*p & 128));
 	}
-	return -1;
+}
+
+static void decode(int minor, const uint8_t *table, size_t len, int firstlineno,
+		   struct line_walk *w)
+{
+	if (!table)
+		len = 0;
+	if (minor == 8 || minor == 9)
+		lnotab_lines(table, len, firstlineno, w);
+	else if (minor == 10)
+		linetable310_lines(table, len, firstlineno, w);
+	else if (minor > 10)
+		/* 3.12 and 3.13 kept the 3.11 location table; later ones are assumed to. */
+		loctable_lines(table, len, firstlineno, w);
+}
+
+/* The position a range ends at, in the table's unit: 3.10 counts bytes, lasti instructions. */
+static uint64_t position(int minor, uint32_t lasti)
+{
+	return minor == 10 ? (uint64_t)lasti * 2 : lasti;
 }
 
 int py_line_for(int minor, const uint8_t *table, size_t len, int firstlineno, uint32_t lasti)
 {
+	struct line_walk w = { .line = -1 };
+
 	if (minor < 8)
 		return -1;
-	if (!table)
-		len = 0;
 	/* f_lasti == -1 and prev_instr == code - 1 mean "not started yet". */
 	if (lasti > INT32_MAX)
 		return line_result(firstlineno);
+	w.pos = position(minor, lasti);
+	decode(minor, table, len, firstlineno, &w);
+	return w.line;
+}
 
-	if (minor == 8 || minor == 9)
-		return lnotab_line(table, len, firstlineno, lasti);
-	if (minor == 10)
-		return linetable310_line(table, len, firstlineno, lasti);
-	/* 3.12 and 3.13 kept the 3.11 location table; later ones are assumed to. */
-	return loctable_line(table, len, firstlineno, lasti);
+int py_lines_build(struct py_lines *l, int minor, const uint8_t *table, size_t len,
+		   int firstlineno)
+{
+	struct line_walk w = { .out = l };
+
+	memset(l, 0, sizeof(*l));
+	l->minor = minor;
+	l->firstlineno = firstlineno;
+	if (minor >= 8)
+		decode(minor, table, len, firstlineno, &w);
+	if (w.err)
+		py_lines_free(l);
+	return w.err;
+}
+
+int py_lines_find(const struct py_lines *l, uint32_t lasti)
+{
+	size_t lo = 0, hi = l->n, mid;
+	uint64_t pos;
+
+	if (l->minor < 8)
+		return -1;
+	if (lasti > INT32_MAX)
+		return line_result(l->firstlineno);
+	pos = position(l->minor, lasti);
+	/* the first range that ends past pos holds it */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (l->r[mid].end > pos)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo < l->n ? l->r[lo].line : -1;
+}
+
+void py_lines_free(struct py_lines *l)
+{
+	free(l->r);
+	memset(l, 0, sizeof(*l));
 }

@@ -26,4 +26,25 @@
  */
 int py_line_for(int minor, const uint8_t *table, size_t len, int firstlineno, uint32_t lasti);
 
+/* Positions up to end (from the previous range's) run line (-1: none). */
+struct py_line_range {
+	uint64_t end;
+	int line;
+};
+
+/* A table decoded once, for lookups in O(log n): what py_line_for() gives, position by position. */
+struct py_lines {
+	int minor;
+	int firstlineno;
+	size_t n, cap;
+	struct py_line_range *r;
+};
+
+/* Decode a table as py_line_for() takes it; 0 or -ENOMEM (then nothing is kept). */
+int py_lines_build(struct py_lines *l, int minor, const uint8_t *table, size_t len,
+		   int firstlineno);
+/* py_line_for() of the table the index was built from. */
+int py_lines_find(const struct py_lines *l, uint32_t lasti);
+void py_lines_free(struct py_lines *l);
+
 #endif /* PYMEM_PY_LINE_H */

@@ -34,6 +34,9 @@ struct code_info {
 	/* the last line looked up: frames below the leaf repeat from stack to stack */
 	uint32_t memo_lasti;
 	int memo_line;
+	/* the table decoded at the first lookup: module code is met at thousands of lines */
+	struct py_lines lines;
+	bool indexed;
 };
 
 struct dso {
@@ -82,6 +85,7 @@ struct symbolizer *symbolizer_new(const struct pytarget *t, const struct symboli
 static void code_clear(struct code_info *c)
 {
 	free(c->table);
+	py_lines_free(&c->lines);
 	memset(c, 0, sizeof(*c));
 	c->memo_line = -1;
 }
@@ -474,8 +478,12 @@ static void python_frame(struct symbolizer *s, const struct py_frame *pf, struct
 	f->function = (char *)c->function;
 	f->file = (char *)c->file;
 	if (c->memo_line < 0 || c->memo_lasti != pf->lasti) {
-		c->memo_line = py_line_for(s->t->minor, c->table, c->table_len, c->firstlineno,
-					   pf->lasti);
+		if (!c->indexed)
+			c->indexed = !py_lines_build(&c->lines, s->t->minor, c->table, c->table_len,
+						     c->firstlineno);
+		/* without memory for the index, decode from the start */
+		c->memo_line = c->indexed ? py_lines_find(&c->lines, pf->lasti) :
+			py_line_for(s->t->minor, c->table, c->table_len, c->firstlineno, pf->lasti);
 		if (c->memo_line < 0)
 			c->memo_line = 0;
 		c->memo_lasti = pf->lasti;

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from conftest import DEBIAN, T_STOP, TARGETS, Proc, at_file_line, binary, markers, python_exe
+from test_target_safety import profile_served
 
 IMPORTER = str(TARGETS / "importer.py")
 HELD = 3_000_000
@@ -28,3 +29,24 @@ def test_import_storm_launch(version, tmp_path):
     # the buffer's stack (the bytearray object itself is another, of a few dozen bytes)
     held = [s["live_bytes"] for s in profile["stacks"] if on_line(s) and s["live_bytes"] >= HELD]
     assert held == [HELD + 1]		# bytearray(n) holds n + 1 bytes
+
+
+LONG = str(TARGETS / "long_module.py")
+LONG_LINES, LONG_BASE = 5000, 1000	# as in long_module.py
+
+
+@pytest.mark.parametrize("version", [DEBIAN, "3.8.18", "3.10.13", "3.12.1"])
+def test_long_module_lines(version, tmp_path):
+    """Line numbers from each line-table format, for one code object met at thousands of
+    positions: line i of the module keeps exactly one buffer of LONG_BASE + i + 1 bytes."""
+    profile, _ = profile_served([python_exe(version), LONG, str(LONG_LINES)],
+                                str(tmp_path / "profile.json"))
+    buffers = {}		# line -> the buffer-sized live blocks its stacks hold
+    for s in profile["stacks"]:
+        leaf = [f for f in s["frames"] if f["kind"] == "python"][-1]
+        # the globals dict grows on some lines too, by far more than a buffer
+        size = s["live_bytes"]
+        if leaf["file"] == "<long module>" and LONG_BASE < size <= LONG_BASE + LONG_LINES + 1:
+            buffers.setdefault(leaf["line"], []).append(size)
+    assert buffers == {i: [LONG_BASE + i + 1] for i in range(1, LONG_LINES + 1)}
+    assert profile["dropped"].get("unsymbolized_frames", 0) == 0

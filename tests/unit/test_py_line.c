@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * py_line_for() against the interpreters themselves: build/tests/py_line_fixtures.h
+ * line_for() against the interpreters themselves: build/tests/py_line_fixtures.h
  * holds, for CPython 3.8-3.13, every code object of a varied sample and the
  * line PyCode_Addr2Line() gave for each lasti.  Hostile tables are decoded
  * from the end of a page followed by an inaccessible one, so any read past
@@ -20,6 +20,18 @@
 #include "py_line_fixtures.h"
 
 #define NOT_STARTED	UINT32_MAX
+
+/* py_line_for(), after checking that an index of the same table agrees */
+static int line_for(int minor, const uint8_t *t, size_t len, int firstlineno, uint32_t lasti)
+{
+	int want = py_line_for(minor, t, len, firstlineno, lasti);
+	struct py_lines l;
+
+	assert_int_equal(py_lines_build(&l, minor, t, len, firstlineno), 0);
+	assert_int_equal(py_lines_find(&l, lasti), want);
+	py_lines_free(&l);
+	return want;
+}
 
 /* A table copied so that its last byte sits right before a PROT_NONE page. */
 static uint8_t *guard_map;
@@ -64,12 +76,12 @@ static void check_code(int minor, const struct py_line_fix_code *c)
 	int got;
 
 	for (lasti = 0; lasti < c->ncode + PY_LINE_FIX_PAST; lasti++) {
-		got = py_line_for(minor, t, c->len, c->firstlineno, lasti);
+		got = line_for(minor, t, c->len, c->firstlineno, lasti);
 		if (got != c->lines[lasti])
 			fail_msg("3.%d %s lasti %u: got %d, interpreter says %d",
 				 minor, c->name, lasti, got, c->lines[lasti]);
 	}
-	got = py_line_for(minor, t, c->len, c->firstlineno, NOT_STARTED);
+	got = line_for(minor, t, c->len, c->firstlineno, NOT_STARTED);
 	if (got != c->neg_line)
 		fail_msg("3.%d %s lasti -1: got %d, interpreter says %d",
 			 minor, c->name, got, c->neg_line);
@@ -125,7 +137,7 @@ static void check_prefixes(int minor, const struct py_line_fix_code *c)
 	for (cut = 0; cut <= c->len; cut += cut_step) {
 		t = guarded(c->table, cut);
 		for (lasti = 0; lasti < n; lasti += step) {
-			got = py_line_for(minor, t, cut, c->firstlineno, lasti);
+			got = line_for(minor, t, cut, c->firstlineno, lasti);
 			assert_true(got >= -1);
 			if (minor >= 10 && got != -1 && got != c->lines[lasti])
 				fail_msg("3.%d %s[:%zu] lasti %u: got %d, full table says %d",
@@ -171,7 +183,7 @@ static void test_garbage_tables(void **state)
 		}
 		minor = 8 + round % 6;
 		lasti = round & 4 ? rng() : rng() % 96;
-		got = py_line_for(minor, guarded(buf, len), len, firsts[round % 6], lasti);
+		got = line_for(minor, guarded(buf, len), len, firsts[round % 6], lasti);
 		assert_true(got >= -1);
 	}
 }
@@ -192,11 +204,11 @@ static void test_loctable_forms(void **state)
 
 	for (lasti = 0; lasti < sizeof(want) / sizeof(want[0]); lasti++)
 		for (int minor = 11; minor <= 13; minor++)
-			assert_int_equal(py_line_for(minor, guarded(t, sizeof(t)), sizeof(t), 10,
+			assert_int_equal(line_for(minor, guarded(t, sizeof(t)), sizeof(t), 10,
 						     lasti), want[lasti]);
 	/* The long form's varint cut short: no line rather than a guess. */
-	assert_int_equal(py_line_for(11, guarded(t, 11), 11, 10, 7), -1);
-	assert_int_equal(py_line_for(11, guarded(t, 11), 11, 10, 3), 311);
+	assert_int_equal(line_for(11, guarded(t, 11), 11, 10, 7), -1);
+	assert_int_equal(line_for(11, guarded(t, 11), 11, 10, 3), 311);
 }
 
 /* 3.10 pairs: zero-length pairs carry big deltas, -128 means no line. */
@@ -216,7 +228,7 @@ static void test_linetable310_forms(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-		assert_int_equal(py_line_for(10, guarded(t, sizeof(t)), sizeof(t), 10,
+		assert_int_equal(line_for(10, guarded(t, sizeof(t)), sizeof(t), 10,
 					     want[i].lasti), want[i].line);
 }
 
@@ -237,7 +249,7 @@ static void test_lnotab_forms(void **state)
 
 	for (minor = 8; minor <= 9; minor++)
 		for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-			assert_int_equal(py_line_for(minor, guarded(t, sizeof(t)), sizeof(t),
+			assert_int_equal(line_for(minor, guarded(t, sizeof(t)), sizeof(t),
 						     10, want[i].lasti), want[i].line);
 }
 
@@ -251,13 +263,13 @@ static void test_overflow(void **state)
 	static const uint8_t neg[] = { 0x00, 0x80, 0x00, 0x80, 0x02, 0x80 };
 
 	/* +0x7fffffff fits from line 0 but not from line 1. */
-	assert_int_equal(py_line_for(12, guarded(big, sizeof(big)), sizeof(big), 0, 0), INT_MAX);
-	assert_int_equal(py_line_for(12, guarded(big, sizeof(big)), sizeof(big), 1, 0), -1);
+	assert_int_equal(line_for(12, guarded(big, sizeof(big)), sizeof(big), 0, 0), INT_MAX);
+	assert_int_equal(line_for(12, guarded(big, sizeof(big)), sizeof(big), 1, 0), -1);
 	/* Chunks past bit 31 are consumed and dropped: only +1 remains. */
-	assert_int_equal(py_line_for(13, guarded(wide, sizeof(wide)), sizeof(wide), 7, 0), 8);
+	assert_int_equal(line_for(13, guarded(wide, sizeof(wide)), sizeof(wide), 7, 0), 8);
 	/* 3.8: -128 three times from line 100 is below zero: no valid line. */
-	assert_int_equal(py_line_for(8, guarded(neg, sizeof(neg)), sizeof(neg), 100, 2), -1);
-	assert_int_equal(py_line_for(8, guarded(neg, sizeof(neg)), sizeof(neg), 400, 2), 16);
+	assert_int_equal(line_for(8, guarded(neg, sizeof(neg)), sizeof(neg), 100, 2), -1);
+	assert_int_equal(line_for(8, guarded(neg, sizeof(neg)), sizeof(neg), 400, 2), 16);
 }
 
 static void test_empty_and_unknown(void **state)
@@ -266,16 +278,16 @@ static void test_empty_and_unknown(void **state)
 	int minor;
 
 	/* An empty lnotab means "every byte is on the first line". */
-	assert_int_equal(py_line_for(8, NULL, 0, 42, 0), 42);
-	assert_int_equal(py_line_for(9, NULL, 5, 42, 7), 42);
+	assert_int_equal(line_for(8, NULL, 0, 42, 0), 42);
+	assert_int_equal(line_for(9, NULL, 5, 42, 7), 42);
 	for (minor = 10; minor <= 13; minor++) {
-		assert_int_equal(py_line_for(minor, NULL, 0, 42, 0), -1);
-		assert_int_equal(py_line_for(minor, NULL, 0, 42, NOT_STARTED), 42);
-		assert_int_equal(py_line_for(minor, NULL, 0, 42, 0x80000000U), 42);
+		assert_int_equal(line_for(minor, NULL, 0, 42, 0), -1);
+		assert_int_equal(line_for(minor, NULL, 0, 42, NOT_STARTED), 42);
+		assert_int_equal(line_for(minor, NULL, 0, 42, 0x80000000U), 42);
 	}
 	/* Before 3.8 the format is not decoded at all. */
-	assert_int_equal(py_line_for(7, t, sizeof(t), 42, 0), -1);
-	assert_int_equal(py_line_for(0, t, sizeof(t), 42, NOT_STARTED), -1);
+	assert_int_equal(line_for(7, t, sizeof(t), 42, 0), -1);
+	assert_int_equal(line_for(0, t, sizeof(t), 42, NOT_STARTED), -1);
 }
 
 int main(void)
