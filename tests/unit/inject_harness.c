@@ -102,6 +102,25 @@ int finish(struct target *t)
 	return st;
 }
 
+void finish_ok(struct target *t)
+{
+	int st = finish(t);
+
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+void expect_reads(struct target *t, int n, const char *msg)
+{
+	char line[256], want[64];
+	int i;
+
+	snprintf(want, sizeof(want), " n=16 errno=0 msg=%s", msg);
+	for (i = 0; i < n; i++) {
+		assert_true(read_line(t, line, sizeof(line), LINE_MS));
+		assert_non_null(strstr(line, want));
+	}
+}
+
 int teardown(void **state)
 {
 	if (tg.pid > 0) {

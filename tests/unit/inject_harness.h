@@ -30,6 +30,10 @@ bool read_line(struct target *t, char *line, size_t size, int ms);
 void expect_line(struct target *t, const char *want);
 void send_str(struct target *t, const char *s);
 int finish(struct target *t);
+/* finish(), and the target exited with status 0 */
+void finish_ok(struct target *t);
+/* n lines of whole 16-byte reads whose data ends with msg ("" for any) */
+void expect_reads(struct target *t, int n, const char *msg);
 int teardown(void **state);
 
 double now_ms(void);

@@ -43,7 +43,7 @@ static void test_read_blocked(void **state)
 				     "ddddddddddddddd4" };
 	char before[4096], after[4096], line[256];
 	bool seen[4] = { 0 };
-	int i, j, st;
+	int i, j;
 
 	spawn_target(&tg, "read", "4", NULL, NULL);
 	expect_line(&tg, "ready");
@@ -65,15 +65,14 @@ static void test_read_blocked(void **state)
 		seen[j] = true;
 	}
 	expect_line(&tg, "done");
-	st = finish(&tg);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	finish_ok(&tg);
 }
 
 /* Relative and absolute sleeps end at their deadline: not early, not extended by the stop. */
 static void sleep_case(const char *leader_abs)
 {
 	char line[256], ms[16];
-	int i, id, ret, st;
+	int i, id, ret;
 	double slept;
 
 	snprintf(ms, sizeof(ms), "%d", SLEEP_MS);
@@ -102,8 +101,7 @@ static void sleep_case(const char *leader_abs)
 		assert_true(slept < SLEEP_MS + 250);
 	}
 	expect_line(&tg, "done");
-	st = finish(&tg);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	finish_ok(&tg);
 }
 
 static void test_sleep_blocked(void **state)
@@ -116,7 +114,7 @@ static void cond_case(const char *leader_timed)
 {
 	char line[256];
 	bool seen[4] = { 0 };
-	int i, id, ret, flag, st, timed;
+	int i, id, ret, flag, timed;
 
 	spawn_target(&tg, "cond", "4", leader_timed, NULL);
 	expect_line(&tg, "ready");
@@ -139,8 +137,7 @@ static void cond_case(const char *leader_timed)
 		assert_int_equal(flag, 'G');
 	}
 	expect_line(&tg, "done");
-	st = finish(&tg);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	finish_ok(&tg);
 }
 
 static void test_cond_blocked(void **state)
@@ -154,7 +151,7 @@ static void test_cond_blocked(void **state)
 static void busy_results(bool poke, char out[3][64])
 {
 	char line[256];
-	int i, id, st;
+	int i, id;
 
 	spawn_target(&tg, "busy", "3", BUSY_ITERS, NULL);
 	expect_line(&tg, "ready");
@@ -172,8 +169,7 @@ static void busy_results(bool poke, char out[3][64])
 		snprintf(out[id], 64, "%.63s", line);
 	}
 	expect_line(&tg, "done");
-	st = finish(&tg);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	finish_ok(&tg);
 }
 
 /* Threads stopped mid-computation compute what an untouched run computes. */

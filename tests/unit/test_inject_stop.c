@@ -140,9 +140,8 @@ static bool all_in_state(pid_t pid, char s)
 static void test_group_stop(void **state)
 {
 	struct pollfd pfd;
-	char line[256];
 	double end;
-	int i, st;
+	int i;
 
 	spawn_target(&tg, "read", "3", NULL, NULL);
 	expect_line(&tg, "ready");
@@ -158,19 +157,15 @@ static void test_group_stop(void **state)
 	pfd = (struct pollfd){ .fd = tg.out, .events = POLLIN };
 	assert_int_equal(poll(&pfd, 1, 200), 0);	/* nothing ran */
 	kill(tg.pid, SIGCONT);
-	for (i = 0; i < 3; i++) {
-		assert_true(read_line(&tg, line, sizeof(line), LINE_MS));
-		assert_non_null(strstr(line, " n=16 errno=0 msg=0123456789abcdef"));
-	}
+	expect_reads(&tg, 3, "0123456789abcdef");
 	expect_line(&tg, "done");
-	st = finish(&tg);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	finish_ok(&tg);
 }
 
 /* pymem-bpf SIGKILLed while it holds the target: the kernel detaches, the target runs on. */
 static void test_injector_killed(void **state)
 {
-	char line[256], v[64], c;
+	char v[64], c;
 	pid_t child, t[8];
 	int i, n, st, sync[2];
 
@@ -209,13 +204,9 @@ static void test_injector_killed(void **state)
 	wait_in(tg.pid, SYS_read, 3);
 	for (i = 0; i < 3; i++)
 		send_str(&tg, "fedcba9876543210");
-	for (i = 0; i < 3; i++) {
-		assert_true(read_line(&tg, line, sizeof(line), LINE_MS));
-		assert_non_null(strstr(line, " n=16 errno=0 msg=fedcba9876543210"));
-	}
+	expect_reads(&tg, 3, "fedcba9876543210");
 	expect_line(&tg, "done");
-	st = finish(&tg);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	finish_ok(&tg);
 }
 
 /* Refusals say why: already traced (by us, by another), seccomp. */
@@ -282,9 +273,6 @@ static void test_eperm(void **state)
 /* The leader exited (a zombie until the group ends); its threads are stopped and used. */
 static void test_leader_gone(void **state)
 {
-	char line[256];
-	int i, st;
-
 	spawn_target(&tg, "leaderless", "3", NULL, NULL);
 	expect_line(&tg, "ready");
 	wait_in(tg.pid, SYS_read, 2);
@@ -293,12 +281,8 @@ static void test_leader_gone(void **state)
 	stop_inject_release(tg.pid);
 	wait_in(tg.pid, SYS_read, 2);
 	send_str(&tg, "zzzzzzzzzzzzzzzzyyyyyyyyyyyyyyyy");
-	for (i = 0; i < 2; i++) {
-		assert_true(read_line(&tg, line, sizeof(line), LINE_MS));
-		assert_non_null(strstr(line, " n=16 errno=0 msg="));
-	}
-	st = finish(&tg);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	expect_reads(&tg, 2, "");
+	finish_ok(&tg);
 }
 
 /* Threads created and exiting while we seize them. */
