@@ -6,6 +6,7 @@ import json
 import pytest
 
 from conftest import DEBIAN, T_STOP, TARGETS, Proc, at_file_line, binary, markers, python_exe
+from long_module import BASE, FILE, LINES
 from test_target_safety import profile_served
 
 IMPORTER = str(TARGETS / "importer.py")
@@ -32,21 +33,19 @@ def test_import_storm_launch(version, tmp_path):
 
 
 LONG = str(TARGETS / "long_module.py")
-LONG_LINES, LONG_BASE = 5000, 1000	# as in long_module.py
 
 
 @pytest.mark.parametrize("version", [DEBIAN, "3.8.18", "3.10.13", "3.12.1"])
 def test_long_module_lines(version, tmp_path):
     """Line numbers from each line-table format, for one code object met at thousands of
-    positions: line i of the module keeps exactly one buffer of LONG_BASE + i + 1 bytes."""
-    profile, _ = profile_served([python_exe(version), LONG, str(LONG_LINES)],
-                                str(tmp_path / "profile.json"))
+    positions: line i of the module keeps exactly one buffer of BASE + i + 1 bytes."""
+    profile, _ = profile_served([python_exe(version), LONG], str(tmp_path / "profile.json"))
     buffers = {}		# line -> the buffer-sized live blocks its stacks hold
     for s in profile["stacks"]:
         py = [f for f in s["frames"] if f["kind"] == "python"]	# none: C with no frame
         # the globals dict grows on some lines too, by far more than a buffer
         size = s["live_bytes"]
-        if py and py[-1]["file"] == "<long module>" and LONG_BASE < size <= LONG_BASE + LONG_LINES + 1:
+        if py and py[-1]["file"] == FILE and BASE < size <= BASE + LINES + 1:
             buffers.setdefault(py[-1]["line"], []).append(size)
-    assert buffers == {i: [LONG_BASE + i + 1] for i in range(1, LONG_LINES + 1)}
+    assert buffers == {i: [BASE + i + 1] for i in range(1, LINES + 1)}
     assert profile["dropped"].get("unsymbolized_frames", 0) == 0

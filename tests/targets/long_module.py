@@ -4,20 +4,16 @@ met at thousands of positions, each of which must be named with its own line.
 Protocol: tests/targets/protocol.py; the work prints "DONE".
 """
 
-import sys
-
 from protocol import serve
 
-LINES = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
-BASE = 1000
+LINES, BASE = 5000, 1000
 FILE = "<long module>"
 
 
 def work():
     src = "\n".join("b%d = bytearray(%d)" % (i, BASE + i) for i in range(1, LINES + 1))
-    code = compile(src, FILE, "exec")
     held = {}
-    exec(code, held)
+    exec(compile(src, FILE, "exec"), held)
     work.held = held
     return "DONE"
 
