@@ -36,14 +36,16 @@ struct {
 	__type(value, struct peak_state);
 } peak SEC(".maps");
 
+/* A new stack's counters, from here rather than 344 bytes of BPF stack */
+const struct stack_stats stats_zero = {};
+
 static __always_inline struct stack_stats *stats_get(__u64 id)
 {
 	struct stack_stats *s = bpf_map_lookup_elem(&stats, &id);
-	struct stack_stats zero = {};
 
 	if (s)
 		return s;
-	bpf_map_update_elem(&stats, &id, &zero, BPF_NOEXIST);
+	bpf_map_update_elem(&stats, &id, &stats_zero, BPF_NOEXIST);
 	s = bpf_map_lookup_elem(&stats, &id);
 	if (!s)
 		drop(DROP_STATS_FULL);
@@ -113,7 +115,7 @@ static __always_inline bool release_block(__u32 pid, __u64 addr, __u64 now)
 	/*
 	 * Made after now, so not the block this free (before now) released: that
 	 * one went when its address was reused (DROP_MISSED_FREE).  Only a drain
-	 * of batched frees racing the reuse on another thread gets here.
+	 * of batched events racing the reuse on another thread gets here.
 	 */
 	if (v->ts > now)
 		return true;
@@ -178,39 +180,28 @@ static __always_inline __u64 unrecord_block(__u32 pid, __u64 addr)
 	return ts;
 }
 
-/* ts: when the block was made, if an inner level reported it first; else 0 (now) */
-static __always_inline void record_alloc(struct walker *wk, __u32 pid, __u64 addr,
-					 __u64 size, __u32 site, __u64 ip, __u64 ts)
+/*
+ * The counters of a block that entered the live set under stack id at ts
+ * (tracked: the live map holds it); made as for record_block.
+ */
+static __always_inline void count_alloc(__u64 id, __u64 size, __u64 made, __u64 ts, bool tracked)
 {
-	struct live_key key = { .pid = pid, .addr = addr };
-	struct live_val val = { .size = size };
 	struct peak_state *g = peak_get();
-	struct stack_stats *s;
+	struct stack_stats *s = stats_get(id);
 	__s64 now_live;
-	int err;
 
-	val.stack_id = capture_stack(wk, pid, site, ip);
-	val.ts = ts ?: bpf_ktime_get_ns();
-	err = bpf_map_update_elem(&live, &key, &val, BPF_NOEXIST);
-	if (err == -EEXIST) {
-		/* The old block was released through a path we did not see. */
-		drop(DROP_MISSED_FREE);
-		release_block(pid, addr, val.ts);
-		err = bpf_map_update_elem(&live, &key, &val, BPF_NOEXIST);
-	}
-	s = stats_get(val.stack_id);
 	if (s) {
 		__sync_fetch_and_add(&s->alloc_bytes, size);
 		__sync_fetch_and_add(&s->alloc_objects, 1);
 	}
-	if (err) {
+	if (!tracked) {
 		/* untracked: its free will not be seen, so it is not live either */
 		drop(DROP_LIVE_FULL);
 		return;
 	}
 	if (s) {
 		peak_touch(s, g);
-		if (live_at_peak(g, ts))
+		if (live_at_peak(g, made))
 			__sync_fetch_and_add(&s->peak_snap, size);
 		__sync_fetch_and_add(&s->live_bytes, size);
 		__sync_fetch_and_add(&s->live_objects, 1);
@@ -220,9 +211,57 @@ static __always_inline void record_alloc(struct walker *wk, __u32 pid, __u64 add
 	now_live = __sync_fetch_and_add(&g->live, size) + size;
 	if (now_live > 0 && (__u64)now_live > g->peak) {
 		g->peak = now_live;
-		g->peak_ns = val.ts;
+		g->peak_ns = ts;
 		__sync_fetch_and_add(&g->gen, 1);
 	}
+}
+
+/*
+ * A block enters the live set under stack id: made is when an inner level
+ * made it, if one reported it first (else 0: now).
+ */
+static __always_inline void record_block(__u32 pid, __u64 addr, __u64 size, __u32 site,
+					 __u64 id, __u64 made, __u64 now)
+{
+	struct live_key key = { .pid = pid, .addr = addr };
+	struct live_val val = { .size = size, .stack_id = id, .site = site };
+	int err;
+
+	val.ts = made ?: now;
+	err = bpf_map_update_elem(&live, &key, &val, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		/* The old block was released through a path we did not see. */
+		drop(DROP_MISSED_FREE);
+		release_block(pid, addr, val.ts);
+		err = bpf_map_update_elem(&live, &key, &val, BPF_NOEXIST);
+	}
+	count_alloc(id, size, made, val.ts, !err);
+}
+
+/* Walk the stack and record the block; returns the stack's id.  made: as for record_block */
+static __always_inline __u64 record_alloc(struct walker *wk, __u32 pid, __u64 addr, __u64 size,
+					  __u32 site, __u64 ip, __u64 made)
+{
+	__u64 id = capture_stack(wk, pid, site, ip);
+
+	record_block(pid, addr, size, site, id, made, bpf_ktime_get_ns());
+	return id;
+}
+
+/*
+ * An outer level's allocation of addr (a realloc's, of old; else old is 0),
+ * nested when an inner level recorded the block first: that record is
+ * taken back, and returned is when it was made.
+ */
+static __always_inline __u64 outer_level(__u32 pid, __u64 addr, __u64 old, bool nested,
+					 __u64 now)
+{
+	__u64 made = nested ? unrecord_block(pid, addr) : 0;
+
+	/* an inner realloc already released the old block; an inner malloc did not */
+	if (old && (old != addr || !nested) && !release_block(pid, old, now) && !nested)
+		drop(DROP_UNKNOWN_FREE);
+	return made;
 }
 
 #endif /* PYMEM_LIVE_BPF_H */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * pymem-bpf kernel side: the allocator probes, the per-thread state of
- * calls in flight and the batched frees (live blocks and per-stack
+ * calls in flight and the batched events (live blocks and per-stack
  * counters are in live.bpf.h, the stack walker in pystack.bpf.h).
  */
 #include "common.bpf.h"
@@ -30,7 +30,7 @@ struct inflight {
 	 * A drain's copy of the target's batch: per thread, not per CPU, since a
 	 * drain can be preempted and another thread's drain run on its CPU.
 	 */
-	struct free_batch batch;
+	struct event_batch batch;
 	struct walker walk;
 };
 
@@ -42,9 +42,9 @@ struct {
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
-/* The target's struct free_batch, once its trampolines are in (set by userspace) */
+/* The target's struct event_batch, once its trampolines are in (set by userspace) */
 volatile __u64 batch_addr = 0;
-/* How many of its frees are accounted; any thread may drain it (batch_account). */
+/* How many of its events are accounted; any thread may drain it (batch_account). */
 volatile __u64 batch_done = 0;
 
 /* drain_batch's copy: only pymem-bpf's own thread runs it */
@@ -52,7 +52,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct free_batch);
+	__type(value, struct event_batch);
 } batch_copy SEC(".maps");
 
 static __always_inline struct inflight *inflight_get(void)
@@ -98,15 +98,109 @@ static __always_inline void do_free(struct inflight *st, __u32 pid, __u64 addr)
 	account_free(pid, addr, bpf_ktime_get_ns());
 }
 
+/* Sites of the levels a batched allocation may run through: the raw domain, libc */
+static __always_inline bool inner_site(__u32 site)
+{
+	return (site >= SITE_PYMEM_RAW_MALLOC && site <= SITE_PYMEM_RAW_REALLOC) ||
+	       (site >= SITE_MALLOC && site <= SITE_VALLOC && site != SITE_FREE);
+}
+
 /*
- * Account the frees in b (a copy of the target's batch) that no thread has
+ * A batched allocation, under the stack its hash was learnt for.  The block
+ * is live already (its insert fails) only if an inner level (pymalloc's
+ * fallback to the raw domain and libc) recorded it within this call, which
+ * is taken over, or if a realloc kept its block in place: every free is
+ * seen, and the batch's events before it are accounted.  Inserting first
+ * spares a lookup of the live map on every allocation.  A global function.
+ */
+__noinline int account_alloc(__u32 pid, struct batch_ev *ev, __u64 now)
+{
+	struct alias_key key = { .pid = pid };
+	struct live_key lk = { .pid = pid };
+	struct live_val val = { .ts = now };
+	__u64 made = 0, old, *id;
+	bool nested = false, old_gone = false;
+	struct live_val *v;
+	int err;
+
+	if (!ev)
+		return 0;
+	key.hash = ev->hash;
+	id = bpf_map_lookup_elem(&alias, &key);
+	val.stack_id = id ? *id : STACK_ID_NONE;
+	if (!id)
+		drop(DROP_STACK_UNREGISTERED);
+	val.size = BATCH_META_SIZE(ev->meta);
+	val.site = BATCH_META_SITE(ev->meta);
+	lk.addr = ev->addr;
+	old = ev->old;
+	/* first, so that the old block's bytes never count twice at a peak */
+	if (old && old != lk.addr)
+		old_gone = !release_block(pid, old, now);
+	err = bpf_map_update_elem(&live, &lk, &val, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		v = bpf_map_lookup_elem(&live, &lk);
+		nested = v && inner_site(v->site);
+		if (nested) {
+			made = unrecord_block(pid, lk.addr);
+			val.ts = made ?: now;
+		} else {
+			/* a realloc in place releases its block; anything else missed a free */
+			if (old != lk.addr)
+				drop(DROP_MISSED_FREE);
+			release_block(pid, lk.addr, now);
+		}
+		err = bpf_map_update_elem(&live, &lk, &val, BPF_NOEXIST);
+	}
+	/* an inner realloc already released the old block */
+	if (old_gone && !nested)
+		drop(DROP_UNKNOWN_FREE);
+	count_alloc(val.stack_id, val.size, made, val.ts, !err);
+	return 0;
+}
+
+struct batch_walk {
+	struct event_batch *b;
+	struct inflight *st;
+	__u64 now;
+	__u64 from;
+	__u64 last;
+	__u32 pid;
+};
+
+/* Event from + i of a batch walk */
+static long batch_step(__u32 i, void *data)
+{
+	struct batch_walk *w = data;
+	struct batch_ev *ev = &w->b->ev[(w->from + i) & (PYMEM_BATCH - 1)];
+	__u32 site = BATCH_META_SITE(ev->meta);
+	__u64 addr = ev->addr;
+
+	if (!addr)
+		return 0;
+	if (w->st && w->st->last_alloc == addr)
+		w->st->last_alloc = 0;
+	if (site != SITE_PYMEM_FREE && site != SITE_PYOBJECT_FREE) {
+		account_alloc(w->pid, ev, w->now);
+		w->last = 0;
+		return 0;
+	}
+	account_free(w->pid, addr, w->now);
+	w->last = addr;
+	return 0;
+}
+
+/*
+ * Account the events in b (a copy of the target's batch) that no thread has
  * claimed yet; any thread may drain, so a range is claimed by compare and
- * swap before it is accounted.  Returns the last block accounted, or 0.
+ * swap before it is accounted.  Returns the block freed by the last event,
+ * or 0 if that was not a free.
  * A global function: verified once, not at each caller's every path.
  */
-__noinline __u64 batch_account(struct free_batch *b, __u32 pid, struct inflight *st)
+__noinline __u64 batch_account(struct event_batch *b, __u32 pid, struct inflight *st)
 {
-	__u64 seq, done = batch_done, from, addr, now, last = 0;
+	__u64 seq, done = batch_done, from, now;
+	struct batch_walk walk = {};
 	int i;
 
 	if (!b)
@@ -115,7 +209,7 @@ __noinline __u64 batch_account(struct free_batch *b, __u32 pid, struct inflight 
 	/*
 	 * After the copy, before the claim: a block recorded later than now was
 	 * allocated after every free in the copy (release_block skips it).  One
-	 * clock read for the lot: when each was freed within the batch is not known.
+	 * clock read for the lot: when each event was within the batch is not known.
 	 */
 	now = bpf_ktime_get_ns();
 	for (i = 0; i < 4; i++) {
@@ -127,23 +221,21 @@ __noinline __u64 batch_account(struct free_batch *b, __u32 pid, struct inflight 
 	}
 	if (i == 4)
 		return 0;	/* others are draining it right now */
-	from = seq - done >= PYMEM_FREE_BATCH ? seq - PYMEM_FREE_BATCH + 1 : done;
+	from = seq - done >= PYMEM_BATCH ? seq - PYMEM_BATCH + 1 : done;
 	if (from > done)
 		drop_n(DROP_BATCH_LOST, from - done);
-	for (i = 0; i < PYMEM_FREE_BATCH && from + i < seq; i++) {
-		addr = b->addr[(from + i) & (PYMEM_FREE_BATCH - 1)];
-		if (!addr)
-			continue;
-		if (st && st->last_alloc == addr)
-			st->last_alloc = 0;
-		account_free(pid, addr, now);
-		last = addr;
-	}
-	return last;
+	walk.b = b;
+	walk.pid = pid;
+	walk.st = st;
+	walk.now = now;
+	walk.from = from;
+	/* bpf_loop: the verifier checks one step, not each of up to PYMEM_BATCH */
+	bpf_loop(seq - from, batch_step, &walk, 0);
+	return walk.last;
 }
 
 /*
- * Before an event: the batched frees made before it, so that a block freed
+ * Before an event: the batched events made before it, so that a block freed
  * and allocated again is seen in that order.  seq: the batch's count as the
  * trampoline read it, 0 to read it here.
  */
@@ -151,11 +243,11 @@ static __always_inline void batch_drain(struct inflight *st, __u32 pid, __u64 se
 {
 	__u64 last;
 
-	/* without its thread state a drain leaves the frees in the batch for the next one */
+	/* without its thread state a drain leaves the events in the batch for the next one */
 	if (!batch_addr || !st)
 		return;
 	if (!seq)
-		seq = read_ptr(batch_addr + offsetof(struct free_batch, seq));
+		seq = read_ptr(batch_addr + offsetof(struct event_batch, seq));
 	if (seq <= batch_done ||
 	    bpf_probe_read_user(&st->batch, sizeof(st->batch), (void *)batch_addr))
 		return;
@@ -280,7 +372,7 @@ int BPF_KPROBE(tramp_free, __u64 ctx_arg, __u64 addr)
 	return 0;
 }
 
-/* A batched free's nop5, every PYMEM_FREE_FLUSH-th free: the batch's count in %r8 */
+/* A batched event's nop5, every PYMEM_BATCH_FLUSH-th event: the batch's count in %r8 */
 SEC("uprobe")
 int BPF_KPROBE(tramp_batch)
 {
@@ -293,7 +385,7 @@ SEC("syscall")
 int drain_batch(struct batch_args *args)
 {
 	__u32 zero = 0;
-	struct free_batch *b = bpf_map_lookup_elem(&batch_copy, &zero);
+	struct event_batch *b = bpf_map_lookup_elem(&batch_copy, &zero);
 
 	if (b && !bpf_probe_read_kernel(b, sizeof(*b), &args->batch))
 		batch_account(b, args->pid, NULL);
@@ -302,16 +394,19 @@ int drain_batch(struct batch_args *args)
 
 /*
  * An allocation trampoline's nop5, after the call: %rax the result, the
- * arguments back in %rsi/%rdx, the caller's return address in %rcx and the
- * batch's count in %r8.
- * Inner levels of the same call were reported first.
+ * arguments back in %rsi/%rdx, the caller's return address in %rcx, the
+ * batch's count in %r8 and in %r9 a stack hash the trampoline has not
+ * logged with before (or 0).  Inner levels of the same call were reported
+ * first.
  */
 SEC("uprobe")
 int BPF_KPROBE(tramp_alloc)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
-	__u64 ret = PT_REGS_RC(ctx), old = 0, size, made = 0;
+	__u64 ret = PT_REGS_RC(ctx), old = 0, size, made, id;
+	__u64 hash = ctx->r9;	/* the sixth argument register: libbpf 1.1 has no PT_REGS_PARM6 */
+	struct alias_key key = { .pid = pid, .hash = hash };
 	struct inflight *st;
 	bool nested;
 
@@ -331,12 +426,12 @@ int BPF_KPROBE(tramp_alloc)
 	st = inflight_get();
 	batch_drain(st, pid, PT_REGS_PARM5(ctx));
 	nested = st && st->last_alloc == ret;
-	if (nested)
-		made = unrecord_block(pid, ret);
-	/* an inner realloc already released the old block; an inner malloc did not */
-	if (old && (old != ret || !nested) && !release_block(pid, old, bpf_ktime_get_ns()) && !nested)
-		drop(DROP_UNKNOWN_FREE);
-	record_alloc(st ? &st->walk : NULL, pid, ret, size, PYMEM_COOKIE_SITE(cookie), PT_REGS_PARM4(ctx), made);
+	made = outer_level(pid, ret, old, nested, bpf_ktime_get_ns());
+	id = record_alloc(st ? &st->walk : NULL, pid, ret, size, PYMEM_COOKIE_SITE(cookie),
+			  PT_REGS_PARM4(ctx), made);
+	/* a hash the trampoline met first: its next events are logged with it */
+	if (hash)
+		bpf_map_update_elem(&alias, &key, &id, BPF_ANY);
 	if (st) {
 		st->last_alloc = ret;
 		st->last_free = 0;

@@ -22,6 +22,19 @@ struct {
 	__type(value, __u8);
 } stacks SEC(".maps");
 
+/*
+ * The stack id each trampoline stack hash was learnt for (struct
+ * alias_key): relearnt when the hash is met afresh after a code object's
+ * death, so a hash never names a stack of dead code.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct alias_key);
+	__type(value, __u64);
+} alias SEC(".maps");
+
 #define FRAME_CHUNK	PYMEM_FRAME_CHUNK
 #define TSTATE_SPAN	PYMEM_TSTATE_SPAN
 #define WINDOW		8192	/* bytes of a frame stack chunk read at once */

@@ -72,7 +72,8 @@ enum pymem_drop {
 	DROP_UNSYMBOLIZED,	/* userspace: a code object was gone before it was read */
 	DROP_CODES_FULL,	/* code object map full: a frame's code not told from a dead one's */
 	DROP_STACK_LOST,	/* userspace: allocations whose stack never reached it (ring full) */
-	DROP_BATCH_LOST,	/* batched frees overwritten before they were accounted */
+	DROP_BATCH_LOST,	/* batched events overwritten before they were accounted */
+	DROP_STACK_UNREGISTERED,	/* batched allocation whose stack hash had no stack */
 	DROP__MAX,
 };
 
@@ -173,19 +174,36 @@ struct news_stack {
 #define NEWS_STACK_HEAD		offsetof(struct news_stack, rec.frames)
 
 /*
- * Frees of the GIL domains, kept by the trampolines in the target's memory
- * (see src/trampoline.h): free number k (from 0) is in addr[k % N], and seq
+ * Events of the GIL domains, logged by the trampolines in the target's
+ * memory (see src/trampoline.h): event k (from 0) is in ev[k % N], and seq
  * counts them.  The slot is written before seq, and seq comes after the
  * slots, so a copy made in address order that reads seq = S holds intact
- * every free k > S - N: free S + 1 overwriting k = S + 1 - N would be
- * stored after seq = S + 1.  The trampolines hit a probe every N/2 frees,
- * so that all the frees not yet seen stay well inside that window.
+ * every event k > S - N: event S + 1 overwriting k = S + 1 - N would be
+ * stored after seq = S + 1.  The trampolines hit a probe every N/2 events,
+ * so that all the events not yet seen stay well inside that window.
  */
-#define PYMEM_FREE_BATCH	32
-#define PYMEM_FREE_FLUSH	(PYMEM_FREE_BATCH / 2)
+#define PYMEM_BATCH		64
+#define PYMEM_BATCH_FLUSH	(PYMEM_BATCH / 2)
 
-struct free_batch {
-	__u64 addr[PYMEM_FREE_BATCH];
+/* A logged event's meta word: its size, and its site in the top byte. */
+#define BATCH_META_SITE(m)	((__u32)((m) >> 56))
+#define BATCH_META_SIZE(m)	((m) & ((1ULL << 56) - 1))
+
+struct batch_ev {
+	__u64 addr;		/* the block allocated or freed */
+	__u64 old;		/* a realloc's block given, else 0; not written for a free */
+	__u64 meta;
+	/*
+	 * An allocation's stack as the trampoline hashed it (sites, return
+	 * address, each frame's code and instruction); the BPF side learnt the
+	 * stack it stands for when the trampoline first met it.  Not written for
+	 * a free.
+	 */
+	__u64 hash;
+};
+
+struct event_batch {
+	struct batch_ev ev[PYMEM_BATCH];
 	__u64 seq;
 };
 
@@ -193,7 +211,14 @@ struct free_batch {
 struct batch_args {
 	__u32 pid;
 	__u32 pad;
-	struct free_batch batch;
+	struct event_batch batch;
+};
+
+/* A trampoline's stack hash in a target (map "alias") */
+struct alias_key {
+	__u32 pid;
+	__u32 pad;
+	__u64 hash;
 };
 
 struct live_key {
@@ -206,6 +231,8 @@ struct live_val {
 	__u64 size;
 	__u64 stack_id;
 	__u64 ts;
+	__u32 site;		/* a batched outer level takes over a block an inner one made */
+	__u32 pad;
 };
 
 #define PYMEM_LIFETIME_BUCKETS	32	/* log2 of microseconds from alloc to free */

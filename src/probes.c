@@ -257,6 +257,8 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 	bpf_program__set_expected_attach_type(skel->progs.tramp_batch, UPROBE_MULTI_ATTACH_TYPE);
 	bpf_map__set_max_entries(skel->maps.live, o->max_live);
 	bpf_map__set_max_entries(skel->maps.stacks, o->max_stacks);
+	/* hashes name stacks: as many as there are stacks */
+	bpf_map__set_max_entries(skel->maps.alias, o->max_stacks);
 	bpf_map__set_max_entries(skel->maps.stats, o->max_stacks + 1);
 
 	err = pymem_bpf__load(skel);
@@ -285,15 +287,6 @@ int probes_attach_python(struct probes *p, const struct pytarget *t)
 	return attach_dso(p, t->pid, t->interp_open, true);
 }
 
-/* Trampoline domains, in alloc_table order (raw, mem, obj), to sites. */
-static const enum pymem_site tramp_sites[TRAMP_DOMAINS][TRAMP__MAX] = {
-	{ SITE_PYMEM_RAW_MALLOC, SITE_PYMEM_RAW_CALLOC, SITE_PYMEM_RAW_REALLOC,
-	  SITE_PYMEM_RAW_FREE },
-	{ SITE_PYMEM_MALLOC, SITE_PYMEM_CALLOC, SITE_PYMEM_REALLOC, SITE_PYMEM_FREE },
-	{ SITE_PYOBJECT_MALLOC, SITE_PYOBJECT_CALLOC, SITE_PYOBJECT_REALLOC,
-	  SITE_PYOBJECT_FREE },
-};
-
 int probes_attach_tramp(struct probes *p, pid_t pid, const char *path,
 			const struct tramp_image *img)
 {
@@ -306,9 +299,12 @@ int probes_attach_tramp(struct probes *p, pid_t pid, const char *path,
 					  TRAMP_BATCHED(d) ? &batched : &frees;
 
 			if (img->probe[d][f])
-				multi_add(m, img->probe[d][f], tramp_sites[d][f]);
+				multi_add(m, img->probe[d][f], tramp_site(d, f));
 		}
 	}
+	/* the batched allocations' flush: its cookie is not read */
+	if (img->flush)
+		multi_add(&batched, img->flush, SITE_PYOBJECT_MALLOC);
 	err = attach_multi(p, p->skel->progs.tramp_alloc, path, &allocs, false, pid);
 	err = err ?: attach_multi(p, p->skel->progs.tramp_free, path, &frees, false, pid);
 	return err ?: attach_multi(p, p->skel->progs.tramp_batch, path, &batched, false, pid);

@@ -24,10 +24,10 @@ int probes_attach_python(struct probes *p, const struct pytarget *t);
 /* The nop5 probe points of trampolines in the file at path (a memfd of the target's). */
 int probes_attach_tramp(struct probes *p, pid_t pid, const char *path,
 			const struct tramp_image *img);
-/* Where pid's trampolines batch their frees, once the tables point at them. */
+/* Where pid's trampolines batch their events, once the tables point at them. */
 void probes_batch_at(struct probes *p, pid_t pid, uint64_t addr);
 /*
- * Account the batched frees the target made since the last probe hit
+ * Account the batched events the target made since the last probe hit
  * (see trampoline.h), before the maps are read.  0, or -errno (the
  * target is gone).
  */

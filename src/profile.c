@@ -30,7 +30,8 @@ static const char *const drop_names[] = {
 	[DROP_UNSYMBOLIZED]	= "unsymbolized_frames",
 	[DROP_CODES_FULL]	= "code_map_full",
 	[DROP_STACK_LOST]	= "stack_lost",
-	[DROP_BATCH_LOST]	= "free_batch_overrun",
+	[DROP_BATCH_LOST]	= "batch_overrun",
+	[DROP_STACK_UNREGISTERED] = "stack_unregistered",
 };
 /* A reason added to pymem.h must get a name here (a hole would read NULL). */
 _Static_assert(sizeof(drop_names) / sizeof(drop_names[0]) == DROP__MAX,

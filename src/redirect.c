@@ -5,8 +5,9 @@
  * mapping.  Table entries are swapped and restored only while every thread
  * is stopped.  If pymem-bpf dies without restoring, each trampoline still
  * forwards to the original function and its nop5 does nothing: the target
- * keeps working, unprofiled.  A page after the code holds the flag that
- * keeps a forked child off the probe points (see trampoline.h).
+ * keeps working, unprofiled.  The pages after the code hold the flag that
+ * keeps a forked child off the probe points, the batch of events and the
+ * tags of the stack hashes met (see trampoline.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +36,37 @@ struct redirect {
 	uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX];	/* what they held before */
 	uint64_t tramp[TRAMP_DOMAINS][TRAMP__MAX];	/* what we put there */
 	int memfd;					/* ours, keeps the probed file open */
+	struct tramp_walk walk;				/* how its trampolines hash a stack */
 };
+
+/*
+ * How the trampolines hash the calling thread's stack: the interpreter's
+ * own getter of its thread state (a TLS read or _PyRuntime's current
+ * thread), then the frame layout the BPF walker reads too.
+ */
+static void walk_config(const struct pytarget *t, const struct elf_syms *e, uint64_t bias,
+			struct tramp_walk *w)
+{
+	const struct py_offsets *o = &t->off;
+	uint64_t get;
+
+	memset(w, 0, sizeof(*w));
+	if (!elf_syms_lookup(e, "PyThreadState_GetUnchecked", &get, NULL) ||
+	    !elf_syms_lookup(e, "_PyThreadState_UncheckedGet", &get, NULL))
+		w->get_tstate = bias + get;
+	w->code_type = t->code_type;
+	w->tstate_thread_id = o->tstate_thread_id;
+	w->tstate_frame = o->tstate_frame;
+	w->cframe_current_frame = o->cframe_current_frame;
+	w->frame_code = o->frame_code;
+	w->frame_back = o->frame_back;
+	w->frame_lasti = o->frame_lasti;
+	w->frame_owner = o->frame_owner;
+	w->lasti_is_int = o->code_adaptive == PY_OFF_NONE;
+	/* without the object type, a code object's death would go unseen */
+	if (!w->code_type)
+		w->get_tstate = 0;
+}
 
 /* Where the tables are, and what they hold now, checked against the file's defaults. */
 static int find_tables(const struct pytarget *t, struct redirect *r, char *err, size_t errlen)
@@ -84,6 +115,7 @@ static int find_tables(const struct pytarget *t, struct redirect *r, char *err, 
 		for (f = 0; f < TRAMP__MAX; f++)
 			r->orig[d][f] = cur[f + 1] ? cur[f + 1] + bias : 0;
 	}
+	walk_config(t, e, bias, &r->walk);
 out:
 	proc_maps_free(&maps);
 	elf_syms_close(e);
@@ -91,8 +123,9 @@ out:
 }
 
 /*
- * The guard page: private anonymous memory over the mapping's second page,
- * wiped to zeroes in any child the target forks, set to 1 here.
+ * The data pages: private anonymous memory over the mapping's pages after
+ * the code, wiped to zeroes in any child the target forks; the guard flag
+ * set to 1 here.
  */
 static int map_guard(struct inject *in, uint64_t base, char *err, size_t errlen)
 {
@@ -101,11 +134,11 @@ static int map_guard(struct inject *in, uint64_t base, char *err, size_t errlen)
 	long ret;
 	int perr = 0;
 
-	ret = inject_syscall(in, SYS_mmap, guard, TRAMP_PAGE, PROT_READ | PROT_WRITE,
+	ret = inject_syscall(in, SYS_mmap, guard, TRAMP_DATA_SIZE, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0, &perr);
 	/* MAP_FIXED: guard itself, or a negative errno */
 	if (!perr && ret >= 0)
-		ret = inject_syscall(in, SYS_madvise, guard, TRAMP_PAGE, MADV_WIPEONFORK,
+		ret = inject_syscall(in, SYS_madvise, guard, TRAMP_DATA_SIZE, MADV_WIPEONFORK,
 				     0, 0, 0, &perr);
 	if (perr)
 		ret = perr;
@@ -148,7 +181,7 @@ static int map_image(struct inject *in, struct redirect *r, const struct tramp_i
 		inject_syscall(in, SYS_close, fd, 0, 0, 0, 0, 0, &perr);
 		return -EIO;
 	}
-	/* MAP_PRIVATE: uprobes skip shared mappings.  The second page becomes the guard. */
+	/* MAP_PRIVATE: uprobes skip shared mappings.  The pages after the first become data. */
 	addr = inject_syscall(in, SYS_mmap, 0, TRAMP_MAP_SIZE, PROT_READ | PROT_EXEC,
 			      MAP_PRIVATE, fd, 0, &perr);
 	inject_syscall(in, SYS_close, fd, 0, 0, 0, 0, 0, &perr);
@@ -202,7 +235,7 @@ int redirect_start(const struct pytarget *t, struct probes *p, struct redirect *
 		ret = -EAGAIN;
 		goto fail;
 	}
-	tramp_build(&img, r->orig);
+	tramp_build(&img, r->orig, &r->walk);
 	ret = map_image(in, r, &img, &base, err, errlen);
 	if (ret)
 		goto fail;
@@ -222,7 +255,7 @@ int redirect_start(const struct pytarget *t, struct probes *p, struct redirect *
 		snprintf(err, errlen, "cannot write the allocator tables: %s", strerror(-ret));
 		goto fail;
 	}
-	/* before the threads run again, so the first batched free is drained */
+	/* before the threads run again, so the first batched event is drained */
 	probes_batch_at(p, t->pid, base + TRAMP_BATCH_OFF);
 	inject_release(in);
 	*out = r;

@@ -5,12 +5,17 @@
  * whole event (size, result and caller after the call; the block before a
  * free).
  *
- * GIL-domain frees do not hit a probe each: the block goes into a batch in
- * the target's memory and the real free runs at once.  Every allocation's
- * hit, and every PYMEM_FREE_FLUSH-th free's, hands the BPF side the batch's
- * count, and it accounts the frees it has not seen before the event itself,
- * so an address is never seen allocated again before its free.  Nothing is
- * held back from the allocator: the batch is bookkeeping only.
+ * The GIL domains (mem and obj) hit no probe per event: their trampolines
+ * log each event in a batch in the target's memory and run the real call at
+ * once, and every PYMEM_BATCH_FLUSH-th event hits a probe that has the BPF
+ * side account the batch.  An allocation is logged with a hash of its
+ * Python stack, which the trampoline computes itself (a few ns a frame, no
+ * copy); the first time a hash is met (it is not in the tag table), the
+ * allocation hits its own probe instead, and the BPF side walks that stack
+ * and keeps its id under the hash.  A code object's free changes the tag
+ * table's salt, so that no hash outlives the code objects it was made of.
+ * Every probe hit, batched or not, first accounts the batch's events before
+ * it, so an address is never seen allocated again before its free.
  *
  * The probe point is a 5-byte NOP, which kernel 6.18 turns into a call to
  * a [uprobes-trampoline] page after the first hit (about 10x cheaper than
@@ -19,10 +24,14 @@
  * with os.fork under test_threading).  So each probe point is guarded by a
  * flag in a page of its own that the target marks MADV_WIPEONFORK: it reads
  * 1 in the profiled process and 0 in any child, which jumps over the NOP.
+ * Stack hashing is skipped while the batch's probe point is a bare NOP
+ * (no probe attached: pymem-bpf is gone), so trampolines left behind cost
+ * a few instructions.
  */
 #ifndef PYMEM_TRAMPOLINE_H
 #define PYMEM_TRAMPOLINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "pymem.h"
@@ -38,40 +47,82 @@ enum tramp_fn {
 
 /* In alloc_table's order: raw, mem, obj */
 #define TRAMP_DOMAINS	3
+#define TRAMP_OBJ	2
 /*
  * The mem and obj domains are called only with the GIL held, so one batch
- * of frees without a lock serves them; the raw domain is called without.
+ * without a lock serves them; the raw domain is called without.
  */
 #define TRAMP_BATCHED(d)	((d) != 0)
 #define TRAMP_SLOT	128	/* bytes of code per trampoline */
-#define TRAMP_CODE_SIZE	(TRAMP_DOMAINS * TRAMP__MAX * TRAMP_SLOT)
-/* code, then the original function pointers the code calls through */
-#define TRAMP_IMAGE_SIZE (TRAMP_CODE_SIZE + TRAMP_DOMAINS * TRAMP__MAX * 8)
+#define TRAMP_SHARED_OFF (TRAMP_DOMAINS * TRAMP__MAX * TRAMP_SLOT)
+#define TRAMP_SHARED	512	/* the stack hashing code the batched allocations call */
+#define TRAMP_CODE_SIZE	(TRAMP_SHARED_OFF + TRAMP_SHARED)
+/* the original function pointers the code calls through, then the getter and &PyCode_Type */
+#define TRAMP_SLOTS_OFF	TRAMP_CODE_SIZE
+#define TRAMP_GETTER_OFF (TRAMP_SLOTS_OFF + TRAMP_DOMAINS * TRAMP__MAX * 8)
+#define TRAMP_CODETYPE_OFF (TRAMP_GETTER_OFF + 8)
+#define TRAMP_IMAGE_SIZE (TRAMP_CODETYPE_OFF + 8)
 /*
- * The image fills the mapping's first page; the guard flag is the first
- * byte of the second, and the batch of frees (struct free_batch) follows.
+ * The image fills the mapping's first page.  The data pages follow: the
+ * guard flag is the first byte of the second page, then the batch
+ * (struct event_batch), the salt, and from the third page the tag table of
+ * stack hashes met.
  */
 #define TRAMP_PAGE	4096
 #define TRAMP_GUARD_OFF	TRAMP_PAGE
 #define TRAMP_BATCH_OFF	(TRAMP_GUARD_OFF + 64)
-#define TRAMP_MAP_SIZE	(2 * TRAMP_PAGE)
+#define TRAMP_SEQ_OFF	(TRAMP_BATCH_OFF + offsetof(struct event_batch, seq))
+#define TRAMP_SALT_OFF	(TRAMP_GUARD_OFF + 3072)
+#define TRAMP_TAGS	8192
+#define TRAMP_WAYS	4	/* tags a set holds: 32 bytes, in one cache line */
+#define TRAMP_TAGS_OFF	(2 * TRAMP_PAGE)
+#define TRAMP_MAP_SIZE	(TRAMP_TAGS_OFF + TRAMP_TAGS * 8)
+#define TRAMP_DATA_SIZE	(TRAMP_MAP_SIZE - TRAMP_GUARD_OFF)
+/* frames a trampoline hashes at most; a deeper stack is the BPF walker's */
+#define TRAMP_MAX_FRAMES	PYMEM_MAX_FRAMES
+
+/*
+ * What hashing a stack needs: a function of the interpreter's returning the
+ * calling thread's PyThreadState (or NULL), checked against the thread's fs
+ * base, and the frame layout (offsets as in struct py_offsets).
+ */
+struct tramp_walk {
+	uint64_t get_tstate;	/* runtime address; 0: batched allocations hit their probe each */
+	uint64_t code_type;	/* &PyCode_Type at runtime */
+	uint32_t tstate_thread_id;
+	uint32_t tstate_frame;
+	uint32_t cframe_current_frame;	/* PY_OFF_NONE: tstate_frame is the frame */
+	uint32_t frame_code;
+	uint32_t frame_back;
+	uint32_t frame_lasti;
+	uint32_t frame_owner;		/* PY_OFF_NONE: no shim frames */
+	bool lasti_is_int;		/* f_lasti (an int), not an instruction pointer */
+};
 
 struct tramp_image {
 	uint8_t bytes[TRAMP_IMAGE_SIZE];
 	uint32_t entry[TRAMP_DOMAINS][TRAMP__MAX];	/* offset of each trampoline */
 	uint32_t probe[TRAMP_DOMAINS][TRAMP__MAX];	/* offset of its nop5 */
+	uint32_t flush;		/* the batched allocations' flush nop5 (0: none) */
 };
 
 _Static_assert(TRAMP_IMAGE_SIZE <= TRAMP_GUARD_OFF, "the image must end before the guard page");
-_Static_assert(TRAMP_BATCH_OFF + sizeof(struct free_batch) <= TRAMP_MAP_SIZE,
-	       "the batch must fit in the guard page");
+_Static_assert(TRAMP_BATCH_OFF + sizeof(struct event_batch) <= TRAMP_SALT_OFF,
+	       "the batch must end before the salt");
+_Static_assert(!(TRAMP_TAGS & (TRAMP_TAGS - 1)) && TRAMP_WAYS * 8 == 32,
+	       "the tag table is indexed by a mask, a set is 1 << 5 bytes");
+
+/* The site a trampoline reports: domain d (alloc_table's order), function f */
+enum pymem_site tramp_site(int d, enum tramp_fn f);
 
 /*
  * Build the image for a mapping at any address (the code is position
- * independent, the guard flag TRAMP_GUARD_OFF bytes after its start):
+ * independent, the data pages TRAMP_GUARD_OFF bytes after its start):
  * orig[d][f] is the runtime address each trampoline forwards to; a zero
- * leaves that trampoline out (its probe offset stays 0).
+ * leaves that trampoline out (its probe offset stays 0).  walk NULL or
+ * without get_tstate: the GIL domains' allocations hit their probe each.
  */
-void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX]);
+void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX],
+		 const struct tramp_walk *walk);
 
 #endif

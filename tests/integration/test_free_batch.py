@@ -29,4 +29,4 @@ def test_last_frees_before_idle_are_seen(version, tmp_path):
     # every one of the second set was freed, however few frees that was
     assert freed["free_objects"] == freed["alloc_objects"], freed
     assert freed["live_bytes"] == 0, freed
-    assert profile["dropped"].get("free_batch_overrun", 0) == 0, profile["dropped"]
+    assert profile["dropped"].get("batch_overrun", 0) == 0, profile["dropped"]

@@ -47,7 +47,8 @@ static void test_drop_names(void **state)
 		[DROP_UNSYMBOLIZED] = "unsymbolized_frames",
 		[DROP_CODES_FULL] = "code_map_full",
 		[DROP_STACK_LOST] = "stack_lost",
-		[DROP_BATCH_LOST] = "free_batch_overrun",
+		[DROP_BATCH_LOST] = "batch_overrun",
+		[DROP_STACK_UNREGISTERED] = "stack_unregistered",
 	};
 	int d, e;
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <cmocka.h>
+#include "py_offsets.h"
 #include "trampoline.h"
 
 static struct {
@@ -53,12 +54,24 @@ static void fake_free(void *ctx, void *p)
 	NOTE(ctx, p, 0);
 }
 
+/* No thread state: the GIL domains' allocations hit their probe point, with no hash. */
+static void *no_tstate(void)
+{
+	return NULL;
+}
+
 static struct tramp_image img;
 static uint8_t *code;
+/* Freed blocks must be memory: the object domain's free reads the type at +8. */
+static uint8_t heap[0x70000];
+#define BLOCK(off)	((uintptr_t)heap + (off))
 
 static int setup(void **state)
 {
 	uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX] = {};
+	struct tramp_walk walk = { .get_tstate = (uintptr_t)no_tstate, .code_type = 0x1234,
+				   .cframe_current_frame = PY_OFF_NONE,
+				   .frame_owner = PY_OFF_NONE };
 	int d;
 
 	for (d = 0; d < TRAMP_DOMAINS; d++) {
@@ -68,7 +81,7 @@ static int setup(void **state)
 		orig[d][TRAMP_FREE] = (uintptr_t)fake_free;
 	}
 	orig[1][TRAMP_CALLOC] = 0;	/* left out */
-	tramp_build(&img, orig);
+	tramp_build(&img, orig, &walk);
 	/* the layout the target gets: code, then the guard flag's page */
 	code = mmap(NULL, TRAMP_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		    -1, 0);
@@ -106,8 +119,8 @@ static void check_forwarding(uint8_t guard)
 		assert_int_equal(seen.b, 16);
 		assert_true(seen.aligned);
 
-		f(ctx, (void *)0x7777);
-		assert_int_equal(seen.a, 0x7777);
+		f(ctx, (void *)BLOCK(0x7777));
+		assert_int_equal(seen.a, BLOCK(0x7777));
 		assert_int_equal(seen.calls, 3);
 		assert_true(seen.aligned);
 		if (d != 1) {
@@ -131,11 +144,25 @@ static void test_forwarding_in_child(void **state)
 	check_forwarding(0);
 }
 
+/* cmpb $0, flag(%rip) aimed at the guard page, then je over the nop5 at at */
+static void assert_guarded(uint32_t at)
+{
+	int32_t disp;
+
+	assert_int_equal(img.bytes[at - 9], 0x80);
+	assert_int_equal(img.bytes[at - 8], 0x3d);
+	memcpy(&disp, img.bytes + at - 7, 4);
+	assert_int_equal(at - 2 + disp, TRAMP_GUARD_OFF);
+	assert_int_equal(img.bytes[at - 3], 0x00);
+	assert_int_equal(img.bytes[at - 2], 0x74);
+	assert_int_equal(img.bytes[at - 1], 5);
+}
+
 static void test_probe_points(void **state)
 {
 	static const uint8_t nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
 	static const uint8_t r8_load[] = { 0x4c, 0x8b, 0x05 }, r8_from_rax[] = { 0x49, 0x89, 0xc0 };
-	uint32_t seq_off = TRAMP_BATCH_OFF + offsetof(struct free_batch, seq);
+	static const uint8_t no_hash[] = { 0x45, 0x31, 0xc9 }, logged[] = { 0x85, 0xff, 0x74, 5 };
 	int32_t disp;
 	uint32_t at;
 	int d, f;
@@ -147,32 +174,40 @@ static void test_probe_points(void **state)
 				continue;
 			}
 			at = img.probe[d][f];
+			assert_true(at > img.entry[d][f] && at + 5 < img.entry[d][f] + TRAMP_SLOT);
 			assert_memory_equal(img.bytes + at, nop5, 5);
-			if (f == TRAMP_FREE && TRAMP_BATCHED(d)) {
+			if (TRAMP_BATCHED(d) && f == TRAMP_FREE) {
 				/* the count just stored, then the real free */
 				assert_memory_equal(img.bytes + at - 3, r8_from_rax, 3);
 				assert_int_equal(img.bytes[at + 5], 0xff);	/* jmp *slot */
 				continue;
 			}
-			/* guarded: cmpb $0, flag(%rip) aimed at the guard page; je over the nop5 */
-			assert_int_equal(img.bytes[at - 9], 0x80);
-			assert_int_equal(img.bytes[at - 8], 0x3d);
-			memcpy(&disp, img.bytes + at - 7, 4);
-			assert_int_equal(at - 2 + disp, TRAMP_GUARD_OFF);
-			assert_int_equal(img.bytes[at - 3], 0x00);
-			assert_int_equal(img.bytes[at - 2], 0x74);
-			assert_int_equal(img.bytes[at - 1], 5);
-			/* the batch's count in %r8: mov seq(%rip),%r8 just before */
-			assert_memory_equal(img.bytes + at - 16, r8_load, 3);
-			memcpy(&disp, img.bytes + at - 13, 4);
-			assert_int_equal(at - 9 + disp, seq_off);
+			if (TRAMP_BATCHED(d)) {
+				/* only when stack_tag (called just before) did not log it */
+				assert_memory_equal(img.bytes + at - 4, logged, 4);
+				assert_int_equal(img.bytes[at - 9], 0xe8);
+				memcpy(&disp, img.bytes + at - 8, 4);
+				assert_int_equal(at - 4 + disp, TRAMP_SHARED_OFF);
+				assert_int_equal(img.bytes[at + 5], 0xc3);	/* ret */
+				continue;
+			}
+			assert_guarded(at);
+			/* no hash in %r9, the batch's count in %r8: mov seq(%rip),%r8 */
+			assert_memory_equal(img.bytes + at - 12, no_hash, 3);
+			assert_memory_equal(img.bytes + at - 19, r8_load, 3);
+			memcpy(&disp, img.bytes + at - 16, 4);
+			assert_int_equal(at - 12 + disp, TRAMP_SEQ_OFF);
 			/* a free is seen before it happens, an allocation after */
 			if (f == TRAMP_FREE)
-				assert_int_equal(at - 16, img.entry[d][f]);
+				assert_int_equal(at - 19, img.entry[d][f]);
 			else
 				assert_int_equal(img.bytes[at + 5], 0xc3);	/* ret */
 		}
 	}
+	/* the batched allocations' flush, with the count in %r8 */
+	assert_true(img.flush > TRAMP_SHARED_OFF && img.flush + 5 < TRAMP_CODE_SIZE);
+	assert_memory_equal(img.bytes + img.flush, nop5, 5);
+	assert_memory_equal(img.bytes + img.flush - 3, r8_from_rax, 3);
 }
 
 /* Fill a GIL domain's batch with n frees through its trampoline; NULL is no free. */
@@ -182,65 +217,83 @@ static void free_n(int d, int n, uintptr_t first)
 	int i;
 
 	for (i = 0; i < n; i++)
-		f((void *)0xc7c7, (void *)(first + i));
+		f((void *)0xc7c7, first ? (void *)BLOCK(first + i) : NULL);
+}
+
+/* A copy of the image whose probe points call the stub at stub; not yet executable. */
+static uint8_t *map_patched(uint32_t stub, const uint8_t *stub_code, size_t n, bool frees)
+{
+	uint8_t *p = mmap(NULL, TRAMP_MAP_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int32_t rel;
+	int d, f;
+
+	assert_ptr_not_equal(p, MAP_FAILED);
+	memcpy(p, img.bytes, sizeof(img.bytes));
+	memcpy(p + stub, stub_code, n);
+	for (d = 0; d <= TRAMP_DOMAINS; d++)
+		for (f = 0; f < TRAMP__MAX; f++) {
+			uint32_t at = d < TRAMP_DOMAINS ? img.probe[d][f] : img.flush;
+
+			if (!at || (f == TRAMP_FREE && !frees) || (d == TRAMP_DOMAINS && f))
+				continue;
+			p[at] = 0xe8;		/* call stub */
+			rel = stub - (int32_t)(at + 5);
+			memcpy(p + at + 1, &rel, 4);
+		}
+	return p;
 }
 
 /*
  * GIL-domain frees run at once, and land in the batch in order; the probe
- * point is passed every PYMEM_FREE_FLUSH frees with the count in %r8.
+ * point is passed every PYMEM_BATCH_FLUSH events with the count in %r8.
  */
 static void test_batched_free(void **state)
 {
-	enum { STUB = 2048 + 64, SEEN = TRAMP_GUARD_OFF + 32 };
+	enum { STUB = 2304, SEEN = TRAMP_GUARD_OFF + 32 };
 	static const uint8_t note_r8[] = {
 		0x4c, 0x89, 0x05, 0, 0, 0, 0,	/* mov %r8,SEEN(%rip) */
 		0xc3,				/* ret */
 	};
-	uint8_t *p = mmap(NULL, TRAMP_MAP_SIZE, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct free_batch *b = (void *)(p + TRAMP_BATCH_OFF);
+	uint8_t *p = map_patched(STUB, note_r8, sizeof(note_r8), true);
+	struct event_batch *b = (void *)(p + TRAMP_BATCH_OFF);
 	uint64_t *seen_r8 = (void *)(p + SEEN);
 	uint8_t *saved = code;
-	int32_t rel;
+	int32_t rel = SEEN - (STUB + 7);
 	int d, i;
 
-	assert_ptr_not_equal(p, MAP_FAILED);
-	memcpy(p, img.bytes, sizeof(img.bytes));
-	memcpy(p + STUB, note_r8, sizeof(note_r8));
-	rel = SEEN - (STUB + 7);
 	memcpy(p + STUB + 3, &rel, 4);
-	for (d = 0; d < TRAMP_DOMAINS; d++) {
-		uint32_t at[] = { img.probe[d][TRAMP_FREE], img.probe[d][TRAMP_MALLOC] };
-
-		assert_int_equal(TRAMP_BATCHED(d), d != 0);
-		for (i = 0; i < 2; i++) {
-			p[at[i]] = 0xe8;	/* call STUB */
-			rel = STUB - (int32_t)(at[i] + 5);
-			memcpy(p + at[i] + 1, &rel, 4);
-		}
-	}
 	assert_int_equal(mprotect(p, TRAMP_GUARD_OFF, PROT_READ | PROT_EXEC), 0);
 	code = p;
 	p[TRAMP_GUARD_OFF] = 1;
 
 	memset(&seen, 0, sizeof(seen));
-	free_n(2, PYMEM_FREE_FLUSH - 1, 0x10000);
-	assert_int_equal(seen.calls, PYMEM_FREE_FLUSH - 1);	/* every free forwarded */
-	assert_int_equal(seen.a, 0x10000 + PYMEM_FREE_FLUSH - 2);
-	assert_int_equal(b->seq, PYMEM_FREE_FLUSH - 1);
+	free_n(2, PYMEM_BATCH_FLUSH - 1, 0x10000);
+	assert_int_equal(seen.calls, PYMEM_BATCH_FLUSH - 1);	/* every free forwarded */
+	assert_int_equal(seen.a, BLOCK(0x10000 + PYMEM_BATCH_FLUSH - 2));
+	assert_int_equal(b->seq, PYMEM_BATCH_FLUSH - 1);
 	assert_int_equal(*seen_r8, 0);				/* no hit yet */
 	free_n(1, 1, 0x20000);					/* mem shares the batch */
-	assert_int_equal(*seen_r8, PYMEM_FREE_FLUSH);
-	assert_int_equal(b->addr[PYMEM_FREE_FLUSH - 1], 0x20000);
+	assert_int_equal(*seen_r8, PYMEM_BATCH_FLUSH);
+	assert_int_equal(b->ev[PYMEM_BATCH_FLUSH - 1].addr, BLOCK(0x20000));
+	assert_int_equal(BATCH_META_SITE(b->ev[PYMEM_BATCH_FLUSH - 1].meta), SITE_PYMEM_FREE);
+	assert_int_equal(BATCH_META_SIZE(b->ev[PYMEM_BATCH_FLUSH - 1].meta), 0);
 	free_n(2, 1, 0);					/* free(NULL): not a free */
-	assert_int_equal(b->seq, PYMEM_FREE_FLUSH);
-	free_n(2, PYMEM_FREE_BATCH + 3, 0x30000);
-	assert_int_equal(b->seq, PYMEM_FREE_FLUSH + PYMEM_FREE_BATCH + 3);
-	assert_int_equal(*seen_r8, PYMEM_FREE_FLUSH + PYMEM_FREE_BATCH);
-	/* free k sits in slot k % N, the last N of them */
-	for (i = 3; i < PYMEM_FREE_BATCH + 3; i++)
-		assert_int_equal(b->addr[(PYMEM_FREE_FLUSH + i) % PYMEM_FREE_BATCH], 0x30000 + i);
-	/* an allocation's hit, in any domain, and a raw free's, see the count too */
+	assert_int_equal(b->seq, PYMEM_BATCH_FLUSH);
+	free_n(2, PYMEM_BATCH + 3, 0x30000);
+	assert_int_equal(b->seq, PYMEM_BATCH_FLUSH + PYMEM_BATCH + 3);
+	assert_int_equal(*seen_r8, PYMEM_BATCH_FLUSH + PYMEM_BATCH);
+	/* event k sits in slot k % N, the last N of them */
+	for (i = 3; i < PYMEM_BATCH + 3; i++) {
+		struct batch_ev *ev = &b->ev[(PYMEM_BATCH_FLUSH + i) % PYMEM_BATCH];
+
+		assert_int_equal(ev->addr, BLOCK(0x30000 + i));
+		assert_int_equal(BATCH_META_SITE(ev->meta), SITE_PYOBJECT_FREE);
+	}
+	/*
+	 * An allocation's hit, in any domain (no thread state: no hash, so the
+	 * GIL domains' hit too), and a raw free's, see the count too.
+	 */
 	for (d = 0; d < TRAMP_DOMAINS; d++) {
 		void *(*m)(void *, size_t) = (void *)(p + img.entry[d][TRAMP_MALLOC]);
 
@@ -251,19 +304,19 @@ static void test_batched_free(void **state)
 	*seen_r8 = 0;
 	free_n(0, 1, 0x50000);
 	assert_int_equal(*seen_r8, b->seq);
-	assert_int_equal(seen.a, 0x50000);
+	assert_int_equal(seen.a, BLOCK(0x50000));
 
 	/* a forked child (guard 0) forwards without touching the batch or a probe point */
 	p[TRAMP_GUARD_OFF] = 0;
 	memset(&seen, 0, sizeof(seen));
 	*seen_r8 = 0xdead;
-	free_n(2, PYMEM_FREE_BATCH, 0x40000);
+	free_n(2, PYMEM_BATCH, 0x40000);
 	free_n(0, 1, 0x60000);
 	for (d = 0; d < TRAMP_DOMAINS; d++)
 		((void *(*)(void *, size_t))(p + img.entry[d][TRAMP_MALLOC]))((void *)0xc7c7, 8);
-	assert_int_equal(seen.calls, PYMEM_FREE_BATCH + 1 + TRAMP_DOMAINS);
+	assert_int_equal(seen.calls, PYMEM_BATCH + 1 + TRAMP_DOMAINS);
 	assert_int_equal(*seen_r8, 0xdead);
-	assert_int_equal(b->seq, PYMEM_FREE_FLUSH + PYMEM_FREE_BATCH + 3);
+	assert_int_equal(b->seq, PYMEM_BATCH_FLUSH + PYMEM_BATCH + 3);
 	code = saved;
 	munmap(p, TRAMP_MAP_SIZE);
 }
@@ -275,7 +328,7 @@ static void test_batched_free(void **state)
  */
 static void test_probe_sees_caller(void **state)
 {
-	enum { STUB = 2048, HITS = TRAMP_GUARD_OFF + 64 };
+	enum { STUB = 2304, HITS = TRAMP_GUARD_OFF + 64 };
 	static const uint8_t check[] = {
 		0x4c, 0x8b, 0x5c, 0x24, 0x08,	/* mov 8(%rsp),%r11: above our own return */
 		0x4c, 0x39, 0xd9,		/* cmp %r11,%rcx */
@@ -283,27 +336,12 @@ static void test_probe_sees_caller(void **state)
 		0xfe, 0x05, 0, 0, 0, 0,		/* incb HITS(%rip) */
 		0xc3,				/* ret */
 	};
-	uint8_t *p = mmap(NULL, TRAMP_MAP_SIZE, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *p = map_patched(STUB, check, sizeof(check), false);
 	void *ctx = (void *)0xc7c7;
-	int32_t rel;
-	int d, f, calls = 0;
+	int32_t rel = HITS - (STUB + 16);
+	int d, calls = 0;
 
-	assert_ptr_not_equal(p, MAP_FAILED);
-	memcpy(p, img.bytes, sizeof(img.bytes));
-	memcpy(p + STUB, check, sizeof(check));
-	rel = HITS - (STUB + 16);
 	memcpy(p + STUB + 12, &rel, 4);
-	for (d = 0; d < TRAMP_DOMAINS; d++)
-		for (f = 0; f < TRAMP__MAX; f++) {
-			uint32_t at = img.probe[d][f];
-
-			if (f == TRAMP_FREE || !at)
-				continue;
-			p[at] = 0xe8;		/* call STUB */
-			rel = STUB - (int32_t)(at + 5);
-			memcpy(p + at + 1, &rel, 4);
-		}
 	assert_int_equal(mprotect(p, TRAMP_GUARD_OFF, PROT_READ | PROT_EXEC), 0);
 	p[TRAMP_GUARD_OFF] = 1;
 	for (d = 0; d < TRAMP_DOMAINS; d++) {
