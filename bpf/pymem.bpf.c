@@ -429,8 +429,12 @@ int BPF_KPROBE(tramp_alloc)
 	made = outer_level(pid, ret, old, nested, bpf_ktime_get_ns());
 	id = record_alloc(st ? &st->walk : NULL, pid, ret, size, PYMEM_COOKIE_SITE(cookie),
 			  PT_REGS_PARM4(ctx), made);
-	/* a hash the trampoline met first: its next events are logged with it */
-	if (hash)
+	/*
+	 * A hash the trampoline met first: its next events are logged with it.
+	 * Not a stack cut short by a failed read: those events then count as
+	 * stack_unregistered rather than go to a partial stack uncounted.
+	 */
+	if (hash && st && !st->walk.news.rec.flags)
 		bpf_map_update_elem(&alias, &key, &id, BPF_ANY);
 	if (st) {
 		st->last_alloc = ret;
