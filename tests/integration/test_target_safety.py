@@ -61,6 +61,22 @@ def profile_served(argv, out, done=r"^DONE$"):
         return json.load(f), m
 
 
+def trampoline_code(pid):
+    """Each trampoline mapping's code as the target runs it, with the bytes its file holds."""
+    pages = []
+    with open(f"/proc/{pid}/maps") as maps:
+        for line in maps:
+            if "pymem-bpf-trampolines" not in line:
+                continue
+            span = line.split()[0]
+            with open(f"/proc/{pid}/map_files/{span}", "rb") as f:
+                image = f.read()
+            with open(f"/proc/{pid}/mem", "rb") as mem:
+                mem.seek(int(span.split("-")[0], 16))
+                pages.append((mem.read(len(image)), image))
+    return pages
+
+
 @pytest.mark.parametrize("version", [DEBIAN, "3.11.7", "3.13.0"])
 def test_threads_mid_allocation_survive(version):
     """Four threads allocate nonstop while pymem-bpf attaches and detaches three times and
@@ -73,9 +89,15 @@ def test_threads_mid_allocation_survive(version):
         for _ in range(3):
             detach(attach(target.pid))
         prof = attach(target.pid)
+        # the kernel wrote the probe points into the attached session's mapping only
+        assert sum(seen != image for seen, image in trampoline_code(target.pid)) == 1
         prof.signal(signal.SIGKILL)
         prof.wait(T_STOP)
-        # after a SIGKILL the trampolines stay and forward: the target keeps working
+        # after a SIGKILL the trampolines stay and forward: the target keeps working; the
+        # probe points are bare NOPs again, so the trampolines skip their stack hashing
+        assert len(trampoline_code(target.pid)) == 4
+        for seen, image in trampoline_code(target.pid):
+            assert seen == image
         target.send("stop\n")
         m = target.wait_line("stdout", r"^RESULT (.*)$", T_STOP)
         target.close_stdin()
