@@ -129,19 +129,16 @@ static void land(struct emit *e, uint32_t from)
 	e->p[from - 1] = (uint8_t)(e->off - from);
 }
 
-#define JE	0x74
-#define JNE	0x75
-#define JAE	0x73
-#define JMP8	0xeb
-#define JE32	0x84
-#define JNE32	0x85
+static const uint8_t caller_to_rcx[] = { 0x48, 0x8b, 0x0c, 0x24 };	/* mov (%rsp),%rcx */
+static const uint8_t no_hash[] = { 0x45, 0x31, 0xc9 };			/* xor %r9d,%r9d */
 
-/* The raw domain's allocations: every one hits its probe point, with no hash. */
-static void emit_alloc(struct emit *e, uint32_t slot, bool three_args, uint32_t *probe)
+/*
+ * The real allocation call, its arguments kept on the stack across it and
+ * restored to %rsi (and %rdx) after it.
+ */
+static void call_real(struct emit *e, uint32_t slot, bool three_args)
 {
 	static const uint8_t sub8[] = { 0x48, 0x83, 0xec, 0x08 }, add8[] = { 0x48, 0x83, 0xc4, 0x08 };
-	static const uint8_t caller_to_rcx[] = { 0x48, 0x8b, 0x0c, 0x24 };	/* mov (%rsp),%rcx */
-	static const uint8_t no_hash[] = { 0x45, 0x31, 0xc9 };			/* xor %r9d,%r9d */
 
 	put1(e, 0x56);			/* push %rsi */
 	if (three_args) {
@@ -154,6 +151,19 @@ static void emit_alloc(struct emit *e, uint32_t slot, bool three_args, uint32_t 
 		put1(e, 0x5a);		/* pop %rdx */
 	}
 	put1(e, 0x5e);			/* pop %rsi */
+}
+
+#define JE	0x74
+#define JNE	0x75
+#define JAE	0x73
+#define JMP8	0xeb
+#define JE32	0x84
+#define JNE32	0x85
+
+/* The raw domain's allocations: every one hits its probe point, with no hash. */
+static void emit_alloc(struct emit *e, uint32_t slot, bool three_args, uint32_t *probe)
+{
+	call_real(e, slot, three_args);
 	put(e, caller_to_rcx, sizeof(caller_to_rcx));
 	seq_to_r8(e);
 	put(e, no_hash, sizeof(no_hash));
@@ -169,8 +179,6 @@ static void emit_alloc(struct emit *e, uint32_t slot, bool three_args, uint32_t 
 static void emit_batched_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site,
 			       uint32_t *probe)
 {
-	static const uint8_t sub8[] = { 0x48, 0x83, 0xec, 0x08 }, add8[] = { 0x48, 0x83, 0xc4, 0x08 };
-	static const uint8_t caller_to_rcx[] = { 0x48, 0x8b, 0x0c, 0x24 };	/* mov (%rsp),%rcx */
 	static const uint8_t test_rax[] = { 0x48, 0x85, 0xc0 };
 	static const uint8_t size_rsi[] = { 0x48, 0x89, 0xf7 };		/* mov %rsi,%rdi */
 	static const uint8_t size_rdx[] = { 0x48, 0x89, 0xd7 };		/* mov %rdx,%rdi */
@@ -179,21 +187,10 @@ static void emit_batched_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, u
 	static const uint8_t no_old[] = { 0x45, 0x31, 0xc0 };		/* xor %r8d,%r8d */
 	static const uint8_t site_r10[] = { 0x41, 0xba };		/* mov $imm32,%r10d */
 	static const uint8_t test_edi[] = { 0x85, 0xff };
-	bool three_args = f != TRAMP_MALLOC;
 	uint32_t failed, child, logged;
 	int32_t rel;
 
-	put1(e, 0x56);			/* push %rsi */
-	if (three_args) {
-		put1(e, 0x52);		/* push %rdx */
-		put(e, sub8, 4);
-	}
-	indirect(e, 0x15, slot);	/* call *slot(%rip) */
-	if (three_args) {
-		put(e, add8, 4);
-		put1(e, 0x5a);		/* pop %rdx */
-	}
-	put1(e, 0x5e);			/* pop %rsi */
+	call_real(e, slot, f != TRAMP_MALLOC);
 	put(e, test_rax, sizeof(test_rax));
 	failed = jump_fwd(e, JE);	/* a failed call allocates nothing, frees nothing */
 	check_guard(e);
@@ -230,8 +227,6 @@ static void emit_batched_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, u
 
 static void emit_free(struct emit *e, uint32_t slot, uint32_t *probe)
 {
-	static const uint8_t no_hash[] = { 0x45, 0x31, 0xc9 };			/* xor %r9d,%r9d */
-
 	seq_to_r8(e);
 	put(e, no_hash, sizeof(no_hash));
 	probe_point(e, probe);
@@ -416,13 +411,12 @@ static void emit_stack_tag(struct emit *e, const struct tramp_walk *w, uint32_t 
 					 0x48, 0x8b, 0x4a, 0x08, 0x48, 0x89, 0x4a, 0x10,
 					 0x48, 0x8b, 0x0a, 0x48, 0x89, 0x4a, 0x08,
 					 0x4c, 0x89, 0x12 };
-	static const uint8_t no_hash[] = { 0x45, 0x31, 0xc9 };		/* xor %r9d,%r9d */
 	static const uint8_t edi1[] = { 0xbf, 1, 0, 0, 0 };		/* mov $1,%edi */
 	static const uint8_t out[] = { 0x48, 0x83, 0xc4, 0x20,		/* add $32,%rsp */
 				       0x5e, 0x5a, 0x59, 0x58, 0xc3 };	/* pop rsi rdx rcx rax; ret */
 	uint64_t mul = HASH_MUL;
 	uint32_t quiet, no_ts, not_ours, top, end = 0, deep, part, done1, miss, unknown;
-	uint32_t loop, flush_at, hit[TRAMP_WAYS - 1];
+	uint32_t loop, flush_at, here, hit[TRAMP_WAYS - 1];
 	int way;
 
 	/* stack: 0 pad, 8 site, 16 old, 24 size, 32 rsi, 40 rdx, 48 caller, 56 block */
@@ -437,7 +431,7 @@ static void emit_stack_tag(struct emit *e, const struct tramp_walk *w, uint32_t 
 	/* the flush probe point's first byte: a bare NOP when no probe is attached */
 	flush_at = e->off;
 	put(e, quiet_test, sizeof(quiet_test));
-	put4(e, 0);				/* aimed below, once the NOP is placed */
+	put4(e, 0);				/* aimed at the end, once the NOP is placed */
 	put1(e, nop5[0]);
 	quiet = jump_fwd32(e, JE32);
 	indirect(e, 0x15, TRAMP_GETTER_OFF);	/* call *getter(%rip) */
@@ -508,11 +502,10 @@ static void emit_stack_tag(struct emit *e, const struct tramp_walk *w, uint32_t 
 	land(e, done1);
 	put(e, out, sizeof(out));
 	/* aim the quiet test at the flush NOP's first byte */
-	{
-		int32_t disp = (int32_t)*flush - (int32_t)(flush_at + 7);
-
-		memcpy(e->p + flush_at + 2, &disp, 4);
-	}
+	here = e->off;
+	e->off = flush_at;
+	rip_op(e, quiet_test, sizeof(quiet_test), *flush, 1);
+	e->off = here;
 }
 
 enum pymem_site tramp_site(int d, enum tramp_fn f)
