@@ -238,13 +238,13 @@ static __always_inline void record_block(__u32 pid, __u64 addr, __u64 size, __u3
 	count_alloc(id, size, made, val.ts, !err);
 }
 
-/* Walk the stack and record the block; returns the stack's id.  made: as for record_block */
+/* Walk the stack and record the block; returns the stack's id.  made, now: as for record_block */
 static __always_inline __u64 record_alloc(struct walker *wk, __u32 pid, __u64 addr, __u64 size,
-					  __u32 site, __u64 ip, __u64 made)
+					  __u32 site, __u64 ip, __u64 made, __u64 now)
 {
 	__u64 id = capture_stack(wk, pid, site, ip);
 
-	record_block(pid, addr, size, site, id, made, bpf_ktime_get_ns());
+	record_block(pid, addr, size, site, id, made, now);
 	return id;
 }
 

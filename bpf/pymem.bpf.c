@@ -309,7 +309,7 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	struct inflight *st = inflight_find();
 	struct inflight_lvl l;
-	__u64 addr = ret;
+	__u64 addr = ret, now;
 
 	if (!st || !st->depth) {
 		drop(DROP_MISSED_ENTRY);
@@ -325,15 +325,16 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	if (l.site == SITE_MMAP && ret >= (__u64)-4095)
 		return 0;
 
+	now = bpf_ktime_get_ns();
 	switch (l.kind) {
 	case CALL_REALLOC:
 		if (!ret) {
 			/* A failed realloc frees nothing; realloc(p, 0) may free p. */
-			if (l.size == 0 && l.ptr && !release_block(pid, l.ptr, bpf_ktime_get_ns()))
+			if (l.size == 0 && l.ptr && !release_block(pid, l.ptr, now))
 				drop(DROP_UNKNOWN_FREE);
 			return 0;
 		}
-		if (l.ptr && !release_block(pid, l.ptr, bpf_ktime_get_ns()))
+		if (l.ptr && !release_block(pid, l.ptr, now))
 			drop(DROP_UNKNOWN_FREE);
 		break;
 	case CALL_POSIX_MEMALIGN:
@@ -344,7 +345,7 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	}
 	if (!addr)
 		return 0;
-	record_alloc(&st->walk, pid, addr, l.size, l.site, PT_REGS_IP(ctx), 0);
+	record_alloc(&st->walk, pid, addr, l.size, l.site, PT_REGS_IP(ctx), 0, now);
 	st->last_alloc = addr;
 	return 0;
 }
@@ -404,7 +405,7 @@ int BPF_KPROBE(tramp_alloc)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
-	__u64 ret = PT_REGS_RC(ctx), old = 0, size, made, id;
+	__u64 ret = PT_REGS_RC(ctx), old = 0, size, made, id, now;
 	__u64 hash = ctx->r9;	/* the sixth argument register: libbpf 1.1 has no PT_REGS_PARM6 */
 	struct alias_key key = { .pid = pid, .hash = hash };
 	struct inflight *st;
@@ -426,9 +427,10 @@ int BPF_KPROBE(tramp_alloc)
 	st = inflight_get();
 	batch_drain(st, pid, PT_REGS_PARM5(ctx));
 	nested = st && st->last_alloc == ret;
-	made = outer_level(pid, ret, old, nested, bpf_ktime_get_ns());
+	now = bpf_ktime_get_ns();
+	made = outer_level(pid, ret, old, nested, now);
 	id = record_alloc(st ? &st->walk : NULL, pid, ret, size, PYMEM_COOKIE_SITE(cookie),
-			  PT_REGS_PARM4(ctx), made);
+			  PT_REGS_PARM4(ctx), made, now);
 	/*
 	 * A hash the trampoline met first: its next events are logged with it.
 	 * Not a stack cut short by a failed read: those events then count as
