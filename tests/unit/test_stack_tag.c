@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include "py_offsets.h"
 #include "trampoline.h"
+#include "tramp_patch.h"
 
 struct fake_frame {
 	uint64_t pad[3];
@@ -95,14 +96,6 @@ static void stub(uint8_t *p, uint32_t at, uint8_t reg_modrm, uint32_t note, uint
 	rel = count - (at + 13);
 	memcpy(code + 9, &rel, 4);
 	memcpy(p + at, code, sizeof(code));
-}
-
-static void call_at(uint8_t *p, uint32_t at, uint32_t target)
-{
-	int32_t rel = target - (int32_t)(at + 5);
-
-	p[at] = 0xe8;
-	memcpy(p + at + 1, &rel, 4);
 }
 
 static struct fixture *fixture_new(bool like_311)

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include "py_offsets.h"
 #include "trampoline.h"
+#include "tramp_patch.h"
 
 static struct {
 	void *ctx;
@@ -225,22 +226,16 @@ static uint8_t *map_patched(uint32_t stub, const uint8_t *stub_code, size_t n, b
 {
 	uint8_t *p = mmap(NULL, TRAMP_MAP_SIZE, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	int32_t rel;
 	int d, f;
 
 	assert_ptr_not_equal(p, MAP_FAILED);
 	memcpy(p, img.bytes, sizeof(img.bytes));
 	memcpy(p + stub, stub_code, n);
-	for (d = 0; d <= TRAMP_DOMAINS; d++)
-		for (f = 0; f < TRAMP__MAX; f++) {
-			uint32_t at = d < TRAMP_DOMAINS ? img.probe[d][f] : img.flush;
-
-			if (!at || (f == TRAMP_FREE && !frees) || (d == TRAMP_DOMAINS && f))
-				continue;
-			p[at] = 0xe8;		/* call stub */
-			rel = stub - (int32_t)(at + 5);
-			memcpy(p + at + 1, &rel, 4);
-		}
+	for (d = 0; d < TRAMP_DOMAINS; d++)
+		for (f = 0; f < TRAMP__MAX; f++)
+			if (img.probe[d][f] && (f != TRAMP_FREE || frees))
+				call_at(p, img.probe[d][f], stub);
+	call_at(p, img.flush, stub);
 	return p;
 }
 
