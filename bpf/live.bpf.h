@@ -100,6 +100,27 @@ static __always_inline void leave_live(struct live_key *key, struct stack_stats 
 	bpf_map_delete_elem(&live, key);
 }
 
+/* A release's counters: a block of size bytes freed made_ns before (made_ns ns) */
+static __always_inline void count_release(struct stack_stats *s, __u64 size, __u64 made_ns)
+{
+	__u64 us = made_ns / 1000;
+	__u32 b = us ? log2_u64(us) + 1 : 0;
+
+	if (b >= PYMEM_LIFETIME_BUCKETS)
+		b = PYMEM_LIFETIME_BUCKETS - 1;
+	/* keep clang from folding the mask the verifier needs into the clamp */
+	asm volatile("" : "+r"(b));
+	__sync_fetch_and_add(&s->free_bytes, size);
+	__sync_fetch_and_add(&s->free_objects, 1);
+	__sync_fetch_and_add(&s->lifetime_bytes[b & (PYMEM_LIFETIME_BUCKETS - 1)], size);
+	if (us < 1000)
+		__sync_fetch_and_add(&s->freed_within[0], size);
+	if (us < 100000)
+		__sync_fetch_and_add(&s->freed_within[1], size);
+	if (us < 1000000)
+		__sync_fetch_and_add(&s->freed_within[2], size);
+}
+
 /* Account a block's release at now (ns); returns false if the block was not tracked. */
 static __always_inline bool release_block(__u32 pid, __u64 addr, __u64 now)
 {
@@ -107,8 +128,7 @@ static __always_inline bool release_block(__u32 pid, __u64 addr, __u64 now)
 	struct live_val *v = bpf_map_lookup_elem(&live, &key);
 	struct peak_state *g;
 	struct stack_stats *s;
-	__u64 us, size;
-	__u32 b;
+	__u64 size;
 
 	if (!v)
 		return false;
@@ -123,22 +143,7 @@ static __always_inline bool release_block(__u32 pid, __u64 addr, __u64 now)
 	size = v->size;
 	s = stats_get(v->stack_id);
 	if (s) {
-		/* the redundant test keeps clang 14 within the 512-byte BPF stack */
-		us = now > v->ts ? (now - v->ts) / 1000 : 0;
-		b = us ? log2_u64(us) + 1 : 0;
-		if (b >= PYMEM_LIFETIME_BUCKETS)
-			b = PYMEM_LIFETIME_BUCKETS - 1;
-		/* keep clang from folding the mask the verifier needs into the clamp */
-		asm volatile("" : "+r"(b));
-		__sync_fetch_and_add(&s->free_bytes, size);
-		__sync_fetch_and_add(&s->free_objects, 1);
-		__sync_fetch_and_add(&s->lifetime_bytes[b & (PYMEM_LIFETIME_BUCKETS - 1)], size);
-		if (us < 1000)
-			__sync_fetch_and_add(&s->freed_within[0], size);
-		if (us < 100000)
-			__sync_fetch_and_add(&s->freed_within[1], size);
-		if (us < 1000000)
-			__sync_fetch_and_add(&s->freed_within[2], size);
+		count_release(s, size, now - v->ts);
 		peak_touch(s, g);
 	}
 	leave_live(&key, s, g, size);

@@ -159,11 +159,100 @@ __noinline int account_alloc(__u32 pid, struct batch_ev *ev, __u64 now)
 	return 0;
 }
 
+/* A logged event's site is this once its free is counted with its allocation */
+#define BATCH_PAIRED	0xff
+
+static __always_inline bool free_site(__u32 site)
+{
+	return site == SITE_PYMEM_FREE || site == SITE_PYOBJECT_FREE;
+}
+
+/*
+ * The event of b after event i, and before end, that next names i's block
+ * (absolute indices), if that is a free: returns its index, else 0.  A
+ * block allocated and freed within one drain is counted without entering
+ * the live map.  A global function.
+ */
+__noinline __u64 batch_pair(struct event_batch *b, __u64 i, __u64 end)
+{
+	struct batch_ev *e;
+	__u64 addr, j;
+	__u32 k;
+
+	if (!b)
+		return 0;
+	addr = b->ev[i & (PYMEM_BATCH - 1)].addr;
+	for (k = 1; k < PYMEM_BATCH; k++) {
+		j = i + k;
+		if (j >= end)
+			break;
+		e = &b->ev[j & (PYMEM_BATCH - 1)];
+		if (free_site(BATCH_META_SITE(e->meta))) {
+			if (e->addr == addr)
+				return j;
+		} else if (e->addr == addr || e->old == addr) {
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A batched allocation whose free is in the same drain: both are counted
+ * under its stack at once.  If an inner level (the raw domain, libc)
+ * recorded the block within this call, that record is taken back, and its
+ * time is the block's birth.  Returns -1, having done nothing, if the block
+ * is live otherwise (a realloc in place, or a missed free): account_alloc()
+ * sorts that out.  A global function.
+ */
+__noinline int account_pair(__u32 pid, struct batch_ev *ev, __u64 now)
+{
+	struct alias_key key = { .pid = pid };
+	struct live_key lk = { .pid = pid };
+	struct peak_state *g;
+	struct stack_stats *s;
+	struct live_val *v;
+	__u64 made = 0, size, old, *id;
+
+	if (!ev)
+		return -1;
+	lk.addr = ev->addr;
+	v = bpf_map_lookup_elem(&live, &lk);
+	if (v && !inner_site(v->site))
+		return -1;
+	if (v)
+		made = unrecord_block(pid, lk.addr);
+	old = ev->old;
+	/* an inner realloc already released the old block */
+	if (old && old != lk.addr && !release_block(pid, old, now) && !v)
+		drop(DROP_UNKNOWN_FREE);
+	key.hash = ev->hash;
+	id = bpf_map_lookup_elem(&alias, &key);
+	if (!id)
+		drop(DROP_STACK_UNREGISTERED);
+	size = BATCH_META_SIZE(ev->meta);
+	s = stats_get(id ? *id : STACK_ID_NONE);
+	if (!s)
+		return 0;
+	__sync_fetch_and_add(&s->alloc_bytes, size);
+	__sync_fetch_and_add(&s->alloc_objects, 1);
+	if (made) {
+		g = peak_get();
+		peak_touch(s, g);
+		/* live at the last peak, under the inner level's stack until now */
+		if (live_at_peak(g, made))
+			__sync_fetch_and_add(&s->peak_snap, size);
+	}
+	count_release(s, size, made ? now - made : 0);
+	return 0;
+}
+
 struct batch_walk {
 	struct event_batch *b;
 	struct inflight *st;
 	__u64 now;
 	__u64 from;
+	__u64 end;
 	__u64 last;
 	__u32 pid;
 };
@@ -172,7 +261,8 @@ struct batch_walk {
 static long batch_step(__u32 i, void *data)
 {
 	struct batch_walk *w = data;
-	struct batch_ev *ev = &w->b->ev[(w->from + i) & (PYMEM_BATCH - 1)];
+	__u64 at = w->from + i, pair;
+	struct batch_ev *ev = &w->b->ev[at & (PYMEM_BATCH - 1)];
 	__u32 site = BATCH_META_SITE(ev->meta);
 	__u64 addr = ev->addr;
 
@@ -180,8 +270,19 @@ static long batch_step(__u32 i, void *data)
 		return 0;
 	if (w->st && w->st->last_alloc == addr)
 		w->st->last_alloc = 0;
-	if (site != SITE_PYMEM_FREE && site != SITE_PYOBJECT_FREE) {
-		account_alloc(w->pid, ev, w->now);
+	if (site == BATCH_PAIRED) {
+		w->last = addr;
+		return 0;
+	}
+	if (!free_site(site)) {
+		pair = batch_pair(w->b, at, w->end);
+		if (pair && !account_pair(w->pid, ev, w->now)) {
+			w->b->ev[pair & (PYMEM_BATCH - 1)].meta = (__u64)BATCH_PAIRED << 56;
+			if (every_free_seen)
+				code_forget(addr);
+		} else {
+			account_alloc(w->pid, ev, w->now);
+		}
 		w->last = 0;
 		return 0;
 	}
@@ -229,6 +330,7 @@ __noinline __u64 batch_account(struct event_batch *b, __u32 pid, struct inflight
 	walk.st = st;
 	walk.now = now;
 	walk.from = from;
+	walk.end = seq;
 	/* bpf_loop: the verifier checks one step, not each of up to PYMEM_BATCH */
 	bpf_loop(seq - from, batch_step, &walk, 0);
 	return walk.last;
