@@ -8,17 +8,7 @@
 
 #include "common.bpf.h"
 #include "pystack.bpf.h"
-
-/*
- * Sized by userspace, and preallocated: an insert and a delete on every
- * event cost about 250 ns less each than from the BPF memory allocator.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1 << 20);
-	__type(key, struct live_key);
-	__type(value, struct live_val);
-} live SEC(".maps");
+#include "live_table.bpf.h"
 
 /* One more entry than stacks: STACK_ID_MAP_FULL, inserted before attach. */
 struct {
@@ -84,12 +74,8 @@ static __always_inline void peak_touch(struct stack_stats *s, struct peak_state 
 	}
 }
 
-/*
- * A tracked block leaves the live set: its stack's live counts (s, if its
- * counters were found; peak_touch()ed first) and the session's.
- */
-static __always_inline void leave_live(struct live_key *key, struct stack_stats *s,
-				       struct peak_state *g, __u64 size)
+/* A tracked block left the live set: its stack's live counts (s, if found; peak_touch()ed first) and the session's */
+static __always_inline void leave_live(struct stack_stats *s, struct peak_state *g, __u64 size)
 {
 	if (s) {
 		__sync_fetch_and_add(&s->live_bytes, -(__s64)size);
@@ -97,10 +83,9 @@ static __always_inline void leave_live(struct live_key *key, struct stack_stats 
 	}
 	if (g)
 		__sync_fetch_and_add(&g->live, -(__s64)size);
-	bpf_map_delete_elem(&live, key);
 }
 
-/* A release's counters: a block of size bytes freed made_ns before (made_ns ns) */
+/* A release's counters: a block of size bytes freed made_ns after it was made */
 static __always_inline void count_release(struct stack_stats *s, __u64 size, __u64 made_ns)
 {
 	__u64 us = made_ns / 1000;
@@ -121,32 +106,36 @@ static __always_inline void count_release(struct stack_stats *s, __u64 size, __u
 		__sync_fetch_and_add(&s->freed_within[2], size);
 }
 
-/* Account a block's release at now (ns); returns false if the block was not tracked. */
-static __always_inline bool release_block(__u32 pid, __u64 addr, __u64 now)
+/*
+ * Account a block's release at now (ns); returns false if the block was not
+ * tracked.  A global function: verified once, not in each caller.
+ */
+__noinline bool release_block(__u32 pid, __u64 addr, __u64 now)
 {
-	struct live_key key = { .pid = pid, .addr = addr };
-	struct live_val *v = bpf_map_lookup_elem(&live, &key);
+	struct live_slot *v = live_find(pid, addr);
 	struct peak_state *g;
 	struct stack_stats *s;
-	__u64 size;
+	__u64 size, id, ts;
 
 	if (!v)
 		return false;
+	size = v->size;
+	id = v->stack_id;
+	ts = v->ts;
 	/*
 	 * Made after now, so not the block this free (before now) released: that
 	 * one went when its address was reused (DROP_MISSED_FREE).  Only a drain
 	 * of batched events racing the reuse on another thread gets here.
 	 */
-	if (v->ts > now)
-		return true;
+	if (ts > now || !live_take(v, addr))
+		return true;	/* (or another CPU released it first) */
 	g = peak_get();
-	size = v->size;
-	s = stats_get(v->stack_id);
+	s = stats_get(id);
 	if (s) {
-		count_release(s, size, now - v->ts);
+		count_release(s, size, now - ts);
 		peak_touch(s, g);
 	}
-	leave_live(&key, s, g, size);
+	leave_live(s, g, size);
 	return true;
 }
 
@@ -160,20 +149,22 @@ static __always_inline bool live_at_peak(struct peak_state *g, __u64 ts)
  * Take back an allocation an inner level recorded, so the outer one can own
  * it; returns when it was made.  Its share of the peak moves with it.
  */
-static __always_inline __u64 unrecord_block(__u32 pid, __u64 addr)
+__noinline __u64 unrecord_block(__u32 pid, __u64 addr)
 {
-	struct live_key key = { .pid = pid, .addr = addr };
-	struct live_val *v = bpf_map_lookup_elem(&live, &key);
+	struct live_slot *v = live_find(pid, addr);
 	struct peak_state *g;
 	struct stack_stats *s;
-	__u64 size, ts;
+	__u64 size, id, ts;
 
 	if (!v)
 		return 0;
-	g = peak_get();
 	size = v->size;
+	id = v->stack_id;
 	ts = v->ts;
-	s = stats_get(v->stack_id);
+	if (!live_take(v, addr))
+		return 0;
+	g = peak_get();
+	s = stats_get(id);
 	if (s) {
 		__sync_fetch_and_add(&s->alloc_bytes, -size);
 		__sync_fetch_and_add(&s->alloc_objects, -1);
@@ -181,7 +172,7 @@ static __always_inline __u64 unrecord_block(__u32 pid, __u64 addr)
 		if (live_at_peak(g, ts))
 			__sync_fetch_and_add(&s->peak_snap, -(__s64)size);
 	}
-	leave_live(&key, s, g, size);
+	leave_live(s, g, size);
 	return ts;
 }
 
@@ -228,19 +219,17 @@ static __always_inline void count_alloc(__u64 id, __u64 size, __u64 made, __u64 
 static __always_inline void record_block(__u32 pid, __u64 addr, __u64 size, __u32 site,
 					 __u64 id, __u64 made, __u64 now)
 {
-	struct live_key key = { .pid = pid, .addr = addr };
-	struct live_val val = { .size = size, .stack_id = id, .site = site };
+	__u64 ts = made ?: now;
 	int err;
 
-	val.ts = made ?: now;
-	err = bpf_map_update_elem(&live, &key, &val, BPF_NOEXIST);
+	err = live_add(pid, addr, size, site, id, ts);
 	if (err == -EEXIST) {
 		/* The old block was released through a path we did not see. */
 		drop(DROP_MISSED_FREE);
-		release_block(pid, addr, val.ts);
-		err = bpf_map_update_elem(&live, &key, &val, BPF_NOEXIST);
+		release_block(pid, addr, ts);
+		err = live_add(pid, addr, size, site, id, ts);
 	}
-	count_alloc(id, size, made, val.ts, !err);
+	count_alloc(id, size, made, ts, !err);
 }
 
 /* Walk the stack and record the block; returns the stack's id.  made, now: as for record_block */

@@ -116,46 +116,45 @@ static __always_inline bool inner_site(__u32 site)
 __noinline int account_alloc(__u32 pid, struct batch_ev *ev, __u64 now)
 {
 	struct alias_key key = { .pid = pid };
-	struct live_key lk = { .pid = pid };
-	struct live_val val = { .ts = now };
-	__u64 made = 0, old, *id;
+	__u64 made = 0, addr, old, size, id, ts = now, *known;
 	bool nested = false, old_gone = false;
-	struct live_val *v;
+	struct live_slot *v;
+	__u32 site;
 	int err;
 
 	if (!ev)
 		return 0;
 	key.hash = ev->hash;
-	id = bpf_map_lookup_elem(&alias, &key);
-	val.stack_id = id ? *id : STACK_ID_NONE;
-	if (!id)
+	known = bpf_map_lookup_elem(&alias, &key);
+	id = known ? *known : STACK_ID_NONE;
+	if (!known)
 		drop(DROP_STACK_UNREGISTERED);
-	val.size = BATCH_META_SIZE(ev->meta);
-	val.site = BATCH_META_SITE(ev->meta);
-	lk.addr = ev->addr;
+	size = BATCH_META_SIZE(ev->meta);
+	site = BATCH_META_SITE(ev->meta);
+	addr = ev->addr;
 	old = ev->old;
 	/* first, so that the old block's bytes never count twice at a peak */
-	if (old && old != lk.addr)
+	if (old && old != addr)
 		old_gone = !release_block(pid, old, now);
-	err = bpf_map_update_elem(&live, &lk, &val, BPF_NOEXIST);
+	err = live_add(pid, addr, size, site, id, ts);
 	if (err == -EEXIST) {
-		v = bpf_map_lookup_elem(&live, &lk);
+		v = live_find(pid, addr);
 		nested = v && inner_site(v->site);
 		if (nested) {
-			made = unrecord_block(pid, lk.addr);
-			val.ts = made ?: now;
+			made = unrecord_block(pid, addr);
+			ts = made ?: now;
 		} else {
 			/* a realloc in place releases its block; anything else missed a free */
-			if (old != lk.addr)
+			if (old != addr)
 				drop(DROP_MISSED_FREE);
-			release_block(pid, lk.addr, now);
+			release_block(pid, addr, now);
 		}
-		err = bpf_map_update_elem(&live, &lk, &val, BPF_NOEXIST);
+		err = live_add(pid, addr, size, site, id, ts);
 	}
 	/* an inner realloc already released the old block */
 	if (old_gone && !nested)
 		drop(DROP_UNKNOWN_FREE);
-	count_alloc(val.stack_id, val.size, made, val.ts, !err);
+	count_alloc(id, size, made, ts, !err);
 	return 0;
 }
 
@@ -208,23 +207,22 @@ __noinline __u64 batch_pair(struct event_batch *b, __u64 i, __u64 end)
 __noinline int account_pair(__u32 pid, struct batch_ev *ev, __u64 now)
 {
 	struct alias_key key = { .pid = pid };
-	struct live_key lk = { .pid = pid };
+	__u64 made = 0, size, addr, old, *id;
 	struct peak_state *g;
 	struct stack_stats *s;
-	struct live_val *v;
-	__u64 made = 0, size, old, *id;
+	struct live_slot *v;
 
 	if (!ev)
 		return -1;
-	lk.addr = ev->addr;
-	v = bpf_map_lookup_elem(&live, &lk);
+	addr = ev->addr;
+	v = live_find(pid, addr);
 	if (v && !inner_site(v->site))
 		return -1;
 	if (v)
-		made = unrecord_block(pid, lk.addr);
+		made = unrecord_block(pid, addr);
 	old = ev->old;
 	/* an inner realloc already released the old block */
-	if (old && old != lk.addr && !release_block(pid, old, now) && !v)
+	if (old && old != addr && !release_block(pid, old, now) && !v)
 		drop(DROP_UNKNOWN_FREE);
 	key.hash = ev->hash;
 	id = bpf_map_lookup_elem(&alias, &key);

@@ -188,6 +188,16 @@ static __u32 frame_need(const struct py_offsets *o)
  * The span of PyThreadState the walker reads at once: thread_id, the frame
  * (or cframe) pointer and the frame stack chunk's bounds.
  */
+/* Buckets of the live-block table for max_live blocks: a power of two, at least a page's */
+static __u32 live_table_buckets(__u32 max_live)
+{
+	__u32 n = LIVE_PAGE_BUCKETS;
+
+	while (n < max_live / LIVE_WAYS && n < 1u << 31)
+		n <<= 1;
+	return n;
+}
+
 static int tstate_span(const struct py_offsets *o, __u32 *lo, __u32 *len)
 {
 	__u32 fields[] = { o->tstate_thread_id, o->tstate_frame, o->tstate_datastack_chunk,
@@ -212,6 +222,7 @@ static int tstate_span(const struct py_offsets *o, __u32 *lo, __u32 *len)
 int probes_start(const struct pytarget *t, const struct probes_opts *o, struct probes **out)
 {
 	struct stack_stats zero = {};
+	__u32 live_buckets;
 	__u64 full_id = STACK_ID_MAP_FULL;
 	struct pymem_bpf *skel;
 	struct probes *p;
@@ -255,7 +266,11 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 	bpf_program__set_expected_attach_type(skel->progs.tramp_alloc, UPROBE_MULTI_ATTACH_TYPE);
 	bpf_program__set_expected_attach_type(skel->progs.tramp_free, UPROBE_MULTI_ATTACH_TYPE);
 	bpf_program__set_expected_attach_type(skel->progs.tramp_batch, UPROBE_MULTI_ATTACH_TYPE);
-	bpf_map__set_max_entries(skel->maps.live, o->max_live);
+	live_buckets = live_table_buckets(o->max_live);
+	bpf_map__set_max_entries(skel->maps.live, live_buckets);
+	skel->rodata->live_mask = live_buckets - 1;
+	/* blocks whose bucket is full: at most as many as may be live */
+	bpf_map__set_max_entries(skel->maps.spill, o->max_live);
 	bpf_map__set_max_entries(skel->maps.stacks, o->max_stacks);
 	/* hashes name stacks: as many as there are stacks */
 	bpf_map__set_max_entries(skel->maps.alias, o->max_stacks);

@@ -151,7 +151,20 @@ def peak_then_small(big=50, small=10, chunk=1_000_000):
     FACTS["peak"] = {"big": big * chunk, "small": small * chunk}
 
 
+# More small blocks live at once than a live table of 4,096 slots holds (--max-live 4096), then
+# every other one freed: full buckets spill into the spill map, and come back out of it.
+def spill_table(n=6_000, size=100):
+    held = [None] * n
+    for i in range(n):
+        held[i] = bytes(size)  # @spill_table
+    FACTS["spill_table"] = {"n": n, "peak": sum(sys.getsizeof(b) for b in held)}
+    del held[::2]
+    FACTS["spill_table"]["live"] = sum(sys.getsizeof(b) for b in held)
+    HELD.append(held)
+
+
 WORKLOADS = {
+    "spill_table": spill_table,
     "churn_1k": churn_1k,
     "peak_then_small": peak_then_small,
     "make_and_hold": make_and_hold,

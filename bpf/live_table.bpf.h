@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The table of live blocks, by (pid, address).  A bucket holds the blocks
+ * of 2^LIVE_SPAN_SHIFT bytes of address space (LIVE_WAYS slots: as many as
+ * 16-byte blocks fit), and the buckets of one 4 KiB page sit together.  So
+ * the blocks made one after another, and freed one after another, share
+ * cache lines and TLB entries; in a hash map every operation lands in a
+ * random bucket, which cost 40% of the profiler's time.  Buckets fill up
+ * only where pages collide; those blocks spill into a hash map.
+ */
+#ifndef PYMEM_LIVE_TABLE_BPF_H
+#define PYMEM_LIVE_TABLE_BPF_H
+
+#include "common.bpf.h"
+
+#define ENOSPC		28
+
+/* Sized by userspace: a power of two buckets, at least LIVE_PAGE_BUCKETS */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LIVE_PAGE_BUCKETS);
+	__type(key, __u32);
+	__type(value, struct live_bucket);
+} live SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 20);
+	__type(key, struct spill_key);
+	__type(value, struct live_slot);
+} spill SEC(".maps");
+
+/* The buckets' count less one, set by userspace */
+const volatile __u32 live_mask = LIVE_PAGE_BUCKETS - 1;
+/* Blocks in "spill": while there are none, a block not in its bucket is not live. */
+volatile __u64 spilled = 0;
+
+static __always_inline struct live_bucket *live_bucket(__u32 pid, __u64 addr)
+{
+	__u32 page = (__u32)(((addr >> 12) ^ ((__u64)pid << 40)) * 0x9e3779b97f4a7c15ULL >> 32);
+	__u32 i = (page * LIVE_PAGE_BUCKETS + (__u32)(addr >> LIVE_SPAN_SHIFT) % LIVE_PAGE_BUCKETS) &
+		  live_mask;
+
+	return bpf_map_lookup_elem(&live, &i);
+}
+
+static __always_inline struct live_slot *spill_find(__u32 pid, __u64 addr)
+{
+	struct spill_key k = { .pid = pid, .addr = addr };
+
+	return spilled ? bpf_map_lookup_elem(&spill, &k) : NULL;
+}
+
+/* The live block at addr, or NULL */
+static __always_inline struct live_slot *live_find(__u32 pid, __u64 addr)
+{
+	struct live_bucket *b = live_bucket(pid, addr);
+	int k;
+
+	if (!b)
+		return NULL;
+	for (k = 0; k < LIVE_WAYS; k++)
+		if (b->slot[k].addr == addr && b->slot[k].pid == pid)
+			return &b->slot[k];
+	return spill_find(pid, addr);
+}
+
+/*
+ * A block enters the table: 0, -EEXIST if it is in already, or the spill
+ * map's error if its bucket is full and so is that.
+ */
+static __always_inline int live_add(__u32 pid, __u64 addr, __u64 size, __u32 site,
+				    __u64 id, __u64 ts)
+{
+	struct live_bucket *b = live_bucket(pid, addr);
+	struct spill_key key = { .pid = pid, .addr = addr };
+	struct live_slot *s, v;
+	int k, err;
+
+	if (!b)
+		return -ENOSPC;
+	for (k = 0; k < LIVE_WAYS; k++)
+		if (b->slot[k].addr == addr && b->slot[k].pid == pid)
+			return -EEXIST;
+	if (spill_find(pid, addr))
+		return -EEXIST;
+	for (k = 0; k < LIVE_WAYS; k++) {
+		s = &b->slot[k];
+		/* a slot another CPU claims first sends this one on to the next */
+		if (s->addr || __sync_val_compare_and_swap(&s->addr, 0, LIVE_SLOT_BUSY))
+			continue;
+		s->pid = pid;
+		s->site = site;
+		s->spilled = 0;
+		s->size = size;
+		s->stack_id = id;
+		s->ts = ts;
+		/* x86 keeps stores in order: the slot is whole when a reader sees addr */
+		asm volatile("" ::: "memory");
+		s->addr = addr;
+		return 0;
+	}
+	v.addr = addr;
+	v.pid = pid;
+	v.site = site;
+	v.spilled = 1;
+	v.size = size;
+	v.stack_id = id;
+	v.ts = ts;
+	err = bpf_map_update_elem(&spill, &key, &v, BPF_NOEXIST);
+	if (!err)
+		__sync_fetch_and_add(&spilled, 1);
+	return err;
+}
+
+/*
+ * The block s (found at addr) leaves the table; false if another CPU took
+ * it first.  Read what is needed of s before: its slot is then free.
+ */
+static __always_inline bool live_take(struct live_slot *s, __u64 addr)
+{
+	struct spill_key key = { .addr = addr };
+
+	if (!s->spilled)
+		return __sync_val_compare_and_swap(&s->addr, addr, 0) == addr;
+	key.pid = s->pid;
+	if (bpf_map_delete_elem(&spill, &key))
+		return false;
+	__sync_fetch_and_add(&spilled, -1);
+	return true;
+}
+
+#endif /* PYMEM_LIVE_TABLE_BPF_H */
