@@ -497,5 +497,6 @@ def check_stacks(prof):
         # Root first: every Python frame comes before the native frames.
         assert kinds == sorted(kinds, key=lambda k: k == "native"), frames
         last = frames[-1]
-        assert last["kind"] == "native" and last["function"] in ALLOCATOR_ENTRIES, frames
+        assert last["kind"] == "native" and last["function"] in ALLOCATOR_ENTRIES, \
+            (frames, s["alloc_objects"], prof["dropped"])
     assert sums == {k: prof["totals"][k] for k in COUNTERS}, (sums, prof["totals"])
