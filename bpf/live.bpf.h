@@ -178,7 +178,7 @@ __noinline __u64 unrecord_block(__u32 pid, __u64 addr)
 
 /*
  * The counters of a block that entered the live set under stack id at ts
- * (tracked: the live map holds it); made as for record_block.
+ * (tracked: the live table holds it); made as for record_block.
  */
 static __always_inline void count_alloc(__u64 id, __u64 size, __u64 made, __u64 ts, bool tracked)
 {

@@ -105,18 +105,29 @@ static __always_inline bool inner_site(__u32 site)
 	       (site >= SITE_MALLOC && site <= SITE_VALLOC && site != SITE_FREE);
 }
 
+/* The stack a batched allocation's hash was learnt for; none is counted. */
+static __always_inline __u64 hash_stack(__u32 pid, __u64 hash)
+{
+	struct alias_key key = { .pid = pid, .hash = hash };
+	__u64 *id = bpf_map_lookup_elem(&alias, &key);
+
+	if (id)
+		return *id;
+	drop(DROP_STACK_UNREGISTERED);
+	return STACK_ID_NONE;
+}
+
 /*
  * A batched allocation, under the stack its hash was learnt for.  The block
  * is live already (its insert fails) only if an inner level (pymalloc's
  * fallback to the raw domain and libc) recorded it within this call, which
  * is taken over, or if a realloc kept its block in place: every free is
  * seen, and the batch's events before it are accounted.  Inserting first
- * spares a lookup of the live map on every allocation.  A global function.
+ * spares a lookup of the live table on every allocation.  A global function.
  */
 __noinline int account_alloc(__u32 pid, struct batch_ev *ev, __u64 now)
 {
-	struct alias_key key = { .pid = pid };
-	__u64 made = 0, addr, old, size, id, ts = now, *known;
+	__u64 made = 0, addr, old, size, id, ts = now;
 	bool nested = false, old_gone = false;
 	struct live_slot *v;
 	__u32 site;
@@ -124,11 +135,7 @@ __noinline int account_alloc(__u32 pid, struct batch_ev *ev, __u64 now)
 
 	if (!ev)
 		return 0;
-	key.hash = ev->hash;
-	known = bpf_map_lookup_elem(&alias, &key);
-	id = known ? *known : STACK_ID_NONE;
-	if (!known)
-		drop(DROP_STACK_UNREGISTERED);
+	id = hash_stack(pid, ev->hash);
 	size = BATCH_META_SIZE(ev->meta);
 	site = BATCH_META_SITE(ev->meta);
 	addr = ev->addr;
@@ -170,7 +177,7 @@ static __always_inline bool free_site(__u32 site)
  * The event of b after event i, and before end, that next names i's block
  * (absolute indices), if that is a free: returns its index, else 0.  A
  * block allocated and freed within one drain is counted without entering
- * the live map.  A global function.
+ * the live table.  A global function.
  */
 __noinline __u64 batch_pair(struct event_batch *b, __u64 i, __u64 end)
 {
@@ -206,8 +213,7 @@ __noinline __u64 batch_pair(struct event_batch *b, __u64 i, __u64 end)
  */
 __noinline int account_pair(__u32 pid, struct batch_ev *ev, __u64 now)
 {
-	struct alias_key key = { .pid = pid };
-	__u64 made = 0, size, addr, old, *id;
+	__u64 made = 0, size, addr, old;
 	struct peak_state *g;
 	struct stack_stats *s;
 	struct live_slot *v;
@@ -224,12 +230,8 @@ __noinline int account_pair(__u32 pid, struct batch_ev *ev, __u64 now)
 	/* an inner realloc already released the old block */
 	if (old && old != addr && !release_block(pid, old, now) && !v)
 		drop(DROP_UNKNOWN_FREE);
-	key.hash = ev->hash;
-	id = bpf_map_lookup_elem(&alias, &key);
-	if (!id)
-		drop(DROP_STACK_UNREGISTERED);
 	size = BATCH_META_SIZE(ev->meta);
-	s = stats_get(id ? *id : STACK_ID_NONE);
+	s = stats_get(hash_stack(pid, ev->hash));
 	if (!s)
 		return 0;
 	__sync_fetch_and_add(&s->alloc_bytes, size);

@@ -60,7 +60,7 @@ enum pymem_call_kind {
 #define PYMEM_COOKIE_KIND(c)		((__u32)(((c) >> 8) & 0xff))
 
 enum pymem_drop {
-	DROP_LIVE_FULL,		/* live-allocation map full: block not tracked */
+	DROP_LIVE_FULL,		/* live table and its spill map full: block not tracked */
 	DROP_STACKS_FULL,	/* stack map full: event not attributed */
 	DROP_STATS_FULL,	/* per-stack counter map full */
 	DROP_STACK_READ,	/* a frame (or the walker's state) was not had: stack cut short */
