@@ -106,15 +106,15 @@ static __always_inline bool inner_site(__u32 site)
 }
 
 /* The stack a batched allocation's hash was learnt for; none is counted. */
-static __always_inline __u64 hash_stack(__u32 pid, __u64 hash)
+static __always_inline __u64 hash_stack(__u32 pid, struct batch_ev *ev)
 {
-	struct alias_key key = { .pid = pid, .hash = hash };
+	struct alias_key key = { .pid = pid, .hash = ev->hash };
 	__u64 *id = bpf_map_lookup_elem(&alias, &key);
 
 	if (id)
 		return *id;
 	drop(DROP_STACK_UNREGISTERED);
-	return STACK_ID_NONE;
+	return STACK_ID_UNKNOWN(BATCH_META_SITE(ev->meta));
 }
 
 /*
@@ -135,7 +135,7 @@ __noinline int account_alloc(__u32 pid, struct batch_ev *ev, __u64 now)
 
 	if (!ev)
 		return 0;
-	id = hash_stack(pid, ev->hash);
+	id = hash_stack(pid, ev);
 	size = BATCH_META_SIZE(ev->meta);
 	site = BATCH_META_SITE(ev->meta);
 	addr = ev->addr;
@@ -231,7 +231,7 @@ __noinline int account_pair(__u32 pid, struct batch_ev *ev, __u64 now)
 	if (old && old != addr && !release_block(pid, old, now) && !v)
 		drop(DROP_UNKNOWN_FREE);
 	size = BATCH_META_SIZE(ev->meta);
-	s = stats_get(hash_stack(pid, ev->hash));
+	s = stats_get(hash_stack(pid, ev));
 	if (!s)
 		return 0;
 	__sync_fetch_and_add(&s->alloc_bytes, size);

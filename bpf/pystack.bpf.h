@@ -321,7 +321,7 @@ static __noinline __u64 capture_stack(struct walker *wk, __u32 pid, __u32 site, 
 	if (!wk) {
 		/* no task storage for this thread's walker: the stack is not known */
 		drop(DROP_STACK_READ);
-		return STACK_ID_NONE;
+		return STACK_ID_UNKNOWN(site);
 	}
 	w = &wk->w;
 	__builtin_memset(w, 0, sizeof(*w));

@@ -77,9 +77,15 @@ enum pymem_drop {
 	DROP__MAX,
 };
 
-/* Stack ids 0 and 1 are reserved: no stack, and "stack map full". */
-#define STACK_ID_NONE		0
+/*
+ * A stack's id is a hash with bit 1 set.  Reserved, with bit 1 clear: 1,
+ * "stack map full"; and per allocator site, the events whose stack is not
+ * known (its walk failed, or a batched event's hash was never learnt).
+ */
 #define STACK_ID_MAP_FULL	1
+#define STACK_ID_UNKNOWN(site)	(((__u64)(site) + 1) << 2)
+#define STACK_ID_IS_UNKNOWN(id)	(!((id) & 2) && (id) >= 4)
+#define STACK_ID_SITE(id)	((__u32)((id) >> 2) - 1)
 
 /* Stack flags */
 #define STACK_F_READ_ERROR	0x1

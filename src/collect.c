@@ -154,17 +154,32 @@ static int add(struct collector *c, uint64_t id, const struct stack_rec *r)
 /* Stacks' counters are read from the kernel this many at a time. */
 #define STATS_BATCH	4096
 
+/* Events whose stack is not known: a marker, then the allocator they went through */
+static int add_unknown(struct collector *c, uint64_t key)
+{
+	struct stack_rec r = { .site = STACK_ID_SITE(key), .flags = STACK_F_READ_ERROR };
+
+	return add(c, key, &r);
+}
+
 /* One stack's counters into the profile. */
 static int add_stats(struct collector *c, struct pm_profile *out, uint64_t key,
 		     const struct stack_stats *st, const struct peak_state *g)
 {
-	struct sym_stack *e = slot(c->tab, c->cap, key);
+	struct sym_stack *e;
 	struct pm_counts cnt;
 	int64_t peak;
+	int err;
 
 	/* the reserved "map full" slot exists from the start, used or not */
 	if (!st->alloc_objects)
 		return 0;
+	if (STACK_ID_IS_UNKNOWN(key) && STACK_ID_SITE(key) < SITE__MAX) {
+		err = add_unknown(c, key);
+		if (err)
+			return err;
+	}
+	e = slot(c->tab, c->cap, key);
 	memset(&cnt, 0, sizeof(cnt));
 	cnt.alloc_bytes = st->alloc_bytes;
 	cnt.alloc_objects = st->alloc_objects;
