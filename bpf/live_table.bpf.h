@@ -13,7 +13,38 @@
 
 #include "common.bpf.h"
 
+#define EBUSY		16
 #define ENOSPC		28
+
+/* A live block; addr is 0 in a free slot. */
+struct live_slot {
+	__u64 addr;
+	__u32 pid;
+	__u16 site;		/* a batched outer level takes over a block an inner one made */
+	__u16 spilled;		/* held in "spill", not in a bucket */
+	__u64 size;
+	__u64 stack_id;
+	__u64 ts;
+};
+
+/*
+ * An add holds the bucket (adding: 1), so that one block never gets two
+ * slots; finds and takes do not (a take is a compare-and-swap of addr).
+ * bpf_spin_lock is not allowed in tracing programs.
+ */
+struct live_bucket {
+	__u64 adding;		/* 64-bit: clang 14 has no 32-bit BPF compare-and-swap */
+	struct live_slot slot[LIVE_WAYS];
+};
+
+/* An add that finds its bucket held this many times gives up (live_map_full). */
+#define LIVE_ADD_TRIES	64
+
+struct spill_key {
+	__u32 pid;
+	__u32 pad;
+	__u64 addr;
+};
 
 /* Sized by userspace: a power of two buckets, at least LIVE_PAGE_BUCKETS */
 struct {
@@ -75,21 +106,27 @@ static __always_inline int live_add(__u32 pid, __u64 addr, __u64 size, __u32 sit
 {
 	struct live_bucket *b = live_bucket(pid, addr);
 	struct spill_key key = { .pid = pid, .addr = addr };
+	int k, free = -1, err = 0;
 	struct live_slot *s, v;
-	int k, err;
 
 	if (!b)
 		return -ENOSPC;
-	for (k = 0; k < LIVE_WAYS; k++)
-		if (b->slot[k].addr == addr && b->slot[k].pid == pid)
-			return -EEXIST;
 	if (spill_find(pid, addr))
 		return -EEXIST;
+	for (k = 0; k < LIVE_ADD_TRIES; k++)
+		if (!b->adding && !__sync_val_compare_and_swap(&b->adding, 0, 1))
+			break;
+	if (k == LIVE_ADD_TRIES)
+		return -EBUSY;
 	for (k = 0; k < LIVE_WAYS; k++) {
 		s = &b->slot[k];
-		/* a slot another CPU claims first sends this one on to the next */
-		if (s->addr || __sync_val_compare_and_swap(&s->addr, 0, LIVE_SLOT_BUSY))
-			continue;
+		if (s->addr == addr && s->pid == pid)
+			err = -EEXIST;
+		else if (!s->addr && free < 0)
+			free = k;
+	}
+	if (!err && free >= 0) {
+		s = &b->slot[free & (LIVE_WAYS - 1)];
 		s->pid = pid;
 		s->site = site;
 		s->spilled = 0;
@@ -99,8 +136,12 @@ static __always_inline int live_add(__u32 pid, __u64 addr, __u64 size, __u32 sit
 		/* x86 keeps stores in order: the slot is whole when a reader sees addr */
 		asm volatile("" ::: "memory");
 		s->addr = addr;
-		return 0;
 	}
+	/* x86 keeps stores in order: the slot is in before the bucket is let go */
+	asm volatile("" ::: "memory");
+	b->adding = 0;
+	if (err || free >= 0)
+		return err;
 	v.addr = addr;
 	v.pid = pid;
 	v.site = site;

@@ -228,35 +228,12 @@ struct alias_key {
 };
 
 /*
- * A live block (map "live": buckets of LIVE_WAYS slots, each bucket for
- * 2^LIVE_SPAN_SHIFT bytes of address space; a full bucket spills into the
- * hash map "spill").  addr is 0 in a free slot, LIVE_SLOT_BUSY while one
- * is being filled.
+ * The live-block table (bpf/live_table.bpf.h): buckets of LIVE_WAYS slots,
+ * each bucket for 2^LIVE_SPAN_SHIFT bytes of address space.
  */
 #define LIVE_WAYS	8
 #define LIVE_SPAN_SHIFT	7	/* 8 blocks of 16 bytes, the smallest aligned */
-#define LIVE_SLOT_BUSY	1
 #define LIVE_PAGE_BUCKETS	(1u << (12 - LIVE_SPAN_SHIFT))	/* a 4 KiB page's, side by side */
-
-struct live_slot {
-	__u64 addr;
-	__u32 pid;
-	__u16 site;		/* a batched outer level takes over a block an inner one made */
-	__u16 spilled;		/* held in "spill", not in a bucket */
-	__u64 size;
-	__u64 stack_id;
-	__u64 ts;
-};
-
-struct live_bucket {
-	struct live_slot slot[LIVE_WAYS];
-};
-
-struct spill_key {
-	__u32 pid;
-	__u32 pad;
-	__u64 addr;
-};
 
 #define PYMEM_LIFETIME_BUCKETS	32	/* log2 of microseconds from alloc to free */
 
