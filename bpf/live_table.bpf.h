@@ -29,7 +29,7 @@ struct live_slot {
 
 /*
  * An add holds the bucket (adding: 1), so that one block never gets two
- * slots; finds and takes do not (a take is a compare-and-swap of addr).
+ * places; finds and takes do not (a take is a compare-and-swap of addr).
  * bpf_spin_lock is not allowed in tracing programs.
  */
 struct live_bucket {
@@ -38,7 +38,7 @@ struct live_bucket {
 };
 
 /* An add that finds its bucket held this many times gives up (live_map_full). */
-#define LIVE_ADD_TRIES	64
+#define LIVE_ADD_TRIES	256
 
 struct spill_key {
 	__u32 pid;
@@ -97,28 +97,58 @@ static __always_inline struct live_slot *live_find(__u32 pid, __u64 addr)
 	return spill_find(pid, addr);
 }
 
+/* Hold b for an add; false if another CPU held it LIVE_ADD_TRIES times running */
+static __always_inline bool bucket_hold(struct live_bucket *b)
+{
+	int k;
+
+	for (k = 0; k < LIVE_ADD_TRIES; k++)
+		if (!*(volatile __u64 *)&b->adding &&
+		    !__sync_val_compare_and_swap(&b->adding, 0, 1))
+			return true;
+	return false;
+}
+
+/* x86 keeps stores in order: what the add wrote is seen before the bucket is let go */
+static __always_inline void bucket_let_go(struct live_bucket *b)
+{
+	asm volatile("" ::: "memory");
+	*(volatile __u64 *)&b->adding = 0;
+}
+
+/* A block spills: its bucket is full (and held) */
+static __always_inline int spill_add(struct live_slot *v)
+{
+	struct spill_key key = { .pid = v->pid, .addr = v->addr };
+	int err = bpf_map_update_elem(&spill, &key, v, BPF_NOEXIST);
+
+	if (!err)
+		__sync_fetch_and_add(&spilled, 1);
+	return err;
+}
+
 /*
- * A block enters the table: 0, -EEXIST if it is in already, or the spill
- * map's error if its bucket is full and so is that.
+ * A block enters the table: 0, -EEXIST if it is in already, -EBUSY if its
+ * bucket stayed held, or the spill map's error if the bucket is full and
+ * so is that.  Every add of an address holds the same bucket, spill
+ * included, so none gets two places.
  */
 static __always_inline int live_add(__u32 pid, __u64 addr, __u64 size, __u32 site,
 				    __u64 id, __u64 ts)
 {
+	struct live_slot v = { .addr = addr, .pid = pid, .site = site, .size = size,
+			       .stack_id = id, .ts = ts };
 	struct live_bucket *b = live_bucket(pid, addr);
-	struct spill_key key = { .pid = pid, .addr = addr };
 	int k, free = -1, err = 0;
-	struct live_slot *s, v;
+	struct live_slot *s;
 
 	if (!b)
 		return -ENOSPC;
-	if (spill_find(pid, addr))
-		return -EEXIST;
-	for (k = 0; k < LIVE_ADD_TRIES; k++)
-		if (!b->adding && !__sync_val_compare_and_swap(&b->adding, 0, 1))
-			break;
-	if (k == LIVE_ADD_TRIES)
+	if (!bucket_hold(b))
 		return -EBUSY;
-	for (k = 0; k < LIVE_WAYS; k++) {
+	if (spill_find(pid, addr))
+		err = -EEXIST;
+	for (k = 0; k < LIVE_WAYS && !err; k++) {
 		s = &b->slot[k];
 		if (s->addr == addr && s->pid == pid)
 			err = -EEXIST;
@@ -136,22 +166,11 @@ static __always_inline int live_add(__u32 pid, __u64 addr, __u64 size, __u32 sit
 		/* x86 keeps stores in order: the slot is whole when a reader sees addr */
 		asm volatile("" ::: "memory");
 		s->addr = addr;
+	} else if (!err) {
+		v.spilled = 1;
+		err = spill_add(&v);
 	}
-	/* x86 keeps stores in order: the slot is in before the bucket is let go */
-	asm volatile("" ::: "memory");
-	b->adding = 0;
-	if (err || free >= 0)
-		return err;
-	v.addr = addr;
-	v.pid = pid;
-	v.site = site;
-	v.spilled = 1;
-	v.size = size;
-	v.stack_id = id;
-	v.ts = ts;
-	err = bpf_map_update_elem(&spill, &key, &v, BPF_NOEXIST);
-	if (!err)
-		__sync_fetch_and_add(&spilled, 1);
+	bucket_let_go(b);
 	return err;
 }
 
