@@ -116,15 +116,16 @@ static __always_inline void bucket_let_go(struct live_bucket *b)
 	*(volatile __u64 *)&b->adding = 0;
 }
 
-/* A block spills: its bucket is full (and held) */
-static __always_inline int spill_add(struct live_slot *v)
+/* Everything of a live block but its address, which a bucket's slot gets last */
+static __always_inline void slot_fill(struct live_slot *s, __u32 pid, __u32 site, bool spilled,
+				      __u64 size, __u64 id, __u64 ts)
 {
-	struct spill_key key = { .pid = v->pid, .addr = v->addr };
-	int err = bpf_map_update_elem(&spill, &key, v, BPF_NOEXIST);
-
-	if (!err)
-		__sync_fetch_and_add(&spilled, 1);
-	return err;
+	s->pid = pid;
+	s->site = site;
+	s->spilled = spilled;
+	s->size = size;
+	s->stack_id = id;
+	s->ts = ts;
 }
 
 /*
@@ -136,11 +137,10 @@ static __always_inline int spill_add(struct live_slot *v)
 static __always_inline int live_add(__u32 pid, __u64 addr, __u64 size, __u32 site,
 				    __u64 id, __u64 ts)
 {
-	struct live_slot v = { .addr = addr, .pid = pid, .site = site, .size = size,
-			       .stack_id = id, .ts = ts };
 	struct live_bucket *b = live_bucket(pid, addr);
+	struct spill_key key = { .pid = pid, .addr = addr };
 	int k, free = -1, err = 0;
-	struct live_slot *s;
+	struct live_slot *s, v;
 
 	if (!b)
 		return -ENOSPC;
@@ -157,18 +157,16 @@ static __always_inline int live_add(__u32 pid, __u64 addr, __u64 size, __u32 sit
 	}
 	if (!err && free >= 0) {
 		s = &b->slot[free & (LIVE_WAYS - 1)];
-		s->pid = pid;
-		s->site = site;
-		s->spilled = 0;
-		s->size = size;
-		s->stack_id = id;
-		s->ts = ts;
+		slot_fill(s, pid, site, false, size, id, ts);
 		/* x86 keeps stores in order: the slot is whole when a reader sees addr */
 		asm volatile("" ::: "memory");
 		s->addr = addr;
 	} else if (!err) {
-		v.spilled = 1;
-		err = spill_add(&v);
+		v.addr = addr;
+		slot_fill(&v, pid, site, true, size, id, ts);
+		err = bpf_map_update_elem(&spill, &key, &v, BPF_NOEXIST);
+		if (!err)
+			__sync_fetch_and_add(&spilled, 1);
 	}
 	bucket_let_go(b);
 	return err;
