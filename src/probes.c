@@ -184,10 +184,6 @@ static __u32 frame_need(const struct py_offsets *o)
 	return need <= PYMEM_FRAME_CHUNK ? need : 0;
 }
 
-/*
- * The span of PyThreadState the walker reads at once: thread_id, the frame
- * (or cframe) pointer and the frame stack chunk's bounds.
- */
 /* Buckets of the live-block table for max_live blocks: a power of two, at least a page's */
 static __u32 live_table_buckets(__u32 max_live)
 {
@@ -198,6 +194,10 @@ static __u32 live_table_buckets(__u32 max_live)
 	return n;
 }
 
+/*
+ * The span of PyThreadState the walker reads at once: thread_id, the frame
+ * (or cframe) pointer and the frame stack chunk's bounds.
+ */
 static int tstate_span(const struct py_offsets *o, __u32 *lo, __u32 *len)
 {
 	__u32 fields[] = { o->tstate_thread_id, o->tstate_frame, o->tstate_datastack_chunk,
