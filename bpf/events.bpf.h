@@ -17,8 +17,7 @@
  */
 __noinline int account_free(__u32 pid, __u64 addr, __u64 now)
 {
-	if (every_free_seen)
-		code_forget(addr);
+	code_forget(addr);
 	if (!release_block(pid, addr, now))
 		drop(DROP_UNKNOWN_FREE);
 	return 0;

@@ -232,12 +232,18 @@ static __always_inline __u32 code_gen(__u64 code, struct news_table *t)
 	return code_gen_slow(code, t);
 }
 
-/* A freed block: if it was a code object we met, forget it before its address is reused. */
+/*
+ * A freed block: if it was a code object we met, forget it before its
+ * address is reused.  Incarnations are only kept once every free is seen.
+ */
 static __always_inline void code_forget(__u64 addr)
 {
-	__u32 *f = code_filter_slot(addr);
+	__u32 *f;
 	__u64 *slot;
 
+	if (!every_free_seen)
+		return;
+	f = code_filter_slot(addr);
 	if (!f || !*f || bpf_map_delete_elem(&codes, &addr))
 		return;
 	__sync_fetch_and_add(f, -1);

@@ -118,8 +118,7 @@ static long batch_step(__u32 i, void *data)
 		pair = batch_pair(w->b, at, w->end);
 		if (pair && !account_pair(w->pid, ev, w->now)) {
 			w->b->ev[pair & (PYMEM_BATCH - 1)].meta = (__u64)BATCH_PAIRED << 56;
-			if (every_free_seen)
-				code_forget(addr);
+			code_forget(addr);
 		} else {
 			account_alloc(w->pid, ev, w->now);
 		}
