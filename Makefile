@@ -23,6 +23,8 @@ SRCS	 := $(wildcard src/*.c)
 OBJS	 := $(patsubst src/%.c,$(OUTPUT)/obj/%.o,$(SRCS))
 # A module with generated sources adds to OBJS in src/<module>.mk.
 -include $(wildcard src/*.mk)
+# make vmtest: the kernel matrix
+-include tests/vm/vm.mk
 LIB_OBJS := $(filter-out $(OUTPUT)/obj/main.o,$(OBJS))
 TESTS	 := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 

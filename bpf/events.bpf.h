@@ -55,20 +55,18 @@ __noinline int account_alloc(__u32 pid, struct batch_ev *ev, __u64 now)
 	__u64 made = 0, addr, old, size, id, ts = now;
 	bool nested = false, old_gone = false;
 	struct live_slot *v;
-	__u32 site;
 	int err;
 
 	if (!ev)
 		return 0;
 	id = hash_stack(pid, ev);
 	size = BATCH_META_SIZE(ev->meta);
-	site = BATCH_META_SITE(ev->meta);
 	addr = ev->addr;
 	old = ev->old;
 	/* first, so that the old block's bytes never count twice at a peak */
 	if (old && old != addr)
 		old_gone = !release_block(pid, old, now);
-	err = live_add(pid, addr, size, site, id, ts);
+	err = live_add(pid, addr, ev->meta, id, ts);
 	if (err == -EEXIST) {
 		v = live_find(pid, addr);
 		nested = v && inner_site(v->site);
@@ -81,7 +79,7 @@ __noinline int account_alloc(__u32 pid, struct batch_ev *ev, __u64 now)
 				drop(DROP_MISSED_FREE);
 			release_block(pid, addr, now);
 		}
-		err = live_add(pid, addr, size, site, id, ts);
+		err = live_add(pid, addr, ev->meta, id, ts);
 	}
 	/* an inner realloc already released the old block */
 	if (old_gone && !nested)

@@ -213,23 +213,27 @@ static __always_inline void count_alloc(__u64 id, __u64 size, __u64 made, __u64 
 }
 
 /*
- * A block enters the live set under stack id: made is when an inner level
- * made it, if one reported it first (else 0: now).
+ * A block of the current process enters the live set under stack id; meta
+ * holds its size and site as a batched event's does.  made is when an inner
+ * level made it, if one reported it first (else 0: now).  A global
+ * function, off the stack walk's call chain: inlined, its live table and
+ * counters would sit on the BPF stack under every frame of the walk.
  */
-static __always_inline void record_block(__u32 pid, __u64 addr, __u64 size, __u32 site,
-					 __u64 id, __u64 made, __u64 now)
+__noinline int record_block(__u64 addr, __u64 meta, __u64 id, __u64 made, __u64 now)
 {
-	__u64 ts = made ?: now;
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	__u64 size = BATCH_META_SIZE(meta), ts = made ?: now;
 	int err;
 
-	err = live_add(pid, addr, size, site, id, ts);
+	err = live_add(pid, addr, meta, id, ts);
 	if (err == -EEXIST) {
 		/* The old block was released through a path we did not see. */
 		drop(DROP_MISSED_FREE);
 		release_block(pid, addr, ts);
-		err = live_add(pid, addr, size, site, id, ts);
+		err = live_add(pid, addr, meta, id, ts);
 	}
 	count_alloc(id, size, made, ts, !err);
+	return 0;
 }
 
 /* Walk the stack and record the block; returns the stack's id.  made, now: as for record_block */
@@ -238,7 +242,7 @@ static __always_inline __u64 record_alloc(struct walker *wk, __u32 pid, __u64 ad
 {
 	__u64 id = capture_stack(wk, pid, site, ip);
 
-	record_block(pid, addr, size, site, id, made, now);
+	record_block(addr, BATCH_META_SIZE(size) | (__u64)site << 56, id, made, now);
 	return id;
 }
 

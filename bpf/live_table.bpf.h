@@ -131,14 +131,17 @@ static __always_inline void slot_fill(struct live_slot *s, __u32 pid, __u32 site
 /*
  * A block enters the table: 0, -EEXIST if it is in already, -EBUSY if its
  * bucket stayed held, or the spill map's error if the bucket is full and
- * so is that.  Every add of an address holds the same bucket, spill
- * included, so none gets two places.
+ * so is that.  meta: its size and site, as a batched event's.  Every add
+ * of an address holds the same bucket, spill included, so none gets two
+ * places.  A global function: its spill entry is built on a frame of its
+ * own, at the end of the call chain, not in each caller's.
  */
-static __always_inline int live_add(__u32 pid, __u64 addr, __u64 size, __u32 site,
-				    __u64 id, __u64 ts)
+__noinline int live_add(__u32 pid, __u64 addr, __u64 meta, __u64 id, __u64 ts)
 {
 	struct live_bucket *b = live_bucket(pid, addr);
 	struct spill_key key = { .pid = pid, .addr = addr };
+	__u32 site = BATCH_META_SITE(meta);
+	__u64 size = BATCH_META_SIZE(meta);
 	int k, free = -1, err = 0;
 	struct live_slot *s, v;
 

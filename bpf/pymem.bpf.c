@@ -10,6 +10,21 @@
 #include "live.bpf.h"
 #include "events.bpf.h"
 
+/*
+ * A drain of the target's batch: a copy of it, and the walk over its
+ * events, kept here rather than on the BPF stack, which every probe's
+ * deepest call chain shares (512 bytes, bpf_loop callbacks included).
+ */
+struct drain {
+	struct event_batch b;
+	__u64 last_alloc;	/* the thread's (struct inflight), 0 for userspace's drain */
+	__u64 now;
+	__u64 from;
+	__u64 end;
+	__u64 last;
+	__u32 pid;
+};
+
 /* One allocator call in flight on a thread, per nesting level. */
 struct inflight_lvl {
 	__u64 size;
@@ -29,10 +44,10 @@ struct inflight {
 	__u64 last_alloc;
 	struct inflight_lvl lvl[PYMEM_MAX_NEST];
 	/*
-	 * A drain's copy of the target's batch: per thread, not per CPU, since a
-	 * drain can be preempted and another thread's drain run on its CPU.
+	 * A drain: per thread, not per CPU, since a drain can be preempted and
+	 * another thread's drain run on its CPU.
 	 */
-	struct event_batch batch;
+	struct drain drain;
 	struct walker walk;
 };
 
@@ -49,12 +64,12 @@ volatile __u64 batch_addr = 0;
 /* How many of its events are accounted; any thread may drain it (batch_account). */
 volatile __u64 batch_done = 0;
 
-/* drain_batch's copy: only pymem-bpf's own thread runs it */
+/* drain_batch's drain: only pymem-bpf's own thread runs it */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct event_batch);
+	__type(value, struct drain);
 } batch_copy SEC(".maps");
 
 static __always_inline struct inflight *inflight_get(void)
@@ -87,37 +102,33 @@ static __always_inline void do_free(struct inflight *st, __u32 pid, __u64 addr)
 	account_free(pid, addr, bpf_ktime_get_ns());
 }
 
-struct batch_walk {
-	struct event_batch *b;
-	struct inflight *st;
-	__u64 now;
-	__u64 from;
-	__u64 end;
-	__u64 last;
-	__u32 pid;
-};
 
-/* Event from + i of a batch walk */
+/* Event from + i of a drain */
 static long batch_step(__u32 i, void *data)
 {
-	struct batch_walk *w = data;
-	__u64 at = w->from + i, pair;
-	struct batch_ev *ev = &w->b->ev[at & (PYMEM_BATCH - 1)];
-	__u32 site = BATCH_META_SITE(ev->meta);
-	__u64 addr = ev->addr;
+	struct drain *w = *(struct drain **)data;
+	struct batch_ev *ev;
+	__u64 at, pair, addr;
+	__u32 site;
 
+	if (!w)
+		return 1;
+	at = w->from + i;
+	ev = &w->b.ev[at & (PYMEM_BATCH - 1)];
+	site = BATCH_META_SITE(ev->meta);
+	addr = ev->addr;
 	if (!addr)
 		return 0;
-	if (w->st && w->st->last_alloc == addr)
-		w->st->last_alloc = 0;
+	if (w->last_alloc == addr)
+		w->last_alloc = 0;
 	if (site == BATCH_PAIRED) {
 		w->last = addr;
 		return 0;
 	}
 	if (!free_site(site)) {
-		pair = batch_pair(w->b, at, w->end);
+		pair = batch_pair(&w->b, at, w->end);
 		if (pair && !account_pair(w->pid, ev, w->now)) {
-			w->b->ev[pair & (PYMEM_BATCH - 1)].meta = (__u64)BATCH_PAIRED << 56;
+			w->b.ev[pair & (PYMEM_BATCH - 1)].meta = (__u64)BATCH_PAIRED << 56;
 			code_forget(addr);
 		} else {
 			account_alloc(w->pid, ev, w->now);
@@ -131,21 +142,20 @@ static long batch_step(__u32 i, void *data)
 }
 
 /*
- * Account the events in b (a copy of the target's batch) that no thread has
- * claimed yet; any thread may drain, so a range is claimed by compare and
- * swap before it is accounted.  Returns the block freed by the last event,
- * or 0 if that was not a free.
- * A global function: verified once, not at each caller's every path.
+ * Account the events in d->b (a copy of the target's batch) that no thread
+ * has claimed yet; any thread may drain, so a range is claimed by compare
+ * and swap before it is accounted.  Returns the block freed by the last
+ * event, or 0 if that was not a free.  A global function: verified once,
+ * not at each caller's every path.
  */
-__noinline __u64 batch_account(struct event_batch *b, __u32 pid, struct inflight *st)
+__noinline __u64 batch_account(struct drain *d, __u32 pid)
 {
-	__u64 seq, done = batch_done, from, now;
-	struct batch_walk walk = {};
+	__u64 seq, done = batch_done, now;
 	int i;
 
-	if (!b)
+	if (!d)
 		return 0;
-	seq = b->seq;
+	seq = d->b.seq;
 	/*
 	 * After the copy, before the claim: a block recorded later than now was
 	 * allocated after every free in the copy (release_block skips it).  One
@@ -161,18 +171,16 @@ __noinline __u64 batch_account(struct event_batch *b, __u32 pid, struct inflight
 	}
 	if (i == 4)
 		return 0;	/* others are draining it right now */
-	from = seq - done >= PYMEM_BATCH ? seq - PYMEM_BATCH + 1 : done;
-	if (from > done)
-		drop_n(DROP_BATCH_LOST, from - done);
-	walk.b = b;
-	walk.pid = pid;
-	walk.st = st;
-	walk.now = now;
-	walk.from = from;
-	walk.end = seq;
+	d->from = seq - done >= PYMEM_BATCH ? seq - PYMEM_BATCH + 1 : done;
+	if (d->from > done)
+		drop_n(DROP_BATCH_LOST, d->from - done);
+	d->pid = pid;
+	d->now = now;
+	d->end = seq;
+	d->last = 0;
 	/* bpf_loop: the verifier checks one step, not each of up to PYMEM_BATCH */
-	bpf_loop(seq - from, batch_step, &walk, 0);
-	return walk.last;
+	bpf_loop(seq - d->from, batch_step, &d, 0);
+	return d->last;
 }
 
 /*
@@ -190,9 +198,11 @@ static __always_inline void batch_drain(struct inflight *st, __u32 pid, __u64 se
 	if (!seq)
 		seq = read_ptr(batch_addr + offsetof(struct event_batch, seq));
 	if (seq <= batch_done ||
-	    bpf_probe_read_user(&st->batch, sizeof(st->batch), (void *)batch_addr))
+	    bpf_probe_read_user(&st->drain.b, sizeof(st->drain.b), (void *)batch_addr))
 		return;
-	last = batch_account(&st->batch, pid, st);
+	st->drain.last_alloc = st->last_alloc;
+	last = batch_account(&st->drain, pid);
+	st->last_alloc = st->drain.last_alloc;
 	/* its nested PyMem_RawFree and free() are the same release */
 	if (last)
 		st->last_free = last;
@@ -327,10 +337,12 @@ SEC("syscall")
 int drain_batch(struct batch_args *args)
 {
 	__u32 zero = 0;
-	struct event_batch *b = bpf_map_lookup_elem(&batch_copy, &zero);
+	struct drain *d = bpf_map_lookup_elem(&batch_copy, &zero);
 
-	if (b && !bpf_probe_read_kernel(b, sizeof(*b), &args->batch))
-		batch_account(b, args->pid, NULL);
+	if (d && !bpf_probe_read_kernel(&d->b, sizeof(d->b), &args->batch)) {
+		d->last_alloc = 0;
+		batch_account(d, args->pid);
+	}
 	return 0;
 }
 
@@ -341,48 +353,58 @@ int drain_batch(struct batch_args *args)
  * logged with before (or 0).  Inner levels of the same call were reported
  * first.
  */
+/* The size an allocation trampoline's call asked for, and a realloc's old block */
+static __always_inline __u64 tramp_size(struct pt_regs *ctx, __u64 cookie)
+{
+	switch (PYMEM_COOKIE_KIND(cookie)) {
+	case CALL_CALLOC:
+		return PT_REGS_PARM2(ctx) * PT_REGS_PARM3(ctx);
+	case CALL_REALLOC:
+		return PT_REGS_PARM3(ctx);
+	default:
+		return PT_REGS_PARM2(ctx);
+	}
+}
+
+static __always_inline __u64 tramp_old(struct pt_regs *ctx, __u64 cookie)
+{
+	return PYMEM_COOKIE_KIND(cookie) == CALL_REALLOC ? PT_REGS_PARM2(ctx) : 0;
+}
+
+/*
+ * The registers are read from ctx where they are used, not held across
+ * calls: every value held is a slot of this frame, and the stack walk's
+ * whole call chain hangs below it.
+ */
 SEC("uprobe")
 int BPF_KPROBE(tramp_alloc)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
-	__u64 ret = PT_REGS_RC(ctx), old = 0, size, made, id, now;
-	__u64 hash = ctx->r9;	/* the sixth argument register: libbpf 1.1 has no PT_REGS_PARM6 */
-	struct alias_key key = { .pid = pid, .hash = hash };
 	struct inflight *st;
-	bool nested;
+	__u64 made, id, now;
 
-	if (!ret)
+	if (!PT_REGS_RC(ctx))
 		return 0;	/* failed: a failed realloc frees nothing */
-	switch (PYMEM_COOKIE_KIND(cookie)) {
-	case CALL_CALLOC:
-		size = PT_REGS_PARM2(ctx) * PT_REGS_PARM3(ctx);
-		break;
-	case CALL_REALLOC:
-		old = PT_REGS_PARM2(ctx);
-		size = PT_REGS_PARM3(ctx);
-		break;
-	default:
-		size = PT_REGS_PARM2(ctx);
-	}
 	st = inflight_get();
 	batch_drain(st, pid, PT_REGS_PARM5(ctx));
-	nested = st && st->last_alloc == ret;
 	now = bpf_ktime_get_ns();
-	made = outer_level(pid, ret, old, nested, now);
-	id = record_alloc(st ? &st->walk : NULL, pid, ret, size, PYMEM_COOKIE_SITE(cookie),
-			  PT_REGS_PARM4(ctx), made, now);
+	made = outer_level(pid, PT_REGS_RC(ctx), tramp_old(ctx, cookie),
+			   st && st->last_alloc == PT_REGS_RC(ctx), now);
+	id = record_alloc(st ? &st->walk : NULL, pid, PT_REGS_RC(ctx), tramp_size(ctx, cookie),
+			  PYMEM_COOKIE_SITE(cookie), PT_REGS_PARM4(ctx), made, now);
+	if (!st)
+		return 0;
 	/*
-	 * A hash the trampoline met first: its next events are logged with it.
+	 * A hash the trampoline met first (in %r9, the sixth argument register:
+	 * libbpf 1.1 has no PT_REGS_PARM6): its next events are logged with it.
 	 * Not a stack cut short by a failed read: those events then count as
 	 * stack_unregistered rather than go to a partial stack uncounted.
 	 */
-	if (hash && st && !st->walk.news.rec.flags)
-		bpf_map_update_elem(&alias, &key, &id, BPF_ANY);
-	if (st) {
-		st->last_alloc = ret;
-		st->last_free = 0;
-	}
+	if (ctx->r9 && !st->walk.news.rec.flags)
+		alias_learn(pid, ctx->r9, id);
+	st->last_alloc = PT_REGS_RC(ctx);
+	st->last_free = 0;
 	return 0;
 }
 

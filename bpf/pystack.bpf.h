@@ -22,6 +22,9 @@ struct {
 	__type(value, __u8);
 } stacks SEC(".maps");
 
+/* Its values, from here rather than the BPF stack */
+const __u8 stack_sent = 1;
+
 /*
  * The stack id each trampoline stack hash was learnt for (struct
  * alias_key): relearnt when the hash is met afresh after a code object's
@@ -34,6 +37,17 @@ struct {
 	__type(key, struct alias_key);
 	__type(value, __u64);
 } alias SEC(".maps");
+
+/*
+ * Learn hash as a name of stack id.  A global function: its key is built
+ * on a frame of its own, not on the probe's under the whole stack walk.
+ */
+__noinline int alias_learn(__u32 pid, __u64 hash, __u64 id)
+{
+	struct alias_key key = { .pid = pid, .hash = hash };
+
+	return bpf_map_update_elem(&alias, &key, &id, BPF_ANY);
+}
 
 #define FRAME_CHUNK	PYMEM_FRAME_CHUNK
 #define TSTATE_SPAN	PYMEM_TSTATE_SPAN
@@ -60,6 +74,12 @@ struct walker {
 	struct news_table table;	/* a line table piece on its way to the ring */
 	/* frames read in bulk; first the PyThreadState span */
 	__u8 window[WINDOW + FRAME_CHUNK + 8];
+	/*
+	 * A frame outside the frame stack, read alone: here rather than on the
+	 * BPF stack, which the whole call chain down to code_gen_slow() shares
+	 * with the probe (512 bytes, bpf_loop callbacks counted in on newer kernels).
+	 */
+	__u8 lone[FRAME_CHUNK + 8];
 };
 
 /* The PyThreadState fields: [tstate_span_lo, tstate_span_lo + tstate_span_len) */
@@ -179,15 +199,13 @@ static __always_inline int parse_frame(const __u8 *buf, struct py_frame *out, __
  * A frame outside any frame stack chunk (<=3.10, generators, C-stack shims):
  * read its first frame_need bytes, which every frame has.
  */
-static __always_inline int read_frame(__u64 frame, struct py_frame *out, __u64 *back,
-				      struct news_table *t)
+static __always_inline int read_frame(struct walker *wk, __u64 frame, struct py_frame *out,
+				      __u64 *back)
 {
-	__u8 buf[FRAME_CHUNK + 8];
-
 	if (frame_need > FRAME_CHUNK ||
-	    bpf_probe_read_user(buf, frame_need, (void *)frame))
+	    bpf_probe_read_user(wk->lone, frame_need, (void *)frame))
 		return -1;
-	return parse_frame(buf, out, back, t);
+	return parse_frame(wk->lone, out, back, &wk->table);
 }
 
 static __always_inline bool in_range(__u64 f, __u64 lo, __u64 hi)
@@ -285,7 +303,7 @@ __noinline int walk_step(struct walker *wk)
 		if (buf)
 			ret = parse_frame(buf, out, &back, &wk->table);
 		else
-			ret = read_frame(f, out, &back, &wk->table);
+			ret = read_frame(wk, f, out, &back);
 		if (ret < 0) {
 			w->read_error = true;
 			ret = 1;
@@ -315,7 +333,6 @@ static __noinline __u64 capture_stack(struct walker *wk, __u32 pid, __u32 site, 
 	struct frame_walk *w;
 	struct stack_rec *r;
 	__u64 id, size, n;
-	__u8 sent = 1;
 	int err;
 
 	if (!wk) {
@@ -348,7 +365,7 @@ static __noinline __u64 capture_stack(struct walker *wk, __u32 pid, __u32 site, 
 	id = mix(w->h, r->flags) | 2;	/* never a reserved id */
 	if (bpf_map_lookup_elem(&stacks, &id))
 		return id;
-	err = bpf_map_update_elem(&stacks, &id, &sent, BPF_NOEXIST);
+	err = bpf_map_update_elem(&stacks, &id, &stack_sent, BPF_NOEXIST);
 	if (err == -EEXIST)
 		return id;
 	if (err) {

@@ -11,8 +11,10 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include "check.h"
 #include "collect.h"
 #include "diff.h"
+#include "kfeatures.h"
 #include "launch.h"
 #include "output.h"
 #include "output_top.h"
@@ -51,6 +53,7 @@ static const char doc[] =
 "       pymem-bpf [OPTIONS] -- COMMAND [ARGS...]\n"
 "       pymem-bpf report PROFILE.json [-f FORMAT] [-o FILE]   (see report --help)\n"
 "       pymem-bpf diff BASE.json NEW.json [-f FORMAT] [-o FILE] (see diff --help)\n"
+"       pymem-bpf check [-p PID]       can this kernel run it? (see check --help)\n"
 "\n"
 "EXAMPLES:\n"
 "    pymem-bpf -p 4242                 # until Ctrl-C, then the top stacks by live bytes\n"
@@ -168,22 +171,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Root, or CAP_BPF with CAP_PERFMON (CAP_SYS_ADMIN covers both on old kernels). */
-static bool privileged(void)
-{
-	unsigned long long caps = 0;
-	char line[256];
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %llx", &caps) == 1)
-			break;
-	fclose(f);
-	return (caps >> 21 & 1) || ((caps >> 38 & 1) && (caps >> 39 & 1));
 }
 
 static const char *site_dso(void *arg, enum pymem_site site)
@@ -318,6 +305,7 @@ int main(int argc, char **argv)
 	struct collector *col = NULL;
 	struct pm_profile prof = {};
 	bool launched = false, exited;
+	struct kfeatures kf;
 	struct pytarget t;
 	char err[512] = "";
 	int ret, status;
@@ -327,13 +315,21 @@ int main(int argc, char **argv)
 		return report_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "diff"))
 		return diff_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "check"))
+		return check_main(argc - 1, argv + 1);
 	argp_err_exit_status = EXIT_BAD_INPUT;
 	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL))
 		return EXIT_BAD_INPUT;
-	if (!privileged()) {
+	if (!kfeatures_privileged()) {
 		fprintf(stderr, "pymem-bpf: need root, or CAP_BPF and CAP_PERFMON (try sudo)\n");
 		return EXIT_BAD_INPUT;
 	}
+	kfeatures_probe(&kf);
+	if (kfeatures_require(&kf, err, sizeof(err))) {
+		fprintf(stderr, "pymem-bpf: %s\n", err);
+		return EXIT_BAD_INPUT;
+	}
+	env.probes.uprobe_multi = kf.uprobe_multi;
 	/* every way a user ends a session must reach the restore in cleanup */
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

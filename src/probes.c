@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/utsname.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "elf_syms.h"
@@ -14,6 +16,8 @@
 #include "remote.h"
 #include "pymem.skel.h"
 #include "uprobe_multi.h"
+#include "verifier_log.h"
+#include "verifier_stack.h"
 
 struct site_def {
 	const char *name;
@@ -50,8 +54,13 @@ static const struct site_def sites[SITE__MAX] = {
 
 struct probes {
 	struct pymem_bpf *skel;
+	bool multi;				/* the kernel has uprobe_multi links */
 	int fds[MAX_LINKS];			/* uprobe_multi links */
 	int nfds;
+	struct bpf_link **links;		/* else one link per probe point */
+	size_t nlinks;
+	char *logs;				/* each program's verifier log */
+	double load_ms;
 	pid_t pid;				/* the target, once its trampolines are probed */
 	char interp_dso[256];
 	char libc_dso[256];
@@ -59,13 +68,13 @@ struct probes {
 
 static bool verbose;
 
+/*
+ * libbpf speaks only with -v: a refusal is reported in one line of ours,
+ * with the verifier's reason, never as a log dump.
+ */
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	if (level == LIBBPF_DEBUG && !verbose)
-		return 0;
-	if (level != LIBBPF_WARN && !verbose)
-		return 0;
-	return vfprintf(stderr, fmt, args);
+	return verbose ? vfprintf(stderr, fmt, args) : 0;
 }
 
 const char *probes_site_name(enum pymem_site site)
@@ -85,6 +94,28 @@ struct multi {
 	uint32_t n;
 };
 
+/* One perf-event link per probe point: kernels before 6.6 have no uprobe_multi. */
+static int attach_each(struct probes *p, struct bpf_program *prog, const char *path,
+		       const struct multi *m, bool ret, pid_t pid)
+{
+	struct bpf_link **grown, *link;
+	uint32_t i;
+
+	grown = realloc(p->links, (p->nlinks + m->n) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	p->links = grown;
+	for (i = 0; i < m->n; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = m->cookie[i], .retprobe = ret);
+
+		link = bpf_program__attach_uprobe_opts(prog, pid, path, m->off[i], &uo);
+		if (!link)
+			return -errno;
+		p->links[p->nlinks++] = link;
+	}
+	return 0;
+}
+
 static int attach_multi(struct probes *p, struct bpf_program *prog, const char *path,
 			const struct multi *m, bool ret, pid_t pid)
 {
@@ -92,15 +123,20 @@ static int attach_multi(struct probes *p, struct bpf_program *prog, const char *
 
 	if (!m->n)
 		return 0;
-	if (p->nfds == MAX_LINKS)
-		return -E2BIG;
-	fd = uprobe_multi_attach(bpf_program__fd(prog), path, m->off, m->cookie, m->n, ret, pid);
+	if (!p->multi)
+		fd = attach_each(p, prog, path, m, ret, pid);
+	else if (p->nfds == MAX_LINKS)
+		fd = -E2BIG;
+	else
+		fd = uprobe_multi_attach(bpf_program__fd(prog), path, m->off, m->cookie, m->n,
+					 ret, pid);
 	if (fd < 0) {
 		fprintf(stderr, "pymem-bpf: failed to attach %s to %s: %s\n",
 			bpf_program__name(prog), path, strerror(-fd));
 		return fd;
 	}
-	p->fds[p->nfds++] = fd;
+	if (p->multi)
+		p->fds[p->nfds++] = fd;
 	return 0;
 }
 
@@ -219,7 +255,93 @@ static int tstate_span(const struct py_offsets *o, __u32 *lo, __u32 *len)
 	return 0;
 }
 
-int probes_start(const struct pytarget *t, const struct probes_opts *o, struct probes **out)
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+#define PROG_LOG(p, i)	((p)->logs + (size_t)(i) * VERIFIER_LOG_BUF)
+
+/*
+ * Load every program with the verifier's statistics on (its reason too,
+ * should it refuse one).  uprobe_multi links need their attach type set
+ * at load, and kernels before 6.6 refuse that type.
+ */
+static int load(struct probes *p)
+{
+	struct bpf_program *prog, *refused = NULL;
+	struct utsname u;
+	char why[256];
+	int i = 0, err;
+	double t0;
+
+	bpf_object__for_each_program(prog, p->skel->obj)
+		i++;
+	p->logs = calloc(i, VERIFIER_LOG_BUF);
+	if (!p->logs)
+		return -ENOMEM;
+	i = 0;
+	bpf_object__for_each_program(prog, p->skel->obj) {
+		if (p->multi && prog != p->skel->progs.drain_batch)
+			bpf_program__set_expected_attach_type(prog, UPROBE_MULTI_ATTACH_TYPE);
+		bpf_program__set_log_buf(prog, PROG_LOG(p, i), VERIFIER_LOG_BUF);
+		bpf_program__set_log_level(prog, VERIFIER_LOG_STATS);
+		i++;
+	}
+	t0 = now_ms();
+	err = pymem_bpf__load(p->skel);
+	p->load_ms = now_ms() - t0;
+	if (!err)
+		return 0;
+	/* libbpf loads in order and stops at a refusal: the last program with a log */
+	i = 0;
+	bpf_object__for_each_program(prog, p->skel->obj) {
+		if (PROG_LOG(p, i)[0])
+			refused = prog;
+		i++;
+	}
+	if (!refused) {
+		fprintf(stderr, "pymem-bpf: failed to load the BPF object: %s (-v shows libbpf's "
+			"messages)\n", strerror(-err));
+		return err;
+	}
+	i = 0;
+	bpf_object__for_each_program(prog, p->skel->obj) {
+		if (prog == refused)
+			verifier_refusal(PROG_LOG(p, i), why, sizeof(why));
+		i++;
+	}
+	uname(&u);
+	fprintf(stderr, "pymem-bpf: the verifier of kernel %s refused BPF program %s: %s "
+		"(-v shows libbpf's messages)\n", u.release, bpf_program__name(refused), why);
+	return err;
+}
+
+void probes_print_verifier(const struct probes *p, FILE *out)
+{
+	struct verifier_stats vs;
+	struct bpf_program *prog;
+	char chain[512];
+	int i = 0, depth;
+
+	fprintf(out, "%-14s %8s %9s %6s  %s\n", "PROGRAM", "INSNS", "VERIFY_MS", "STACK",
+		"DEEPEST CHAIN (bytes per frame, as the verifier rounds them)");
+	bpf_object__for_each_program(prog, p->skel->obj) {
+		verifier_stats_parse(PROG_LOG(p, i++), &vs);
+		depth = verifier_stack_chain(bpf_program__fd(prog), vs.stack, chain, sizeof(chain));
+		if (depth < 0)
+			snprintf(chain, sizeof(chain), "(not known: %s)", strerror(-depth));
+		fprintf(out, "%-14s %8ld %9.1f %6d  %s\n", bpf_program__name(prog), vs.insns,
+			vs.usec / 1e3, depth, chain);
+	}
+	fprintf(out, "load: %.0f ms; the verifier allows a chain of %d bytes\n", p->load_ms,
+		BPF_STACK_LIMIT);
+}
+
+int probes_load(const struct pytarget *t, const struct probes_opts *o, struct probes **out)
 {
 	struct stack_stats zero = {};
 	__u32 live_buckets;
@@ -258,14 +380,6 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 	}
 
 	memcpy((void *)&skel->rodata->pyoff, &t->off, sizeof(t->off));
-	bpf_program__set_expected_attach_type(skel->progs.alloc_enter, UPROBE_MULTI_ATTACH_TYPE);
-	bpf_program__set_expected_attach_type(skel->progs.alloc_exit, UPROBE_MULTI_ATTACH_TYPE);
-	bpf_program__set_expected_attach_type(skel->progs.free_enter, UPROBE_MULTI_ATTACH_TYPE);
-	bpf_program__set_expected_attach_type(skel->progs.mmap_enter, UPROBE_MULTI_ATTACH_TYPE);
-	bpf_program__set_expected_attach_type(skel->progs.munmap_enter, UPROBE_MULTI_ATTACH_TYPE);
-	bpf_program__set_expected_attach_type(skel->progs.tramp_alloc, UPROBE_MULTI_ATTACH_TYPE);
-	bpf_program__set_expected_attach_type(skel->progs.tramp_free, UPROBE_MULTI_ATTACH_TYPE);
-	bpf_program__set_expected_attach_type(skel->progs.tramp_batch, UPROBE_MULTI_ATTACH_TYPE);
 	live_buckets = live_table_buckets(o->max_live);
 	bpf_map__set_max_entries(skel->maps.live, live_buckets);
 	skel->rodata->live_mask = live_buckets - 1;
@@ -276,25 +390,34 @@ int probes_start(const struct pytarget *t, const struct probes_opts *o, struct p
 	bpf_map__set_max_entries(skel->maps.alias, o->max_stacks);
 	bpf_map__set_max_entries(skel->maps.stats, o->max_stacks + 1);
 
-	err = pymem_bpf__load(skel);
-	if (err) {
-		fprintf(stderr, "pymem-bpf: failed to load the BPF object: %s\n", strerror(-err));
+	p->multi = o->uprobe_multi;
+	err = load(p);
+	if (err)
 		goto fail;
-	}
 	err = bpf_map_update_elem(bpf_map__fd(skel->maps.stats), &full_id, &zero, BPF_NOEXIST);
 	if (err) {
 		fprintf(stderr, "pymem-bpf: cannot prepare the counter map: %s\n", strerror(errno));
 		goto fail;
 	}
-	if (t->libc[0])
-		err = attach_dso(p, t->pid, t->libc_open, false);
-	if (err)
-		goto fail;
 	*out = p;
 	return 0;
 fail:
 	probes_stop(p);
 	return err ? err : -EINVAL;
+}
+
+int probes_start(const struct pytarget *t, const struct probes_opts *o, struct probes **out)
+{
+	int err = probes_load(t, o, out);
+
+	if (err || !t->libc[0])
+		return err;
+	err = attach_dso(*out, t->pid, t->libc_open, false);
+	if (err) {
+		probes_stop(*out);
+		*out = NULL;
+	}
+	return err;
 }
 
 int probes_attach_python(struct probes *p, const struct pytarget *t)
@@ -355,7 +478,11 @@ void probes_stop(struct probes *p)
 		return;
 	for (i = 0; i < p->nfds; i++)
 		close(p->fds[i]);
+	for (i = 0; i < (int)p->nlinks; i++)
+		bpf_link__destroy(p->links[i]);
+	free(p->links);
 	pymem_bpf__destroy(p->skel);
+	free(p->logs);
 	free(p);
 }
 

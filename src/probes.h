@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "pymem.h"
 #include "pytarget.h"
 #include "trampoline.h"
@@ -15,9 +16,15 @@ struct probes_opts {
 	uint32_t max_live;	/* live-allocation map size */
 	uint32_t max_stacks;	/* stack and counter map size */
 	bool verbose;
+	bool uprobe_multi;	/* attach with uprobe_multi links (kfeatures) */
 };
 
-/* Load the BPF object for target t and attach libc's allocator and mmap probes. */
+/*
+ * Load the BPF object for target t, attaching nothing.  0, or -errno with
+ * the reason printed (a verifier's refusal in one line).
+ */
+int probes_load(const struct pytarget *t, const struct probes_opts *o, struct probes **out);
+/* probes_load(), then attach libc's allocator and mmap probes. */
 int probes_start(const struct pytarget *t, const struct probes_opts *o, struct probes **out);
 /* The interpreter's allocator functions, by symbol (misses LTO's inlined fast path). */
 int probes_attach_python(struct probes *p, const struct pytarget *t);
@@ -33,6 +40,8 @@ void probes_batch_at(struct probes *p, pid_t pid, uint64_t addr);
  */
 int probes_drain_batch(const struct probes *p);
 void probes_stop(struct probes *p);
+/* Each program's verifier statistics (instructions, stack), and the load time. */
+void probes_print_verifier(const struct probes *p, FILE *out);
 
 int probes_stats_fd(const struct probes *p);
 /* Ring buffer of news_stack, news_code and news_table records, in the order they were met. */
