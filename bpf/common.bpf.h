@@ -13,6 +13,14 @@
 #define MAP_ANONYMOUS	0x20
 #define EEXIST		17
 
+/*
+ * The most a task storage value may hold.  From Linux 7.x a task storage
+ * entry created by a BPF program is allocated with kmalloc_nolock(), which
+ * serves at most 8 KiB (the largest kmalloc cache), entry header included:
+ * a larger value is never created, and every get of it returns NULL.
+ */
+#define TASK_STORAGE_VALUE_MAX	7680
+
 const volatile __u64 py_runtime = 0;	/* &_PyRuntime in the target, 0 if unknown */
 const volatile struct py_offsets pyoff = {};
 /* the interpreter's own code: mmaps it makes directly are pymalloc's arenas */

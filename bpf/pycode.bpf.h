@@ -18,6 +18,20 @@ struct {
 	__uint(max_entries, 16 << 20);
 } news SEC(".maps");
 
+/*
+ * Each thread's line table piece on its way to the ring: needed only when a
+ * walk first meets a code object, and in task storage of its own, since a
+ * thread's walker would not fit beside it (TASK_STORAGE_VALUE_MAX).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct news_table);
+} tables SEC(".maps");
+
+_Static_assert(sizeof(struct news_table) <= TASK_STORAGE_VALUE_MAX, "news_table too large");
+
 /* Live code objects met in a walk, by address. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -167,13 +181,11 @@ static __always_inline bool code_news(__u64 code, __u32 gen, struct news_table *
 	return n <= 0 || table_news(t, code, gen, table, n);
 }
 
-/*
- * First meeting, or a cache miss: the code's number from codes, or a new
- * one.  t is scratch for the line table's pieces.
- */
-__noinline __u32 code_gen_slow(__u64 code, struct news_table *t)
+/* First meeting, or a cache miss: the code's number from codes, or a new one. */
+__noinline __u32 code_gen_slow(__u64 code)
 {
 	struct code_ent e = {}, *found;
+	struct news_table *t;
 	__u64 *slot;
 	__u32 *f;
 	int err;
@@ -202,6 +214,8 @@ __noinline __u32 code_gen_slow(__u64 code, struct news_table *t)
 	e.gen = found->gen;
 	/* a full ring: the next meeting tries again, under the same number */
 	if (found->unsent) {
+		t = bpf_task_storage_get(&tables, bpf_get_current_task_btf(), NULL,
+					 BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (!t || !code_news(code, e.gen, t))
 			return e.gen;
 		found->unsent = 0;
@@ -215,7 +229,7 @@ __noinline __u32 code_gen_slow(__u64 code, struct news_table *t)
 }
 
 /* The incarnation of a code object a frame holds (so it is alive); 0 if unknown. */
-static __always_inline __u32 code_gen(__u64 code, struct news_table *t)
+static __always_inline __u32 code_gen(__u64 code)
 {
 	__u64 *slot, v;
 
@@ -229,7 +243,7 @@ static __always_inline __u32 code_gen(__u64 code, struct news_table *t)
 				return (__u32)v;
 		}
 	}
-	return code_gen_slow(code, t);
+	return code_gen_slow(code);
 }
 
 /*

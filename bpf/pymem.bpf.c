@@ -48,8 +48,9 @@ struct inflight {
 	 * another thread's drain run on its CPU.
 	 */
 	struct drain drain;
-	struct walker walk;
 };
+
+_Static_assert(sizeof(struct inflight) <= TASK_STORAGE_VALUE_MAX, "inflight too large");
 
 /* Per thread, in its task storage: found without a hash lookup, gone when it exits. */
 struct {
@@ -296,7 +297,7 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	}
 	if (!addr)
 		return 0;
-	record_alloc(&st->walk, pid, addr, l.size, l.site, PT_REGS_IP(ctx), 0, now);
+	record_alloc(walker_get(), pid, addr, l.size, l.site, PT_REGS_IP(ctx), 0, now);
 	st->last_alloc = addr;
 	return 0;
 }
@@ -382,6 +383,7 @@ int BPF_KPROBE(tramp_alloc)
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	struct inflight *st;
+	struct walker *wk;
 	__u64 made, id, now;
 
 	if (!PT_REGS_RC(ctx))
@@ -391,7 +393,8 @@ int BPF_KPROBE(tramp_alloc)
 	now = bpf_ktime_get_ns();
 	made = outer_level(pid, PT_REGS_RC(ctx), tramp_old(ctx, cookie),
 			   st && st->last_alloc == PT_REGS_RC(ctx), now);
-	id = record_alloc(st ? &st->walk : NULL, pid, PT_REGS_RC(ctx), tramp_size(ctx, cookie),
+	wk = walker_get();
+	id = record_alloc(wk, pid, PT_REGS_RC(ctx), tramp_size(ctx, cookie),
 			  PYMEM_COOKIE_SITE(cookie), PT_REGS_PARM4(ctx), made, now);
 	if (!st)
 		return 0;
@@ -401,7 +404,7 @@ int BPF_KPROBE(tramp_alloc)
 	 * Not a stack cut short by a failed read: those events then count as
 	 * stack_unregistered rather than go to a partial stack uncounted.
 	 */
-	if (ctx->r9 && !st->walk.news.rec.flags)
+	if (ctx->r9 && wk && !wk->news.rec.flags)
 		alias_learn(pid, ctx->r9, id);
 	st->last_alloc = PT_REGS_RC(ctx);
 	st->last_free = 0;

@@ -51,7 +51,8 @@ __noinline int alias_learn(__u32 pid, __u64 hash, __u64 id)
 
 #define FRAME_CHUNK	PYMEM_FRAME_CHUNK
 #define TSTATE_SPAN	PYMEM_TSTATE_SPAN
-#define WINDOW		8192	/* bytes of a frame stack chunk read at once */
+/* bytes of a frame stack chunk read at once: dozens of frames, in a walker that fits its task storage */
+#define WINDOW		4096
 
 struct frame_walk {
 	__u64 frame;
@@ -71,7 +72,6 @@ struct walker {
 	__u64 tstate;		/* this thread's PyThreadState, checked on each use */
 	struct frame_walk w;	/* the walk under way */
 	struct news_stack news;	/* the stack being walked, as the ring carries it */
-	struct news_table table;	/* a line table piece on its way to the ring */
 	/* frames read in bulk; first the PyThreadState span */
 	__u8 window[WINDOW + FRAME_CHUNK + 8];
 	/*
@@ -81,6 +81,22 @@ struct walker {
 	 */
 	__u8 lone[FRAME_CHUNK + 8];
 };
+
+_Static_assert(sizeof(struct walker) <= TASK_STORAGE_VALUE_MAX, "walker too large");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct walker);
+} walkers SEC(".maps");
+
+/* The thread's walker, made on first use; NULL if it cannot be (the stack is then not known) */
+static __always_inline struct walker *walker_get(void)
+{
+	return bpf_task_storage_get(&walkers, bpf_get_current_task_btf(), NULL,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
 
 /* The PyThreadState fields: [tstate_span_lo, tstate_span_lo + tstate_span_len) */
 const volatile __u32 tstate_span_lo = 0;
@@ -172,8 +188,7 @@ static __always_inline __u64 mix(__u64 h, __u64 v)
 #define CHUNK_FIELD(buf, off, type) (*(type *)((buf) + ((off) & (FRAME_CHUNK - 1))))
 
 /* A frame from its first bytes, already read; 1 to record it, 0 to skip it. */
-static __always_inline int parse_frame(const __u8 *buf, struct py_frame *out, __u64 *back,
-				       struct news_table *t)
+static __always_inline int parse_frame(const __u8 *buf, struct py_frame *out, __u64 *back)
 {
 	__u64 code;
 
@@ -191,7 +206,7 @@ static __always_inline int parse_frame(const __u8 *buf, struct py_frame *out, __
 		out->lasti = (CHUNK_FIELD(buf, pyoff.frame_lasti, __u64) -
 			      (code + pyoff.code_adaptive)) / 2;
 	out->code = code;
-	out->gen = code_gen(code, t);
+	out->gen = code_gen(code);
 	return 1;
 }
 
@@ -205,7 +220,7 @@ static __always_inline int read_frame(struct walker *wk, __u64 frame, struct py_
 	if (frame_need > FRAME_CHUNK ||
 	    bpf_probe_read_user(wk->lone, frame_need, (void *)frame))
 		return -1;
-	return parse_frame(wk->lone, out, back, &wk->table);
+	return parse_frame(wk->lone, out, back);
 }
 
 static __always_inline bool in_range(__u64 f, __u64 lo, __u64 hi)
@@ -301,7 +316,7 @@ __noinline int walk_step(struct walker *wk)
 		back = 0;
 		buf = frame_bytes(wk, f);
 		if (buf)
-			ret = parse_frame(buf, out, &back, &wk->table);
+			ret = parse_frame(buf, out, &back);
 		else
 			ret = read_frame(wk, f, out, &back);
 		if (ret < 0) {

@@ -336,6 +336,8 @@ void probes_print_verifier(const struct probes *p, FILE *out)
 			snprintf(chain, sizeof(chain), "(not known: %s)", strerror(-depth));
 		fprintf(out, "%-14s %8ld %9.1f %6d  %s\n", bpf_program__name(prog), vs.insns,
 			vs.usec / 1e3, depth, chain);
+		if (verbose)
+			fprintf(out, "%s", PROG_LOG(p, i - 1));
 	}
 	fprintf(out, "load: %.0f ms; the verifier allows a chain of %d bytes\n", p->load_ms,
 		BPF_STACK_LIMIT);

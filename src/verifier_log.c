@@ -12,9 +12,10 @@ void verifier_stats_parse(const char *log, struct verifier_stats *s)
 	s->insns = -1;
 	s->usec = -1;
 	s->stack[0] = 0;
-	p = strstr(log, "processed ");
+	/* a line of its own: 7.x also says "insns processed A+B+..." per subprogram */
+	p = strncmp(log, "processed ", 10) ? strstr(log, "\nprocessed ") : log - 1;
 	if (p)
-		s->insns = strtol(p + strlen("processed "), NULL, 10);
+		s->insns = strtol(p + 1 + strlen("processed "), NULL, 10);
 	p = strstr(log, "verification time ");
 	if (p)
 		s->usec = strtol(p + strlen("verification time "), NULL, 10);

@@ -35,6 +35,27 @@ static void test_stats(void **state)
 	assert_string_equal(s.stack, "64+88+16+0+40+32+48+16+88+56+8+0+96+80+56");
 }
 
+/* kernel 7.2.13: per-subprogram figures before the total, and the verifier's own maximum */
+static const char accepted_72[] =
+	"verification time 221170 usec\n"
+	"stack depth 8+56+24+0+40+32+48+16+88+96 max 176\n"
+	"insns processed 96+333+6197+2920+514+2805+78+737+14718\n"
+	"processed 28398 insns (limit 1000000) max_states_per_insn 17 total_states 1175 "
+	"peak_states 545 mark_read 0\n";
+
+static void test_stats_72(void **state)
+{
+	struct verifier_stats s;
+
+	(void)state;
+	verifier_stats_parse(accepted_72, &s);
+	assert_int_equal(s.insns, 28398);
+	assert_int_equal(s.usec, 221170);
+	assert_string_equal(s.stack, "8+56+24+0+40+32+48+16+88+96");
+	verifier_stats_parse("processed 77 insns (limit 1000000)\n", &s);
+	assert_int_equal(s.insns, 77);
+}
+
 static void test_stats_missing(void **state)
 {
 	struct verifier_stats s;
@@ -64,6 +85,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_stats_72),
 		cmocka_unit_test(test_stats_missing),
 		cmocka_unit_test(test_refusal_reason),
 	};
