@@ -61,7 +61,9 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 unit: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 
+# check: the kernel's features and the verifier's figures per program, in the log
 integration: all
+	$(OUTPUT)/pymem-bpf check
 	$(PYTHON) -m pytest -v tests/integration
 
 # Installs only what is missing, so repeated runs cost nothing.
@@ -78,6 +80,7 @@ test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) vmtest
 
 demo: deps
 	$(MAKE) all
@@ -88,6 +91,7 @@ $(OUTPUT)/probe_cost: tests/bench/probe_cost.c | $(OUTPUT)
 
 # Issue 2's churn at depth 30 on a shared build, issue 3's at depth 28 on Debian's LTO build.
 bench: deps all $(OUTPUT)/probe_cost
+	$(PYTHON) tests/bench/attach.py
 	$(PYTHON) tests/bench/bench.py --python /root/.pyenv/versions/3.11.7/bin/python3 --depth 30
 	$(PYTHON) tests/bench/bench.py --python /usr/bin/python3.11 --depth 28
 
