@@ -55,6 +55,13 @@ static __always_inline void drop(__u32 reason)
 	drop_n(reason, 1);
 }
 
+/* The current thread's value in a task storage map, made on first use; NULL if it cannot be */
+static __always_inline void *task_state(void *map)
+{
+	return bpf_task_storage_get(map, bpf_get_current_task_btf(), NULL,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
+
 static __always_inline __u64 read_ptr(__u64 addr)
 {
 	__u64 v = 0;

@@ -214,8 +214,7 @@ __noinline __u32 code_gen_slow(__u64 code)
 	e.gen = found->gen;
 	/* a full ring: the next meeting tries again, under the same number */
 	if (found->unsent) {
-		t = bpf_task_storage_get(&tables, bpf_get_current_task_btf(), NULL,
-					 BPF_LOCAL_STORAGE_GET_F_CREATE);
+		t = task_state(&tables);
 		if (!t || !code_news(code, e.gen, t))
 			return e.gen;
 		found->unsent = 0;

@@ -75,8 +75,7 @@ struct {
 
 static __always_inline struct inflight *inflight_get(void)
 {
-	return bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), NULL,
-				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	return task_state(&inflight);
 }
 
 /* The thread's state if it has any: a return or munmap needs no new one. */

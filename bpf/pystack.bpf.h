@@ -91,11 +91,10 @@ struct {
 	__type(value, struct walker);
 } walkers SEC(".maps");
 
-/* The thread's walker, made on first use; NULL if it cannot be (the stack is then not known) */
+/* The thread's walker; NULL if it cannot be made (the stack is then not known) */
 static __always_inline struct walker *walker_get(void)
 {
-	return bpf_task_storage_get(&walkers, bpf_get_current_task_btf(), NULL,
-				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	return task_state(&walkers);
 }
 
 /* The PyThreadState fields: [tstate_span_lo, tstate_span_lo + tstate_span_len) */
