@@ -57,15 +57,16 @@ static error_t top_parse_opt(int key, char *arg, struct argp_state *state)
 
 	if (key != 'n' && key != OPT_SORT && key != OPT_WHERE)
 		return ARGP_ERR_UNKNOWN;
+	/* argp_failure(): bad input is one line, without argp_error()'s "Try --help" */
 	if (!o) {
-		argp_error(state, "internal error: no struct top_opts");
+		argp_failure(state, argp_err_exit_status, 0, "internal error: no struct top_opts");
 		return EINVAL;
 	}
 	switch (key) {
 	case 'n':
 		n = strtol(arg, &end, 10);
 		if (*end || n <= 0) {
-			argp_error(state, "invalid number: %s", arg);
+			argp_failure(state, argp_err_exit_status, 0, "invalid number: %s", arg);
 			return EINVAL;
 		}
 		o->rows = n;
@@ -73,13 +74,16 @@ static error_t top_parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_SORT:
 		o->sort = top_col_parse(arg);
 		if (o->sort < 0) {
-			argp_error(state, "unknown --sort column: %s", arg);
+			argp_failure(state, argp_err_exit_status, 0, "unknown --sort column: %s "
+				     "(live, live-objs, growth, peak, alloc, allocs, alloc/s, allocs/s, "
+				     "freed<1ms)", arg);
 			return EINVAL;
 		}
 		break;
 	case OPT_WHERE:
 		if (where_parse(arg, &o->where)) {
-			argp_error(state, "empty --where (user, leaf or a GLOB)");
+			argp_failure(state, argp_err_exit_status, 0,
+				     "empty --where (user, leaf or a GLOB)");
 			return EINVAL;
 		}
 		break;
