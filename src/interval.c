@@ -108,19 +108,10 @@ static int halve(struct interval *iv)
 	return 0;
 }
 
+/* What a stack weighs at a step: what it allocated in the interval, and holds. */
 static uint64_t score(const struct pm_stack *s)
 {
 	return s->d.alloc_bytes + s->c.live_bytes;
-}
-
-static int score_desc(const void *a, const void *b)
-{
-	const struct pm_stack *x = *(const struct pm_stack **)a;
-	const struct pm_stack *y = *(const struct pm_stack **)b;
-
-	if (score(x) != score(y))
-		return score(x) > score(y) ? -1 : 1;
-	return pm_stack_cmp(x, y, PM_VIEW_LIVE_BYTES);
 }
 
 /* A few dozen a tick: growing by one is cheap enough, and halve() needs no capacity kept. */
@@ -152,12 +143,9 @@ static int record(struct interval *iv, const struct pm_profile *cur, double t)
 	}
 	if (iv->ticks % iv->stride)
 		return 0;
-	order = malloc((cur->nstacks ? cur->nstacks : 1) * sizeof(*order));
+	order = pm_profile_order_by(cur, score);
 	if (!order)
 		return -ENOMEM;
-	for (i = 0; i < cur->nstacks; i++)
-		order[i] = &cur->stacks[i];
-	qsort(order, cur->nstacks, sizeof(*order), score_desc);
 	iv->times[iv->ntimes++] = t;
 	for (i = 0; i < cur->nstacks && i < INTERVAL_SERIES_STACKS && !err; i++) {
 		if (!score(order[i]))

@@ -203,16 +203,6 @@ static uint64_t weight(const struct pm_stack *s)
 	return s->c.alloc_bytes + s->c.live_bytes;
 }
 
-static int weight_desc(const void *a, const void *b)
-{
-	const struct pm_stack *x = *(const struct pm_stack **)a;
-	const struct pm_stack *y = *(const struct pm_stack **)b;
-
-	if (weight(x) != weight(y))
-		return weight(x) > weight(y) ? -1 : 1;
-	return pm_stack_cmp(x, y, PM_VIEW_LIVE_BYTES);
-}
-
 /* {n: WHERE text, t: times, a: allocated bytes (cumulative), l: live bytes} */
 static struct json_object *series_one(const struct pm_stack *s)
 {
@@ -246,20 +236,19 @@ static struct json_object *series_one(const struct pm_stack *s)
 /* The series of the stacks that weigh most, for the charts of growth; NULL if none. */
 static struct json_object *series_data(const struct pm_profile *p)
 {
-	const struct pm_stack **order;
-	struct json_object *arr;
+	const struct pm_stack **order = pm_profile_order_by(p, weight);
+	struct json_object *arr = NULL;
 	size_t i, n = 0;
 
-	order = malloc((p->nstacks ? p->nstacks : 1) * sizeof(*order));
-	if (!order)
-		return NULL;
-	for (i = 0; i < p->nstacks; i++)
-		if (p->stacks[i].npoints > 1)
-			order[n++] = &p->stacks[i];
-	qsort(order, n, sizeof(*order), weight_desc);
-	arr = n ? json_object_new_array() : NULL;
-	for (i = 0; arr && i < n && i < GROWTH_STACKS; i++)
-		json_object_array_add(arr, series_one(order[i]));
+	for (i = 0; order && i < p->nstacks && n < GROWTH_STACKS; i++) {
+		/* one point draws no line */
+		if (order[i]->npoints < 2)
+			continue;
+		if (!arr)
+			arr = json_object_new_array();
+		if (arr && !json_object_array_add(arr, series_one(order[i])))
+			n++;
+	}
 	free(order);
 	return arr;
 }

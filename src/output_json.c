@@ -221,10 +221,9 @@ static int header_write(const struct pm_profile *p, FILE *f)
 	return err;
 }
 
-static int live_desc(const void *a, const void *b, void *unused)
+static uint64_t live_bytes(const struct pm_stack *s)
 {
-	return pm_stack_cmp(*(const struct pm_stack **)a, *(const struct pm_stack **)b,
-			    PM_VIEW_LIVE_BYTES);
+	return s->c.live_bytes;
 }
 
 int output_json_write(const struct pm_profile *p, FILE *f)
@@ -234,12 +233,9 @@ int output_json_write(const struct pm_profile *p, FILE *f)
 	int err;
 
 	/* The profile is const: sort pointers to its stacks instead. */
-	order = malloc((p->nstacks ? p->nstacks : 1) * sizeof(*order));
+	order = pm_profile_order_by(p, live_bytes);
 	if (!order)
 		return -ENOMEM;
-	for (i = 0; i < p->nstacks; i++)
-		order[i] = &p->stacks[i];
-	qsort_r(order, p->nstacks, sizeof(*order), live_desc, NULL);
 
 	err = header_write(p, f);
 	if (err)

@@ -362,8 +362,9 @@ static struct pm_stack *stack_get(struct pm_profile *p, const struct pm_frame *f
 	return s;
 }
 
-int pm_profile_add(struct pm_profile *p, const struct pm_frame *frames,
-		   size_t nframes, const struct pm_counts *c)
+/* The counters of @c added under @frames; the stack in *@out if wanted. */
+static int counts_add(struct pm_profile *p, const struct pm_frame *frames, size_t nframes,
+		      const struct pm_counts *c, struct pm_stack **out)
 {
 	struct pm_stack *s;
 
@@ -373,7 +374,15 @@ int pm_profile_add(struct pm_profile *p, const struct pm_frame *frames,
 	if (!s)
 		return -ENOMEM;
 	pm_counts_add(&s->c, c);
+	if (out)
+		*out = s;
 	return 0;
+}
+
+int pm_profile_add(struct pm_profile *p, const struct pm_frame *frames,
+		   size_t nframes, const struct pm_counts *c)
+{
+	return counts_add(p, frames, nframes, c, NULL);
 }
 
 struct pm_stack *pm_profile_find(struct pm_profile *p, const struct pm_frame *frames,
@@ -424,13 +433,13 @@ int pm_profile_add_stack(struct pm_profile *p, const struct pm_frame *frames,
 {
 	size_t before = p ? p->nstacks : 0;
 	struct pm_stack *s;
+	int err;
 
-	if (!p || !src || (nframes && !frames))
+	if (!src)
 		return -EINVAL;
-	s = stack_get(p, frames, nframes);
-	if (!s)
-		return -ENOMEM;
-	pm_counts_add(&s->c, &src->c);
+	err = counts_add(p, frames, nframes, &src->c, &s);
+	if (err)
+		return err;
 	s->d.alloc_bytes += src->d.alloc_bytes;
 	s->d.alloc_objects += src->d.alloc_objects;
 	s->d.live_bytes += src->d.live_bytes;
@@ -481,6 +490,30 @@ int pm_stack_cmp(const struct pm_stack *a, const struct pm_stack *b, enum pm_vie
 static int stack_qsort_cmp(const void *a, const void *b, void *view)
 {
 	return pm_stack_cmp(a, b, *(enum pm_view *)view);
+}
+
+static int key_desc(const void *a, const void *b, void *arg)
+{
+	const struct pm_stack *x = *(const struct pm_stack **)a;
+	const struct pm_stack *y = *(const struct pm_stack **)b;
+	uint64_t (*key)(const struct pm_stack *) = *(uint64_t (**)(const struct pm_stack *))arg;
+	int r = u64_desc(key(x), key(y));
+
+	return r ? r : pm_stack_cmp(x, y, PM_VIEW_LIVE_BYTES);
+}
+
+const struct pm_stack **pm_profile_order_by(const struct pm_profile *p,
+					    uint64_t (*key)(const struct pm_stack *s))
+{
+	const struct pm_stack **order = malloc((p->nstacks ? p->nstacks : 1) * sizeof(*order));
+	size_t i;
+
+	if (!order)
+		return NULL;
+	for (i = 0; i < p->nstacks; i++)
+		order[i] = &p->stacks[i];
+	qsort_r(order, p->nstacks, sizeof(*order), key_desc, &key);
+	return order;
 }
 
 void pm_profile_sort(struct pm_profile *p, enum pm_view view)

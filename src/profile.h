@@ -143,6 +143,12 @@ void pm_profile_sum(struct pm_profile *p);
 int pm_stack_cmp(const struct pm_stack *a, const struct pm_stack *b, enum pm_view view);
 /* Sort stacks by a view, largest first. */
 void pm_profile_sort(struct pm_profile *p, enum pm_view view);
+/*
+ * Pointers to @p's stacks, largest @key first (ties as pm_stack_cmp() by
+ * live bytes orders them), leaving @p as it is.  malloc'd; NULL without memory.
+ */
+const struct pm_stack **pm_profile_order_by(const struct pm_profile *p,
+					    uint64_t (*key)(const struct pm_stack *s));
 void pm_profile_free(struct pm_profile *p);
 
 #endif /* PYMEM_PROFILE_H */

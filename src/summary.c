@@ -35,18 +35,15 @@ static int by_place(const struct pm_profile *p, const struct where_rule *w,
 	return 0;
 }
 
-static int freed_desc(const void *a, const void *b)
+static uint64_t freed_1ms(const struct pm_stack *s)
 {
-	const struct pm_stack *x = a, *y = b;
-
-	if (x->c.freed_within[0] != y->c.freed_within[0])
-		return x->c.freed_within[0] > y->c.freed_within[0] ? -1 : 1;
-	return pm_stack_cmp(x, y, PM_VIEW_LIVE_BYTES);
+	return s->c.freed_within[0];
 }
 
 void summary_churn_print(const struct pm_profile *p, const struct where_rule *w, FILE *f)
 {
 	char freed[32], alloc[32], b[32];
+	const struct pm_stack **order = NULL;
 	struct pm_profile places = {};
 	size_t i;
 	char *label;
@@ -56,10 +53,11 @@ void summary_churn_print(const struct pm_profile *p, const struct where_rule *w,
 	fprintf(f, "churn: %s of %s allocated were freed within 1 ms",
 		fmt_bytes(p->totals.freed_within[0], freed, sizeof(freed)),
 		fmt_bytes(p->totals.alloc_bytes, alloc, sizeof(alloc)));
-	if (!by_place(p, w, &places)) {
-		qsort(places.stacks, places.nstacks, sizeof(*places.stacks), freed_desc);
+	if (!by_place(p, w, &places))
+		order = pm_profile_order_by(&places, freed_1ms);
+	if (order) {
 		for (i = 0; i < places.nstacks && i < SUMMARY_PLACES; i++) {
-			const struct pm_stack *s = &places.stacks[i];
+			const struct pm_stack *s = order[i];
 
 			label = where_label(s->nframes ? s->frames : NULL, w);
 			fprintf(f, "%s%s %s", i ? ", " : ": ", label ? label : "?",
@@ -68,6 +66,7 @@ void summary_churn_print(const struct pm_profile *p, const struct where_rule *w,
 		}
 	}
 	fputc('\n', f);
+	free(order);
 	pm_profile_free(&places);
 }
 

@@ -107,6 +107,34 @@ bool top_ui_paused(const struct top_ui *ui)
 	return ui->paused;
 }
 
+/* The keys that rank, as the second header line lists them. */
+static const struct {
+	char key;
+	enum top_col col;
+} rank_keys[] = {
+	{ 'l', TOP_LIVE }, { 'a', TOP_ALLOC }, { 'r', TOP_RATE }, { 'f', TOP_FREED },
+};
+
+/* Act on one key; false if it means nothing here. */
+static bool key(struct top_ui *ui, char k, bool *quit)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(rank_keys) / sizeof(rank_keys[0]); i++) {
+		if (rank_keys[i].key == k) {
+			ui->o.sort = rank_keys[i].col;
+			return true;
+		}
+	}
+	if (k == ' ' || k == 'p')
+		ui->paused = !ui->paused;
+	else if (k == 'q')
+		*quit = true;
+	else
+		return false;
+	return true;
+}
+
 bool top_ui_keys(struct top_ui *ui, bool *quit)
 {
 	bool redraw = resized;
@@ -115,32 +143,8 @@ bool top_ui_keys(struct top_ui *ui, bool *quit)
 
 	resized = 0;
 	n = read(STDIN_FILENO, keys, sizeof(keys));
-	for (i = 0; i < n; i++) {
-		switch (keys[i]) {
-		case 'l':
-			ui->o.sort = TOP_LIVE;
-			break;
-		case 'a':
-			ui->o.sort = TOP_ALLOC;
-			break;
-		case 'r':
-			ui->o.sort = TOP_RATE;
-			break;
-		case 'f':
-			ui->o.sort = TOP_FREED;
-			break;
-		case ' ':
-		case 'p':
-			ui->paused = !ui->paused;
-			break;
-		case 'q':
-			*quit = true;
-			break;
-		default:
-			continue;
-		}
-		redraw = true;
-	}
+	for (i = 0; i < n; i++)
+		redraw |= key(ui, keys[i], quit);
 	return redraw;
 }
 

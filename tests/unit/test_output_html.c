@@ -378,45 +378,63 @@ static void test_header(void **state)
 	pm_profile_free(&p);
 }
 
-static const char harness_js[] =
-	"const fs = require('fs'), vm = require('vm');\n"
-	"const json = fs.readFileSync(process.argv[2], 'utf8');\n"
-	"const script = fs.readFileSync(process.argv[3], 'utf8');\n"
-	"function check(ok, msg) {\n"
-	"	if (!ok) {\n"
-	"		console.error('FAIL: ' + msg);\n"
-	"		process.exit(1);\n"
-	"	}\n"
-	"}\n"
-	"class El {\n"
-	"	constructor(tag) {\n"
-	"		Object.assign(this, { tag, children: [], style: {}, className: '' });\n"
-	"		Object.assign(this, { text: '', on: {} });\n"
-	"		this.clientWidth = 1e9;\n"
-	"		this.value = '';\n"
-	"	}\n"
-	"	get textContent() { return this.text; }\n"
-	"	set textContent(t) { this.text = t; this.children = []; }\n"
-	"	appendChild(c) {\n"
-	"		if (c.tag !== '#frag')\n"
-	"			this.children.push(c);\n"
-	"		else\n"
-	"			this.children.push(...c.children.splice(0));\n"
-	"		return c;\n"
-	"	}\n"
-	"	addEventListener(t, f) { (this.on[t] = this.on[t] || []).push(f); }\n"
-	"	fire(t, ev) { (this.on[t] || []).forEach((f) => f(ev || {})); }\n"
-	"}\n"
-	"const ids = {};\n"
-	"for (const id of ['fg', 'tip', 'search', 'match', 'views', 'reset', 'pm-data'])\n"
-	"	ids[id] = new El('div');\n"
-	"ids['pm-data'].text = json;\n"
-	"const document = {\n"
-	"	getElementById: (id) => ids[id] || null,\n"
-	"	createElement: (t) => new El(t),\n"
-	"	createDocumentFragment: () => new El('#frag'),\n"
-	"};\n"
+/*
+ * Every harness: node harness.js DATA SCRIPT, check() to fail with a message,
+ * and the page's script run against a stub DOM (ids holds its elements).
+ */
+#define HARNESS_HEAD \
+	"const fs = require('fs'), vm = require('vm');\n" \
+	"const json = fs.readFileSync(process.argv[2], 'utf8');\n" \
+	"const script = fs.readFileSync(process.argv[3], 'utf8');\n" \
+	"function check(ok, msg) {\n" \
+	"	if (!ok) {\n" \
+	"		console.error('FAIL: ' + msg);\n" \
+	"		process.exit(1);\n" \
+	"	}\n" \
+	"}\n" \
+	"/* a canvas context that records what is drawn */\n" \
+	"class Ctx {\n" \
+	"	constructor() { this.ops = []; }\n" \
+	"	beginPath() { this.ops.push(['B']); }\n" \
+	"	moveTo(x, y) { this.ops.push(['P', x, y]); }\n" \
+	"	lineTo(x, y) { this.ops.push(['P', x, y]); }\n" \
+	"	stroke() { this.ops.push(['S', this.strokeStyle]); }\n" \
+	"	fillText(t) { this.ops.push(['T', t]); }\n" \
+	"}\n" \
+	"class El {\n" \
+	"	constructor(tag) {\n" \
+	"		Object.assign(this, { tag, children: [], style: {}, className: '' });\n" \
+	"		Object.assign(this, { text: '', on: {} });\n" \
+	"		this.clientWidth = 1e9;\n" \
+	"		this.value = '';\n" \
+	"	}\n" \
+	"	get textContent() { return this.text; }\n" \
+	"	set textContent(t) { this.text = t; this.children = []; }\n" \
+	"	appendChild(c) {\n" \
+	"		if (c.tag !== '#frag')\n" \
+	"			this.children.push(c);\n" \
+	"		else\n" \
+	"			this.children.push(...c.children.splice(0));\n" \
+	"		return c;\n" \
+	"	}\n" \
+	"	addEventListener(t, f) { (this.on[t] = this.on[t] || []).push(f); }\n" \
+	"	fire(t, ev) { (this.on[t] || []).forEach((f) => f(ev || {})); }\n" \
+	"	getContext() { return this.ctx = this.ctx || new Ctx(); }\n" \
+	"}\n" \
+	"const ids = {};\n" \
+	"for (const id of ['fg', 'tip', 'search', 'match', 'views', 'reset', 'pm-data', 'growth'])\n" \
+	"	ids[id] = new El('div');\n" \
+	"ids['pm-data'].text = json;\n" \
+	"const document = {\n" \
+	"	getElementById: (id) => ids[id] || null,\n" \
+	"	createElement: (t) => new El(t),\n" \
+	"	createDocumentFragment: () => new El('#frag'),\n" \
+	"	createTextNode: (t) => ({ text: t }),\n" \
+	"};\n" \
 	"vm.runInNewContext(script, { document, window: new El('window') });\n"
+
+static const char harness_js[] =
+	HARNESS_HEAD
 	"\n"
 	"const data = JSON.parse(json), fg = ids.fg, tip = ids.tip;\n"
 	"const buttons = ids.views.children;\n"
@@ -489,18 +507,16 @@ static void write_file(const char *path, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
-/* Run the page's own script against a stub DOM in node, if node is here. */
-static void test_script_in_node(void **state)
+/* Run @harness in node on @p's page: its data, its script; skipped without node. */
+static void run_in_node(const struct pm_profile *p, enum pm_view view, const char *harness)
 {
 	char dir[] = "/tmp/test_output_html.XXXXXX", path[3][64], cmd[512];
-	struct pm_profile p;
 	char *doc, *data, *script;
 	int i, rc;
 
 	if (system("command -v node >/dev/null 2>&1"))
 		skip();
-	fixture(&p);
-	doc = write_html(&p, PM_VIEW_ALLOC_OBJECTS);
+	doc = write_html(p, view);
 	data = extract(doc, OUTPUT_HTML_DATA_OPEN, OUTPUT_HTML_DATA_CLOSE);
 	script = extract(strstr(doc, OUTPUT_HTML_DATA_CLOSE) + 1, "<script>\n", "</script>");
 	assert_non_null(mkdtemp(dir));
@@ -509,7 +525,7 @@ static void test_script_in_node(void **state)
 			 (const char *[]){ "data.json", "page.js", "harness.js" }[i]);
 	write_file(path[0], data);
 	write_file(path[1], script);
-	write_file(path[2], harness_js);
+	write_file(path[2], harness);
 	snprintf(cmd, sizeof(cmd), "node %s %s %s", path[2], path[0], path[1]);
 	rc = system(cmd);
 	for (i = 0; i < 3; i++)
@@ -520,6 +536,15 @@ static void test_script_in_node(void **state)
 	free(script);
 	free(data);
 	free(doc);
+}
+
+/* The page's own script against a stub DOM. */
+static void test_script_in_node(void **state)
+{
+	struct pm_profile p;
+
+	fixture(&p);
+	run_in_node(&p, PM_VIEW_ALLOC_OBJECTS, harness_js);
 	pm_profile_free(&p);
 }
 
@@ -587,45 +612,7 @@ static void test_why_and_series(void **state)
 
 /* The charts' lines, drawn on a recording canvas, sit where the series put them. */
 static const char growth_js[] =
-	"const fs = require('fs'), vm = require('vm');\n"
-	"const json = fs.readFileSync(process.argv[2], 'utf8');\n"
-	"const script = fs.readFileSync(process.argv[3], 'utf8');\n"
-	"function check(ok, msg) {\n"
-	"	if (!ok) {\n"
-	"		console.error('FAIL: ' + msg);\n"
-	"		process.exit(1);\n"
-	"	}\n"
-	"}\n"
-	"class Ctx {\n"
-	"	constructor() { this.ops = []; }\n"
-	"	beginPath() { this.ops.push(['B']); }\n"
-	"	moveTo(x, y) { this.ops.push(['P', x, y]); }\n"
-	"	lineTo(x, y) { this.ops.push(['P', x, y]); }\n"
-	"	stroke() { this.ops.push(['S', this.strokeStyle]); }\n"
-	"	fillText(t) { this.ops.push(['T', t]); }\n"
-	"}\n"
-	"class El {\n"
-	"	constructor(tag) {\n"
-	"		Object.assign(this, { tag, children: [], style: {}, text: '', on: {} });\n"
-	"		this.clientWidth = 1000;\n"
-	"	}\n"
-	"	set textContent(t) { this.text = t; this.children = []; }\n"
-	"	get textContent() { return this.text; }\n"
-	"	appendChild(c) { this.children.push(c); return c; }\n"
-	"	addEventListener() {}\n"
-	"	getContext() { return this.ctx = this.ctx || new Ctx(); }\n"
-	"}\n"
-	"const ids = {};\n"
-	"for (const id of ['fg', 'tip', 'search', 'match', 'views', 'reset', 'pm-data', 'growth'])\n"
-	"	ids[id] = new El('div');\n"
-	"ids['pm-data'].text = json;\n"
-	"const document = {\n"
-	"	getElementById: (id) => ids[id] || null,\n"
-	"	createElement: (t) => new El(t),\n"
-	"	createDocumentFragment: () => new El('#frag'),\n"
-	"	createTextNode: (t) => ({ text: t }),\n"
-	"};\n"
-	"vm.runInNewContext(script, { document, window: new El('window') });\n"
+	HARNESS_HEAD
 	"const data = JSON.parse(json), g = ids.growth.children;\n"
 	"const charts = g.filter((c) => c.tag === 'canvas');\n"
 	"check(charts.length === 2, 'two charts');\n"
@@ -668,34 +655,10 @@ static const char growth_js[] =
 
 static void test_growth_in_node(void **state)
 {
-	char dir[] = "/tmp/test_output_html.XXXXXX", path[3][64], cmd[512];
 	struct pm_profile p;
-	char *doc, *data, *script;
-	int i, rc;
 
-	if (system("command -v node >/dev/null 2>&1"))
-		skip();
 	series_fixture(&p);
-	doc = write_html(&p, PM_VIEW_LIVE_BYTES);
-	data = extract(doc, OUTPUT_HTML_DATA_OPEN, OUTPUT_HTML_DATA_CLOSE);
-	script = extract(strstr(doc, OUTPUT_HTML_DATA_CLOSE) + 1, "<script>\n", "</script>");
-	assert_non_null(mkdtemp(dir));
-	for (i = 0; i < 3; i++)
-		snprintf(path[i], sizeof(path[i]), "%s/%s", dir,
-			 (const char *[]){ "data.json", "page.js", "growth.js" }[i]);
-	write_file(path[0], data);
-	write_file(path[1], script);
-	write_file(path[2], growth_js);
-	snprintf(cmd, sizeof(cmd), "node %s %s %s", path[2], path[0], path[1]);
-	rc = system(cmd);
-	for (i = 0; i < 3; i++)
-		unlink(path[i]);
-	rmdir(dir);
-	assert_true(WIFEXITED(rc));
-	assert_int_equal(WEXITSTATUS(rc), 0);
-	free(script);
-	free(data);
-	free(doc);
+	run_in_node(&p, PM_VIEW_LIVE_BYTES, growth_js);
 	pm_profile_free(&p);
 }
 

@@ -265,10 +265,19 @@ static struct pm_stack *find_stack(struct pm_profile *p, const struct pm_stack *
 	return NULL;
 }
 
+/* Writing what was read gives the same bytes. */
+static void assert_rewrites_as(const struct pm_profile *q, const char *txt)
+{
+	char *again = write_to_string(q);
+
+	assert_string_equal(again, txt);
+	free(again);
+}
+
 static void test_round_trip(void **state)
 {
 	struct pm_profile p, q;
-	char *txt, *again;
+	char *txt;
 	size_t i;
 	FILE *f;
 
@@ -297,11 +306,7 @@ static void test_round_trip(void **state)
 		assert_frames_equal(s, &p.stacks[i]);
 	}
 
-	/* Writing what was read gives the same bytes. */
-	again = write_to_string(&q);
-	assert_string_equal(again, txt);
-
-	free(again);
+	assert_rewrites_as(&q, txt);
 	free(txt);
 	pm_profile_free(&p);
 	pm_profile_free(&q);
@@ -390,7 +395,7 @@ static void test_series_round_trip(void **state)
 	struct json_object *doc, *stacks, *series, *pt, *v;
 	struct pm_profile p, q;
 	struct pm_stack *s;
-	char *txt, *again;
+	char *txt;
 	size_t i;
 
 	fixture(&p);
@@ -430,9 +435,7 @@ static void test_series_round_trip(void **state)
 	s = find_stack(&q, &p.stacks[2]);
 	assert_int_equal(s->npoints, 3);
 	assert_memory_equal(s->series, pts, sizeof(pts));
-	again = write_to_string(&q);
-	assert_string_equal(again, txt);
-	free(again);
+	assert_rewrites_as(&q, txt);
 	free(txt);
 	pm_profile_free(&p);
 	pm_profile_free(&q);
