@@ -62,7 +62,7 @@ static void put(const char *s, size_t len)
 
 struct top_ui *top_ui_open(const struct top_opts *o, enum pm_view view, const char *what)
 {
-	struct sigaction sa = { .sa_handler = on_winch };
+	struct sigaction sa = { .sa_handler = on_winch, .sa_flags = SA_RESTART };
 	struct termios raw;
 	struct top_ui *ui;
 
