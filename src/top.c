@@ -203,6 +203,9 @@ static void put_table(FILE *f, const struct top_ui *ui, const struct pm_profile 
 
 void top_ui_draw(struct top_ui *ui, const struct pm_profile *p)
 {
+	static const char keys_line[] = "rank by: l live  a alloc  r rate  f freed<1ms   "
+					"space pause   q quit";
+	static const char wait_line[] = "waiting for the first snapshot...";
 	char *buf = NULL, head[256];
 	int rows, cols, n;
 	size_t len = 0;
@@ -216,15 +219,13 @@ void top_ui_draw(struct top_ui *ui, const struct pm_profile *p)
 	n = snprintf(head, sizeof(head), "pymem-bpf top: %s%s", ui->what,
 		     ui->paused ? "   PAUSED" : "");
 	fputs(REVERSE, m);
-	put_line(m, head, n > 0 ? (size_t)n : 0, cols);
+	put_line(m, head, n < 0 ? 0 : strnlen(head, sizeof(head)), cols);
 	fputs(PLAIN, m);
-	n = snprintf(head, sizeof(head), "rank by: l live  a alloc  r rate  f freed<1ms   "
-		     "space pause   q quit");
-	put_line(m, head, n, cols);
+	put_line(m, keys_line, strlen(keys_line), cols);
 	if (p)
 		put_table(m, ui, p, rows - CHROME_LINES, cols);
 	else
-		put_line(m, "waiting for the first snapshot...", 33, cols);
+		put_line(m, wait_line, strlen(wait_line), cols);
 	fputs(ERASE_BELOW, m);
 	fclose(m);
 	put(buf, len);
