@@ -451,7 +451,7 @@ static int write_growth(const struct diff_table *stacks, const struct pm_profile
 	if (!err)
 		err = view_invert(&g, &after, denv.view, denv.format == OUTPUT_JSON);
 	if (!err)
-		err = output_write(&g, denv.format, denv.view, denv.output);
+		err = output_write(&g, denv.format, denv.view, true, denv.output);
 	else
 		fprintf(stderr, "pymem-bpf: out of memory\n");
 	pm_profile_free(&g);

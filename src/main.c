@@ -2,14 +2,12 @@
 /* pymem-bpf: per-stack live and allocated memory of a running CPython process. */
 #include <argp.h>
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include "check.h"
 #include "collect.h"
@@ -17,15 +15,19 @@
 #include "kfeatures.h"
 #include "launch.h"
 #include "output.h"
-#include "output_top.h"
+#include "output_file.h"
 #include "probes.h"
 #include "pytarget.h"
 #include "redirect.h"
 #include "report.h"
+#include "session.h"
+#include "summary.h"
 #include "symbolize.h"
+#include "top.h"
 #include "view.h"
 
-#define TICK_MS 200
+/* `top` redraws this often unless -i says otherwise, as py-spy's does */
+#define TOP_INTERVAL_S	1.0
 
 static struct env {
 	pid_t pid;
@@ -35,14 +37,16 @@ static struct env {
 	const char *output;
 	enum output_format format;
 	enum pm_view view;
-	int top;
+	bool view_given;
+	bool top_ui;			/* pymem-bpf top */
 	bool no_inject;
 	struct probes_opts probes;
 	struct view_opts vopts;
+	struct top_opts topts;
 } env = {
-	.top = 10,
 	.view = PM_VIEW_LIVE_BYTES,
 	.probes = { .max_live = 1 << 20, .max_stacks = 1 << 18 },
+	.topts = TOP_OPTS_DEFAULT,
 };
 
 const char *argp_program_version = "pymem-bpf 0.1";
@@ -51,6 +55,7 @@ static const char doc[] =
 "\n"
 "USAGE: pymem-bpf [OPTIONS] -p PID\n"
 "       pymem-bpf [OPTIONS] -- COMMAND [ARGS...]\n"
+"       pymem-bpf top [OPTIONS] -p PID | -- COMMAND   the table redrawn in place\n"
 "       pymem-bpf report PROFILE.json [-f FORMAT] [-o FILE]   (see report --help)\n"
 "       pymem-bpf diff BASE.json NEW.json [-f FORMAT] [-o FILE] (see diff --help)\n"
 "       pymem-bpf check [-p PID]       can this kernel run it? (see check --help)\n"
@@ -60,6 +65,8 @@ static const char doc[] =
 "    pymem-bpf -p 4242 -d 30 -o heap.json -f json\n"
 "    pymem-bpf -p 4242 -f folded --view alloc-bytes -o alloc.folded\n"
 "    pymem-bpf -i 5 -- python3 app.py   # launch mode, a top table every 5 s\n"
+"    pymem-bpf -n 5 --view alloc-bytes -- python3 app.py   # what churns\n"
+"    pymem-bpf top -p 4242              # keys: l live, a alloc, r rate, f freed<1ms\n"
 "\n"
 "EXIT STATUS: 0 success, 1 runtime failure, 2 bad input (no such PID, not\n"
 "Python, unsupported version, missing privileges, bad option).";
@@ -69,12 +76,12 @@ enum { OPT_VIEW = 0x100, OPT_MAX_LIVE, OPT_MAX_STACKS, OPT_NO_INJECT };
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Profile this process", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS (default: Ctrl-C or target exit)", 0 },
-	{ "interval", 'i', "SECONDS", 0, "Print a top table every SECONDS", 0 },
+	{ "interval", 'i', "SECONDS", 0, "Print a top table every SECONDS, its rates over "
+	  "those SECONDS (top: redraw every SECONDS, default 1)", 0 },
 	{ "output", 'o', "FILE", 0, "Write the profile to FILE ('-' for stdout)", 0 },
 	{ "format", 'f', "FORMAT", 0, "json (default), folded, html, pprof or speedscope", 0 },
 	{ "view", OPT_VIEW, "VIEW", 0, "live-bytes (default), live-objects, alloc-bytes, alloc-objects, "
-	  "peak-bytes", 0 },
-	{ "top", 'n', "N", 0, "Rows in the top table (default 10)", 0 },
+	  "peak-bytes: what tables rank by and flame graphs show", 0 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0, "Live blocks tracked at once (default 1048576)", 0 },
 	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks tracked (default 262144)", 0 },
 	{ "no-inject", OPT_NO_INJECT, NULL, 0, "Probe allocator symbols instead of redirecting "
@@ -108,6 +115,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &env.vopts;
+		state->child_inputs[1] = &env.topts;
 		break;
 	case 'p':
 		env.pid = parse_count(arg, state);
@@ -128,9 +136,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_VIEW:
 		if (pm_view_parse(arg, &env.view))
 			argp_error(state, "unknown view: %s", arg);
-		break;
-	case 'n':
-		env.top = parse_count(arg, state);
+		env.view_given = true;
 		break;
 	case OPT_MAX_LIVE:
 		env.probes.max_live = parse_count(arg, state);
@@ -165,14 +171,6 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static const char *site_dso(void *arg, enum pymem_site site)
 {
 	return probes_site_dso(arg, site);
@@ -188,35 +186,6 @@ static const struct symbolizer_ops sym_ops = {
 	.site_dso = site_dso,
 	.code_current = code_current,
 };
-
-static int build_profile(struct collector *c, const struct pytarget *t, double secs,
-			 bool exited, struct pm_profile *p)
-{
-	int err;
-
-	memset(p, 0, sizeof(*p));
-	p->pid = t->pid;
-	snprintf(p->version, sizeof(p->version), "%s", t->version);
-	p->executable = strdup(t->exe);
-	p->libpython = t->shared ? strdup(t->interp) : NULL;
-	p->duration_s = secs;
-	p->target_exited = exited;
-	err = collector_profile(c, p);
-	if (!err)
-		err = view_apply_root_first(p, &env.vopts, env.view);
-	if (!err)
-		pm_profile_sort(p, PM_VIEW_LIVE_BYTES);
-	return err;
-}
-
-static void print_top(struct collector *c, const struct pytarget *t, double secs, FILE *out)
-{
-	struct pm_profile p;
-
-	if (!build_profile(c, t, secs, false, &p))
-		output_top_print(&p, env.top, out);
-	pm_profile_free(&p);
-}
 
 /*
  * Redirect the allocator tables to trampolines where possible: exact on LTO
@@ -264,37 +233,91 @@ static void warn_coverage(const struct pytarget *t)
 			t->pythonmalloc);
 }
 
-/* Poll until the duration ends, a signal arrives or the target exits. */
-static bool run_session(struct collector *c, const struct pytarget *t, double start)
+/* A pre-attach check: a capture must not be lost to an output it cannot create. */
+static int check_output(void)
 {
-	double next_top = start + env.interval;
-	struct pollfd pfd = { .fd = syscall(SYS_pidfd_open, t->pid, 0), .events = POLLIN };
-	bool exited = false;
+	int err;
 
-	while (!exiting) {
-		collector_wait(c, TICK_MS);
-		if (poll(&pfd, pfd.fd >= 0 ? 1 : 0, 0) > 0 ||
-		    (pfd.fd < 0 && kill(t->pid, 0) && errno == ESRCH)) {
-			exited = true;
-			break;
-		}
-		if (env.duration && now() - start >= env.duration)
-			break;
-		if (env.interval && now() >= next_top) {
-			print_top(c, t, now() - start, stdout);
-			fflush(stdout);
-			next_top += env.interval;
-		}
+	if (!env.output || !strcmp(env.output, "-"))
+		return 0;
+	err = output_file_check(env.output);
+	if (err)
+		fprintf(stderr, "pymem-bpf: cannot create %s: %s\n", env.output, strerror(-err));
+	return err;
+}
+
+/* Tables go to stdout, unless the profile itself does. */
+static FILE *tables(void)
+{
+	return env.output && !strcmp(env.output, "-") ? stderr : stdout;
+}
+
+/* The exit table, the churn answer, then the output file (or a fallback for it). */
+static int finish(struct pm_profile *prof)
+{
+	char saved[4096];
+
+	output_top_print(prof, env.view, &env.topts, tables());
+	summary_churn_print(prof, &env.topts.where, tables());
+	fflush(tables());
+	if (!env.output)
+		return EXIT_SUCCESS;
+	if (view_invert(prof, &env.vopts, env.view, env.format == OUTPUT_JSON)) {
+		fprintf(stderr, "pymem-bpf: out of memory\n");
+		return EXIT_FAILURE;
 	}
-	if (pfd.fd >= 0)
-		close(pfd.fd);
-	return exited;
+	if (!output_write(prof, env.format, env.view, env.view_given, env.output))
+		return EXIT_SUCCESS;
+	/* inverting twice is the identity: the fallback is JSON, which reads root first */
+	if (view_invert(prof, &env.vopts, env.view, env.format == OUTPUT_JSON) ||
+	    output_save_fallback(prof, saved, sizeof(saved)))
+		fprintf(stderr, "pymem-bpf: the profile could not be saved anywhere else either\n");
+	else
+		fprintf(stderr, "pymem-bpf: the profile is saved as %s instead (pymem-bpf report "
+			"converts it)\n", saved);
+	return EXIT_FAILURE;
+}
+
+/* The session from attach to its end: tables or top's screen, then the profile. */
+static int run(struct collector *col, const struct pytarget *t, struct pm_profile *prof)
+{
+	struct session_opts so = {
+		.duration = env.duration, .interval = env.interval, .view = env.view,
+		.vopts = &env.vopts, .topts = &env.topts, .tables = tables(),
+	};
+	struct session s = { .col = col, .t = t, .o = &so, .start = session_now() };
+	struct timespec wall;
+	char what[128];
+	bool exited;
+	int err;
+
+	clock_gettime(CLOCK_REALTIME, &wall);
+	s.start_time = wall.tv_sec + wall.tv_nsec / 1e9;
+	if (env.top_ui && !so.interval)
+		so.interval = TOP_INTERVAL_S;
+	if (so.interval) {
+		s.iv = interval_new(so.interval);
+		if (!s.iv)
+			return -ENOMEM;
+	}
+	snprintf(what, sizeof(what), "PID %d (python %s)", t->pid, t->version);
+	if (env.top_ui)
+		s.ui = top_ui_open(&env.topts, env.view, what);
+	exited = session_run(&s, &exiting);
+	top_ui_close(s.ui);
+	if (exited)
+		fprintf(stderr, "pymem-bpf: target PID %d exited; writing the profile gathered "
+			"so far\n", t->pid);
+	err = session_profile(&s, exited, prof);
+	interval_free(s.iv);
+	return err;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
 		{ &view_argp, 0, "View options:", 0 },
+		{ &top_argp, 0, "Table options:", 0 },
 		{},
 	};
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
@@ -304,12 +327,11 @@ int main(int argc, char **argv)
 	struct symbolizer *sym = NULL;
 	struct collector *col = NULL;
 	struct pm_profile prof = {};
-	bool launched = false, exited;
+	bool launched = false;
 	struct kfeatures kf;
 	struct pytarget t;
 	char err[512] = "";
 	int ret, status;
-	double start;
 
 	if (argc > 1 && !strcmp(argv[1], "report"))
 		return report_main(argc - 1, argv + 1);
@@ -317,8 +339,15 @@ int main(int argc, char **argv)
 		return diff_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "check"))
 		return check_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "top")) {
+		env.top_ui = true;
+		argc--;
+		argv++;
+	}
 	argp_err_exit_status = EXIT_BAD_INPUT;
 	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL))
+		return EXIT_BAD_INPUT;
+	if (check_output())
 		return EXIT_BAD_INPUT;
 	if (!kfeatures_privileged()) {
 		fprintf(stderr, "pymem-bpf: need root, or CAP_BPF and CAP_PERFMON (try sudo)\n");
@@ -364,7 +393,6 @@ int main(int argc, char **argv)
 		kill(env.pid, SIGCONT);
 		launched = false;
 	}
-	start = now();
 	fprintf(stderr, "pymem-bpf: attached to PID %d (python %s, %s)\n", t.pid, t.version,
 		t.interp);
 
@@ -375,21 +403,12 @@ int main(int argc, char **argv)
 		ret = EXIT_FAILURE;
 		goto cleanup;
 	}
-	exited = run_session(col, &t, start);
-	if (exited)
-		fprintf(stderr, "pymem-bpf: target PID %d exited; writing the profile gathered "
-			"so far\n", t.pid);
-	if (build_profile(col, &t, now() - start, exited, &prof)) {
+	if (run(col, &t, &prof)) {
 		fprintf(stderr, "pymem-bpf: cannot read the kernel maps\n");
 		ret = EXIT_FAILURE;
 		goto cleanup;
 	}
-	ret = EXIT_SUCCESS;
-	output_top_print(&prof, env.top, env.output && !strcmp(env.output, "-") ? stderr : stdout);
-	if (env.output &&
-	    (view_invert(&prof, &env.vopts, env.view, env.format == OUTPUT_JSON) ||
-	     output_write(&prof, env.format, env.view, env.output)))
-		ret = EXIT_FAILURE;
+	ret = finish(&prof);
 cleanup:
 	redirect_stop(redir);
 	pm_profile_free(&prof);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "output.h"
 #include "output_file.h"
 #include "output_folded.h"
@@ -9,6 +11,7 @@
 #include "output_json.h"
 #include "output_pprof.h"
 #include "output_speedscope.h"
+#include "summary.h"
 
 static const char *const names[] = {
 	[OUTPUT_JSON] = "json",
@@ -31,45 +34,82 @@ int output_format_parse(const char *s, enum output_format *fmt)
 	return -EINVAL;
 }
 
-int output_write(const struct pm_profile *p, enum output_format fmt, enum pm_view view,
-		 const char *path)
+static int write_format(const struct pm_profile *p, enum output_format fmt, enum pm_view view,
+			bool view_given, FILE *f)
+{
+	char why[512];
+
+	switch (fmt) {
+	case OUTPUT_JSON:
+		return output_json_write(p, f);
+	case OUTPUT_FOLDED:
+		return output_folded_write(p, view, f);
+	case OUTPUT_HTML:
+		if (view_given)
+			return output_html_write(p, view, NULL, f);
+		view = summary_pick_view(p, why, sizeof(why));
+		return output_html_write(p, view, why, f);
+	case OUTPUT_SPEEDSCOPE:
+		return output_speedscope_write(p, f);
+	case OUTPUT_PPROF:
+		return output_pprof_write(p, f);
+	}
+	return -EINVAL;
+}
+
+/* Write it whole or not at all; @created tells a failure to create from one to write. */
+static int write_file(const struct pm_profile *p, enum output_format fmt, enum pm_view view,
+		      bool view_given, const char *path, bool *created)
 {
 	struct output_file of;
 	FILE *f;
 	int err;
 
+	*created = false;
 	f = output_file_open(path, &of);
-	if (!f) {
-		err = -errno;
-		fprintf(stderr, "pymem-bpf: cannot create %s: %s\n", path, strerror(errno));
-		return err;
-	}
-	switch (fmt) {
-	case OUTPUT_JSON:
-		err = output_json_write(p, f);
-		break;
-	case OUTPUT_FOLDED:
-		err = output_folded_write(p, view, f);
-		break;
-	case OUTPUT_HTML:
-		err = output_html_write(p, view, f);
-		break;
-	case OUTPUT_SPEEDSCOPE:
-		err = output_speedscope_write(p, f);
-		break;
-	case OUTPUT_PPROF:
-		err = output_pprof_write(p, f);
-		break;
-	default:
-		err = -EINVAL;
-	}
+	if (!f)
+		return -errno;
+	*created = true;
+	err = write_format(p, fmt, view, view_given, f);
 	if (err) {
 		output_file_abort(&of);
-		fprintf(stderr, "pymem-bpf: cannot write %s: %s\n", path, strerror(-err));
 		return err;
 	}
-	err = output_file_commit(&of);
+	return output_file_commit(&of);
+}
+
+int output_write(const struct pm_profile *p, enum output_format fmt, enum pm_view view,
+		 bool view_given, const char *path)
+{
+	bool created;
+	int err = write_file(p, fmt, view, view_given, path, &created);
+
 	if (err)
-		fprintf(stderr, "pymem-bpf: cannot write %s: %s\n", path, strerror(-err));
+		fprintf(stderr, "pymem-bpf: cannot %s %s: %s\n", created ? "write" : "create", path,
+			strerror(-err));
+	return err;
+}
+
+int output_save_fallback(const struct pm_profile *p, char *saved, size_t len)
+{
+	const char *dirs[] = { getenv("TMPDIR"), "/var/tmp", "/tmp", "." };
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	bool created;
+	int err = -ENOENT;
+	size_t i;
+
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime_r(&now, &tm));
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if (!dirs[i] || !*dirs[i])
+			continue;
+		if (snprintf(saved, len, "%s/pymem-bpf-%d-%s.json", dirs[i], p->pid, stamp) >=
+		    (int)len)
+			continue;
+		err = write_file(p, OUTPUT_JSON, PM_VIEW_LIVE_BYTES, true, saved, &created);
+		if (!err)
+			return 0;
+	}
 	return err;
 }

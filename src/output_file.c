@@ -73,6 +73,20 @@ fail:
 	return NULL;
 }
 
+int output_file_check(const char *path)
+{
+	struct output_file of;
+	struct stat st;
+
+	/* the temporary would be made inside it, and the rename fail at the end */
+	if (path && !stat(path, &st) && S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (!output_file_open(path, &of))
+		return -errno;
+	output_file_abort(&of);
+	return 0;
+}
+
 int output_file_commit(struct output_file *of)
 {
 	int err = 0;

@@ -20,6 +20,11 @@ struct output_file {
  * Returns the stream to write, or NULL with errno set.
  */
 FILE *output_file_open(const char *path, struct output_file *of);
+/*
+ * Can @path be created?  A temporary is made beside it and removed, so a
+ * long session finds out before it starts.  "-" always can.  0 or -errno.
+ */
+int output_file_check(const char *path);
 /* Flush, close and rename into place.  0 or -errno; the temp is gone either way. */
 int output_file_commit(struct output_file *of);
 /* Close and remove the temporary file; the target is left untouched. */

@@ -15,9 +15,12 @@
 #include "output_html.h"
 #include "output_html_assets.h"
 #include "output_top.h"
+#include "where.h"
 
 #define JSON_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define NVIEWS		(PM_VIEW_PEAK_BYTES + 1)
+/* Series drawn over time: a few lines are readable, a dozen are not. */
+#define GROWTH_STACKS	6
 
 /* In enum pm_view order, which is also the order of a node's "v" array. */
 static const char *const view_keys[NVIEWS] = {
@@ -41,22 +44,6 @@ struct html_stack {
 
 /* Stands in for a stack without frames, as the folded writer does. */
 static struct html_frame unknown_frame = { "[unknown]", PM_FRAME_NATIVE };
-
-static char *frame_text(const struct pm_frame *fr)
-{
-	const char *fn = fr->function && *fr->function ? fr->function : "[unknown]";
-	const char *file = fr->file ? fr->file : "";
-	char *s;
-	int r;
-
-	if (fr->kind == PM_FRAME_PYTHON)
-		r = asprintf(&s, "%s (%s:%d)", fn, file, fr->line);
-	else if (*file)
-		r = asprintf(&s, "%s [%s]", fn, file);
-	else
-		r = asprintf(&s, "%s", fn);
-	return r < 0 ? NULL : s;
-}
 
 static void stacks_free(struct html_stack *hs, size_t n)
 {
@@ -88,7 +75,7 @@ static int stack_render(const struct pm_stack *s, struct html_stack *h)
 	/* Count as we go so stacks_free() releases a partial stack. */
 	for (i = 0; i < s->nframes; i++) {
 		h->fr[i].kind = s->frames[i].kind;
-		h->fr[i].text = frame_text(&s->frames[i]);
+		h->fr[i].text = pm_frame_label(&s->frames[i]);
 		if (!h->fr[i].text)
 			return -ENOMEM;
 		h->n = i + 1;
@@ -211,6 +198,61 @@ fail:
 	return NULL;
 }
 
+static uint64_t weight(const struct pm_stack *s)
+{
+	return s->c.alloc_bytes + s->c.live_bytes;
+}
+
+/* {n: WHERE text, t: times, a: allocated bytes (cumulative), l: live bytes} */
+static struct json_object *series_one(const struct pm_stack *s)
+{
+	static const struct where_rule user = { .kind = WHERE_USER };
+	struct json_object *o = json_object_new_object(), *t, *a, *l;
+	char *label = where_text(s->frames, s->nframes, &user);
+	size_t i;
+
+	t = json_object_new_array_ext(s->npoints);
+	a = json_object_new_array_ext(s->npoints);
+	l = json_object_new_array_ext(s->npoints);
+	for (i = 0; t && a && l && i < s->npoints; i++) {
+		json_object_array_add(t, json_object_new_double(s->series[i].t));
+		json_object_array_add(a, json_object_new_uint64(s->series[i].alloc_bytes));
+		json_object_array_add(l, json_object_new_uint64(s->series[i].live_bytes));
+	}
+	if (o) {
+		json_object_object_add(o, "n", json_object_new_string(label ? label : "?"));
+		json_object_object_add(o, "t", t);
+		json_object_object_add(o, "a", a);
+		json_object_object_add(o, "l", l);
+	} else {
+		json_object_put(t);
+		json_object_put(a);
+		json_object_put(l);
+	}
+	free(label);
+	return o;
+}
+
+/* The series of the stacks that weigh most, for the charts of growth; NULL if none. */
+static struct json_object *series_data(const struct pm_profile *p)
+{
+	const struct pm_stack **order = pm_profile_order_by(p, weight);
+	struct json_object *arr = NULL;
+	size_t i, n = 0;
+
+	for (i = 0; order && i < p->nstacks && n < GROWTH_STACKS; i++) {
+		/* one point draws no line */
+		if (order[i]->npoints < 2)
+			continue;
+		if (!arr)
+			arr = json_object_new_array();
+		if (arr && !json_object_array_add(arr, series_one(order[i])))
+			n++;
+	}
+	free(order);
+	return arr;
+}
+
 static struct json_object *data_obj(const struct pm_profile *p, enum pm_view view)
 {
 	struct json_object *o, *views, *root = NULL;
@@ -235,6 +277,10 @@ static struct json_object *data_obj(const struct pm_profile *p, enum pm_view vie
 	json_object_object_add(o, "view", json_object_new_int(view));
 	json_object_object_add(o, "views", views);
 	json_object_object_add(o, "root", root);
+	if (p->series.step_s > 0) {
+		json_object_object_add(o, "step", json_object_new_double(p->series.step_s));
+		json_object_object_add(o, "series", series_data(p));
+	}
 	return o;
 }
 
@@ -309,7 +355,7 @@ static void put_dropped(const struct pm_profile *p, FILE *f)
 	fputs("</p>\n", f);
 }
 
-static void put_header(const struct pm_profile *p, FILE *f)
+static void put_header(const struct pm_profile *p, const char *why, FILE *f)
 {
 	double dur = isfinite(p->duration_s) ? p->duration_s : 0.0;
 	char ver[sizeof(p->version) + 1];
@@ -329,6 +375,11 @@ static void put_header(const struct pm_profile *p, FILE *f)
 	put_counts(f, "allocated", p->totals.alloc_bytes, p->totals.alloc_objects);
 	fputs("</p>\n", f);
 	put_dropped(p, f);
+	if (why) {
+		fputs("<p id=\"why\">", f);
+		put_html(f, why);
+		fputs("</p>\n", f);
+	}
 	fputs("</header>\n", f);
 }
 
@@ -347,10 +398,10 @@ static const char body_controls[] =
 	"<button id=\"reset\">reset zoom</button>"
 	"<input id=\"search\" type=\"search\" placeholder=\"search frames\">"
 	"<span id=\"match\"></span></div>\n"
-	"<div id=\"fg\"></div>\n<div id=\"tip\"></div>\n"
+	"<div id=\"fg\"></div>\n<div id=\"tip\"></div>\n<div id=\"growth\"></div>\n"
 	"<noscript>The flame graph needs JavaScript.</noscript>\n";
 
-int output_html_write(const struct pm_profile *p, enum pm_view view, FILE *f)
+int output_html_write(const struct pm_profile *p, enum pm_view view, const char *why, FILE *f)
 {
 	struct json_object *data;
 	const char *txt;
@@ -369,7 +420,7 @@ int output_html_write(const struct pm_profile *p, enum pm_view view, FILE *f)
 
 	put_head(p, f);
 	fputs("<body>\n", f);
-	put_header(p, f);
+	put_header(p, why, f);
 	fputs(body_controls, f);
 	fputs(OUTPUT_HTML_DATA_OPEN, f);
 	put_script_data(f, txt);

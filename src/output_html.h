@@ -18,8 +18,9 @@
  * It opens on @view and lets the reader switch between the four views,
  * search, zoom and hover.  The data is a prefix tree of frames, labelled
  * "function (file:line)" or "symbol [dso]", with stacks whose four view
- * values are all zero left out.  0 or -errno.
+ * values are all zero left out.  @why, if not NULL, says why it opens on
+ * @view.  0 or -errno.
  */
-int output_html_write(const struct pm_profile *p, enum pm_view view, FILE *f);
+int output_html_write(const struct pm_profile *p, enum pm_view view, const char *why, FILE *f);
 
 #endif /* PYMEM_OUTPUT_HTML_H */

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * JSON profile writer and reader.  The layout is a contract with other
- * tools: pid, python{version,executable,libpython}, duration_s,
- * target_exited, totals, dropped (every reason), stacks (root first,
- * largest live bytes first).  Stacks are streamed one per line so a big
+ * tools: pid, python{version,executable,libpython}, start_time, duration_s,
+ * target_exited, totals, dropped (every reason), series_info (with -i),
+ * stacks (root first, largest live bytes first, each with its series).  Stacks are streamed one per line so a big
  * profile never needs a whole json-c tree in memory.
  */
 #include <errno.h>
@@ -98,6 +98,25 @@ static struct json_object *frame_obj(const struct pm_frame *fr)
 	return o;
 }
 
+static struct json_object *series_obj(const struct pm_stack *s)
+{
+	struct json_object *arr = json_object_new_array_ext(s->npoints), *pt;
+	size_t i;
+
+	for (i = 0; arr && i < s->npoints; i++) {
+		pt = json_object_new_object();
+		if (pt) {
+			json_object_object_add(pt, "t", json_object_new_double(s->series[i].t));
+			json_object_object_add(pt, "alloc_bytes",
+					       json_object_new_uint64(s->series[i].alloc_bytes));
+			json_object_object_add(pt, "live_bytes",
+					       json_object_new_uint64(s->series[i].live_bytes));
+		}
+		json_object_array_add(arr, pt);
+	}
+	return arr;
+}
+
 static struct json_object *stack_obj(const struct pm_stack *s, double dur)
 {
 	struct json_object *o = json_object_new_object();
@@ -113,6 +132,8 @@ static struct json_object *stack_obj(const struct pm_stack *s, double dur)
 		json_object_array_add(frames, frame_obj(&s->frames[i]));
 	json_object_object_add(o, "frames", frames);
 	add_counts(o, &s->c, dur);
+	if (s->npoints)
+		json_object_object_add(o, "series", series_obj(s));
 	return o;
 }
 
@@ -136,9 +157,25 @@ static int put_value(FILE *f, const char *sep, const char *key, struct json_obje
 	return 0;
 }
 
+/* How the series were bounded; NULL when there are none. */
+static struct json_object *series_info_obj(const struct pm_profile *p)
+{
+	struct json_object *o;
+
+	if (!(p->series.step_s > 0))
+		return NULL;
+	o = json_object_new_object();
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "step_s", json_object_new_double(p->series.step_s));
+	json_object_object_add(o, "max_points", json_object_new_int64(p->series.max_points));
+	json_object_object_add(o, "max_stacks", json_object_new_int64(p->series.max_stacks));
+	return o;
+}
+
 static int header_write(const struct pm_profile *p, FILE *f)
 {
-	struct json_object *totals, *dropped, *peak;
+	struct json_object *totals, *dropped, *peak, *series;
 	double dur = isfinite(p->duration_s) ? p->duration_s : 0.0;
 	int d, err;
 
@@ -157,6 +194,8 @@ static int header_write(const struct pm_profile *p, FILE *f)
 
 	fprintf(f, "{\"pid\":%d", p->pid);
 	err = put_value(f, ",", "python", python_obj(p));
+	if (!err && p->start_time > 0)
+		err = put_value(f, ",", "start_time", json_object_new_double(p->start_time));
 	if (!err)
 		err = put_value(f, ",", "duration_s", json_object_new_double(dur));
 	if (!err)
@@ -173,16 +212,18 @@ static int header_write(const struct pm_profile *p, FILE *f)
 		err = put_value(f, ",", "dropped", dropped);
 		dropped = NULL;
 	}
+	series = series_info_obj(p);
+	if (!err && series)
+		err = put_value(f, ",", "series_info", series);
 	json_object_put(peak);
 	json_object_put(totals);
 	json_object_put(dropped);
 	return err;
 }
 
-static int live_desc(const void *a, const void *b, void *unused)
+static uint64_t live_bytes(const struct pm_stack *s)
 {
-	return pm_stack_cmp(*(const struct pm_stack **)a, *(const struct pm_stack **)b,
-			    PM_VIEW_LIVE_BYTES);
+	return s->c.live_bytes;
 }
 
 int output_json_write(const struct pm_profile *p, FILE *f)
@@ -192,12 +233,9 @@ int output_json_write(const struct pm_profile *p, FILE *f)
 	int err;
 
 	/* The profile is const: sort pointers to its stacks instead. */
-	order = malloc((p->nstacks ? p->nstacks : 1) * sizeof(*order));
+	order = pm_profile_order_by(p, live_bytes);
 	if (!order)
 		return -ENOMEM;
-	for (i = 0; i < p->nstacks; i++)
-		order[i] = &p->stacks[i];
-	qsort_r(order, p->nstacks, sizeof(*order), live_desc, NULL);
 
 	err = header_write(p, f);
 	if (err)
@@ -226,6 +264,19 @@ static struct json_object *member(struct json_object *o, const char *key, enum j
 	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, t))
 		return NULL;
 	return v;
+}
+
+/* A number, written as a double or as an integer. */
+static int get_double(struct json_object *o, const char *key, double *out)
+{
+	struct json_object *v = member(o, key, json_type_double);
+
+	if (!v)
+		v = member(o, key, json_type_int);
+	if (!v)
+		return -EINVAL;
+	*out = json_object_get_double(v);
+	return 0;
 }
 
 static int get_u64(struct json_object *o, const char *key, uint64_t *out)
@@ -295,26 +346,60 @@ static int read_frame(struct json_object *o, struct pm_frame *fr)
 	return 0;
 }
 
+/* The stack's series (optional: only -i sessions have one), into s->series. */
+static int read_series(struct json_object *o, struct pm_stack *s)
+{
+	struct json_object *arr = member(o, "series", json_type_array), *pt;
+	size_t i, n;
+
+	if (!arr)
+		return json_object_object_get_ex(o, "series", NULL) ? -EINVAL : 0;
+	n = json_object_array_length(arr);
+	s->series = calloc(n ? n : 1, sizeof(*s->series));
+	if (!s->series)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		pt = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(pt, json_type_object) ||
+		    get_double(pt, "t", &s->series[i].t) ||
+		    get_u64(pt, "alloc_bytes", &s->series[i].alloc_bytes) ||
+		    get_u64(pt, "live_bytes", &s->series[i].live_bytes))
+			return -EINVAL;
+		/* merging stacks walks series in time order */
+		if (i && !(s->series[i].t > s->series[i - 1].t))
+			return -EINVAL;
+	}
+	s->npoints = n;
+	return 0;
+}
+
 static int read_stack(struct json_object *o, struct pm_profile *p)
 {
 	struct json_object *arr = member(o, "frames", json_type_array);
 	struct pm_frame *frames = NULL;
-	struct pm_counts c;
+	struct pm_stack s = {};
 	size_t i, n;
 	int err = -EINVAL;
 
-	if (!arr || read_counts(o, &c))
+	if (!arr || read_counts(o, &s.c))
 		return -EINVAL;
+	err = read_series(o, &s);
+	if (err)
+		goto out;
+	err = -EINVAL;
 	n = json_object_array_length(arr);
 	frames = calloc(n ? n : 1, sizeof(*frames));
-	if (!frames)
-		return -ENOMEM;
+	if (!frames) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (i = 0; i < n; i++)
 		if (read_frame(json_object_array_get_idx(arr, i), &frames[i]))
 			goto out;
-	err = pm_profile_add(p, frames, n, &c);
+	err = pm_profile_add_stack(p, frames, n, &s);
 out:
 	free(frames);
+	free(s.series);
 	return err;
 }
 
@@ -359,24 +444,37 @@ static int read_dropped(struct json_object *o, struct pm_profile *p)
 
 static int read_peak(struct json_object *o, struct pm_profile *p)
 {
-	struct json_object *t;
-
 	if (!o)
 		return 0;
-	if (get_u64(o, "live_bytes", &p->peak_live_bytes))
+	if (get_u64(o, "live_bytes", &p->peak_live_bytes) ||
+	    get_double(o, "time_s", &p->peak_time_s))
 		return -EINVAL;
-	t = member(o, "time_s", json_type_double);
-	if (!t)
-		t = member(o, "time_s", json_type_int);
-	if (!t)
+	return 0;
+}
+
+/* Newer than the rest, so optional: start_time and series_info. */
+static int read_optional(struct json_object *root, struct pm_profile *p)
+{
+	struct json_object *info = member(root, "series_info", json_type_object);
+	uint64_t points, stacks;
+
+	if (json_object_object_get_ex(root, "start_time", NULL) &&
+	    get_double(root, "start_time", &p->start_time))
 		return -EINVAL;
-	p->peak_time_s = json_object_get_double(t);
+	if (!info)
+		return json_object_object_get_ex(root, "series_info", NULL) ? -EINVAL : 0;
+	if (get_double(info, "step_s", &p->series.step_s) ||
+	    get_u64(info, "max_points", &points) || get_u64(info, "max_stacks", &stacks) ||
+	    points > UINT32_MAX || stacks > UINT32_MAX)
+		return -EINVAL;
+	p->series.max_points = points;
+	p->series.max_stacks = stacks;
 	return 0;
 }
 
 static int read_root(struct json_object *root, struct pm_profile *p)
 {
-	struct json_object *pid, *python, *dur, *exited, *stacks;
+	struct json_object *pid, *python, *exited, *stacks;
 	size_t i, n;
 	int err;
 
@@ -386,16 +484,14 @@ static int read_root(struct json_object *root, struct pm_profile *p)
 	python = member(root, "python", json_type_object);
 	exited = member(root, "target_exited", json_type_boolean);
 	stacks = member(root, "stacks", json_type_array);
-	dur = member(root, "duration_s", json_type_double);
-	if (!dur)
-		dur = member(root, "duration_s", json_type_int);
-	if (!pid || !python || !exited || !stacks || !dur)
+	if (!pid || !python || !exited || !stacks || get_double(root, "duration_s", &p->duration_s))
 		return -EINVAL;
 
 	p->pid = json_object_get_int(pid);
-	p->duration_s = json_object_get_double(dur);
 	p->target_exited = json_object_get_boolean(exited);
 	err = read_python(python, p);
+	if (!err)
+		err = read_optional(root, p);
 	if (!err)
 		err = read_counts(member(root, "totals", json_type_object), &p->totals);
 	if (!err)

@@ -1,21 +1,150 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The "top" table printed at the end of a run. */
+/* The "top" table, printed at the end of a run, every -i SECONDS and by `top`. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "output_top.h"
 
-enum { COL_LIVE, COL_LIVE_OBJS, COL_ALLOC, COL_RATE, COL_OBJ_RATE, COL_TEMP, NUM_COLS };
-
 /* FREED<1MS: the churn view, bytes that died within a millisecond of birth */
-static const char *const col_names[NUM_COLS] = {
-	"LIVE", "LIVE OBJS", "ALLOC", "ALLOC/S", "ALLOCS/S", "FREED<1MS",
+static const char *const col_names[TOP__NCOLS] = {
+	[TOP_LIVE]	= "LIVE",
+	[TOP_LIVE_OBJS]	= "LIVE OBJS",
+	[TOP_GROWTH]	= "GROWTH",
+	[TOP_PEAK]	= "PEAK",
+	[TOP_ALLOC]	= "ALLOC",
+	[TOP_ALLOCS]	= "ALLOCS",
+	[TOP_RATE]	= "ALLOC/S",
+	[TOP_OBJ_RATE]	= "ALLOCS/S",
+	[TOP_FREED]	= "FREED<1MS",
 };
+
+#define CELL	32
 
 struct top_row {
-	char cell[NUM_COLS][32];
+	char cell[TOP__NCOLS][CELL];
 	char *where;		/* malloc'd; NULL falls back to "?" */
 };
+
+/* What one table shows: its rank, which columns, and over how long rates run. */
+struct table {
+	const struct pm_profile *p;
+	enum top_col rank;
+	bool shown[TOP__NCOLS];
+	bool interval;
+};
+
+enum { OPT_SORT = 0x300, OPT_WHERE };
+
+static const struct argp_option top_options[] = {
+	{ "top", 'n', "N", 0, "Rows in the top table (default 10)", 0 },
+	{ "sort", OPT_SORT, "COLUMN", 0,
+	  "Rank the top table by COLUMN: live, live-objs, growth, peak, alloc, allocs, "
+	  "alloc/s (or rate), allocs/s, freed<1ms (or freed) (default: the --view's)", 0 },
+	{ "where", OPT_WHERE, "RULE", 0,
+	  "What a row names: user (default: the leaf Python frame, and when it is in the "
+	  "standard library or <frozen ...> also the first caller outside them), leaf, or GLOB "
+	  "(the first caller not matching GLOB)", 0 },
+	{},
+};
+
+static error_t top_parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct top_opts *o = state->input;
+	char *end;
+	long n;
+
+	if (key != 'n' && key != OPT_SORT && key != OPT_WHERE)
+		return ARGP_ERR_UNKNOWN;
+	/* argp_failure(): bad input is one line, without argp_error()'s "Try --help" */
+	if (!o) {
+		argp_failure(state, argp_err_exit_status, 0, "internal error: no struct top_opts");
+		return EINVAL;
+	}
+	switch (key) {
+	case 'n':
+		n = strtol(arg, &end, 10);
+		if (*end || n <= 0) {
+			argp_failure(state, argp_err_exit_status, 0, "invalid number: %s", arg);
+			return EINVAL;
+		}
+		o->rows = n;
+		break;
+	case OPT_SORT:
+		o->sort = top_col_parse(arg);
+		if (o->sort < 0) {
+			argp_failure(state, argp_err_exit_status, 0, "unknown --sort column: %s "
+				     "(live, live-objs, growth, peak, alloc, allocs, alloc/s, allocs/s, "
+				     "freed<1ms)", arg);
+			return EINVAL;
+		}
+		break;
+	case OPT_WHERE:
+		if (where_parse(arg, &o->where)) {
+			argp_failure(state, argp_err_exit_status, 0,
+				     "empty --where (user, leaf or a GLOB)");
+			return EINVAL;
+		}
+		break;
+	}
+	return 0;
+}
+
+const struct argp top_argp = { .options = top_options, .parser = top_parse_opt };
+
+/* Case aside, ' ' and '-' are one: "live-objs" is "LIVE OBJS". */
+static bool name_is(const char *s, const char *name)
+{
+	for (; *s && *name; s++, name++) {
+		if ((*s == '-' || *s == ' ') && *name == ' ')
+			continue;
+		if (strncasecmp(s, name, 1))
+			return false;
+	}
+	return !*s && !*name;
+}
+
+int top_col_parse(const char *s)
+{
+	int c;
+
+	if (!s)
+		return -1;
+	if (!strcasecmp(s, "rate"))
+		return TOP_RATE;
+	if (!strcasecmp(s, "freed"))
+		return TOP_FREED;
+	for (c = 0; c < TOP__NCOLS; c++)
+		if (name_is(s, col_names[c]))
+			return c;
+	return -1;
+}
+
+const char *top_col_name(enum top_col c)
+{
+	return (unsigned int)c < TOP__NCOLS ? col_names[c] : "?";
+}
+
+enum top_col top_rank(const struct top_opts *o, enum pm_view view, bool interval)
+{
+	if (o->sort >= 0 && o->sort < TOP__NCOLS)
+		return o->sort;
+	switch (view) {
+	case PM_VIEW_LIVE_OBJECTS:
+		return TOP_LIVE_OBJS;
+	/* an interval table is about now: what was allocated in the interval */
+	case PM_VIEW_ALLOC_BYTES:
+		return interval ? TOP_RATE : TOP_ALLOC;
+	case PM_VIEW_ALLOC_OBJECTS:
+		return interval ? TOP_OBJ_RATE : TOP_ALLOCS;
+	case PM_VIEW_PEAK_BYTES:
+		return TOP_PEAK;
+	case PM_VIEW_LIVE_BYTES:
+		break;
+	}
+	return TOP_LIVE;
+}
 
 const char *fmt_bytes(uint64_t v, char *buf, size_t len)
 {
@@ -36,61 +165,83 @@ const char *fmt_bytes(uint64_t v, char *buf, size_t len)
 	return buf;
 }
 
-const struct pm_frame *output_top_leaf(const struct pm_stack *s)
+/* "+1.5 MiB", "-300 B", "0 B" */
+static void fmt_growth(int64_t v, char *buf, size_t len)
 {
-	size_t i;
-
-	for (i = s->nframes; i > 0; i--)
-		if (s->frames[i - 1].kind == PM_FRAME_PYTHON)
-			return &s->frames[i - 1];
-	return s->nframes ? &s->frames[s->nframes - 1] : NULL;
+	if (len < 2)
+		return;
+	buf[0] = v > 0 ? '+' : '-';
+	fmt_bytes(v < 0 ? -(uint64_t)v : (uint64_t)v, buf + !!v, len - !!v);
 }
 
-/* Line breaks would tear the table apart. */
-static void flatten(char *s)
+/*
+ * A stack's value in a column, for ranking.  A session table's rates are
+ * its totals over one duration, so they rank as the totals do, and its
+ * GROWTH since attach is what is live (only the session's blocks count).
+ */
+static int64_t col_value(const struct table *t, const struct pm_counts *c,
+			 const struct pm_delta *d, enum top_col col)
 {
-	for (; s && *s; s++)
-		if (*s == '\n' || *s == '\r')
-			*s = ' ';
-}
-
-static char *frame_text(const struct pm_frame *fr)
-{
-	const char *fn, *file;
-	char *out = NULL;
-	int r;
-
-	if (!fr)
-		return strdup("[unknown]");
-	fn = fr->function && *fr->function ? fr->function : "[unknown]";
-	file = fr->file ? fr->file : "";
-	if (fr->kind == PM_FRAME_PYTHON)
-		r = asprintf(&out, "%s (%s:%d)", fn, file, fr->line);
-	else if (*file)
-		r = asprintf(&out, "%s [%s]", fn, file);
-	else
-		r = asprintf(&out, "%s", fn);
-	if (r < 0)
-		return NULL;
-	flatten(out);
-	return out;
-}
-
-static void fill_cells(struct top_row *row, const struct pm_counts *c, double dur)
-{
-	fmt_bytes(c->live_bytes, row->cell[COL_LIVE], sizeof(row->cell[0]));
-	snprintf(row->cell[COL_LIVE_OBJS], sizeof(row->cell[0]), "%" PRIu64, c->live_objects);
-	fmt_bytes(c->alloc_bytes, row->cell[COL_ALLOC], sizeof(row->cell[0]));
-	if (dur > 0) {
-		fmt_bytes((uint64_t)(c->alloc_bytes / dur), row->cell[COL_RATE],
-			  sizeof(row->cell[0]));
-		snprintf(row->cell[COL_OBJ_RATE], sizeof(row->cell[0]), "%.0f",
-			 c->alloc_objects / dur);
-	} else {
-		strcpy(row->cell[COL_RATE], "-");
-		strcpy(row->cell[COL_OBJ_RATE], "-");
+	switch (col) {
+	case TOP_LIVE:
+		return c->live_bytes;
+	case TOP_LIVE_OBJS:
+		return c->live_objects;
+	case TOP_GROWTH:
+		return t->interval ? d->live_bytes : (int64_t)c->live_bytes;
+	case TOP_PEAK:
+		return c->peak_bytes;
+	case TOP_ALLOC:
+		return c->alloc_bytes;
+	case TOP_ALLOCS:
+		return c->alloc_objects;
+	case TOP_RATE:
+		return t->interval ? d->alloc_bytes : c->alloc_bytes;
+	case TOP_OBJ_RATE:
+		return t->interval ? d->alloc_objects : c->alloc_objects;
+	case TOP_FREED:
+		return c->freed_within[0];
+	case TOP__NCOLS:
+		break;
 	}
-	fmt_bytes(c->freed_within[0], row->cell[COL_TEMP], sizeof(row->cell[0]));
+	return 0;
+}
+
+static void fill_cells(const struct table *t, struct top_row *row, const struct pm_counts *c,
+		       const struct pm_delta *d)
+{
+	double secs = t->interval ? t->p->interval_s : t->p->duration_s;
+	int64_t v;
+	int col;
+
+	for (col = 0; col < TOP__NCOLS; col++) {
+		char *cell = row->cell[col];
+
+		v = col_value(t, c, d, col);
+		switch (col) {
+		case TOP_LIVE_OBJS:
+		case TOP_ALLOCS:
+			snprintf(cell, CELL, "%" PRId64, v);
+			break;
+		case TOP_GROWTH:
+			fmt_growth(v, cell, CELL);
+			break;
+		case TOP_RATE:
+			if (secs > 0)
+				fmt_bytes((uint64_t)(v / secs), cell, CELL);
+			else
+				strcpy(cell, "-");
+			break;
+		case TOP_OBJ_RATE:
+			if (secs > 0)
+				snprintf(cell, CELL, "%.0f", v / secs);
+			else
+				strcpy(cell, "-");
+			break;
+		default:
+			fmt_bytes(v, cell, CELL);
+		}
+	}
 }
 
 static bool counts_empty(const struct pm_counts *c)
@@ -99,15 +250,25 @@ static bool counts_empty(const struct pm_counts *c)
 	       !c->free_objects && !c->live_bytes && !c->live_objects;
 }
 
-static int live_desc(const void *a, const void *b, void *unused)
+static int rank_desc(const void *a, const void *b, void *arg)
 {
-	return pm_stack_cmp(*(const struct pm_stack **)a, *(const struct pm_stack **)b,
-			    PM_VIEW_LIVE_BYTES);
+	const struct pm_stack *x = *(const struct pm_stack **)a;
+	const struct pm_stack *y = *(const struct pm_stack **)b;
+	const struct table *t = arg;
+	int64_t vx = col_value(t, &x->c, &x->d, t->rank);
+	int64_t vy = col_value(t, &y->c, &y->d, t->rank);
+
+	if (vx != vy)
+		return vx > vy ? -1 : 1;
+	/* equal values still sort the same way on every run */
+	return pm_stack_cmp(x, y, PM_VIEW_LIVE_BYTES);
 }
 
-/* Fill up to @n rows from the stacks, most live bytes first; returns the count. */
-static size_t pick_rows(const struct pm_profile *p, size_t n, struct top_row *rows)
+/* Fill up to @n rows from the stacks, in the rank's order; returns the count. */
+static size_t pick_rows(const struct table *t, size_t n, const struct where_rule *w,
+			struct top_row *rows)
 {
+	const struct pm_profile *p = t->p;
 	const struct pm_stack **order;
 	size_t i, k = 0;
 
@@ -116,44 +277,67 @@ static size_t pick_rows(const struct pm_profile *p, size_t n, struct top_row *ro
 		return 0;
 	for (i = 0; i < p->nstacks; i++)
 		order[i] = &p->stacks[i];
-	qsort_r(order, p->nstacks, sizeof(*order), live_desc, NULL);
+	qsort_r(order, p->nstacks, sizeof(*order), rank_desc, (void *)t);
 	for (i = 0; i < p->nstacks && k < n; i++) {
 		if (counts_empty(&order[i]->c))
 			continue;
-		fill_cells(&rows[k], &order[i]->c, p->duration_s);
-		rows[k++].where = frame_text(output_top_leaf(order[i]));
+		fill_cells(t, &rows[k], &order[i]->c, &order[i]->d);
+		rows[k++].where = where_text(order[i]->frames, order[i]->nframes, w);
 	}
 	free(order);
 	return k;
 }
 
-static void print_row(FILE *f, char cells[NUM_COLS][32], const int *w, const char *where)
+static void print_row(FILE *f, const struct table *t, char cells[TOP__NCOLS][CELL],
+		      const int *w, const char *where)
 {
 	int c;
 
-	for (c = 0; c < NUM_COLS; c++)
-		fprintf(f, "%*s  ", w[c], cells[c]);
+	for (c = 0; c < TOP__NCOLS; c++)
+		if (t->shown[c])
+			fprintf(f, "%*s  ", w[c], cells[c]);
 	fprintf(f, "%s\n", where ? where : "?");
 }
 
-void output_top_print(const struct pm_profile *p, size_t n, FILE *f)
+static void print_title(FILE *f, const struct table *t)
 {
+	const struct pm_profile *p = t->p;
+
+	if (t->interval)
+		fprintf(f, "%zu stacks at %.2f s, ranked by %s; rates and GROWTH over the last "
+			"%.2f s\n", p->nstacks, p->duration_s, col_names[t->rank], p->interval_s);
+	else
+		fprintf(f, "%zu stacks, ranked by %s; rates over the whole %.2f s\n", p->nstacks,
+			col_names[t->rank], p->duration_s);
+}
+
+void output_top_print(const struct pm_profile *p, enum pm_view view,
+		      const struct top_opts *o, FILE *f)
+{
+	struct table t = { .p = p, .interval = p->interval_s > 0 };
+	size_t i, k = 0, n = o->rows ? o->rows : 10;
 	struct top_row *rows, total, head;
-	int w[NUM_COLS], c;
-	size_t i, k = 0;
+	int w[TOP__NCOLS], c;
 	char where[64];
+
+	t.rank = top_rank(o, view, t.interval);
+	for (c = 0; c < TOP__NCOLS; c++)
+		t.shown[c] = c == (int)t.rank;
+	t.shown[TOP_LIVE] = t.shown[TOP_LIVE_OBJS] = t.shown[TOP_ALLOC] = true;
+	t.shown[TOP_RATE] = t.shown[TOP_OBJ_RATE] = t.shown[TOP_FREED] = true;
+	t.shown[TOP_GROWTH] |= t.interval;
 
 	if (n > p->nstacks)
 		n = p->nstacks;
 	rows = calloc(n ? n : 1, sizeof(*rows));
 	if (rows)
-		k = pick_rows(p, n, rows);
+		k = pick_rows(&t, n, &o->where, rows);
 
 	memset(&head, 0, sizeof(head));
 	memset(&total, 0, sizeof(total));
-	fill_cells(&total, &p->totals, p->duration_s);
-	for (c = 0; c < NUM_COLS; c++) {
-		strcpy(head.cell[c], col_names[c]);
+	fill_cells(&t, &total, &p->totals, &p->dtotals);
+	for (c = 0; c < TOP__NCOLS; c++) {
+		snprintf(head.cell[c], CELL, "%s%s", col_names[c], c == (int)t.rank ? "*" : "");
 		w[c] = strlen(head.cell[c]);
 		if ((int)strlen(total.cell[c]) > w[c])
 			w[c] = strlen(total.cell[c]);
@@ -162,11 +346,12 @@ void output_top_print(const struct pm_profile *p, size_t n, FILE *f)
 				w[c] = strlen(rows[i].cell[c]);
 	}
 
-	print_row(f, head.cell, w, "WHERE");
+	print_title(f, &t);
+	print_row(f, &t, head.cell, w, "WHERE");
 	for (i = 0; i < k; i++)
-		print_row(f, rows[i].cell, w, rows[i].where);
+		print_row(f, &t, rows[i].cell, w, rows[i].where);
 	snprintf(where, sizeof(where), "total: %zu stacks in %.1f s", p->nstacks, p->duration_s);
-	print_row(f, total.cell, w, where);
+	print_row(f, &t, total.cell, w, where);
 	pm_drops_line(f, p, "");
 
 	for (i = 0; i < k; i++)

@@ -110,6 +110,22 @@ static const char *str_or_empty(const char *s)
 	return s ? s : "";
 }
 
+char *pm_frame_label(const struct pm_frame *fr)
+{
+	const char *fn = fr->function && *fr->function ? fr->function : "[unknown]";
+	const char *file = str_or_empty(fr->file);
+	char *s;
+	int r;
+
+	if (fr->kind == PM_FRAME_PYTHON)
+		r = asprintf(&s, "%s (%s:%d)", fn, file, fr->line);
+	else if (*file)
+		r = asprintf(&s, "%s [%s]", fn, file);
+	else
+		r = asprintf(&s, "%s", fn);
+	return r < 0 ? NULL : s;
+}
+
 /* FNV-1a: cheap, and stacks differ enough that nothing stronger is needed. */
 static uint64_t hash_bytes(uint64_t h, const void *data, size_t len)
 {
@@ -320,37 +336,114 @@ static int stacks_reserve(struct pm_profile *p)
 	return 0;
 }
 
-int pm_profile_add(struct pm_profile *p, const struct pm_frame *frames,
-		   size_t nframes, const struct pm_counts *c)
+/* Where @frames are in @p (creating the stack, zeroed, if new); NULL without memory. */
+static struct pm_stack *stack_get(struct pm_profile *p, const struct pm_frame *frames,
+				  size_t nframes)
 {
 	struct pm_stack *s;
 	uint64_t h;
-	int err;
+
+	if (index_prepare(p))
+		return NULL;
+	h = hash_frames(frames, nframes);
+	s = index_find(p, h, frames, nframes);
+	if (s)
+		return s;
+	if (stacks_reserve(p))
+		return NULL;
+	s = &p->stacks[p->nstacks];
+	memset(s, 0, sizeof(*s));
+	s->frames = frames_dup(frames, nframes);
+	if (!s->frames)
+		return NULL;
+	s->nframes = nframes;
+	index_put(p->index, h, p->nstacks);
+	p->nstacks++;
+	return s;
+}
+
+/* The counters of @c added under @frames; the stack in *@out if wanted. */
+static int counts_add(struct pm_profile *p, const struct pm_frame *frames, size_t nframes,
+		      const struct pm_counts *c, struct pm_stack **out)
+{
+	struct pm_stack *s;
 
 	if (!p || !c || (nframes && !frames))
 		return -EINVAL;
-	err = index_prepare(p);
-	if (err)
-		return err;
-	h = hash_frames(frames, nframes);
-	s = index_find(p, h, frames, nframes);
-	if (s) {
-		pm_counts_add(&s->c, c);
+	s = stack_get(p, frames, nframes);
+	if (!s)
+		return -ENOMEM;
+	pm_counts_add(&s->c, c);
+	if (out)
+		*out = s;
+	return 0;
+}
+
+int pm_profile_add(struct pm_profile *p, const struct pm_frame *frames,
+		   size_t nframes, const struct pm_counts *c)
+{
+	return counts_add(p, frames, nframes, c, NULL);
+}
+
+struct pm_stack *pm_profile_find(struct pm_profile *p, const struct pm_frame *frames,
+				 size_t nframes)
+{
+	if (!p->nstacks || index_prepare(p))
+		return NULL;
+	return index_find(p, hash_frames(frames, nframes), frames, nframes);
+}
+
+/* @dst's points at the times @src has too, each the sum of both. */
+static void series_intersect(struct pm_stack *dst, const struct pm_stack *src)
+{
+	size_t i = 0, j = 0, n = 0;
+
+	while (i < dst->npoints && j < src->npoints) {
+		if (dst->series[i].t < src->series[j].t) {
+			i++;
+		} else if (dst->series[i].t > src->series[j].t) {
+			j++;
+		} else {
+			dst->series[n] = dst->series[i++];
+			dst->series[n].alloc_bytes += src->series[j].alloc_bytes;
+			dst->series[n++].live_bytes += src->series[j++].live_bytes;
+		}
+	}
+	dst->npoints = n;
+}
+
+static int series_merge(struct pm_stack *dst, const struct pm_stack *src, bool fresh)
+{
+	if (!fresh) {
+		series_intersect(dst, src);
 		return 0;
 	}
+	if (!src->npoints)
+		return 0;
+	dst->series = malloc(src->npoints * sizeof(*dst->series));
+	if (!dst->series)
+		return -ENOMEM;
+	memcpy(dst->series, src->series, src->npoints * sizeof(*dst->series));
+	dst->npoints = src->npoints;
+	return 0;
+}
 
-	err = stacks_reserve(p);
+int pm_profile_add_stack(struct pm_profile *p, const struct pm_frame *frames,
+			 size_t nframes, const struct pm_stack *src)
+{
+	size_t before = p ? p->nstacks : 0;
+	struct pm_stack *s;
+	int err;
+
+	if (!src)
+		return -EINVAL;
+	err = counts_add(p, frames, nframes, &src->c, &s);
 	if (err)
 		return err;
-	s = &p->stacks[p->nstacks];
-	s->frames = frames_dup(frames, nframes);
-	if (!s->frames)
-		return -ENOMEM;
-	s->nframes = nframes;
-	s->c = *c;
-	index_put(p->index, h, p->nstacks);
-	p->nstacks++;
-	return 0;
+	s->d.alloc_bytes += src->d.alloc_bytes;
+	s->d.alloc_objects += src->d.alloc_objects;
+	s->d.live_bytes += src->d.live_bytes;
+	return series_merge(s, src, p->nstacks > before);
 }
 
 void pm_profile_sum(struct pm_profile *p)
@@ -358,8 +451,15 @@ void pm_profile_sum(struct pm_profile *p)
 	size_t i;
 
 	memset(&p->totals, 0, sizeof(p->totals));
-	for (i = 0; i < p->nstacks; i++)
+	memset(&p->dtotals, 0, sizeof(p->dtotals));
+	for (i = 0; i < p->nstacks; i++) {
+		const struct pm_delta *d = &p->stacks[i].d;
+
 		pm_counts_add(&p->totals, &p->stacks[i].c);
+		p->dtotals.alloc_bytes += d->alloc_bytes;
+		p->dtotals.alloc_objects += d->alloc_objects;
+		p->dtotals.live_bytes += d->live_bytes;
+	}
 }
 
 static int u64_desc(uint64_t a, uint64_t b)
@@ -392,6 +492,30 @@ static int stack_qsort_cmp(const void *a, const void *b, void *view)
 	return pm_stack_cmp(a, b, *(enum pm_view *)view);
 }
 
+static int key_desc(const void *a, const void *b, void *arg)
+{
+	const struct pm_stack *x = *(const struct pm_stack **)a;
+	const struct pm_stack *y = *(const struct pm_stack **)b;
+	uint64_t (*key)(const struct pm_stack *) = *(uint64_t (**)(const struct pm_stack *))arg;
+	int r = u64_desc(key(x), key(y));
+
+	return r ? r : pm_stack_cmp(x, y, PM_VIEW_LIVE_BYTES);
+}
+
+const struct pm_stack **pm_profile_order_by(const struct pm_profile *p,
+					    uint64_t (*key)(const struct pm_stack *s))
+{
+	const struct pm_stack **order = malloc((p->nstacks ? p->nstacks : 1) * sizeof(*order));
+	size_t i;
+
+	if (!order)
+		return NULL;
+	for (i = 0; i < p->nstacks; i++)
+		order[i] = &p->stacks[i];
+	qsort_r(order, p->nstacks, sizeof(*order), key_desc, &key);
+	return order;
+}
+
 void pm_profile_sort(struct pm_profile *p, enum pm_view view)
 {
 	if (p->nstacks < 2)
@@ -408,8 +532,10 @@ void pm_profile_free(struct pm_profile *p)
 
 	if (!p)
 		return;
-	for (i = 0; i < p->nstacks; i++)
+	for (i = 0; i < p->nstacks; i++) {
 		frames_free(p->stacks[i].frames, p->stacks[i].nframes);
+		free(p->stacks[i].series);
+	}
 	free(p->stacks);
 	index_free(p->index);
 	free(p->executable);

@@ -36,10 +36,37 @@ struct pm_counts {
 	uint64_t lifetime_bytes[PYMEM_LIFETIME_BUCKETS];
 };
 
+/*
+ * What changed over the interval just ended (tables printed every -i
+ * SECONDS): rates are measured over it, not since attach.
+ */
+struct pm_delta {
+	uint64_t alloc_bytes;
+	uint64_t alloc_objects;
+	int64_t live_bytes;		/* growth; negative when more was freed */
+};
+
+/* One point of a stack's time series: its counters at t, from the session start. */
+struct pm_point {
+	double t;
+	uint64_t alloc_bytes;		/* allocated since attach, up to t */
+	uint64_t live_bytes;		/* live at t */
+};
+
 struct pm_stack {
 	size_t nframes;
 	struct pm_frame *frames;	/* root first, leaf last */
 	struct pm_counts c;
+	struct pm_delta d;		/* over the profile's interval_s, if any */
+	size_t npoints;
+	struct pm_point *series;	/* by t; NULL when the stack has none */
+};
+
+/* How the series were bounded (see interval.h); zeroed when there are none. */
+struct pm_series_info {
+	double step_s;			/* time between points */
+	uint32_t max_points;		/* points a series keeps at most */
+	uint32_t max_stacks;		/* stacks given a point at each step, at most */
 };
 
 struct pm_index;
@@ -53,9 +80,13 @@ struct pm_profile {
 	char version[32];		/* "3.11.7" */
 	char *executable;
 	char *libpython;		/* NULL for a static interpreter */
+	double start_time;		/* attach, in seconds since the epoch; 0 unknown */
 	double duration_s;
 	bool target_exited;
+	double interval_s;		/* > 0: stacks' d covers the last interval_s */
 	struct pm_counts totals;
+	struct pm_delta dtotals;	/* sum of the stacks' d */
+	struct pm_series_info series;
 	uint64_t peak_live_bytes;	/* high-water mark of total live bytes */
 	double peak_time_s;		/* when it was reached, from the session start */
 	uint64_t dropped[DROP__MAX];
@@ -90,6 +121,18 @@ void pm_counts_add(struct pm_counts *dst, const struct pm_counts *c);
  */
 int pm_profile_add(struct pm_profile *p, const struct pm_frame *frames,
 		   size_t nframes, const struct pm_counts *c);
+/*
+ * pm_profile_add() of @s's counters under @frames, with its interval delta
+ * and its series.  Two series merge into the points at the times both
+ * have (summed), as a point known for only one part is not known whole.
+ */
+int pm_profile_add_stack(struct pm_profile *p, const struct pm_frame *frames,
+			 size_t nframes, const struct pm_stack *s);
+/* The stack with exactly these frames, or NULL. */
+struct pm_stack *pm_profile_find(struct pm_profile *p, const struct pm_frame *frames,
+				 size_t nframes);
+/* "function (file:line)", "symbol [dso]" or "symbol"; malloc'd, NULL without memory. */
+char *pm_frame_label(const struct pm_frame *fr);
 /* Recompute totals from the stacks. */
 void pm_profile_sum(struct pm_profile *p);
 /*
@@ -100,6 +143,12 @@ void pm_profile_sum(struct pm_profile *p);
 int pm_stack_cmp(const struct pm_stack *a, const struct pm_stack *b, enum pm_view view);
 /* Sort stacks by a view, largest first. */
 void pm_profile_sort(struct pm_profile *p, enum pm_view view);
+/*
+ * Pointers to @p's stacks, largest @key first (ties as pm_stack_cmp() by
+ * live bytes orders them), leaving @p as it is.  malloc'd; NULL without memory.
+ */
+const struct pm_stack **pm_profile_order_by(const struct pm_profile *p,
+					    uint64_t (*key)(const struct pm_stack *s));
 void pm_profile_free(struct pm_profile *p);
 
 #endif /* PYMEM_PROFILE_H */

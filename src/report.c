@@ -5,9 +5,11 @@
 #include <string.h>
 #include "output.h"
 #include "output_json.h"
+#include "output_file.h"
 #include "output_top.h"
 #include "pytarget.h"
 #include "report.h"
+#include "summary.h"
 #include "view.h"
 
 static struct report_env {
@@ -15,9 +17,10 @@ static struct report_env {
 	const char *output;
 	enum output_format format;
 	enum pm_view view;
-	int top;
+	bool view_given;
 	struct view_opts vopts;
-} renv = { .output = "-", .format = OUTPUT_FOLDED, .top = 10 };
+	struct top_opts topts;
+} renv = { .output = "-", .format = OUTPUT_FOLDED, .topts = TOP_OPTS_DEFAULT };
 
 static const char doc[] =
 "Convert a profile written with -f json.\n"
@@ -29,6 +32,7 @@ static const char doc[] =
 "    pymem-bpf report heap.json -f html -o heap.html\n"
 "    pymem-bpf report heap.json -f folded --view alloc-bytes | flamegraph.pl > a.svg\n"
 "    pymem-bpf report heap.json -f top\n"
+"    pymem-bpf report heap.json -f top --view alloc-bytes --where leaf\n"
 "    pymem-bpf report heap.json -f html --exclude '*/importlib/*' --inverted\n"
 "    pymem-bpf report heap.json -f top --group-by line --min-size 1M";
 
@@ -37,9 +41,8 @@ enum { OPT_VIEW = 0x100 };
 static const struct argp_option opts[] = {
 	{ "output", 'o', "FILE", 0, "Write to FILE (default: stdout)", 0 },
 	{ "format", 'f', "FORMAT", 0, "folded (default), json, html, pprof, speedscope, or top for a table", 0 },
-	{ "view", OPT_VIEW, "VIEW", 0, "live-bytes (default), live-objects, alloc-bytes, "
-	  "alloc-objects, peak-bytes", 0 },
-	{ "top", 'n', "N", 0, "Rows in the top table (default 10)", 0 },
+	{ "view", OPT_VIEW, "VIEW", 0, "live-bytes, live-objects, alloc-bytes, alloc-objects, "
+	  "peak-bytes (default live-bytes; HTML: alloc-bytes when churn dominates)", 0 },
 	{},
 };
 
@@ -50,6 +53,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &renv.vopts;
+		state->child_inputs[1] = &renv.topts;
 		break;
 	case 'o':
 		renv.output = arg;
@@ -62,10 +66,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_VIEW:
 		if (pm_view_parse(arg, &renv.view))
 			argp_error(state, "unknown view: %s", arg);
-		break;
-	case 'n':
-		if (sscanf(arg, "%d", &renv.top) != 1 || renv.top <= 0)
-			argp_error(state, "invalid number: %s", arg);
+		renv.view_given = true;
 		break;
 	case ARGP_KEY_ARG:
 		if (renv.input)
@@ -86,6 +87,7 @@ int report_main(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
 		{ &view_argp, 0, "View options:", 0 },
+		{ &top_argp, 0, "Table options (-f top):", 0 },
 		{},
 	};
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
@@ -98,6 +100,14 @@ int report_main(int argc, char **argv)
 	argp_err_exit_status = EXIT_BAD_INPUT;
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_BAD_INPUT;
+	if (!top_only && strcmp(renv.output, "-")) {
+		err = output_file_check(renv.output);
+		if (err) {
+			fprintf(stderr, "pymem-bpf: cannot create %s: %s\n", renv.output,
+				strerror(-err));
+			return EXIT_BAD_INPUT;
+		}
+	}
 	f = fopen(renv.input, "re");
 	if (!f) {
 		fprintf(stderr, "pymem-bpf: cannot open %s: %s\n", renv.input, strerror(errno));
@@ -115,10 +125,10 @@ int report_main(int argc, char **argv)
 	if (err) {
 		fprintf(stderr, "pymem-bpf: out of memory\n");
 	} else if (top_only) {
-		pm_profile_sort(&p, PM_VIEW_LIVE_BYTES);
-		output_top_print(&p, renv.top, stdout);
+		output_top_print(&p, renv.view, &renv.topts, stdout);
+		summary_churn_print(&p, &renv.topts.where, stdout);
 	} else {
-		err = output_write(&p, renv.format, renv.view, renv.output);
+		err = output_write(&p, renv.format, renv.view, renv.view_given, renv.output);
 	}
 	pm_profile_free(&p);
 	return err ? 1 : 0;

@@ -146,7 +146,7 @@ static const char *str_or_empty(const char *s)
 	return s ? s : "";
 }
 
-static bool frame_matches(const struct pm_frame *fr, const char *glob)
+bool view_frame_matches(const struct pm_frame *fr, const char *glob)
 {
 	char buf[4096];
 	int n;
@@ -168,7 +168,7 @@ static bool stack_matches(const struct pm_stack *s, const char *const *globs, in
 
 	for (i = 0; i < s->nframes; i++)
 		for (g = 0; g < nglobs; g++)
-			if (frame_matches(&s->frames[i], globs[g]))
+			if (view_frame_matches(&s->frames[i], globs[g]))
 				return true;
 	return false;
 }
@@ -187,17 +187,17 @@ static int add_grouped(struct pm_profile *out, const struct pm_stack *s, int gro
 	struct pm_frame one;
 
 	if (group_by == GROUP_TRACEBACK)
-		return pm_profile_add(out, s->frames, s->nframes, &s->c);
+		return pm_profile_add_stack(out, s->frames, s->nframes, s);
 	leaf = view_leaf_frame(s->frames, s->nframes);
 	if (!leaf)
-		return pm_profile_add(out, NULL, 0, &s->c);
+		return pm_profile_add_stack(out, NULL, 0, s);
 	one = *leaf;
 	if (leaf->kind == PM_FRAME_PYTHON && group_by != GROUP_LINE) {
 		one.line = 0;
 		if (group_by == GROUP_FILE)
 			one.function = "*";
 	}
-	return pm_profile_add(out, &one, 1, &s->c);
+	return pm_profile_add_stack(out, &one, 1, s);
 }
 
 static int add_reversed(struct pm_profile *out, const struct pm_stack *s,
@@ -215,7 +215,7 @@ static int add_reversed(struct pm_profile *out, const struct pm_stack *s,
 	}
 	for (i = 0; i < s->nframes; i++)
 		b[i] = s->frames[s->nframes - 1 - i];
-	return pm_profile_add(out, b, s->nframes, &s->c);
+	return pm_profile_add_stack(out, b, s->nframes, s);
 }
 
 /* Steps 1 and 2 of view_apply(): @out gets the kept stacks, grouped. */
@@ -251,7 +251,7 @@ static int floor_invert(const struct pm_profile *in, const struct view_opts *o,
 		if (o->inverted)
 			err = add_reversed(out, s, &buf, &cap);
 		else
-			err = pm_profile_add(out, s->frames, s->nframes, &s->c);
+			err = pm_profile_add_stack(out, s->frames, s->nframes, s);
 	}
 	free(buf);
 	return err;

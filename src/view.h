@@ -52,13 +52,18 @@ int view_parse_size(const char *s, uint64_t *out);
 /* Nothing to do: view_apply() would leave the profile as it is. */
 bool view_opts_empty(const struct view_opts *o);
 
+/*
+ * A glob matches a frame when fnmatch() accepts its file, its function, or
+ * (Python frames, and only for a glob with ':') "file:line".
+ */
+bool view_frame_matches(const struct pm_frame *fr, const char *glob);
+
 /* The leaf-most Python frame, else the leaf frame; NULL for no frames. */
 const struct pm_frame *view_leaf_frame(const struct pm_frame *frames, size_t nframes);
 
 /*
  * Rewrite @p in place, in this order:
- *  1. filters.  A glob matches a frame when fnmatch() accepts the frame's
- *     file, its function, or (Python frames) "file:line".  A stack matches
+ *  1. filters.  A glob matches a frame as view_frame_matches() says.  A stack matches
  *     when ANY of its frames does, Python or native (tracemalloc's
  *     all_frames=True).  With includes, a stack is kept only if it matches
  *     one of them; a stack matching any exclude is dropped.

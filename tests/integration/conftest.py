@@ -500,3 +500,49 @@ def check_stacks(prof):
         assert last["kind"] == "native" and last["function"] in ALLOCATOR_ENTRIES, \
             (frames, s["alloc_objects"], prof["dropped"])
     assert sums == {k: prof["totals"][k] for k in COUNTERS}, (sums, prof["totals"])
+
+
+# ---- reading top tables (the exit table, -i tables, report -f top, top's screen) ---------
+
+TITLE_RE = re.compile(r"^(\d+) stacks(?: at ([\d.]+) s)?, ranked by (\S+?);"
+                      r"(?: rates and GROWTH over the last ([\d.]+) s)?")
+UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+def parse_bytes(cell):
+    """"187.5 MiB", "+1.0 KiB", "-300 B" -> a number of bytes (a float, as printed)."""
+    m = re.match(r"^([+-]?)([\d.]+) (B|KiB|MiB|GiB)$", cell.strip())
+    assert m, "not a size: %r" % cell
+    return (-1 if m.group(1) == "-" else 1) * float(m.group(2)) * UNITS[m.group(3)]
+
+
+def parse_tables(text):
+    """Every top table in text: its title's numbers, and each row's cells by column name.
+
+    A table is a title line, a header (the rank column marked '*'), rows, a "total:" row and a
+    "dropped:" line.  Cells are right-aligned and two spaces apart; WHERE starts where its
+    header does.
+    """
+    lines = text.splitlines()
+    tables = []
+    for i, line in enumerate(lines):
+        m = TITLE_RE.match(line)
+        if not m or i + 1 >= len(lines) or "WHERE" not in lines[i + 1]:
+            continue
+        head = lines[i + 1]
+        col = head.index("WHERE")
+        names = re.split(r"\s{2,}", head[:col].strip())
+        table = {"stacks": int(m.group(1)), "t": m.group(2) and float(m.group(2)),
+                 "rank": m.group(3), "interval": m.group(4) and float(m.group(4)),
+                 "marked": [n.rstrip("*") for n in names if n.endswith("*")],
+                 "rows": [], "total": None}
+        for row in lines[i + 2:]:
+            cells = dict(zip([n.rstrip("*") for n in names],
+                             re.split(r"\s{2,}", row[:col].strip())))
+            cells["WHERE"] = row[col:]
+            if row[col:].startswith("total:"):
+                table["total"] = cells
+                break
+            table["rows"].append(cells)
+        tables.append(table)
+    return tables

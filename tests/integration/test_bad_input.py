@@ -8,7 +8,8 @@ import tempfile
 
 import pytest
 
-from conftest import (UNSUPPORTED, IDLE, T_BAD_INPUT, T_START, Proc, binary, python_exe)
+from conftest import (DEFAULT_VERSION, UNSUPPORTED, IDLE, T_BAD_INPUT, T_START, Proc, binary,
+                      python_exe)
 
 
 def reject(argv, out, preexec_fn=None):
@@ -74,3 +75,52 @@ def test_not_root():
     line = reject(drop + [exe, "-p", pid, "-o", out], out)
     assert re.search(r"CAP_BPF|CAP_PERFMON|root|privilege|permission|not permitted", line, re.I), \
         line
+
+
+def test_output_cannot_be_created():
+    """A bad -o is refused before attaching: the session would otherwise run for nothing."""
+    target = Proc([python_exe(DEFAULT_VERSION), IDLE], name="idle")
+    target.wait_line("stdout", r"^READY", T_START)
+    out = "/nonexistent/dir/x.json"
+    line = reject([binary(), "-p", target.pid, "-d", "1", "-o", out], out)
+    assert line == "pymem-bpf: cannot create %s: No such file or directory" % out, line
+    # a directory is no output file either
+    tmp = tempfile.mkdtemp(prefix="pymem-it-")
+    line = reject([binary(), "-p", target.pid, "-d", "1", "-o", tmp], tmp + "/x")
+    assert tmp in line and "directory" in line, line
+    assert target.p.poll() is None, "the target died:\n" + target.describe()
+
+
+def test_output_cannot_be_created_launch():
+    """Launch mode: refused before the command is even started."""
+    out = "/nonexistent/dir/x.json"
+    prof = Proc([binary(), "-o", out, "--", python_exe(DEFAULT_VERSION), IDLE],
+                name="pymem-bpf")
+    prof.close_stdin()
+    assert prof.wait(T_BAD_INPUT) == 2, prof.describe()
+    assert prof.text("stderr").splitlines() == ["pymem-bpf: cannot create %s: "
+                                                "No such file or directory" % out]
+    assert "READY" not in prof.text("stdout"), prof.describe()
+
+
+@pytest.mark.parametrize("args", [["--sort", "bogus"], ["--where", ""], ["-n", "0"]])
+def test_bad_table_options(args):
+    out = out_path()
+    line = reject([binary(), "-p", "1", "-o", out] + args, out)
+    assert line.startswith("pymem-bpf: ") and (args[0] in line or "invalid" in line), line
+    # report takes the same options
+    line = reject([binary(), "report", out, "-f", "top"] + args, out)
+    assert args[0] in line or "invalid" in line, line
+
+
+def test_report_output_cannot_be_created():
+    tmp = tempfile.mkdtemp(prefix="pymem-it-")
+    src = os.path.join(tmp, "p.json")
+    with open(src, "w") as f:
+        f.write('{"pid":1,"python":{"version":"3.11.2","executable":"/x","libpython":null},'
+                '"duration_s":1,"target_exited":false,"totals":{"alloc_bytes":0,'
+                '"alloc_objects":0,"free_bytes":0,"free_objects":0,"live_bytes":0,'
+                '"live_objects":0},"dropped":{},"stacks":[]}\n')
+    out = "/nonexistent/dir/x.html"
+    line = reject([binary(), "report", src, "-f", "html", "-o", out], out)
+    assert line == "pymem-bpf: cannot create %s: No such file or directory" % out, line

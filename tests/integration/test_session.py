@@ -2,7 +2,9 @@
 
 import json
 import os
+import re
 import signal
+import subprocess
 import tempfile
 
 import pytest
@@ -73,3 +75,34 @@ def test_pythonmalloc_malloc(version):
     pred = at_line(res.report, "small_dicts")
     assert total(prof, pred, "live_objects") >= 200_000, excerpt(prof, pred, key="live_objects")
     assert res.target_rc == 0, res.dump()
+
+
+def test_full_disk_keeps_the_capture():
+    """-o on a filesystem that fills up: the write fails at the end, the profile is saved
+    under a fallback name (the first of $TMPDIR, /var/tmp, /tmp) and the message says where."""
+    mnt = tempfile.mkdtemp(prefix="pymem-full-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", mnt], check=True,
+                   timeout=60)
+    saved = None
+    try:
+        out = os.path.join(mnt, "profile.html")
+        res = profile_pid(DEFAULT_VERSION, ["make_and_hold"], args=["-f", "html", "-o", out])
+        assert res.rc == 1, res.dump()
+        lines = res.stderr.splitlines()
+        assert "pymem-bpf: cannot write %s: No space left on device" % out in lines, res.stderr
+        m = [re.match(r"^pymem-bpf: the profile is saved as (\S+) instead", l) for l in lines]
+        m = [x for x in m if x]
+        assert len(m) == 1, res.stderr
+        saved = m[0].group(1)
+        # nothing torn is left where the output was asked for
+        assert os.listdir(mnt) == [], os.listdir(mnt)
+        with open(saved) as f:
+            prof = json.load(f)
+        check_contract(prof, DEFAULT_VERSION, res.target_pid, exited=False)
+        assert within(total(prof, under_holder, "live_bytes"), 30_000_000, TOLERANCE), \
+            excerpt(prof, under_holder)
+    finally:
+        subprocess.run(["umount", mnt], timeout=60)
+        os.rmdir(mnt)
+        if saved:
+            os.unlink(saved)

@@ -28,6 +28,7 @@ import json
 import os
 import sys
 import threading
+import time
 
 from marks import markers
 
@@ -163,7 +164,47 @@ def spill_table(n=6_000, size=100):
     HELD.append(held)
 
 
+CHURN_DOC = json.dumps("k" * 5_000)  # a JSON document: one 5,000-character string
+
+
+def parse_batch(blocks, size):
+    for _ in range(blocks):
+        bytearray(size)  # @churn_batch
+
+
+def keep_some(n, kept):
+    for _ in range(n):
+        kept.append(json.loads(CHURN_DOC))  # @keep_some
+
+
+def churn_and_keep(batches=200, blocks=240, size=4096, keep=5, period=0.025):
+    """About 200 MB in short-lived 4 KiB blocks, next to 5 MB of strings kept.
+
+    A batch starts every period seconds at the earliest (about 40 MB/s); its start and end
+    (time.time()) are logged, so the bytes allocated in any span of time are known.
+    """
+    kept, log = [], []
+    t0 = time.time()
+    for i in range(batches):
+        delay = t0 + i * period - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        start = time.time()
+        parse_batch(blocks, size)
+        keep_some(keep, kept)
+        log.append([start, time.time()])
+    FACTS["churn"] = {
+        "blocks": blocks,
+        "size": size,
+        "batch_bytes": blocks * (bytearray.__basicsize__ + size + 1),  # each has its NUL
+        "batches": log,
+        "kept_bytes": sum(sys.getsizeof(s) for s in kept),
+    }
+    return kept
+
+
 WORKLOADS = {
+    "churn_and_keep": churn_and_keep,
     "spill_table": spill_table,
     "churn_1k": churn_1k,
     "peak_then_small": peak_then_small,

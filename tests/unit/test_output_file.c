@@ -227,6 +227,36 @@ static void test_stdout(void **state)
 	assert_int_equal(fflush(stdout), 0);
 }
 
+/* A path that cannot be created is told before a session starts, and leaves nothing. */
+static void test_check(void **state)
+{
+	struct fx *fx = *state;
+	char path[256];
+	FILE *f;
+
+	assert_int_equal(output_file_check(fx->path), 0);
+	assert_int_equal(dir_entries(fx->dir, NULL, 0), 0);
+	assert_int_equal(output_file_check("-"), 0);
+	snprintf(path, sizeof(path), "%s/missing/out.json", fx->dir);
+	assert_int_equal(output_file_check(path), -ENOENT);
+	assert_int_equal(output_file_check(fx->dir), -EISDIR);
+	assert_int_equal(output_file_check(""), -EINVAL);
+	/* an existing file is left as it was */
+	f = fopen(fx->path, "w");
+	assert_non_null(f);
+	fputs("kept", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(output_file_check(fx->path), 0);
+	assert_file_is(fx->path, "kept");
+	assert_int_equal(dir_entries(fx->dir, NULL, 0), 1);
+	if (geteuid()) {
+		/* root writes anywhere: a read-only directory only stops others */
+		assert_int_equal(chmod(fx->dir, 0500), 0);
+		assert_int_equal(output_file_check(fx->path), -EACCES);
+		assert_int_equal(chmod(fx->dir, 0700), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +267,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relative_path, setup, teardown),
 		cmocka_unit_test(test_stdout),
+		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -83,17 +83,22 @@ static void fixture(struct pm_profile *p)
 	pm_profile_sum(p);
 }
 
-static char *write_html(const struct pm_profile *p, enum pm_view view)
+static char *write_html_why(const struct pm_profile *p, enum pm_view view, const char *why)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&buf, &len);
 
 	assert_non_null(m);
-	assert_int_equal(output_html_write(p, view, m), 0);
+	assert_int_equal(output_html_write(p, view, why, m), 0);
 	assert_int_equal(fclose(m), 0);
 	assert_int_equal(strlen(buf), len);
 	return buf;
+}
+
+static char *write_html(const struct pm_profile *p, enum pm_view view)
+{
+	return write_html_why(p, view, NULL);
 }
 
 static size_t count(const char *hay, const char *needle)
@@ -260,7 +265,7 @@ static void test_initial_view(void **state)
 		json_object_put(data);
 		free(doc);
 	}
-	assert_int_equal(output_html_write(&p, PM_VIEW_PEAK_BYTES + 1, stdout), -EINVAL);
+	assert_int_equal(output_html_write(&p, PM_VIEW_PEAK_BYTES + 1, NULL, stdout), -EINVAL);
 	pm_profile_free(&p);
 }
 
@@ -373,45 +378,63 @@ static void test_header(void **state)
 	pm_profile_free(&p);
 }
 
-static const char harness_js[] =
-	"const fs = require('fs'), vm = require('vm');\n"
-	"const json = fs.readFileSync(process.argv[2], 'utf8');\n"
-	"const script = fs.readFileSync(process.argv[3], 'utf8');\n"
-	"function check(ok, msg) {\n"
-	"	if (!ok) {\n"
-	"		console.error('FAIL: ' + msg);\n"
-	"		process.exit(1);\n"
-	"	}\n"
-	"}\n"
-	"class El {\n"
-	"	constructor(tag) {\n"
-	"		Object.assign(this, { tag, children: [], style: {}, className: '' });\n"
-	"		Object.assign(this, { text: '', on: {} });\n"
-	"		this.clientWidth = 1e9;\n"
-	"		this.value = '';\n"
-	"	}\n"
-	"	get textContent() { return this.text; }\n"
-	"	set textContent(t) { this.text = t; this.children = []; }\n"
-	"	appendChild(c) {\n"
-	"		if (c.tag !== '#frag')\n"
-	"			this.children.push(c);\n"
-	"		else\n"
-	"			this.children.push(...c.children.splice(0));\n"
-	"		return c;\n"
-	"	}\n"
-	"	addEventListener(t, f) { (this.on[t] = this.on[t] || []).push(f); }\n"
-	"	fire(t, ev) { (this.on[t] || []).forEach((f) => f(ev || {})); }\n"
-	"}\n"
-	"const ids = {};\n"
-	"for (const id of ['fg', 'tip', 'search', 'match', 'views', 'reset', 'pm-data'])\n"
-	"	ids[id] = new El('div');\n"
-	"ids['pm-data'].text = json;\n"
-	"const document = {\n"
-	"	getElementById: (id) => ids[id] || null,\n"
-	"	createElement: (t) => new El(t),\n"
-	"	createDocumentFragment: () => new El('#frag'),\n"
-	"};\n"
+/*
+ * Every harness: node harness.js DATA SCRIPT, check() to fail with a message,
+ * and the page's script run against a stub DOM (ids holds its elements).
+ */
+#define HARNESS_HEAD \
+	"const fs = require('fs'), vm = require('vm');\n" \
+	"const json = fs.readFileSync(process.argv[2], 'utf8');\n" \
+	"const script = fs.readFileSync(process.argv[3], 'utf8');\n" \
+	"function check(ok, msg) {\n" \
+	"	if (!ok) {\n" \
+	"		console.error('FAIL: ' + msg);\n" \
+	"		process.exit(1);\n" \
+	"	}\n" \
+	"}\n" \
+	"/* a canvas context that records what is drawn */\n" \
+	"class Ctx {\n" \
+	"	constructor() { this.ops = []; }\n" \
+	"	beginPath() { this.ops.push(['B']); }\n" \
+	"	moveTo(x, y) { this.ops.push(['P', x, y]); }\n" \
+	"	lineTo(x, y) { this.ops.push(['P', x, y]); }\n" \
+	"	stroke() { this.ops.push(['S', this.strokeStyle]); }\n" \
+	"	fillText(t) { this.ops.push(['T', t]); }\n" \
+	"}\n" \
+	"class El {\n" \
+	"	constructor(tag) {\n" \
+	"		Object.assign(this, { tag, children: [], style: {}, className: '' });\n" \
+	"		Object.assign(this, { text: '', on: {} });\n" \
+	"		this.clientWidth = 1e9;\n" \
+	"		this.value = '';\n" \
+	"	}\n" \
+	"	get textContent() { return this.text; }\n" \
+	"	set textContent(t) { this.text = t; this.children = []; }\n" \
+	"	appendChild(c) {\n" \
+	"		if (c.tag !== '#frag')\n" \
+	"			this.children.push(c);\n" \
+	"		else\n" \
+	"			this.children.push(...c.children.splice(0));\n" \
+	"		return c;\n" \
+	"	}\n" \
+	"	addEventListener(t, f) { (this.on[t] = this.on[t] || []).push(f); }\n" \
+	"	fire(t, ev) { (this.on[t] || []).forEach((f) => f(ev || {})); }\n" \
+	"	getContext() { return this.ctx = this.ctx || new Ctx(); }\n" \
+	"}\n" \
+	"const ids = {};\n" \
+	"for (const id of ['fg', 'tip', 'search', 'match', 'views', 'reset', 'pm-data', 'growth'])\n" \
+	"	ids[id] = new El('div');\n" \
+	"ids['pm-data'].text = json;\n" \
+	"const document = {\n" \
+	"	getElementById: (id) => ids[id] || null,\n" \
+	"	createElement: (t) => new El(t),\n" \
+	"	createDocumentFragment: () => new El('#frag'),\n" \
+	"	createTextNode: (t) => ({ text: t }),\n" \
+	"};\n" \
 	"vm.runInNewContext(script, { document, window: new El('window') });\n"
+
+static const char harness_js[] =
+	HARNESS_HEAD
 	"\n"
 	"const data = JSON.parse(json), fg = ids.fg, tip = ids.tip;\n"
 	"const buttons = ids.views.children;\n"
@@ -484,18 +507,16 @@ static void write_file(const char *path, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
-/* Run the page's own script against a stub DOM in node, if node is here. */
-static void test_script_in_node(void **state)
+/* Run @harness in node on @p's page: its data, its script; skipped without node. */
+static void run_in_node(const struct pm_profile *p, enum pm_view view, const char *harness)
 {
 	char dir[] = "/tmp/test_output_html.XXXXXX", path[3][64], cmd[512];
-	struct pm_profile p;
 	char *doc, *data, *script;
 	int i, rc;
 
 	if (system("command -v node >/dev/null 2>&1"))
 		skip();
-	fixture(&p);
-	doc = write_html(&p, PM_VIEW_ALLOC_OBJECTS);
+	doc = write_html(p, view);
 	data = extract(doc, OUTPUT_HTML_DATA_OPEN, OUTPUT_HTML_DATA_CLOSE);
 	script = extract(strstr(doc, OUTPUT_HTML_DATA_CLOSE) + 1, "<script>\n", "</script>");
 	assert_non_null(mkdtemp(dir));
@@ -504,7 +525,7 @@ static void test_script_in_node(void **state)
 			 (const char *[]){ "data.json", "page.js", "harness.js" }[i]);
 	write_file(path[0], data);
 	write_file(path[1], script);
-	write_file(path[2], harness_js);
+	write_file(path[2], harness);
 	snprintf(cmd, sizeof(cmd), "node %s %s %s", path[2], path[0], path[1]);
 	rc = system(cmd);
 	for (i = 0; i < 3; i++)
@@ -515,6 +536,129 @@ static void test_script_in_node(void **state)
 	free(script);
 	free(data);
 	free(doc);
+}
+
+/* The page's own script against a stub DOM. */
+static void test_script_in_node(void **state)
+{
+	struct pm_profile p;
+
+	fixture(&p);
+	run_in_node(&p, PM_VIEW_ALLOC_OBJECTS, harness_js);
+	pm_profile_free(&p);
+}
+
+/* Points for fixture stacks, as an -i session gives them. */
+static void add_series(struct pm_profile *p, size_t i, const struct pm_point *pts, size_t n)
+{
+	p->stacks[i].series = malloc(n * sizeof(*pts));
+	assert_non_null(p->stacks[i].series);
+	memcpy(p->stacks[i].series, pts, n * sizeof(*pts));
+	p->stacks[i].npoints = n;
+}
+
+static void series_fixture(struct pm_profile *p)
+{
+	/* stacks[0] is the 1 MiB malloc under load, stacks[1] PyList_New under load */
+	static const struct pm_point big[3] = { { 1, 0, 0 }, { 2, 524288, 0 }, { 4, 1048576, 0 } };
+	static const struct pm_point list[2] = { { 2, 2048, 1024 }, { 4, 4096, 3072 } };
+	static const struct pm_point lone[1] = { { 4, 5000, 5000 } };
+
+	fixture(p);
+	p->series.step_s = 1;
+	add_series(p, 0, big, 3);
+	add_series(p, 1, list, 2);
+	/* a single point draws no line: left out */
+	add_series(p, 2, lone, 1);
+}
+
+static void test_why_and_series(void **state)
+{
+	struct json_object *data, *series, *one, *arr;
+	struct pm_profile p;
+	char *doc;
+	size_t i;
+
+	series_fixture(&p);
+	doc = write_html_why(&p, PM_VIEW_ALLOC_BYTES, "Opened on <b>");
+	assert_non_null(strstr(doc, "<p id=\"why\">Opened on &lt;b&gt;</p>"));
+	data = parse_data(doc, NULL);
+	assert_true(json_object_get_double(get(data, "step")) == 1.0);
+	series = get(data, "series");
+	assert_int_equal(json_object_array_length(series), 2);
+	/* heaviest (allocated + live) first, named as WHERE names it */
+	one = json_object_array_get_idx(series, 0);
+	assert_string_equal(json_object_get_string(get(one, "n")), "load (/srv/app.py:40)");
+	arr = get(one, "a");
+	assert_int_equal(json_object_array_length(arr), 3);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(json_object_get_uint64(json_object_array_get_idx(arr, i)),
+				 p.stacks[0].series[i].alloc_bytes);
+	arr = get(json_object_array_get_idx(series, 1), "l");
+	assert_int_equal(json_object_get_uint64(json_object_array_get_idx(arr, 1)), 3072);
+	json_object_put(data);
+	free(doc);
+
+	/* without a series_info (no -i), no series and no why */
+	p.series.step_s = 0;
+	doc = write_html(&p, PM_VIEW_LIVE_BYTES);
+	data = parse_data(doc, NULL);
+	assert_false(json_object_object_get_ex(data, "series", NULL));
+	assert_null(strstr(doc, "id=\"why\""));
+	json_object_put(data);
+	free(doc);
+	pm_profile_free(&p);
+}
+
+/* The charts' lines, drawn on a recording canvas, sit where the series put them. */
+static const char growth_js[] =
+	HARNESS_HEAD
+	"const data = JSON.parse(json), g = ids.growth.children;\n"
+	"const charts = g.filter((c) => c.tag === 'canvas');\n"
+	"check(charts.length === 2, 'two charts');\n"
+	"check(g[g.length - 1].children.length === data.series.length, 'a legend line each');\n"
+	"/* each series' line: the points between beginPath and its coloured stroke */\n"
+	"function lines(ctx) {\n"
+	"	const out = [];\n"
+	"	let cur = [];\n"
+	"	for (const op of ctx.ops) {\n"
+	"		if (op[0] === 'B')\n"
+	"			cur = [];\n"
+	"		else if (op[0] === 'P')\n"
+	"			cur.push([op[1], op[2]]);\n"
+	"		else if (op[0] === 'S' && op[1] !== '#888')\n"
+	"			out.push(cur);\n"
+	"	}\n"
+	"	return out;\n"
+	"}\n"
+	"const W = 560, H = 200, L = 76, R = 12, T = 22, B = 22;\n"
+	"const tmax = Math.max(...data.series.map((s) => Math.max(...s.t)));\n"
+	"const rates = data.series.map((s) => s.t.slice(1).map((t, k) =>\n"
+	"	[t, (s.a[k + 1] - s.a[k]) / (t - s.t[k])]));\n"
+	"const lives = data.series.map((s) => s.t.map((t, k) => [t, s.l[k]]));\n"
+	"[[lives, charts[0]], [rates, charts[1]]].forEach(([want, c]) => {\n"
+	"	const ymax = Math.max(...want.flat().map((p) => p[1]));\n"
+	"	const got = lines(c.ctx);\n"
+	"	check(got.length === want.length, 'a line per series');\n"
+	"	want.forEach((pts, i) => {\n"
+	"		check(got[i].length === pts.length, 'a point per value');\n"
+	"		pts.forEach(([t, v], k) => {\n"
+	"			check(Math.abs(got[i][k][0] - (L + (W - L - R) * t / tmax)) < 1e-9, 'x');\n"
+	"			check(Math.abs(got[i][k][1] - (H - B - (H - T - B) * v / ymax)) < 1e-9,\n"
+	"			      'y of ' + v);\n"
+	"		});\n"
+	"	});\n"
+	"});\n"
+	"/* the first stack allocated 1 MiB in 3 s, fastest over 1..2 s: 512 KiB/s */\n"
+	"check(charts[1].ctx.ops.some((o) => o[0] === 'T' && o[1] === '512.0 KiB/s'), 'scale');\n"
+	"console.log('ok');\n";
+
+static void test_growth_in_node(void **state)
+{
+	struct pm_profile p;
+
+	series_fixture(&p);
+	run_in_node(&p, PM_VIEW_LIVE_BYTES, growth_js);
 	pm_profile_free(&p);
 }
 
@@ -527,6 +671,8 @@ int main(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_script_in_node),
+		cmocka_unit_test(test_why_and_series),
+		cmocka_unit_test(test_growth_in_node),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -265,10 +265,19 @@ static struct pm_stack *find_stack(struct pm_profile *p, const struct pm_stack *
 	return NULL;
 }
 
+/* Writing what was read gives the same bytes. */
+static void assert_rewrites_as(const struct pm_profile *q, const char *txt)
+{
+	char *again = write_to_string(q);
+
+	assert_string_equal(again, txt);
+	free(again);
+}
+
 static void test_round_trip(void **state)
 {
 	struct pm_profile p, q;
-	char *txt, *again;
+	char *txt;
 	size_t i;
 	FILE *f;
 
@@ -297,11 +306,7 @@ static void test_round_trip(void **state)
 		assert_frames_equal(s, &p.stacks[i]);
 	}
 
-	/* Writing what was read gives the same bytes. */
-	again = write_to_string(&q);
-	assert_string_equal(again, txt);
-
-	free(again);
+	assert_rewrites_as(&q, txt);
 	free(txt);
 	pm_profile_free(&p);
 	pm_profile_free(&q);
@@ -382,6 +387,106 @@ static void test_read_rejects(void **state)
 	}
 }
 
+/* start_time, series_info and each stack's series go out and come back exactly. */
+static void test_series_round_trip(void **state)
+{
+	struct pm_point pts[3] = { { 1.0, 100, 50 }, { 2.0000000001, 300, 20 },
+				   { 2.5, UINT64_MAX, 0 } };
+	struct json_object *doc, *stacks, *series, *pt, *v;
+	struct pm_profile p, q;
+	struct pm_stack *s;
+	char *txt;
+	size_t i;
+
+	fixture(&p);
+	p.start_time = 1796407345.5047228;
+	p.series = (struct pm_series_info){ .step_s = 0.5, .max_points = 256, .max_stacks = 32 };
+	s = &p.stacks[2];	/* 5000 live bytes: first in the file */
+	s->series = malloc(sizeof(pts));
+	memcpy(s->series, pts, sizeof(pts));
+	s->npoints = 3;
+	txt = write_to_string(&p);
+
+	doc = json_tokener_parse(txt);
+	assert_non_null(doc);
+	assert_true(json_object_object_get_ex(doc, "start_time", &v));
+	assert_true(json_object_get_double(v) == p.start_time);
+	assert_true(json_object_object_get_ex(doc, "series_info", &v));
+	assert_string_equal(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+			    "{\"step_s\":0.5,\"max_points\":256,\"max_stacks\":32}");
+	assert_true(json_object_object_get_ex(doc, "stacks", &stacks));
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(stacks, 0), "series",
+					      &series));
+	assert_int_equal(json_object_array_length(series), 3);
+	pt = json_object_array_get_idx(series, 1);
+	assert_true(json_object_object_get_ex(pt, "t", &v));
+	assert_true(json_object_get_double(v) == pts[1].t);
+	assert_true(json_object_object_get_ex(pt, "alloc_bytes", &v));
+	assert_int_equal(json_object_get_uint64(v), 300);
+	/* stacks without a series carry no key */
+	for (i = 1; i < json_object_array_length(stacks); i++)
+		assert_false(json_object_object_get_ex(json_object_array_get_idx(stacks, i),
+						       "series", NULL));
+	json_object_put(doc);
+
+	assert_int_equal(read_string(txt, &q), 0);
+	assert_true(q.start_time == p.start_time);
+	assert_memory_equal(&q.series, &p.series, sizeof(p.series));
+	s = find_stack(&q, &p.stacks[2]);
+	assert_int_equal(s->npoints, 3);
+	assert_memory_equal(s->series, pts, sizeof(pts));
+	assert_rewrites_as(&q, txt);
+	free(txt);
+	pm_profile_free(&p);
+	pm_profile_free(&q);
+}
+
+static void test_read_rejects_series(void **state)
+{
+	static const char *const bad[] = {
+		/* out of time order */
+		GOOD_HEAD "{\"frames\":[],\"alloc_bytes\":1,\"alloc_objects\":1,\"live_bytes\":1,"
+			"\"live_objects\":1,\"free_bytes\":0,\"free_objects\":0,\"series\":["
+			"{\"t\":2,\"alloc_bytes\":1,\"live_bytes\":1},"
+			"{\"t\":1,\"alloc_bytes\":1,\"live_bytes\":1}]}]}",
+		/* a point without its live bytes */
+		GOOD_HEAD "{\"frames\":[],\"alloc_bytes\":1,\"alloc_objects\":1,\"live_bytes\":1,"
+			"\"live_objects\":1,\"free_bytes\":0,\"free_objects\":0,\"series\":["
+			"{\"t\":2,\"alloc_bytes\":1}]}]}",
+		/* not an array */
+		GOOD_HEAD "{\"frames\":[],\"alloc_bytes\":1,\"alloc_objects\":1,\"live_bytes\":1,"
+			"\"live_objects\":1,\"free_bytes\":0,\"free_objects\":0,\"series\":{}}]}",
+	};
+	/* header members, put first */
+	static const char *const bad_head[] = {
+		"\"start_time\":\"yesterday\",",
+		"\"series_info\":{\"step_s\":1},",		/* its bounds missing */
+		"\"series_info\":[],",
+	};
+	char buf[2048];
+	struct pm_profile p;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (read_string(bad[i], &p) != -EINVAL)
+			fail_msg("input %zu accepted", i);
+		pm_profile_free(&p);
+	}
+	for (i = 0; i < sizeof(bad_head) / sizeof(bad_head[0]); i++) {
+		snprintf(buf, sizeof(buf), "{%s%s]}", bad_head[i], GOOD_HEAD + 1);
+		if (read_string(buf, &p) != -EINVAL)
+			fail_msg("header %zu accepted", i);
+		pm_profile_free(&p);
+	}
+	/* the same, well formed, is read */
+	snprintf(buf, sizeof(buf), "{\"start_time\":5,\"series_info\":{\"step_s\":1,"
+		 "\"max_points\":2,\"max_stacks\":3},%s]}", GOOD_HEAD + 1);
+	assert_int_equal(read_string(buf, &p), 0);
+	assert_true(p.start_time == 5.0 && p.series.step_s == 1.0);
+	assert_int_equal(p.series.max_stacks, 3);
+	pm_profile_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -390,6 +495,8 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_read_lenient_parts),
 		cmocka_unit_test(test_read_rejects),
+		cmocka_unit_test(test_series_round_trip),
+		cmocka_unit_test(test_read_rejects_series),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,30 +41,6 @@ static void test_fmt_bytes(void **state)
 	assert_string_equal(small, "1.5 ");
 }
 
-static void test_leaf(void **state)
-{
-	struct pm_frame mixed[4] = {
-		{ PM_FRAME_PYTHON, "main", "app.py", 1 },
-		{ PM_FRAME_PYTHON, "work", "app.py", 9 },
-		{ PM_FRAME_NATIVE, "PyList_Append", "libpython3.11.so", 0 },
-		{ PM_FRAME_NATIVE, "malloc", "libc.so.6", 0 },
-	};
-	struct pm_frame native[2] = {
-		{ PM_FRAME_NATIVE, "start_thread", "libc.so.6", 0 },
-		{ PM_FRAME_NATIVE, "malloc", "libc.so.6", 0 },
-	};
-	struct pm_stack s = { 4, mixed, { 0 } };
-
-	assert_ptr_equal(output_top_leaf(&s), &mixed[1]);
-	s.nframes = 1;
-	assert_ptr_equal(output_top_leaf(&s), &mixed[0]);
-	s.frames = native;
-	s.nframes = 2;
-	assert_ptr_equal(output_top_leaf(&s), &native[1]);
-	s.nframes = 0;
-	assert_null(output_top_leaf(&s));
-}
-
 static void add(struct pm_profile *p, const char *leaf, int line, uint64_t live,
 		uint64_t live_objs, uint64_t alloc)
 {
@@ -82,16 +58,24 @@ static void add(struct pm_profile *p, const char *leaf, int line, uint64_t live,
 	assert_int_equal(pm_profile_add(p, fr, 3, &c), 0);
 }
 
-static char *top(const struct pm_profile *p, size_t n)
+static char *table(const struct pm_profile *p, enum pm_view view, const struct top_opts *o)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&buf, &len);
 
 	assert_non_null(m);
-	output_top_print(p, n, m);
+	output_top_print(p, view, o, m);
 	fclose(m);
 	return buf;
+}
+
+static char *top(const struct pm_profile *p, size_t n)
+{
+	struct top_opts o = TOP_OPTS_DEFAULT;
+
+	o.rows = n;
+	return table(p, PM_VIEW_LIVE_BYTES, &o);
 }
 
 /* Split into lines; returns the count.  Lines point into @txt. */
@@ -127,14 +111,19 @@ static void test_table(void **state)
 	p.dropped[DROP_UNKNOWN_FREE] = 2;
 	out = top(&p, 10);
 	n = split(out, l, 16);
-	assert_int_equal(n, 7);	/* header, 4 stacks, total, dropped */
+	assert_int_equal(n, 8);	/* title, header, 4 stacks, total, dropped */
+	assert_string_equal(l[0], "4 stacks, ranked by LIVE; rates over the whole 2.00 s");
+	memmove(l, l + 1, 7 * sizeof(*l));
 
 	/* Most live bytes first; the named frame is the leaf Python frame. */
-	assert_non_null(strstr(l[0], "LIVE"));
+	assert_non_null(strstr(l[0], "LIVE*"));
 	assert_non_null(strstr(l[0], "LIVE OBJS"));
 	assert_non_null(strstr(l[0], "ALLOC/S"));
 	assert_non_null(strstr(l[0], "ALLOCS/S"));
 	assert_non_null(strstr(l[0], "FREED<1MS"));
+	/* a session table: no GROWTH, and PEAK only when it is the rank */
+	assert_null(strstr(l[0], "GROWTH"));
+	assert_null(strstr(l[0], "PEAK"));
 	assert_non_null(strstr(l[1], "3.0 MiB"));
 	assert_non_null(strstr(l[1], " 3000 "));
 	assert_non_null(strstr(l[1], "10.0 MiB"));
@@ -185,15 +174,15 @@ static void test_limit_and_empty(void **state)
 	assert_int_equal(pm_profile_add(&p, nothing, 1, &zero), 0);
 	out = top(&p, 2);
 	n = split(out, l, 16);
-	assert_int_equal(n, 5);
-	assert_non_null(strstr(l[1], "big"));
-	assert_non_null(strstr(l[2], "medium"));
-	assert_string_equal(l[4], "dropped: none");
+	assert_int_equal(n, 6);
+	assert_non_null(strstr(l[2], "big"));
+	assert_non_null(strstr(l[3], "medium"));
+	assert_string_equal(l[5], "dropped: none");
 	free(out);
 
 	out = top(&p, 100);
 	n = split(out, l, 16);
-	assert_int_equal(n, 7);
+	assert_int_equal(n, 8);
 	assert_null(strstr(out, "nothing"));
 	free(out);
 	pm_profile_free(&p);
@@ -216,14 +205,192 @@ static void test_no_duration_no_python(void **state)
 	pm_profile_sum(&p);
 	out = top(&p, 5);
 	n = split(out, l, 8);
-	assert_int_equal(n, 5);
+	assert_int_equal(n, 6);
 	/* Frames break the tie; the frameless stack sorts first. */
-	assert_non_null(strstr(l[1], "[unknown]"));
-	assert_non_null(strstr(l[2], "malloc [libc.so.6]"));
-	assert_non_null(strstr(l[2], "2.0 KiB"));
+	assert_non_null(strstr(l[2], "[unknown]"));
+	assert_non_null(strstr(l[3], "malloc [libc.so.6]"));
+	assert_non_null(strstr(l[3], "2.0 KiB"));
 	/* duration 0: no rate. */
-	assert_non_null(strstr(l[2], " - "));
-	assert_non_null(strstr(l[3], "4.0 KiB"));
+	assert_non_null(strstr(l[3], " - "));
+	assert_non_null(strstr(l[4], "4.0 KiB"));
+	free(out);
+	pm_profile_free(&p);
+}
+
+/* The row (after title and header) whose WHERE starts with @fn, 1-based; 0 if none. */
+static int row_of(char **l, int n, const char *fn)
+{
+	int col = strstr(l[1], "WHERE") - l[1], i;
+
+	for (i = 2; i < n; i++)
+		if ((int)strlen(l[i]) > col && !strncmp(l[i] + col, fn, strlen(fn)))
+			return i - 1;
+	return 0;
+}
+
+static void test_rank_follows_view(void **state)
+{
+	struct top_opts o = TOP_OPTS_DEFAULT;
+	struct pm_profile p;
+	char *out, *l[16];
+	int n;
+
+	fixture(&p);
+	/* alloc-bytes: churn's 50 MiB allocated first, though none of it is live */
+	out = table(&p, PM_VIEW_ALLOC_BYTES, &o);
+	n = split(out, l, 16);
+	assert_non_null(strstr(l[0], "ranked by ALLOC;"));
+	assert_non_null(strstr(l[1], "ALLOC*"));
+	assert_null(strstr(l[1], "LIVE*"));
+	assert_int_equal(row_of(l, n, "churn"), 1);
+	assert_int_equal(row_of(l, n, "big"), 2);
+	assert_int_equal(row_of(l, n, "medium"), 3);
+	assert_int_equal(row_of(l, n, "small"), 4);
+	free(out);
+
+	/* alloc-objects: its own column appears, as the rank */
+	out = table(&p, PM_VIEW_ALLOC_OBJECTS, &o);
+	n = split(out, l, 16);
+	assert_non_null(strstr(l[1], "ALLOCS*"));
+	assert_int_equal(row_of(l, n, "big"), 1);	/* 3001 objects */
+	assert_int_equal(row_of(l, n, "medium"), 2);	/* 13 */
+	free(out);
+
+	/* --sort wins over the view */
+	o.sort = top_col_parse("live-objs");
+	assert_int_equal(o.sort, TOP_LIVE_OBJS);
+	out = table(&p, PM_VIEW_ALLOC_BYTES, &o);
+	n = split(out, l, 16);
+	assert_non_null(strstr(l[1], "LIVE OBJS*"));
+	assert_int_equal(row_of(l, n, "big"), 1);
+	assert_int_equal(row_of(l, n, "churn"), 4);
+	free(out);
+	pm_profile_free(&p);
+}
+
+static void test_peak_and_freed(void **state)
+{
+	struct top_opts o = TOP_OPTS_DEFAULT;
+	struct pm_profile p;
+	char *out, *l[16];
+	int n;
+
+	fixture(&p);
+	p.stacks[0].c.peak_bytes = 9 << 20;		/* small, at the peak */
+	p.stacks[3].c.freed_within[0] = 40 << 20;	/* churn */
+	p.stacks[1].c.freed_within[0] = 1 << 20;	/* big */
+	pm_profile_sum(&p);
+	out = table(&p, PM_VIEW_PEAK_BYTES, &o);
+	n = split(out, l, 16);
+	assert_non_null(strstr(l[1], "PEAK*"));
+	assert_int_equal(row_of(l, n, "small"), 1);
+	assert_non_null(strstr(l[2], "9.0 MiB"));
+	free(out);
+	o.sort = top_col_parse("freed");
+	out = table(&p, PM_VIEW_LIVE_BYTES, &o);
+	n = split(out, l, 16);
+	assert_non_null(strstr(l[0], "ranked by FREED<1MS;"));
+	assert_int_equal(row_of(l, n, "churn"), 1);
+	assert_int_equal(row_of(l, n, "big"), 2);
+	free(out);
+	pm_profile_free(&p);
+}
+
+static void test_col_parse(void **state)
+{
+	assert_int_equal(top_col_parse("LIVE"), TOP_LIVE);
+	assert_int_equal(top_col_parse("live objs"), TOP_LIVE_OBJS);
+	assert_int_equal(top_col_parse("Live-Objs"), TOP_LIVE_OBJS);
+	assert_int_equal(top_col_parse("alloc"), TOP_ALLOC);
+	assert_int_equal(top_col_parse("allocs"), TOP_ALLOCS);
+	assert_int_equal(top_col_parse("alloc/s"), TOP_RATE);
+	assert_int_equal(top_col_parse("rate"), TOP_RATE);
+	assert_int_equal(top_col_parse("allocs/s"), TOP_OBJ_RATE);
+	assert_int_equal(top_col_parse("growth"), TOP_GROWTH);
+	assert_int_equal(top_col_parse("peak"), TOP_PEAK);
+	assert_int_equal(top_col_parse("freed<1ms"), TOP_FREED);
+	assert_int_equal(top_col_parse("freed"), TOP_FREED);
+	assert_int_equal(top_col_parse("liv"), -1);
+	assert_int_equal(top_col_parse("lives"), -1);
+	assert_int_equal(top_col_parse(""), -1);
+	assert_int_equal(top_col_parse(NULL), -1);
+	assert_string_equal(top_col_name(TOP_FREED), "FREED<1MS");
+}
+
+/* An interval table: rates and GROWTH over the interval, ranked by the interval's rate. */
+static void test_interval_table(void **state)
+{
+	struct top_opts o = TOP_OPTS_DEFAULT;
+	struct pm_profile p;
+	char *out, *l[16];
+	int n;
+
+	fixture(&p);
+	p.duration_s = 12.0;
+	p.interval_s = 2.0;
+	/* small allocated most in the interval, churn nothing; big grew, medium shrank */
+	p.stacks[0].d = (struct pm_delta){ .alloc_bytes = 8 << 20, .alloc_objects = 400 };
+	p.stacks[1].d = (struct pm_delta){ .alloc_bytes = 2 << 20, .alloc_objects = 20,
+					   .live_bytes = 1 << 20 };
+	p.stacks[2].d = (struct pm_delta){ .alloc_bytes = 1024, .live_bytes = -3072 };
+	pm_profile_sum(&p);
+	assert_int_equal(p.dtotals.alloc_bytes, (10 << 20) + 1024);
+	assert_int_equal(p.dtotals.live_bytes, (1 << 20) - 3072);
+
+	out = table(&p, PM_VIEW_ALLOC_BYTES, &o);
+	n = split(out, l, 16);
+	assert_string_equal(l[0], "4 stacks at 12.00 s, ranked by ALLOC/S; rates and GROWTH "
+			    "over the last 2.00 s");
+	assert_non_null(strstr(l[1], "GROWTH"));
+	assert_non_null(strstr(l[1], "ALLOC/S*"));
+	assert_int_equal(row_of(l, n, "small"), 1);
+	assert_non_null(strstr(l[2], "4.0 MiB"));	/* 8 MiB over 2 s */
+	assert_non_null(strstr(l[2], " 200 "));		/* 400 objects over 2 s */
+	assert_int_equal(row_of(l, n, "big"), 2);
+	assert_non_null(strstr(l[3], "+1.0 MiB"));
+	assert_non_null(strstr(l[3], "1.0 MiB  "));	/* 2 MiB over 2 s */
+	assert_int_equal(row_of(l, n, "medium"), 3);
+	assert_non_null(strstr(l[4], "-3.0 KiB"));
+	assert_int_equal(row_of(l, n, "churn"), 4);
+	/* ALLOC stays the total since attach: churn's 50 MiB */
+	assert_non_null(strstr(l[5], "50.0 MiB"));
+	/* totals: the interval's rates and growth */
+	assert_non_null(strstr(l[6], "5.0 MiB"));
+	assert_non_null(strstr(l[6], "+1021.0 KiB"));
+	free(out);
+
+	o.sort = TOP_GROWTH;
+	out = table(&p, PM_VIEW_ALLOC_BYTES, &o);
+	n = split(out, l, 16);
+	assert_int_equal(row_of(l, n, "big"), 1);
+	assert_int_equal(row_of(l, n, "medium"), 4);
+	free(out);
+	pm_profile_free(&p);
+}
+
+/* WHERE names the user's caller of a standard library leaf, and --where leaf does not. */
+static void test_where_column(void **state)
+{
+	struct pm_frame fr[4] = {
+		{ PM_FRAME_PYTHON, "main", "/srv/app.py", 1 },
+		{ PM_FRAME_PYTHON, "parse", "/srv/app.py", 5 },
+		{ PM_FRAME_PYTHON, "loads", "/usr/lib/python3.11/json/__init__.py", 346 },
+		{ PM_FRAME_NATIVE, "malloc", "libc.so.6", 0 },
+	};
+	struct pm_counts c = { .alloc_bytes = 100, .alloc_objects = 1 };
+	struct top_opts o = TOP_OPTS_DEFAULT;
+	struct pm_profile p = { .duration_s = 1 };
+	char *out;
+
+	assert_int_equal(pm_profile_add(&p, fr, 4, &c), 0);
+	pm_profile_sum(&p);
+	out = table(&p, PM_VIEW_LIVE_BYTES, &o);
+	assert_non_null(strstr(out, "  parse (/srv/app.py:5) -> loads (json/__init__.py:346)\n"));
+	free(out);
+	assert_int_equal(where_parse("leaf", &o.where), 0);
+	out = table(&p, PM_VIEW_LIVE_BYTES, &o);
+	assert_non_null(strstr(out, "  loads (/usr/lib/python3.11/json/__init__.py:346)\n"));
+	assert_null(strstr(out, "parse"));
 	free(out);
 	pm_profile_free(&p);
 }
@@ -232,10 +399,14 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fmt_bytes),
-		cmocka_unit_test(test_leaf),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_limit_and_empty),
 		cmocka_unit_test(test_no_duration_no_python),
+		cmocka_unit_test(test_rank_follows_view),
+		cmocka_unit_test(test_peak_and_freed),
+		cmocka_unit_test(test_col_parse),
+		cmocka_unit_test(test_interval_table),
+		cmocka_unit_test(test_where_column),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

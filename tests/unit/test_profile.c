@@ -332,8 +332,8 @@ static void test_sort(void **state)
 static void test_stack_cmp(void **state)
 {
 	struct pm_frame fa[1] = { py("a", "x.py", 1) }, fb[1] = { py("b", "x.py", 1) };
-	struct pm_stack a = { 1, fa, counts(10, 1, 5, 1) };
-	struct pm_stack b = { 1, fb, counts(10, 1, 5, 1) };
+	struct pm_stack a = { .nframes = 1, .frames = fa, .c = counts(10, 1, 5, 1) };
+	struct pm_stack b = { .nframes = 1, .frames = fb, .c = counts(10, 1, 5, 1) };
 
 	assert_int_equal(pm_stack_cmp(&a, &a, PM_VIEW_LIVE_BYTES), 0);
 	assert_true(pm_stack_cmp(&a, &b, PM_VIEW_LIVE_BYTES) < 0);
@@ -363,6 +363,91 @@ static void test_free_owns_everything(void **state)
 	pm_profile_free(NULL);
 }
 
+static void test_find(void **state)
+{
+	struct pm_frame a[2] = { py("main", "app.py", 1), nat("malloc", "libc.so.6") };
+	struct pm_frame b[2] = { py("main", "app.py", 2), nat("malloc", "libc.so.6") };
+	struct pm_counts c = counts(10, 1, 10, 1);
+	struct pm_profile p = {};
+	struct pm_stack *s;
+
+	assert_null(pm_profile_find(&p, a, 2));
+	assert_int_equal(pm_profile_add(&p, a, 2, &c), 0);
+	assert_int_equal(pm_profile_add(&p, NULL, 0, &c), 0);
+	s = pm_profile_find(&p, a, 2);
+	assert_non_null(s);
+	assert_ptr_equal(s, &p.stacks[0]);
+	assert_null(pm_profile_find(&p, b, 2));
+	assert_null(pm_profile_find(&p, a, 1));
+	assert_ptr_equal(pm_profile_find(&p, NULL, 0), &p.stacks[1]);
+	/* still found once sorting moved the stacks */
+	p.stacks[1].c.live_bytes = 99;
+	pm_profile_sort(&p, PM_VIEW_LIVE_BYTES);
+	assert_ptr_equal(pm_profile_find(&p, a, 2), &p.stacks[1]);
+	pm_profile_free(&p);
+}
+
+static void test_add_stack_series(void **state)
+{
+	struct pm_frame a[1] = { py("a", "x.py", 1) }, one[1] = { py("*", "x.py", 0) };
+	struct pm_point pa[3] = { { 1.0, 10, 5 }, { 2.0, 20, 6 }, { 3.0, 30, 7 } };
+	struct pm_point pb[3] = { { 2.0, 100, 50 }, { 2.5, 110, 55 }, { 3.0, 120, 60 } };
+	struct pm_stack sa = { .nframes = 1, .frames = a, .c = counts(30, 3, 7, 1),
+			       .d = { 10, 1, 1 }, .npoints = 3, .series = pa };
+	struct pm_stack sb = { .nframes = 1, .frames = a, .c = counts(120, 2, 60, 2),
+			       .d = { 5, 2, -4 }, .npoints = 3, .series = pb };
+	struct pm_profile p = {};
+	struct pm_stack *s;
+
+	/* a new stack copies the series (the caller keeps its own) */
+	assert_int_equal(pm_profile_add_stack(&p, one, 1, &sa), 0);
+	s = &p.stacks[0];
+	assert_ptr_not_equal(s->series, pa);
+	assert_int_equal(s->npoints, 3);
+	assert_memory_equal(s->series, pa, sizeof(pa));
+	assert_int_equal(s->d.alloc_bytes, 10);
+
+	/* a merge keeps the times both have, summed, and adds the deltas */
+	assert_int_equal(pm_profile_add_stack(&p, one, 1, &sb), 0);
+	assert_int_equal(p.nstacks, 1);
+	s = &p.stacks[0];
+	assert_int_equal(s->npoints, 2);
+	assert_true(s->series[0].t == 2.0 && s->series[1].t == 3.0);
+	assert_int_equal(s->series[0].alloc_bytes, 120);
+	assert_int_equal(s->series[0].live_bytes, 56);
+	assert_int_equal(s->series[1].alloc_bytes, 150);
+	assert_int_equal(s->series[1].live_bytes, 67);
+	assert_int_equal(s->c.alloc_bytes, 150);
+	assert_int_equal(s->d.alloc_bytes, 15);
+	assert_int_equal(s->d.alloc_objects, 3);
+	assert_int_equal(s->d.live_bytes, -3);
+	pm_profile_sum(&p);
+	assert_int_equal(p.dtotals.live_bytes, -3);
+	/* a part without a series leaves the merge none */
+	sb.npoints = 0;
+	assert_int_equal(pm_profile_add_stack(&p, one, 1, &sb), 0);
+	assert_int_equal(p.stacks[0].npoints, 0);
+	pm_profile_free(&p);
+}
+
+static void test_frame_label(void **state)
+{
+	struct pm_frame f[4] = {
+		py("parse", "/srv/app.py", 5), nat("malloc", "libc.so.6"), nat("x", ""),
+		{ PM_FRAME_PYTHON, NULL, NULL, 0 },
+	};
+	const char *want[4] = { "parse (/srv/app.py:5)", "malloc [libc.so.6]", "x",
+				"[unknown] (:0)" };
+	char *s;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		s = pm_frame_label(&f[i]);
+		assert_string_equal(s, want[i]);
+		free(s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +463,9 @@ int main(void)
 		cmocka_unit_test(test_sort),
 		cmocka_unit_test(test_stack_cmp),
 		cmocka_unit_test(test_free_owns_everything),
+		cmocka_unit_test(test_find),
+		cmocka_unit_test(test_add_stack_series),
+		cmocka_unit_test(test_frame_label),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
