@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cli_args.h"
 #include "check.h"
 #include "kfeatures.h"
 #include "probes.h"
@@ -42,13 +43,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'p':
 		cenv.pid = strtol(arg, &end, 10);
 		if (*end || cenv.pid <= 0)
-			argp_error(state, "invalid PID: %s", arg);
+			arg_fail(state, "invalid PID: %s", arg);
 		break;
 	case 'v':
 		cenv.probes.verbose = true;
 		break;
 	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument: %s", arg);
+		arg_fail(state, "unexpected argument: %s", arg);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

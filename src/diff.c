@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cli_args.h"
 #include "diff.h"
 #include "output.h"
 #include "output_json.h"
@@ -277,25 +278,25 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'f':
 		if (output_format_parse(arg, &denv.format) || denv.format == OUTPUT_JSON)
-			argp_error(state, "unknown format: %s (folded, html; not json)", arg);
+			arg_fail(state, "unknown format: %s (folded, html; not json)", arg);
 		denv.write_profile = true;
 		break;
 	case OPT_VIEW:
 		if (pm_view_parse(arg, &denv.view))
-			argp_error(state, "unknown view: %s", arg);
+			arg_fail(state, "unknown view: %s", arg);
 		break;
 	case 'n':
 		if (sscanf(arg, "%d", &denv.top) != 1 || denv.top <= 0)
-			argp_error(state, "invalid number: %s", arg);
+			arg_fail(state, "invalid number: %s", arg);
 		break;
 	case ARGP_KEY_ARG:
 		if (denv.ninput == 2)
-			argp_error(state, "two profiles: BASE.json NEW.json");
+			arg_fail(state, "two profiles: BASE.json NEW.json");
 		denv.input[denv.ninput++] = arg;
 		break;
 	case ARGP_KEY_END:
 		if (denv.ninput != 2)
-			argp_error(state, "which profiles? give BASE.json NEW.json");
+			arg_fail(state, "which profiles? give BASE.json NEW.json");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

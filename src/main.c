@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
+#include "cli_args.h"
 #include "check.h"
 #include "collect.h"
 #include "diff.h"
@@ -96,7 +97,7 @@ static double parse_seconds(const char *arg, struct argp_state *state)
 	double v = strtod(arg, &end);
 
 	if (*end || v <= 0)
-		argp_error(state, "invalid number of seconds: %s", arg);
+		arg_fail(state, "invalid number of seconds: %s", arg);
 	return v;
 }
 
@@ -106,7 +107,7 @@ static long parse_count(const char *arg, struct argp_state *state)
 	long v = strtol(arg, &end, 10);
 
 	if (*end || v <= 0)
-		argp_error(state, "invalid number: %s", arg);
+		arg_fail(state, "invalid number: %s", arg);
 	return v;
 }
 
@@ -131,11 +132,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'f':
 		if (output_format_parse(arg, &env.format))
-			argp_error(state, "unknown format: %s (json, folded, html, pprof, speedscope)", arg);
+			arg_fail(state, "unknown format: %s (json, folded, html, pprof, speedscope)", arg);
 		break;
 	case OPT_VIEW:
 		if (pm_view_parse(arg, &env.view))
-			argp_error(state, "unknown view: %s", arg);
+			arg_fail(state, "unknown view: %s", arg);
 		env.view_given = true;
 		break;
 	case OPT_MAX_LIVE:
@@ -156,7 +157,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_END:
 		if (!env.pid == !env.cmd)
-			argp_error(state, "give either -p PID or -- COMMAND");
+			arg_fail(state, "give either -p PID or -- COMMAND");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -313,6 +314,15 @@ static int run(struct collector *col, const struct pytarget *t, struct pm_profil
 	return err;
 }
 
+static const struct {
+	const char *name, *prog;
+	int (*run)(int argc, char **argv);
+} subcommands[] = {
+	{ "report", "pymem-bpf report", report_main },
+	{ "diff", "pymem-bpf diff", diff_main },
+	{ "check", "pymem-bpf check", check_main },
+};
+
 int main(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
@@ -332,13 +342,15 @@ int main(int argc, char **argv)
 	struct pytarget t;
 	char err[512] = "";
 	int ret, status;
+	size_t i;
 
-	if (argc > 1 && !strcmp(argv[1], "report"))
-		return report_main(argc - 1, argv + 1);
-	if (argc > 1 && !strcmp(argv[1], "diff"))
-		return diff_main(argc - 1, argv + 1);
-	if (argc > 1 && !strcmp(argv[1], "check"))
-		return check_main(argc - 1, argv + 1);
+	for (i = 0; argc > 1 && i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+		if (strcmp(argv[1], subcommands[i].name))
+			continue;
+		/* its messages and usage start "pymem-bpf NAME" */
+		argv[1] = (char *)subcommands[i].prog;
+		return subcommands[i].run(argc - 1, argv + 1);
+	}
 	if (argc > 1 && !strcmp(argv[1], "top")) {
 		env.top_ui = true;
 		argc--;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "cli_args.h"
 #include "output_top.h"
 
 /* FREED<1MS: the churn view, bytes that died within a millisecond of birth */
@@ -57,16 +58,15 @@ static error_t top_parse_opt(int key, char *arg, struct argp_state *state)
 
 	if (key != 'n' && key != OPT_SORT && key != OPT_WHERE)
 		return ARGP_ERR_UNKNOWN;
-	/* argp_failure(): bad input is one line, without argp_error()'s "Try --help" */
 	if (!o) {
-		argp_failure(state, argp_err_exit_status, 0, "internal error: no struct top_opts");
+		arg_fail(state, "internal error: no struct top_opts");
 		return EINVAL;
 	}
 	switch (key) {
 	case 'n':
 		n = strtol(arg, &end, 10);
 		if (*end || n <= 0) {
-			argp_failure(state, argp_err_exit_status, 0, "invalid number: %s", arg);
+			arg_fail(state, "invalid number: %s", arg);
 			return EINVAL;
 		}
 		o->rows = n;
@@ -74,7 +74,7 @@ static error_t top_parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_SORT:
 		o->sort = top_col_parse(arg);
 		if (o->sort < 0) {
-			argp_failure(state, argp_err_exit_status, 0, "unknown --sort column: %s "
+			arg_fail(state, "unknown --sort column: %s "
 				     "(live, live-objs, growth, peak, alloc, allocs, alloc/s, allocs/s, "
 				     "freed<1ms)", arg);
 			return EINVAL;
@@ -82,8 +82,7 @@ static error_t top_parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_WHERE:
 		if (where_parse(arg, &o->where)) {
-			argp_failure(state, argp_err_exit_status, 0,
-				     "empty --where (user, leaf or a GLOB)");
+			arg_fail(state, "empty --where (user, leaf or a GLOB)");
 			return EINVAL;
 		}
 		break;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include "cli_args.h"
 #include "output.h"
 #include "output_json.h"
 #include "output_file.h"
@@ -61,21 +62,21 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'f':
 		top_only = !strcmp(arg, "top");
 		if (!top_only && output_format_parse(arg, &renv.format))
-			argp_error(state, "unknown format: %s", arg);
+			arg_fail(state, "unknown format: %s", arg);
 		break;
 	case OPT_VIEW:
 		if (pm_view_parse(arg, &renv.view))
-			argp_error(state, "unknown view: %s", arg);
+			arg_fail(state, "unknown view: %s", arg);
 		renv.view_given = true;
 		break;
 	case ARGP_KEY_ARG:
 		if (renv.input)
-			argp_error(state, "one profile at a time");
+			arg_fail(state, "one profile at a time");
 		renv.input = arg;
 		break;
 	case ARGP_KEY_END:
 		if (!renv.input)
-			argp_error(state, "which profile? give PROFILE.json");
+			arg_fail(state, "which profile? give PROFILE.json");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

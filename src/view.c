@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cli_args.h"
 #include "view.h"
 
 enum {
@@ -78,10 +79,10 @@ static int add_glob(const char **globs, int *n, const char *arg)
 	return 0;
 }
 
-/* argp_error() returns under ARGP_NO_EXIT, so the caller must stop there too. */
+/* arg_fail() returns under ARGP_NO_EXIT, so the caller must stop there too. */
 static error_t bad_arg(struct argp_state *state, const char *what, const char *arg)
 {
-	argp_error(state, "%s: %s", what, arg);
+	arg_fail(state, "%s: %s", what, arg);
 	return EINVAL;
 }
 

@@ -124,3 +124,25 @@ def test_report_output_cannot_be_created():
     out = "/nonexistent/dir/x.html"
     line = reject([binary(), "report", src, "-f", "html", "-o", out], out)
     assert line == "pymem-bpf: cannot create %s: No such file or directory" % out, line
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["-p", "1", "--view", "bogus"], "bogus"),
+    (["-p", "1", "-f", "bogus"], "bogus"),
+    (["-p", "1", "-d", "-3"], "-3"),
+    (["-p", "x"], "x"),
+    (["-p", "1", "--group-by", "bogus"], "bogus"),
+    ([], "-p PID"),
+    (["report"], "PROFILE.json"),
+    (["report", "a.json", "-f", "bogus"], "bogus"),
+    (["diff", "a.json"], "BASE.json"),
+    (["check", "-p", "x"], "x"),
+    (["check", "extra"], "extra"),
+])
+def test_bad_options_one_line(argv, word):
+    """Every command's bad option: one line naming it, exit 2 (no "Try --help" line)."""
+    out = out_path()
+    line = reject([binary()] + argv + ["-o", out] * (argv[:1] not in (["check"], ["diff"])),
+                  out)
+    assert line.startswith("pymem-bpf"), line
+    assert word in line, line
