@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * JSON profile writer and reader.  The layout is a contract with other
- * tools: pid, python{version,executable,libpython}, start_time, duration_s,
+ * tools: pid, python{version,executable,libpython}, container{id,runtime,pod_uid}
+ * (in one), start_time, duration_s,
  * target_exited, totals, dropped (every reason), series_info (with -i),
  * stacks (root first, largest live bytes first, each with its series).  Stacks are streamed one per line so a big
  * profile never needs a whole json-c tree in memory.
@@ -80,6 +81,30 @@ static struct json_object *python_obj(const struct pm_profile *p)
 	json_object_object_add(o, "executable",
 			       json_object_new_string(p->executable ? p->executable : ""));
 	json_object_object_add(o, "libpython", new_string_or_null(p->libpython));
+	return o;
+}
+
+/* "" is no value: null */
+static struct json_object *string_or_null(const char *s)
+{
+	return new_string_or_null(*s ? s : NULL);
+}
+
+static bool on_host(const struct pm_profile *p)
+{
+	return !p->container.container[0] && !p->container.pod_uid[0];
+}
+
+static struct json_object *container_obj(const struct pm_profile *p)
+{
+	const struct cgroup_id *c = &p->container;
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "id", string_or_null(c->container));
+	json_object_object_add(o, "runtime", string_or_null(c->runtime));
+	json_object_object_add(o, "pod_uid", string_or_null(c->pod_uid));
 	return o;
 }
 
@@ -194,6 +219,10 @@ static int header_write(const struct pm_profile *p, FILE *f)
 
 	fprintf(f, "{\"pid\":%d", p->pid);
 	err = put_value(f, ",", "python", python_obj(p));
+	if (!err && on_host(p))
+		fprintf(f, ",\"container\":null");
+	else if (!err)
+		err = put_value(f, ",", "container", container_obj(p));
 	if (!err && p->start_time > 0)
 		err = put_value(f, ",", "start_time", json_object_new_double(p->start_time));
 	if (!err)
@@ -453,11 +482,39 @@ static int read_peak(struct json_object *o, struct pm_profile *p)
 }
 
 /* Newer than the rest, so optional: start_time and series_info. */
+/* A string member of o, or null, into out (of len bytes); false if neither fits */
+static bool read_short_string(struct json_object *o, const char *key, char *out, size_t len)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return true;
+	if (!json_object_is_type(v, json_type_string) ||
+	    (size_t)json_object_get_string_len(v) >= len)
+		return false;
+	strcpy(out, json_object_get_string(v));
+	return true;
+}
+
+/* Absent or null on the host (and in profiles written before it) */
+static int read_container(struct json_object *root, struct cgroup_id *c)
+{
+	struct json_object *o = member(root, "container", json_type_object);
+
+	if (!o)
+		return 0;
+	return read_short_string(o, "id", c->container, sizeof(c->container)) &&
+	       read_short_string(o, "runtime", c->runtime, sizeof(c->runtime)) &&
+	       read_short_string(o, "pod_uid", c->pod_uid, sizeof(c->pod_uid)) ? 0 : -EINVAL;
+}
+
 static int read_optional(struct json_object *root, struct pm_profile *p)
 {
 	struct json_object *info = member(root, "series_info", json_type_object);
 	uint64_t points, stacks;
 
+	if (read_container(root, &p->container))
+		return -EINVAL;
 	if (json_object_object_get_ex(root, "start_time", NULL) &&
 	    get_double(root, "start_time", &p->start_time))
 		return -EINVAL;

@@ -301,7 +301,13 @@ static void print_row(FILE *f, const struct table *t, char cells[TOP__NCOLS][CEL
 static void print_title(FILE *f, const struct table *t)
 {
 	const struct pm_profile *p = t->p;
+	const struct cgroup_id *c = &p->container;
 
+	/* which of a host's many containers this is: the short ID, as runtimes print it */
+	if (c->container[0] || c->pod_uid[0])
+		fprintf(f, "PID %d in container %.12s%s%s%s%s%s\n", p->pid,
+			c->container[0] ? c->container : "?", c->runtime[0] ? " (" : "", c->runtime,
+			c->runtime[0] ? ")" : "", c->pod_uid[0] ? ", pod " : "", c->pod_uid);
 	if (t->interval)
 		fprintf(f, "%zu stacks at %.2f s, ranked by %s; rates and GROWTH over the last "
 			"%.2f s\n", p->nstacks, p->duration_s, col_names[t->rank], p->interval_s);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "cgroup_id.h"
 #include "pymem.h"
 
 enum pm_frame_kind {
@@ -80,6 +81,7 @@ struct pm_profile {
 	char version[32];		/* "3.11.7" */
 	char *executable;
 	char *libpython;		/* NULL for a static interpreter */
+	struct cgroup_id container;	/* its container and pod; "" on the host */
 	double start_time;		/* attach, in seconds since the epoch; 0 unknown */
 	double duration_s;
 	bool target_exited;

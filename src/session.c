@@ -30,6 +30,8 @@ static int build(struct session *s, double secs, bool exited, struct pm_profile 
 	snprintf(p->version, sizeof(p->version), "%s", t->version);
 	p->executable = strdup(t->exe);
 	p->libpython = t->shared ? strdup(t->interp) : NULL;
+	/* unreadable (the target is gone): shown as on the host */
+	cgroup_id_read(t->pid, &p->container);
 	p->start_time = s->start_time;
 	p->duration_s = secs;
 	p->target_exited = exited;

@@ -152,7 +152,8 @@ static void check_stack(struct json_object *s, const struct want_frame *wf, size
 static void test_write_shape(void **state)
 {
 	static const char *const root_keys[] = {
-		"pid", "python", "duration_s", "target_exited", "totals", "peak", "dropped", "stacks",
+		"pid", "python", "container", "duration_s", "target_exited", "totals", "peak",
+		"dropped", "stacks",
 	};
 	static const char *const python_keys[] = { "version", "executable", "libpython" };
 	static const struct want_frame w0[] = {
@@ -175,8 +176,10 @@ static void test_write_shape(void **state)
 	root = json_tokener_parse(txt);
 	assert_non_null(root);
 
-	assert_keys(root, root_keys, 8);
+	assert_keys(root, root_keys, 9);
 	assert_int_equal(get_u64(root, "pid"), 4242);
+	/* on the host */
+	assert_true(json_object_is_type(get(root, "container"), json_type_null));
 	v = get(root, "duration_s");
 	assert_true(json_object_is_type(v, json_type_double));
 	assert_true(json_object_get_double(v) == 2.5);
@@ -283,6 +286,10 @@ static void test_round_trip(void **state)
 
 	fixture(&p);
 	p.stacks[0].c.alloc_bytes = UINT64_MAX;	/* beyond int64: must survive */
+	/* a container outside any pod: pod_uid null */
+	strcpy(p.container.container,
+	       "4f797c539e6c745de61a93ca3ff892358ecbcaccd8414d5db545c38428142970");
+	strcpy(p.container.runtime, "podman");
 	pm_profile_sum(&p);
 	txt = write_to_string(&p);
 	f = fmemopen(txt, strlen(txt), "r");
@@ -294,6 +301,8 @@ static void test_round_trip(void **state)
 	assert_string_equal(q.version, p.version);
 	assert_string_equal(q.executable, p.executable);
 	assert_string_equal(q.libpython, p.libpython);
+	assert_memory_equal(&q.container, &p.container, sizeof(p.container));
+	assert_true(strstr(txt, "\"pod_uid\":null"));
 	assert_true(q.duration_s == p.duration_s);
 	assert_int_equal(q.target_exited, p.target_exited);
 	assert_memory_equal(&q.totals, &p.totals, sizeof(p.totals));
@@ -388,6 +397,36 @@ static void test_read_rejects(void **state)
 }
 
 /* start_time, series_info and each stack's series go out and come back exactly. */
+#define DOC_WITH(container) \
+	"{\"pid\":7,\"container\":" container ",\"python\":{\"version\":\"3.12.1\"," \
+	"\"executable\":\"/x\",\"libpython\":null},\"duration_s\":1,\"target_exited\":false," \
+	"\"totals\":{\"alloc_bytes\":0,\"alloc_objects\":0,\"free_bytes\":0,\"free_objects\":0," \
+	"\"live_bytes\":0,\"live_objects\":0},\"dropped\":{},\"stacks\":[]}"
+
+static void test_read_container(void **state)
+{
+	struct pm_profile p;
+
+	(void)state;
+	assert_int_equal(read_string(DOC_WITH("{\"id\":null,\"runtime\":null,"
+					      "\"pod_uid\":\"74c13223-5a00-11e9-b385-42010a80018d\"}"),
+				     &p), 0);
+	assert_string_equal(p.container.container, "");
+	assert_string_equal(p.container.pod_uid, "74c13223-5a00-11e9-b385-42010a80018d");
+	pm_profile_free(&p);
+	assert_int_equal(read_string(DOC_WITH("null"), &p), 0);
+	assert_string_equal(p.container.pod_uid, "");
+	pm_profile_free(&p);
+	/* an ID that is not a string, a runtime too long to be one */
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(read_string(DOC_WITH("{\"id\":7}"), &p), -EINVAL);
+	pm_profile_free(&p);
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(read_string(DOC_WITH("{\"runtime\":\"a-runtime-name-too-long\"}"), &p),
+			 -EINVAL);
+	pm_profile_free(&p);
+}
+
 static void test_series_round_trip(void **state)
 {
 	struct pm_point pts[3] = { { 1.0, 100, 50 }, { 2.0000000001, 300, 20 },
@@ -495,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_read_lenient_parts),
 		cmocka_unit_test(test_read_rejects),
+		cmocka_unit_test(test_read_container),
 		cmocka_unit_test(test_series_round_trip),
 		cmocka_unit_test(test_read_rejects_series),
 	};
