@@ -1,0 +1,20 @@
+# The Debian sid root with Debian's own Python 3.13, 3.14 and 3.15 builds (LTO+PGO), made by
+# tests/sid/sidroot.py from the host's apt archive and kept under build/sid: the unit tests
+# compile against its -dev headers, the integration tests run its interpreters.
+
+# This file is read before the Makefile's first rule: leave the default goal alone.
+sid_saved_goal := $(.DEFAULT_GOAL)
+
+SID_ROOT	:= $(OUTPUT)/sid/root
+# written last, once the root is whole; names the packages it holds
+SID_STAMP	:= $(SID_ROOT).packages
+
+.PHONY: sidroot
+# Cheap when the root is there with the same packages.
+sidroot:
+	$(PYTHON) tests/sid/sidroot.py
+
+$(SID_STAMP): tests/sid/sidroot.py
+	$(PYTHON) tests/sid/sidroot.py
+
+.DEFAULT_GOAL := $(sid_saved_goal)
