@@ -165,8 +165,9 @@ static void test_find_path(void **state)
 	struct proc_maps m;
 
 	assert_int_equal(parse_text(crafted, &m), 0);
-	assert_string_equal(proc_maps_find_path(&m, has_substr, "lib x"), "/opt/my dir/lib x.so");
-	assert_string_equal(proc_maps_find_path(&m, has_substr, "jit"), "/memfd:jit");
+	assert_string_equal(proc_maps_find_path(&m, has_substr, "lib x")->path,
+			    "/opt/my dir/lib x.so");
+	assert_string_equal(proc_maps_find_path(&m, has_substr, "jit")->path, "/memfd:jit");
 	/* Pseudo names are not files, so a match on them is never returned. */
 	assert_null(proc_maps_find_path(&m, has_substr, "["));
 	assert_null(proc_maps_find_path(&m, has_substr, "no such"));
