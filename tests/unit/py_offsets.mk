@@ -33,9 +33,7 @@ $(OUTPUT)/tests/py_offsets_%.inc: $(PY_OFFSETS_DEPS)
 	echo "  PROBE   CPython $$(basename $$d)"; \
 	$(call py_offsets_probe,-isystem $$d/include/python$* -isystem $$d/include/python$*/internal,$$d/lib/libpython$*.so.1.0,pyenv)
 
-# Debian splits pyconfig.h into its multiarch directory: the root's /usr/include comes last,
-# after this host's own C headers.
 $(OUTPUT)/tests/py_offsets_sid%.inc: $(PY_OFFSETS_DEPS) $(SID_STAMP)
 	@mkdir -p $(@D)
 	@echo "  PROBE   Debian sid CPython $*"
-	@$(call py_offsets_probe,-isystem $(SID_ROOT)/usr/include/python$* -isystem $(SID_ROOT)/usr/include/python$*/internal -idirafter $(SID_ROOT)/usr/include,$(SID_ROOT)/usr/bin/python$*,debian)
+	@$(call py_offsets_probe,$(call sid_python_includes,$*),$(SID_ROOT)/usr/bin/python$*,debian)
