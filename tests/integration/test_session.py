@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-from conftest import (DEFAULT_VERSION, SUPPORTED, ATTACHED_RE, IDLE, T_ATTACH, T_START, T_STOP,
+from conftest import (DEFAULT_VERSION, SID, SUPPORTED, ATTACHED_RE, IDLE, T_ATTACH, T_START, T_STOP,
                       Proc, at_line, binary, check_contract, excerpt, functions, profile_pid,
                       profile_pid_until_exit, python_exe, require_ok, total, within)
 
@@ -59,7 +59,7 @@ def test_duration_ends_session():
     assert target.p.poll() is None, "the target died:\n" + target.describe()
 
 
-@pytest.mark.parametrize("version", SUPPORTED)
+@pytest.mark.parametrize("version", SUPPORTED + SID)
 def test_pythonmalloc_malloc(version):
     """PYTHONMALLOC=malloc: warned about, and the ground truth still holds through libc."""
     env = dict(os.environ, PYTHONMALLOC="malloc")
