@@ -9,7 +9,6 @@ on how long anything takes.
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +28,8 @@ PYENV = Path("/root/.pyenv/versions")
 
 sys.path.insert(0, str(TARGETS))
 from marks import markers  # noqa: E402,F401  (the targets' "# @name" lines, for the tests)
+sys.path.insert(0, str(REPO / "tests" / "sid"))
+import sidroot  # noqa: E402
 
 SUPPORTED = ["3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"]
 # Debian's /usr/bin/python3.11: static, stripped, LTO+PGO (pymalloc inlined at ~190 sites)
@@ -37,8 +38,8 @@ DEBIAN_EXE = "/usr/bin/python3.11"
 # Debian sid's own builds (static, stripped, LTO+PGO by GCC 16) in the root tests/sid/sidroot.py
 # makes, run as `chroot SID_ROOT /usr/bin/python3.X`: a process whose root is not ours.  The
 # targets are copied into the root, so frames name them by SID_TARGETS, as the target sees them.
-SID_ROOT = REPO / "build" / "sid" / "root"
-SID_TARGETS = "/opt/pymem-tests/targets"
+SID_ROOT = Path(sidroot.ROOT)
+SID_TARGETS = sidroot.TARGETS_IN_ROOT
 SID = ["sid-3.13", "sid-3.14", "sid-3.15"]
 BUILDS = SUPPORTED + [DEBIAN] + SID
 UNSUPPORTED = ["2.7.18", "3.6.15", "3.7.16"]
@@ -70,13 +71,10 @@ _SID_READY = []
 
 def sid_root():
     """SID_ROOT, with this tree's tests/targets copied in afresh once per session."""
-    if not (SID_ROOT / "usr" / "bin").is_dir():
-        pytest.fail("the sid root %s is missing: run make sidroot" % SID_ROOT)
     if not _SID_READY:
-        dest = SID_ROOT / SID_TARGETS.lstrip("/")
-        shutil.rmtree(str(dest), ignore_errors=True)
-        shutil.copytree(str(TARGETS), str(dest), ignore=shutil.ignore_patterns("__pycache__"))
-        _SID_READY.append(dest)
+        if not sidroot.cached():
+            pytest.fail("the sid root %s is missing: run make sidroot" % SID_ROOT)
+        _SID_READY.append(sidroot.install_targets())
     return SID_ROOT
 
 

@@ -10,7 +10,9 @@ interpreters the integration tests run as `chroot ROOT /usr/bin/python3.X` and i
 container made from it, their -dev packages (the internal headers the offset unit tests
 compile against) and 3.14's regression tests.  It is built once, into a temporary directory
 renamed into place, and the package list it was built with is kept next to it: a root with
-another list is built afresh.
+another list is built afresh.  install_targets() copies tests/targets into it (the integration
+tests and the benchmark call it), so that targets run in the root name their files by the
+path they have there.
 """
 
 import os
@@ -27,6 +29,9 @@ import mirror  # noqa: E402
 SID = os.path.join(REPO, "build", "sid")
 ROOT = os.path.join(SID, "root")
 STAMP = ROOT + ".packages"
+# tests/targets as processes in the root (or a container made from it) see it
+TARGETS = os.path.join(REPO, "tests", "targets")
+TARGETS_IN_ROOT = "/opt/pymem-tests/targets"
 SUITE = "sid"
 MINORS = ("3.13", "3.14", "3.15")
 PACKAGES = sorted(["python%s" % m for m in MINORS] + ["python%s-dev" % m for m in MINORS]
@@ -88,6 +93,16 @@ def build():
     with open(STAMP, "w") as f:
         f.write(",".join(PACKAGES))
     note("built in %.0f s" % (time.monotonic() - t0))
+
+
+def install_targets():
+    """Copies this tree's tests/targets into the root afresh, at TARGETS_IN_ROOT."""
+    if not cached():
+        raise SystemExit("sidroot: %s is not built: run make sidroot" % ROOT)
+    dest = ROOT + TARGETS_IN_ROOT
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(TARGETS, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return TARGETS_IN_ROOT
 
 
 def main():
