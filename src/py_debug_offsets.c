@@ -187,13 +187,18 @@ int py_debug_header(const void *buf, size_t len, uint64_t *version_hex, bool *fr
 	return 0;
 }
 
+bool py_debug_prerelease(uint64_t version_hex)
+{
+	/* micro 0, release level below 0xf (final) */
+	return !(version_hex & 0xff00) && (version_hex & 0xf0) != 0xf0;
+}
+
 static const struct dbg_layout *layout_for(uint64_t version)
 {
 	unsigned int major = (version >> 24) & 0xff, minor = (version >> 16) & 0xff;
 	size_t i;
 
-	/* a pre-release of X.Y.0 (release level below 0xf) may lay it out otherwise */
-	if (major != 3 || (!(version & 0xff00) && (version & 0xf0) != 0xf0))
+	if (major != 3 || py_debug_prerelease(version))
 		return NULL;
 	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
 		if (layouts[i].minor == minor)

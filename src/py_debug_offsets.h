@@ -29,6 +29,12 @@
 int py_debug_header(const void *buf, size_t len, uint64_t *version_hex, bool *free_threaded);
 
 /*
+ * A pre-release of an X.Y.0 (alpha, beta, candidate): its block may still
+ * differ from the release's (3.15's betas inserted words), so it is not read.
+ */
+bool py_debug_prerelease(uint64_t version_hex);
+
+/*
  * Parse the first @len bytes of a 3.13+ _PyRuntime into *off (left alone on
  * error); *version_hex (if not NULL) gets PY_VERSION_HEX of the target.
  * -EINVAL for a bad cookie, a short buffer or offsets that cannot be right;

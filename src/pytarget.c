@@ -75,6 +75,20 @@ static int version_from_name(const char *path, int *major, int *minor)
 	return -ENOENT;
 }
 
+/* PY_VERSION from PY_VERSION_HEX: "3.14.10", "3.15.0b4", "3.15.0rc1" */
+static void version_string(struct pytarget *t, uint32_t hex)
+{
+	static const char *const levels[] = { "a", "b", "rc" };
+	unsigned int level = (hex >> 4) & 0xf;
+	int n;
+
+	n = snprintf(t->version, sizeof(t->version), "%d.%d.%d", t->major, t->minor,
+		     (hex >> 8) & 0xff);
+	if (level >= 0xa && level <= 0xc && n > 0 && (size_t)n < sizeof(t->version))
+		snprintf(t->version + n, sizeof(t->version) - n, "%s%u", levels[level - 0xa],
+			 hex & 0xf);
+}
+
 static int find_version(struct pytarget *t, struct elf_syms *e)
 {
 	uint64_t vaddr, size;
@@ -86,8 +100,7 @@ static int find_version(struct pytarget *t, struct elf_syms *e)
 	    !elf_syms_read(e, vaddr, &hex, sizeof(hex))) {
 		t->major = hex >> 24;
 		t->minor = (hex >> 16) & 0xff;
-		snprintf(t->version, sizeof(t->version), "%d.%d.%d", t->major, t->minor,
-			 (hex >> 8) & 0xff);
+		version_string(t, hex);
 		return 0;
 	}
 	if (t->shared && !version_from_name(t->interp, &t->major, &t->minor))
@@ -131,7 +144,7 @@ static int load_debug_offsets(struct pytarget *t, char *err, size_t errlen)
 		return ret;
 	}
 	ret = py_debug_header(buf, sizeof(buf), &hex, &ft);
-	if (!ret && ((hex >> 24) != (uint64_t)t->major || ((hex >> 16) & 0xff) != (uint64_t)t->minor))
+	if (!ret && (hex >> 24 != (uint64_t)t->major || ((hex >> 16) & 0xff) != (uint64_t)t->minor))
 		ret = -EINVAL;
 	if (!ret && ft) {
 		snprintf(err, errlen, "PID %d runs a free-threaded Python %s, whose objects come "
@@ -142,6 +155,12 @@ static int load_debug_offsets(struct pytarget *t, char *err, size_t errlen)
 	if (!ret && t->minor > MAX_MINOR) {
 		snprintf(err, errlen, "PID %d runs Python %s, newer than this build of pymem-bpf "
 			 "supports (3.%d-3.%d)", t->pid, t->version, MIN_MINOR, MAX_MINOR);
+		return -ENOTSUP;
+	}
+	if (!ret && py_debug_prerelease(hex)) {
+		snprintf(err, errlen, "PID %d runs a pre-release of Python %s, whose debug offsets "
+			 "may differ from the release's: only releases of 3.%d-3.%d are supported",
+			 t->pid, t->version, PY_DEBUG_MIN_MINOR, MAX_MINOR);
 		return -ENOTSUP;
 	}
 	if (!ret)

@@ -334,24 +334,17 @@ def _read_report(res, path):
             res.report = json.load(f)
 
 
-def profile_pid(version, workloads, args=(), fmt="json", env=None, target_args=(),
-                stop=signal.SIGINT, check_after=True):
-    """Attach with -p to a waiting target, run the workloads, stop the profiler with a signal.
+def run_session(res, target, pid, report, fmt="json", args=(), stop=signal.SIGINT,
+                check_after=True):
+    """Attach with -p PID to a workloads.py target waiting after READY, have it run its
+    workloads, stop the profiler with a signal; fills res.  The caller ends the target.
 
     The target keeps everything it allocated until the profiler has exited, then (check_after)
     allocates a little more to show the allocator still works after the detach.
     """
-    res = Result()
-    tmp, target_tmp = target_tmpdir(version)
-    res.output = os.path.join(tmp, "profile." + fmt)
-    report = os.path.join(tmp, "report.json")
-    target = Proc(target_argv(version, WORKLOADS, "--report", target_tmp + "/report.json",
-                              *target_args, *workloads), env=env, name="target")
     prof = None
     try:
-        m = target.wait_line("stdout", r"^READY (\d+) ", T_START)
-        res.target_pid = int(m.group(1))
-        prof = Proc([binary(), "-p", target.pid, "-f", fmt, "-o", res.output] + list(args),
+        prof = Proc([binary(), "-p", pid, "-f", fmt, "-o", res.output] + list(args),
                     name="pymem-bpf")
         prof.wait_line("stderr", ATTACHED_RE.pattern, T_ATTACH)
         target.send("go\n")
@@ -368,6 +361,22 @@ def profile_pid(version, workloads, args=(), fmt="json", env=None, target_args=(
     finally:
         if prof:
             prof.kill()
+
+
+def profile_pid(version, workloads, args=(), fmt="json", env=None, target_args=(),
+                stop=signal.SIGINT, check_after=True):
+    """run_session() on a workloads.py target of the build."""
+    res = Result()
+    tmp, target_tmp = target_tmpdir(version)
+    res.output = os.path.join(tmp, "profile." + fmt)
+    target = Proc(target_argv(version, WORKLOADS, "--report", target_tmp + "/report.json",
+                              *target_args, *workloads), env=env, name="target")
+    try:
+        m = target.wait_line("stdout", r"^READY (\d+) ", T_START)
+        res.target_pid = int(m.group(1))
+        run_session(res, target, target.pid, os.path.join(tmp, "report.json"), fmt, args, stop,
+                    check_after)
+    finally:
         target.kill()
     return res
 
@@ -488,6 +497,40 @@ def excerpt(profile, pred=None, limit=8, key="live_bytes"):
 
 def within(value, expected, rel):
     return abs(value - expected) <= rel * expected
+
+
+def under_holder(stack):
+    """make_and_hold() above allocate_then_return(), which made the bytes it holds."""
+    names = functions(stack)
+    return ("make_and_hold" in names and "allocate_then_return" in names
+            and names.index("make_and_hold") < names.index("allocate_then_return"))
+
+
+def check_held_workloads(prof, report, rel=0.02):
+    """make_and_hold's 6 x bytearray(5_000_000) live under their allocator, grow_heap's
+    8 x bytearray(4_000_000) on its line, small_dicts' 200,000 dicts (test_ground_truth.py has
+    the arithmetic)."""
+    assert within(total(prof, under_holder, "live_bytes"), 30_000_000, rel), \
+        excerpt(prof, under_holder)
+    pred = at_line(report, "grow_heap")
+    assert within(total(prof, pred, "live_bytes"), 32_000_000, rel), excerpt(prof, pred)
+    pred = at_line(report, "small_dicts")
+    assert total(prof, pred, "live_objects") >= 200_000, excerpt(prof, pred, key="live_objects")
+
+
+def check_ctypes_leak(prof, report, rel=0.02):
+    """ctypes_leak's blocks, live on its line through a stack whose last frame is libc's
+    malloc itself."""
+    leak = report["facts"]["ctypes_leak"]
+    on_line = at_line(report, "ctypes_leak")
+
+    def via_libc_malloc(stack):
+        last = stack["frames"][-1]
+        return (on_line(stack) and last["kind"] == "native" and last["function"] == "malloc"
+                and os.path.basename(last["file"]).startswith("libc"))
+    want = leak["count"] * leak["size"]
+    assert within(total(prof, via_libc_malloc, "live_bytes"), want, rel), excerpt(prof, on_line)
+    assert total(prof, via_libc_malloc, "live_objects") >= leak["count"], excerpt(prof, on_line)
 
 
 # ---- the JSON contract ------------------------------------------------------------------

@@ -138,3 +138,14 @@ def test_newer_version_refused():
     line = reject([binary(), "-p", target.pid, "-o", out], out)
     assert "3.16.0" in line and "newer" in line and "3.8-3.15" in line, line
     assert target.p.poll() is None, "the target died:\n" + target.describe()
+
+
+def test_prerelease_refused():
+    """A beta of 3.14.0: its record may still differ from the release's (3.15's betas inserted
+    words), so it is not read."""
+    target = synthetic_target([("_PyRuntime", 8, "<Q", 0x030e00b4),
+                               ("Py_Version", 0, "<I", 0x030e00b4)])
+    out = out_path()
+    line = reject([binary(), "-p", target.pid, "-o", out], out)
+    assert "pre-release" in line and "3.14.0b4" in line, line
+    assert target.p.poll() is None, "the target died:\n" + target.describe()

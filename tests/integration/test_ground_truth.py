@@ -5,13 +5,11 @@ tracemalloc one; each test checks one workload's stacks.  Sizes are the sizes th
 for (as tracemalloc counts them); each expectation is derived next to its assertion.
 """
 
-import os
-
 import pytest
 
-from conftest import (BUILDS, DEBIAN, PYENV, at_line, check_contract, excerpt, functions, in_root,
-                      leaf_python, profile_pid, python_exe, python_version, require_ok, total,
-                      within)
+from conftest import (BUILDS, DEBIAN, PYENV, at_line, check_contract, check_ctypes_leak, excerpt,
+                      functions, in_root, leaf_python, profile_pid, python_exe, python_version,
+                      require_ok, total, under_holder, within)
 
 WORKLOADS = ["make_and_hold", "grow_heap", "heavy_churn", "small_dicts", "three_threads",
              "ctypes_leak"]
@@ -54,12 +52,6 @@ def test_allocator_vs_holder(run):
     """
     version, res = run
     prof = require_ok(res)
-
-    def under_holder(stack):
-        names = functions(stack)
-        return ("make_and_hold" in names and "allocate_then_return" in names
-                and names.index("make_and_hold") < names.index("allocate_then_return"))
-
     live = total(prof, under_holder, "live_bytes")
     assert within(live, 30_000_000, TOLERANCE), excerpt(prof, under_holder)
     on_line = at_line(res.report, "alloc_then_return")
@@ -139,20 +131,7 @@ def test_ctypes_leak(run):
     libc's malloc itself.
     """
     version, res = run
-    prof = require_ok(res)
-    leak = res.report["facts"]["ctypes_leak"]
-    on_line = at_line(res.report, "ctypes_leak")
-
-    def via_libc_malloc(stack):
-        last = stack["frames"][-1]
-        return (on_line(stack) and last["kind"] == "native" and last["function"] == "malloc"
-                and os.path.basename(last["file"]).startswith("libc"))
-
-    want = leak["count"] * leak["size"]
-    assert within(total(prof, via_libc_malloc, "live_bytes"), want, TOLERANCE), \
-        excerpt(prof, on_line)
-    assert total(prof, via_libc_malloc, "live_objects") >= leak["count"], \
-        excerpt(prof, on_line)
+    check_ctypes_leak(require_ok(res), res.report, TOLERANCE)
 
 
 def test_top_table_on_stdout(run):

@@ -8,16 +8,11 @@ import tempfile
 import pytest
 
 from conftest import (DEFAULT_VERSION, SID, SUPPORTED, ATTACHED_RE, IDLE, T_ATTACH, T_START, T_STOP,
-                      Proc, at_line, binary, check_contract, excerpt, functions, profile_pid,
-                      profile_pid_until_exit, python_exe, require_ok, total, within)
+                      Proc, binary, check_contract, check_held_workloads, excerpt, profile_pid,
+                      profile_pid_until_exit, python_exe, require_ok, total, under_holder,
+                      within)
 
 TOLERANCE = 0.02
-
-
-def under_holder(stack):
-    names = functions(stack)
-    return ("make_and_hold" in names and "allocate_then_return" in names
-            and names.index("make_and_hold") < names.index("allocate_then_return"))
 
 
 def test_target_exits_mid_session():
@@ -66,10 +61,5 @@ def test_pythonmalloc_malloc(version):
     res = profile_pid(version, ["make_and_hold", "grow_heap", "small_dicts"], env=env)
     prof = require_ok(res)
     assert any("PYTHONMALLOC" in line for line in res.stderr.splitlines()), res.stderr
-    assert within(total(prof, under_holder, "live_bytes"), 30_000_000, TOLERANCE), \
-        excerpt(prof, under_holder)
-    pred = at_line(res.report, "grow_heap")
-    assert within(total(prof, pred, "live_bytes"), 32_000_000, TOLERANCE), excerpt(prof, pred)
-    pred = at_line(res.report, "small_dicts")
-    assert total(prof, pred, "live_objects") >= 200_000, excerpt(prof, pred, key="live_objects")
+    check_held_workloads(prof, res.report, TOLERANCE)
     assert res.target_rc == 0, res.dump()
