@@ -5,6 +5,8 @@ tracemalloc one; each test checks one workload's stacks.  Sizes are the sizes th
 for (as tracemalloc counts them); each expectation is derived next to its assertion.
 """
 
+import os
+
 import pytest
 
 from conftest import (BUILDS, DEBIAN, PYENV, at_line, check_contract, check_ctypes_leak, excerpt,
@@ -132,6 +134,23 @@ def test_ctypes_leak(run):
     """
     version, res = run
     check_ctypes_leak(require_ok(res), res.report, TOLERANCE)
+
+
+def test_stacks_whole(run):
+    """Every walk reached the bottom of its thread's chain, and nothing below it counted as a
+    frame (3.15 ends each chain with a base frame, 3.12+ put C-stack frames between Python
+    ones): no stack read failed or was cut short, and each workload stack starts at the
+    module's own code or at a thread's bootstrap."""
+    version, res = run
+    prof = require_ok(res)
+    lost = {k: prof["dropped"].get(k, 0) for k in ("stack_read_failed", "stack_truncated")}
+    assert lost == {"stack_read_failed": 0, "stack_truncated": 0}, prof["dropped"]
+    roots = set()
+    for s in prof["stacks"]:
+        py = [f for f in s["frames"] if f["kind"] == "python"]
+        if any(f["file"] == res.report["file"] for f in py):
+            roots.add((py[0]["function"].split(".")[-1], os.path.basename(py[0]["file"])))
+    assert roots == {("<module>", "workloads.py"), ("_bootstrap", "threading.py")}, roots
 
 
 def test_top_table_on_stdout(run):
