@@ -11,7 +11,10 @@
 #include "pycode.bpf.h"
 
 #define MAX_INTERPS	4
-/* frame owners from here on are not Python code: FRAME_OWNED_BY_CSTACK (3.12, 3.13), _INTERPRETER (3.14+) */
+/*
+ * Frame owners from here on are not Python code: FRAME_OWNED_BY_CSTACK in
+ * 3.12 and 3.13, FRAME_OWNED_BY_INTERPRETER (and CSTACK, 4) in 3.14+.
+ */
 #define FRAME_OWNED_BY_CSTACK 3
 /* low bits of a frame's code reference that are tags (3.14+ _PyStackRef), not address */
 #define STACKREF_TAGS 3ULL

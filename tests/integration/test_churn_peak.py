@@ -1,4 +1,4 @@
-"""Temporary allocations and the peak, on ground truth (every pyenv build).
+"""Temporary allocations and the peak, on ground truth (every build).
 
 churn_1k() allocates 100 MiB in 1 KiB blocks and frees each at once; peak_then_small()
 builds a 50 MB list, drops it, then keeps 10 MB.  The kernel records each freed block's
