@@ -25,13 +25,15 @@ OBJS	 := $(patsubst src/%.c,$(OUTPUT)/obj/%.o,$(SRCS))
 -include $(wildcard src/*.mk)
 # make vmtest: the kernel matrix
 -include tests/vm/vm.mk
+# the Debian sid root with Debian's Python 3.13-3.15
+include tests/sid/sid.mk
 LIB_OBJS := $(filter-out $(OUTPUT)/obj/main.o,$(OBJS))
 TESTS	 := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev \
 	    protobuf-c-compiler libprotobuf-c-dev golang-go chromium libpython3.11-testsuite \
 	    libjson-c-dev libcmocka-dev python3-pytest pkg-config gcc make \
-	    util-linux procps bpfcc-tools tmux
+	    util-linux procps bpfcc-tools tmux debootstrap podman runc
 
 .PHONY: all clean deps test unit integration demo bench
 all: $(OUTPUT)/pymem-bpf
@@ -62,7 +64,7 @@ unit: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 
 # check: the kernel's features and the verifier's figures per program, in the log
-integration: all
+integration: all sidroot
 	$(OUTPUT)/pymem-bpf check
 	$(PYTHON) -m pytest -v tests/integration
 
@@ -89,11 +91,14 @@ demo: deps
 $(OUTPUT)/probe_cost: tests/bench/probe_cost.c | $(OUTPUT)
 	$(CC) $(CFLAGS) $< -o $@
 
-# Issue 2's churn at depth 30 on a shared build, issue 3's at depth 28 on Debian's LTO build.
-bench: deps all $(OUTPUT)/probe_cost
+# Issue 2's churn at depth 30 on a shared build, issue 3's at depth 28 on Debian's LTO build,
+# and on Debian's 3.14 and 3.15 (sid root).
+bench: deps all sidroot $(OUTPUT)/probe_cost
 	$(PYTHON) tests/bench/attach.py
 	$(PYTHON) tests/bench/bench.py --python /root/.pyenv/versions/3.11.7/bin/python3 --depth 30
 	$(PYTHON) tests/bench/bench.py --python /usr/bin/python3.11 --depth 28
+	$(PYTHON) tests/bench/bench.py --sid --python /usr/bin/python3.14 --depth 28
+	$(PYTHON) tests/bench/bench.py --sid --python /usr/bin/python3.15 --depth 28
 
 clean:
 	rm -rf $(OUTPUT)

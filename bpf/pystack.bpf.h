@@ -11,7 +11,13 @@
 #include "pycode.bpf.h"
 
 #define MAX_INTERPS	4
+/*
+ * Frame owners from here on are not Python code: FRAME_OWNED_BY_CSTACK in
+ * 3.12 and 3.13, FRAME_OWNED_BY_INTERPRETER (and CSTACK, 4) in 3.14+.
+ */
 #define FRAME_OWNED_BY_CSTACK 3
+/* low bits of a frame's code reference that are tags (3.14+ _PyStackRef), not address */
+#define STACKREF_TAGS 3ULL
 
 /* Ids of the stacks sent to userspace (struct news_stack carries the frames). */
 struct {
@@ -56,6 +62,7 @@ __noinline int alias_learn(__u32 pid, __u64 hash, __u64 id)
 
 struct frame_walk {
 	__u64 frame;
+	__u64 base;			/* the thread's sentinel frame, where the walk ends (3.15+) */
 	__u64 h;
 	__u32 n;
 	bool read_error;
@@ -169,6 +176,8 @@ static __always_inline bool thread_top(struct walker *wk)
 	if (f && pyoff.cframe_current_frame != PY_OFF_NONE)
 		f = read_ptr(f + pyoff.cframe_current_frame);
 	w->frame = f;
+	if (pyoff.tstate_base_frame != PY_OFF_NONE)
+		w->base = SPAN_FIELD(wk, pyoff.tstate_base_frame);
 	if (pyoff.tstate_datastack_chunk != PY_OFF_NONE) {
 		w->chunk_lo = SPAN_FIELD(wk, pyoff.tstate_datastack_chunk);
 		w->chunk_hi = SPAN_FIELD(wk, pyoff.tstate_datastack_limit);
@@ -195,8 +204,8 @@ static __always_inline int parse_frame(const __u8 *buf, struct py_frame *out, __
 	if (pyoff.frame_owner != PY_OFF_NONE &&
 	    CHUNK_FIELD(buf, pyoff.frame_owner, __u8) >= FRAME_OWNED_BY_CSTACK)
 		return 0;
-	/* 3.14 tags stack references in bit 0 */
-	code = CHUNK_FIELD(buf, pyoff.frame_code, __u64) & ~1ULL;
+	/* 3.14+ tag stack references in their low bits; objects are 16-byte aligned */
+	code = CHUNK_FIELD(buf, pyoff.frame_code, __u64) & ~STACKREF_TAGS;
 	if (!code)
 		return 0;
 	if (pyoff.code_adaptive == PY_OFF_NONE)
@@ -307,6 +316,9 @@ __noinline int walk_step(struct walker *wk)
 	n = w->n;
 #pragma unroll
 	for (k = 0; k < STEP_FRAMES; k++) {
+		/* the sentinel under the thread's first frame: the walk is whole */
+		if (f == w->base)
+			f = 0;
 		if (!f || n >= PYMEM_MAX_FRAMES) {
 			ret = 1;
 			break;

@@ -2,8 +2,8 @@
 /*
  * Layout of the CPython structures that the BPF stack walker and the
  * userspace symbolizer read.  One record per target, filled from a table
- * (3.8-3.12) or from _Py_DebugOffsets (3.13+); nothing else in the tree
- * knows a CPython offset.
+ * (3.8-3.12) or from the target's own _Py_DebugOffsets (3.13+); nothing else
+ * in the tree knows a CPython offset.
  */
 #ifndef PYMEM_PY_OFFSETS_H
 #define PYMEM_PY_OFFSETS_H
@@ -38,12 +38,14 @@ struct py_offsets {
 	__u32 tstate_datastack_limit;	/* end of that chunk */
 	__u32 stackchunk_previous;	/* _PyStackChunk: the older chunk */
 	__u32 stackchunk_size;		/* _PyStackChunk: bytes in the chunk */
+	/* the sentinel frame at the bottom of every thread's chain (3.15+, else PY_OFF_NONE) */
+	__u32 tstate_base_frame;
 
 	/* PyFrameObject (<=3.10) or _PyInterpreterFrame (3.11+) */
-	__u32 frame_code;		/* f_code, or f_executable (3.13+) */
+	__u32 frame_code;		/* f_code, or f_executable (3.13+; a tagged _PyStackRef in 3.14+) */
 	__u32 frame_back;		/* f_back, or previous (3.11+) */
 	__u32 frame_lasti;		/* f_lasti (int, <=3.10), prev_instr (3.11, 3.12), instr_ptr (3.13+) */
-	__u32 frame_owner;		/* owner (char, 3.12+), else PY_OFF_NONE */
+	__u32 frame_owner;		/* owner (char, 3.12+; FRAME_OWNED_BY_* >= 3: no Python code), else PY_OFF_NONE */
 
 	/* PyCodeObject */
 	__u32 code_filename;

@@ -93,9 +93,8 @@ fail:
 /* Follow execs until the image is Python. */
 static int wait_for_python(pid_t pid, char *err, size_t errlen)
 {
-	char exe[64], path[4096];
+	char exe[64];
 	int status, sig = 0;
-	ssize_t n;
 
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
 	for (;;) {
@@ -110,11 +109,8 @@ static int wait_for_python(pid_t pid, char *err, size_t errlen)
 			continue;
 		}
 		sig = 0;
-		n = readlink(exe, path, sizeof(path) - 1);
-		if (n < 0)
-			continue;
-		path[n] = '\0';
-		if (pytarget_exe_is_python(path))
+		/* the link itself: its target is another path in a chroot or container */
+		if (pytarget_exe_is_python(exe))
 			return run_to_entry(pid, err, errlen);
 	}
 }

@@ -232,12 +232,12 @@ static __u32 live_table_buckets(__u32 max_live)
 
 /*
  * The span of PyThreadState the walker reads at once: thread_id, the frame
- * (or cframe) pointer and the frame stack chunk's bounds.
+ * (or cframe) pointer, the sentinel frame's and the frame stack chunk's bounds.
  */
 static int tstate_span(const struct py_offsets *o, __u32 *lo, __u32 *len)
 {
-	__u32 fields[] = { o->tstate_thread_id, o->tstate_frame, o->tstate_datastack_chunk,
-			   o->tstate_datastack_limit };
+	__u32 fields[] = { o->tstate_thread_id, o->tstate_frame, o->tstate_base_frame,
+			   o->tstate_datastack_chunk, o->tstate_datastack_limit };
 	__u32 min = PY_OFF_NONE, max = 0;
 	size_t i;
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* /proc/PID/maps parsing and lookups. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "proc_maps.h"
 
 #define DELETED_SUFFIX " (deleted)"
@@ -87,16 +89,50 @@ out:
 	return err;
 }
 
+/* The root of process @pid as this process sees it, "" for our own root. */
+static void target_root(int pid, char *root, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/root", pid);
+	n = readlink(link, root, len - 1);
+	if (n <= 1 || (size_t)n >= len - 1)
+		n = 0;		/* "/", unreadable, or too long to prefix anything */
+	root[n] = '\0';
+}
+
+/* @path without @root in front, in place, if @root is in front of it. */
+static void strip_root(const char *root, char *path)
+{
+	size_t n = strlen(root);
+
+	if (n && !strncmp(path, root, n) && path[n] == '/')
+		memmove(path, path + n, strlen(path + n) + 1);
+}
+
+void proc_maps_target_path(int pid, char *path)
+{
+	char root[PATH_MAX];
+
+	target_root(pid, root, sizeof(root));
+	strip_root(root, path);
+}
+
 int proc_maps_read(int pid, struct proc_maps *m)
 {
+	char root[PATH_MAX] = "";
+	size_t i;
 	char path[64];
 	FILE *f;
 	int err;
 
-	if (pid)
+	if (pid) {
 		snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	else
+		target_root(pid, root, sizeof(root));
+	} else {
 		snprintf(path, sizeof(path), "/proc/self/maps");
+	}
 	f = fopen(path, "re");
 	if (!f) {
 		m->v = NULL;
@@ -109,6 +145,9 @@ int proc_maps_read(int pid, struct proc_maps *m)
 	/* A zombie or an exiting task shows an empty map: nothing to profile there. */
 	if (!err && !m->n)
 		err = -ESRCH;
+	for (i = 0; !err && i < m->n; i++)
+		if (m->v[i].path && !m->v[i].pseudo)
+			strip_root(root, m->v[i].path);
 	return err;
 }
 
@@ -155,13 +194,13 @@ int proc_maps_load_bias(const struct proc_maps *m, const char *path, uint64_t fi
 	return -ENOENT;
 }
 
-const char *proc_maps_find_path(const struct proc_maps *m,
-				bool (*match)(const char *path, void *arg), void *arg)
+const struct proc_map *proc_maps_find_path(const struct proc_maps *m,
+					   bool (*match)(const char *path, void *arg), void *arg)
 {
 	size_t i;
 
 	for (i = 0; i < m->n; i++)
 		if (m->v[i].path && !m->v[i].pseudo && match(m->v[i].path, arg))
-			return m->v[i].path;
+			return &m->v[i];
 	return NULL;
 }

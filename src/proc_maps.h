@@ -24,11 +24,20 @@ struct proc_maps {
 };
 
 /*
- * Reads /proc/PID/maps (pid 0: this process). Returns 0, -ENOENT or -ESRCH
+ * Reads /proc/PID/maps (pid 0: this process), every path as the process
+ * itself sees it (see proc_maps_target_path()). Returns 0, -ENOENT or -ESRCH
  * when the process is gone (an empty map, as a zombie has, is -ESRCH), or
  * another negative errno.
  */
 int proc_maps_read(int pid, struct proc_maps *m);
+/*
+ * The kernel names a process's files (in /proc/PID/maps, /proc/PID/exe) by
+ * the reader's path to them where the reader can reach them: a process
+ * chrooted below our root shows our path, its root's path in front of its
+ * own.  Makes @path the process's own, in place.  (A container in a mount
+ * namespace of its own is shown with its own paths already.)
+ */
+void proc_maps_target_path(int pid, char *path);
 /* Parses maps text from @f; -EINVAL on a malformed line. */
 int proc_maps_parse(FILE *f, struct proc_maps *m);
 void proc_maps_free(struct proc_maps *m);
@@ -44,8 +53,8 @@ const struct proc_map *proc_maps_find(const struct proc_maps *m, uint64_t addr);
 int proc_maps_load_bias(const struct proc_maps *m, const char *path, uint64_t first_load_vaddr,
 			uint64_t *bias);
 
-/* First file path (pseudo names skipped) for which @match returns true, or NULL. */
-const char *proc_maps_find_path(const struct proc_maps *m,
-				bool (*match)(const char *path, void *arg), void *arg);
+/* First mapping of a file (pseudo names skipped) whose path @match accepts, or NULL. */
+const struct proc_map *proc_maps_find_path(const struct proc_maps *m,
+					   bool (*match)(const char *path, void *arg), void *arg);
 
 #endif /* PYMEM_PROC_MAPS_H */

@@ -192,7 +192,7 @@ static void decode(int minor, const uint8_t *table, size_t len, int firstlineno,
 	else if (minor == 10)
 		linetable310_lines(table, len, firstlineno, w);
 	else if (minor > 10)
-		/* 3.12 and 3.13 kept the 3.11 location table; later ones are assumed to. */
+		/* 3.12-3.15 keep the 3.11 location table (checked by test_py_line) */
 		loctable_lines(table, len, firstlineno, w);
 }
 

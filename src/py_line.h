@@ -12,8 +12,8 @@
 
 /*
  * Line executing at @lasti in a code object of CPython 3.@minor, or -1 when
- * that instruction has no line (or @minor is below 8; 3.14+ are decoded as
- * 3.11-3.13).
+ * that instruction has no line (or @minor is below 8; 3.12-3.15 are decoded
+ * as 3.11).
  *
  * @table/@len: co_lnotab (3.8, 3.9) or co_linetable (3.10+); @table may be
  *              NULL when @len is 0.  Never read past @len.

@@ -9,14 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "elf_syms.h"
 #include "proc_maps.h"
+#include "py_debug_offsets.h"
 #include "py_versions.h"
 #include "pytarget.h"
 #include "remote.h"
 
 #define MIN_MINOR 8
-#define MAX_MINOR 13
+#define MAX_MINOR PY_DEBUG_MAX_MINOR
 
 const char *pytarget_base_name(const char *path)
 {
@@ -44,10 +46,22 @@ static bool is_path(const char *path, void *arg)
 	return !strcmp(path, arg);
 }
 
-void pytarget_path(pid_t pid, const char *path, char *out, size_t len)
+void pytarget_map_path(pid_t pid, const struct proc_map *m, char *out, size_t len)
 {
+	char mapped[64];
+	struct stat st;
+	bool fits;
+
 	/* a path longer than PATH_MAX could not be opened anyway */
-	if (snprintf(out, len, "/proc/%d/root%s", pid, path) >= (int)len)
+	fits = snprintf(out, len, "/proc/%d/root%s", pid, m->path) < (int)len;
+	if (fits && !m->deleted && !stat(out, &st) && st.st_ino == m->inode)
+		return;
+	/* map_files needs CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE) */
+	snprintf(mapped, sizeof(mapped), "/proc/%d/map_files/%llx-%llx", pid,
+		 (unsigned long long)m->start, (unsigned long long)m->end);
+	if (!access(mapped, R_OK))
+		snprintf(out, len, "%s", mapped);
+	else if (!fits)
 		out[0] = '\0';
 }
 
@@ -61,6 +75,20 @@ static int version_from_name(const char *path, int *major, int *minor)
 	return -ENOENT;
 }
 
+/* PY_VERSION from PY_VERSION_HEX: "3.14.10", "3.15.0b4", "3.15.0rc1" */
+static void version_string(struct pytarget *t, uint32_t hex)
+{
+	static const char *const levels[] = { "a", "b", "rc" };
+	unsigned int level = (hex >> 4) & 0xf;
+	int n;
+
+	n = snprintf(t->version, sizeof(t->version), "%d.%d.%d", t->major, t->minor,
+		     (hex >> 8) & 0xff);
+	if (level >= 0xa && level <= 0xc && n > 0 && (size_t)n < sizeof(t->version))
+		snprintf(t->version + n, sizeof(t->version) - n, "%s%u", levels[level - 0xa],
+			 hex & 0xf);
+}
+
 static int find_version(struct pytarget *t, struct elf_syms *e)
 {
 	uint64_t vaddr, size;
@@ -72,8 +100,7 @@ static int find_version(struct pytarget *t, struct elf_syms *e)
 	    !elf_syms_read(e, vaddr, &hex, sizeof(hex))) {
 		t->major = hex >> 24;
 		t->minor = (hex >> 16) & 0xff;
-		snprintf(t->version, sizeof(t->version), "%d.%d.%d", t->major, t->minor,
-			 (hex >> 8) & 0xff);
+		version_string(t, hex);
 		return 0;
 	}
 	if (t->shared && !version_from_name(t->interp, &t->major, &t->minor))
@@ -92,19 +119,23 @@ static int find_version(struct pytarget *t, struct elf_syms *e)
 	return -ENOENT;
 }
 
-static int load_offsets(struct pytarget *t, char *err, size_t errlen)
+static int unsupported(const struct pytarget *t, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "PID %d runs Python %s, which is not supported (3.%d-3.%d are)",
+		 t->pid, t->version, MIN_MINOR, MAX_MINOR);
+	return -ENOTSUP;
+}
+
+/*
+ * 3.13+: the layout from the block of offsets the build keeps in
+ * _PyRuntime, which must be its own (the version Py_Version gave).
+ */
+static int load_debug_offsets(struct pytarget *t, char *err, size_t errlen)
 {
 	unsigned char buf[PY_DEBUG_OFFSETS_SIZE];
 	uint64_t hex;
+	bool ft;
 	int ret;
-
-	if (t->major != 3 || t->minor < MIN_MINOR) {
-		snprintf(err, errlen, "PID %d runs Python %s, which is not supported (3.%d-3.%d are)",
-			 t->pid, t->version, MIN_MINOR, MAX_MINOR);
-		return -ENOTSUP;
-	}
-	if (t->minor < 13)
-		return py_offsets_from_table(t->major, t->minor, &t->off);
 
 	ret = remote_read(t->pid, t->runtime, buf, sizeof(buf));
 	if (ret) {
@@ -112,7 +143,28 @@ static int load_offsets(struct pytarget *t, char *err, size_t errlen)
 			 strerror(-ret));
 		return ret;
 	}
-	ret = py_offsets_from_debug(buf, sizeof(buf), &t->off, &hex);
+	ret = py_debug_header(buf, sizeof(buf), &hex, &ft);
+	if (!ret && (hex >> 24 != (uint64_t)t->major || ((hex >> 16) & 0xff) != (uint64_t)t->minor))
+		ret = -EINVAL;
+	if (!ret && ft) {
+		snprintf(err, errlen, "PID %d runs a free-threaded Python %s, whose objects come "
+			 "from mimalloc, not pymalloc: only default (GIL) builds are supported",
+			 t->pid, t->version);
+		return -ENOTSUP;
+	}
+	if (!ret && t->minor > MAX_MINOR) {
+		snprintf(err, errlen, "PID %d runs Python %s, newer than this build of pymem-bpf "
+			 "supports (3.%d-3.%d)", t->pid, t->version, MIN_MINOR, MAX_MINOR);
+		return -ENOTSUP;
+	}
+	if (!ret && py_debug_prerelease(hex)) {
+		snprintf(err, errlen, "PID %d runs a pre-release of Python %s, whose debug offsets "
+			 "may differ from the release's: only releases of 3.%d-3.%d are supported",
+			 t->pid, t->version, PY_DEBUG_MIN_MINOR, MAX_MINOR);
+		return -ENOTSUP;
+	}
+	if (!ret)
+		ret = py_offsets_from_debug(buf, sizeof(buf), &t->off, &hex);
 	if (ret) {
 		snprintf(err, errlen, "PID %d runs Python %s, whose debug offsets this build "
 			 "does not understand (3.%d-3.%d are supported)", t->pid, t->version,
@@ -120,6 +172,15 @@ static int load_offsets(struct pytarget *t, char *err, size_t errlen)
 		return -ENOTSUP;
 	}
 	return 0;
+}
+
+static int load_offsets(struct pytarget *t, char *err, size_t errlen)
+{
+	if (t->major != 3 || t->minor < MIN_MINOR)
+		return unsupported(t, err, errlen);
+	if (t->minor < PY_DEBUG_MIN_MINOR)
+		return py_offsets_from_table(t->major, t->minor, &t->off);
+	return load_debug_offsets(t, err, errlen);
 }
 
 static void read_pythonmalloc(struct pytarget *t)
@@ -167,7 +228,7 @@ static void text_range(const struct proc_maps *maps, const char *path, uint64_t 
 
 static int locate(struct pytarget *t, struct proc_maps *maps, char *err, size_t errlen)
 {
-	const char *p;
+	const struct proc_map *m;
 	ssize_t n;
 	char link[64];
 
@@ -178,23 +239,24 @@ static int locate(struct pytarget *t, struct proc_maps *maps, char *err, size_t 
 		return -errno;
 	}
 	t->exe[n] = '\0';
+	proc_maps_target_path(t->pid, t->exe);
 
-	p = proc_maps_find_path(maps, is_libpython, NULL);
-	t->shared = p != NULL;
-	if (!p)
-		p = proc_maps_find_path(maps, is_path, t->exe);
-	if (!p) {
+	m = proc_maps_find_path(maps, is_libpython, NULL);
+	t->shared = m != NULL;
+	if (!m)
+		m = proc_maps_find_path(maps, is_path, t->exe);
+	if (!m) {
 		snprintf(err, errlen, "PID %d (%s) is not a Python process", t->pid, t->exe);
 		return -ENOEXEC;
 	}
-	snprintf(t->interp, sizeof(t->interp), "%s", p);
-	text_range(maps, p, &t->text_lo, &t->text_hi);
-	pytarget_path(t->pid, t->interp, t->interp_open, sizeof(t->interp_open));
+	snprintf(t->interp, sizeof(t->interp), "%s", m->path);
+	text_range(maps, m->path, &t->text_lo, &t->text_hi);
+	pytarget_map_path(t->pid, m, t->interp_open, sizeof(t->interp_open));
 
-	p = proc_maps_find_path(maps, is_libc, NULL);
-	if (p) {
-		snprintf(t->libc, sizeof(t->libc), "%s", p);
-		pytarget_path(t->pid, t->libc, t->libc_open, sizeof(t->libc_open));
+	m = proc_maps_find_path(maps, is_libc, NULL);
+	if (m) {
+		snprintf(t->libc, sizeof(t->libc), "%s", m->path);
+		pytarget_map_path(t->pid, m, t->libc_open, sizeof(t->libc_open));
 	}
 	return 0;
 }
@@ -241,9 +303,7 @@ int pytarget_open(pid_t pid, struct pytarget *t, char *err, size_t errlen)
 		goto out;
 	}
 	if (elf_syms_lookup(e, "_PyRuntime", &vaddr, &size)) {
-		snprintf(err, errlen, "PID %d runs Python %s, which is not supported "
-			 "(3.%d-3.%d are)", pid, t->version, MIN_MINOR, MAX_MINOR);
-		ret = -ENOTSUP;
+		ret = unsupported(t, err, errlen);
 		goto out;
 	}
 	ret = proc_maps_load_bias(&maps, t->interp, elf_syms_first_load_vaddr(e), &bias);

@@ -14,9 +14,10 @@
 
 struct pytarget {
 	pid_t pid;
-	char exe[PATH_MAX];		/* the executable, as the target sees it */
+	/* paths as the target sees them (chroots and containers have roots of their own) */
+	char exe[PATH_MAX];		/* the executable */
 	char interp[PATH_MAX];		/* file holding _PyRuntime: libpython or exe */
-	char interp_open[PATH_MAX];	/* same, reachable from here (/proc/PID/root/...) */
+	char interp_open[PATH_MAX];	/* same, reachable from here (pytarget_map_path()) */
 	char libc[PATH_MAX];
 	char libc_open[PATH_MAX];
 	bool shared;			/* interpreter is a shared libpython */
@@ -40,8 +41,14 @@ int pytarget_open(pid_t pid, struct pytarget *t, char *err, size_t errlen);
 /* True when the environment makes pymalloc step aside (PYTHONMALLOC=malloc...). */
 bool pytarget_pymalloc_bypassed(const struct pytarget *t);
 
-/* A path as the target sees it, reachable from here: /proc/PID/root/PATH ("" if too long). */
-void pytarget_path(pid_t pid, const char *path, char *out, size_t len);
+struct proc_map;
+/*
+ * A path this process can open for the file mapped at @m (its path as the
+ * target sees it): /proc/PID/root/PATH while that is the file mapped, else
+ * /proc/PID/map_files/START-END (a file replaced or deleted since); "" if
+ * neither can be had.
+ */
+void pytarget_map_path(pid_t pid, const struct proc_map *m, char *out, size_t len);
 /* The file name of a path. */
 const char *pytarget_base_name(const char *path);
 

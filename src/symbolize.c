@@ -397,26 +397,26 @@ void symbolizer_table_news(struct symbolizer *s, const struct news_table *t)
 	c->valid = c->table_got == c->table_len;
 }
 
-static struct dso *dso_get(struct symbolizer *s, const char *path)
+static struct dso *dso_get(struct symbolizer *s, const struct proc_map *m)
 {
 	char open_path[4096];
 	struct dso *d;
 	int i;
 
 	for (i = 0; i < s->ndsos; i++)
-		if (!strcmp(s->dsos[i].path, path))
+		if (!strcmp(s->dsos[i].path, m->path))
 			return &s->dsos[i];
 	if (s->ndsos == MAX_DSOS)
 		return NULL;
 	d = &s->dsos[s->ndsos];
-	d->path = strdup(path);
-	d->name = strdup(pytarget_base_name(path));
+	d->path = strdup(m->path);
+	d->name = strdup(pytarget_base_name(m->path));
 	if (!d->path || !d->name) {
 		free(d->path);
 		free(d->name);
 		return NULL;
 	}
-	pytarget_path(s->t->pid, path, open_path, sizeof(open_path));
+	pytarget_map_path(s->t->pid, m, open_path, sizeof(open_path));
 	d->syms = elf_syms_open(open_path);
 	s->ndsos++;
 	return d;
@@ -451,7 +451,7 @@ static void native_frame(struct symbolizer *s, uint64_t ip, struct pm_frame *f)
 		f->file = "[unknown]";
 		return;
 	}
-	d = dso_get(s, m->path);
+	d = dso_get(s, m);
 	if (d && d->syms && !proc_maps_load_bias(&s->maps, m->path,
 						 elf_syms_first_load_vaddr(d->syms), &bias))
 		sym = elf_syms_symbolize(d->syms, ip - 1 - bias, &off);

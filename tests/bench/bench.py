@@ -15,6 +15,9 @@ the bare probe cost run in --rounds interleaved rounds: ratios use each mode's m
 per-round ratios show the spread.  --no-inject and memleak run once.
 
     tests/bench/bench.py [--python EXE] [--iterations N] [--depth D] [--rounds R] [--binary PATH]
+                         [--sid]
+
+--sid runs EXE (say /usr/bin/python3.14) chrooted into the Debian sid root (tests/sid).
 """
 
 import argparse
@@ -31,6 +34,8 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHURN = os.path.join(REPO, "tests", "targets", "churn.py")
+sys.path.insert(0, os.path.join(REPO, "tests", "sid"))
+import sidroot  # noqa: E402
 TIMEOUT = 900		# any single wait; a hung tool ends the run with a message
 
 
@@ -148,7 +153,11 @@ class Failed(Exception):
 
 
 def start_target(args, extra_python_args=()):
-    t = Child([args.python] + list(extra_python_args) + [CHURN, args.iterations, args.depth])
+    head, churn = [args.python], CHURN
+    if args.sid:
+        head = ["chroot", sidroot.ROOT, args.python]
+        churn = sidroot.TARGETS_IN_ROOT + "/churn.py"
+    t = Child(head + list(extra_python_args) + [churn, args.iterations, args.depth])
     m, _ = t.wait_line("stdout", r"^READY (\d+)", 120)
     if not m:
         t.kill()
@@ -264,7 +273,11 @@ def main():
     ap.add_argument("--probe-cost", default=os.path.join(REPO, "build", "probe_cost"),
                     help="the probe_cost helper (bare cost of one uprobe hit)")
     ap.add_argument("--binary", default=os.path.join(REPO, "build", "pymem-bpf"))
+    ap.add_argument("--sid", action="store_true",
+                    help="run --python chrooted into the Debian sid root (make sidroot)")
     args = ap.parse_args()
+    if args.sid:
+        sidroot.install_targets()
     if os.geteuid() != 0:
         print("note: not root; the BPF tools will fail", file=sys.stderr)
 
@@ -300,8 +313,9 @@ def main():
              if ok_probes else None)
     base = results["bare"].get("time")
     print()
-    print("pymem-bpf benchmark: %s, %d iterations at stack depth %d (%d rounds: medians)"
-          % (args.python, args.iterations, args.depth, args.rounds))
+    print("pymem-bpf benchmark: %s%s, %d iterations at stack depth %d (%d rounds: medians)"
+          % (args.python, " (sid root)" if args.sid else "", args.iterations, args.depth,
+             args.rounds))
     print("%-20s %12s %10s   %s" % ("mode", "loop time", "slowdown", "all rounds"))
     for name, _ in rounds + once:
         r = results[name]

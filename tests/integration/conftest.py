@@ -28,12 +28,20 @@ PYENV = Path("/root/.pyenv/versions")
 
 sys.path.insert(0, str(TARGETS))
 from marks import markers  # noqa: E402,F401  (the targets' "# @name" lines, for the tests)
+sys.path.insert(0, str(REPO / "tests" / "sid"))
+import sidroot  # noqa: E402
 
 SUPPORTED = ["3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"]
 # Debian's /usr/bin/python3.11: static, stripped, LTO+PGO (pymalloc inlined at ~190 sites)
 DEBIAN = "debian-3.11"
 DEBIAN_EXE = "/usr/bin/python3.11"
-BUILDS = SUPPORTED + [DEBIAN]
+# Debian sid's own builds (static, stripped, LTO+PGO by GCC 16) in the root tests/sid/sidroot.py
+# makes, run as `chroot SID_ROOT /usr/bin/python3.X`: a process whose root is not ours.  The
+# targets are copied into the root, so frames name them by SID_TARGETS, as the target sees them.
+SID_ROOT = Path(sidroot.ROOT)
+SID_TARGETS = sidroot.TARGETS_IN_ROOT
+SID = ["sid-3.13", "sid-3.14", "sid-3.15"]
+BUILDS = SUPPORTED + [DEBIAN] + SID
 UNSUPPORTED = ["2.7.18", "3.6.15", "3.7.16"]
 DEFAULT_VERSION = "3.11.7"
 
@@ -53,12 +61,35 @@ VIEW_KEYS = {"live-bytes": "live_bytes", "live-objects": "live_objects",
 _LIVE = []		# every Proc not yet reaped
 
 
+def in_root(version):
+    """Whether the build runs chrooted into SID_ROOT."""
+    return version in SID
+
+
+_SID_READY = []
+
+
+def sid_root():
+    """SID_ROOT, with this tree's tests/targets copied in afresh once per session."""
+    if not _SID_READY:
+        if not sidroot.cached():
+            pytest.fail("the sid root %s is missing: run make sidroot" % SID_ROOT)
+        _SID_READY.append(sidroot.install_targets())
+    return SID_ROOT
+
+
 def python_exe(version):
-    """The real interpreter of a pyenv build (not a shim); a missing build fails the test."""
+    """The interpreter's path as the target sees it (a pyenv build's real one, not a shim); a
+    missing build fails the test."""
     if version == DEBIAN:
         if not os.access(DEBIAN_EXE, os.X_OK):
             pytest.fail("Debian's %s is missing" % DEBIAN_EXE)
         return DEBIAN_EXE
+    if in_root(version):
+        exe = "/usr/bin/python" + version.split("-")[1]
+        if not os.access(str(sid_root()) + exe, os.X_OK):
+            pytest.fail("%s is missing in %s: run make sidroot" % (exe, SID_ROOT))
+        return exe
     name = "python2.7" if version.startswith("2.") else "python3"
     exe = PYENV / version / "bin" / name
     if not os.access(str(exe), os.X_OK):
@@ -66,17 +97,47 @@ def python_exe(version):
     return str(exe)
 
 
+def python_argv(version):
+    """The command that runs the interpreter: chroot execs it, so its pid is the target's."""
+    if in_root(version):
+        return ["chroot", str(sid_root()), python_exe(version)]
+    return [python_exe(version)]
+
+
+def target_file(version, path):
+    """A file of tests/targets as the target sees it."""
+    path = Path(path)
+    if in_root(version):
+        return "%s/%s" % (SID_TARGETS, path.relative_to(TARGETS))
+    return str(path)
+
+
+def target_argv(version, script, *args):
+    """Run a tests/targets script (or -m MODULE, when script is None) under the build."""
+    head = python_argv(version)
+    return head + ([target_file(version, script)] if script else []) + [str(a) for a in args]
+
+
+def target_tmpdir(version):
+    """A fresh directory both we and the target can use: (our path, the target's path)."""
+    if not in_root(version):
+        tmp = tempfile.mkdtemp(prefix="pymem-it-")
+        return tmp, tmp
+    tmp = tempfile.mkdtemp(prefix="pymem-it-", dir=str(sid_root() / "tmp"))
+    return tmp, "/tmp/" + os.path.basename(tmp)
+
+
 _VERSIONS = {}
 
 
 def python_version(version):
     """The X.Y.Z the interpreter reports (a pyenv label is its own version)."""
-    if version != DEBIAN:
+    if version != DEBIAN and not in_root(version):
         return version
     if version not in _VERSIONS:
-        out = subprocess.run([python_exe(version), "-c", "import platform; "
-                              "print(platform.python_version())"], capture_output=True,
-                             text=True, check=True, timeout=60)
+        out = subprocess.run(python_argv(version) + ["-c", "import platform; "
+                                                     "print(platform.python_version())"],
+                             capture_output=True, text=True, check=True, timeout=60)
         _VERSIONS[version] = out.stdout.strip()
     return _VERSIONS[version]
 
@@ -199,7 +260,7 @@ def kill_target(pid):
     """Kill a target the profiler launched, if that pid is still our workloads.py."""
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as f:
-            if str(WORKLOADS).encode() not in f.read():
+            if b"/targets/workloads.py" not in f.read():
                 return
         os.kill(pid, signal.SIGKILL)
     except (OSError, ProcessLookupError):
@@ -273,24 +334,17 @@ def _read_report(res, path):
             res.report = json.load(f)
 
 
-def profile_pid(version, workloads, args=(), fmt="json", env=None, target_args=(),
-                stop=signal.SIGINT, check_after=True):
-    """Attach with -p to a waiting target, run the workloads, stop the profiler with a signal.
+def run_session(res, target, pid, report, fmt="json", args=(), stop=signal.SIGINT,
+                check_after=True):
+    """Attach with -p PID to a workloads.py target waiting after READY, have it run its
+    workloads, stop the profiler with a signal; fills res.  The caller ends the target.
 
     The target keeps everything it allocated until the profiler has exited, then (check_after)
     allocates a little more to show the allocator still works after the detach.
     """
-    res = Result()
-    tmp = tempfile.mkdtemp(prefix="pymem-it-")
-    res.output = os.path.join(tmp, "profile." + fmt)
-    report = os.path.join(tmp, "report.json")
-    target = Proc([python_exe(version), WORKLOADS, "--report", report] + list(target_args)
-                  + list(workloads), env=env, name="target")
     prof = None
     try:
-        m = target.wait_line("stdout", r"^READY (\d+) ", T_START)
-        res.target_pid = int(m.group(1))
-        prof = Proc([binary(), "-p", target.pid, "-f", fmt, "-o", res.output] + list(args),
+        prof = Proc([binary(), "-p", pid, "-f", fmt, "-o", res.output] + list(args),
                     name="pymem-bpf")
         prof.wait_line("stderr", ATTACHED_RE.pattern, T_ATTACH)
         target.send("go\n")
@@ -307,6 +361,22 @@ def profile_pid(version, workloads, args=(), fmt="json", env=None, target_args=(
     finally:
         if prof:
             prof.kill()
+
+
+def profile_pid(version, workloads, args=(), fmt="json", env=None, target_args=(),
+                stop=signal.SIGINT, check_after=True):
+    """run_session() on a workloads.py target of the build."""
+    res = Result()
+    tmp, target_tmp = target_tmpdir(version)
+    res.output = os.path.join(tmp, "profile." + fmt)
+    target = Proc(target_argv(version, WORKLOADS, "--report", target_tmp + "/report.json",
+                              *target_args, *workloads), env=env, name="target")
+    try:
+        m = target.wait_line("stdout", r"^READY (\d+) ", T_START)
+        res.target_pid = int(m.group(1))
+        run_session(res, target, target.pid, os.path.join(tmp, "report.json"), fmt, args, stop,
+                    check_after)
+    finally:
         target.kill()
     return res
 
@@ -314,11 +384,11 @@ def profile_pid(version, workloads, args=(), fmt="json", env=None, target_args=(
 def profile_pid_until_exit(version, workloads, args=(), fmt="json"):
     """Like profile_pid, but the target exits on its own while the profiler is attached."""
     res = Result()
-    tmp = tempfile.mkdtemp(prefix="pymem-it-")
+    tmp, target_tmp = target_tmpdir(version)
     res.output = os.path.join(tmp, "profile." + fmt)
     report = os.path.join(tmp, "report.json")
-    target = Proc([python_exe(version), WORKLOADS, "--report", report, "--exit-after-done"]
-                  + list(workloads), name="target")
+    target = Proc(target_argv(version, WORKLOADS, "--report", target_tmp + "/report.json",
+                              "--exit-after-done", *workloads), name="target")
     prof = None
     try:
         m = target.wait_line("stdout", r"^READY (\d+) ", T_START)
@@ -342,12 +412,12 @@ def profile_pid_until_exit(version, workloads, args=(), fmt="json"):
 def profile_launch(version, workloads, args=(), fmt="json", env=None, target_args=()):
     """Launch mode: pymem-bpf [args] -- python workloads.py ...; the target inherits stdio."""
     res = Result()
-    tmp = tempfile.mkdtemp(prefix="pymem-it-")
+    tmp, target_tmp = target_tmpdir(version)
     res.output = os.path.join(tmp, "profile." + fmt)
     report = os.path.join(tmp, "report.json")
     prof = Proc([binary(), "-f", fmt, "-o", res.output] + list(args)
-                + ["--", python_exe(version), WORKLOADS, "--report", report]
-                + list(target_args) + list(workloads), env=env, name="pymem-bpf")
+                + ["--"] + target_argv(version, WORKLOADS, "--report", target_tmp + "/report.json",
+                                       *target_args, *workloads), env=env, name="pymem-bpf")
     try:
         m = prof.wait_line("stdout", r"^READY (\d+) ", T_START + T_ATTACH)
         res.target_pid = int(m.group(1))
@@ -429,6 +499,40 @@ def within(value, expected, rel):
     return abs(value - expected) <= rel * expected
 
 
+def under_holder(stack):
+    """make_and_hold() above allocate_then_return(), which made the bytes it holds."""
+    names = functions(stack)
+    return ("make_and_hold" in names and "allocate_then_return" in names
+            and names.index("make_and_hold") < names.index("allocate_then_return"))
+
+
+def check_held_workloads(prof, report, rel=0.02):
+    """make_and_hold's 6 x bytearray(5_000_000) live under their allocator, grow_heap's
+    8 x bytearray(4_000_000) on its line, small_dicts' 200,000 dicts (test_ground_truth.py has
+    the arithmetic)."""
+    assert within(total(prof, under_holder, "live_bytes"), 30_000_000, rel), \
+        excerpt(prof, under_holder)
+    pred = at_line(report, "grow_heap")
+    assert within(total(prof, pred, "live_bytes"), 32_000_000, rel), excerpt(prof, pred)
+    pred = at_line(report, "small_dicts")
+    assert total(prof, pred, "live_objects") >= 200_000, excerpt(prof, pred, key="live_objects")
+
+
+def check_ctypes_leak(prof, report, rel=0.02):
+    """ctypes_leak's blocks, live on its line through a stack whose last frame is libc's
+    malloc itself."""
+    leak = report["facts"]["ctypes_leak"]
+    on_line = at_line(report, "ctypes_leak")
+
+    def via_libc_malloc(stack):
+        last = stack["frames"][-1]
+        return (on_line(stack) and last["kind"] == "native" and last["function"] == "malloc"
+                and os.path.basename(last["file"]).startswith("libc"))
+    want = leak["count"] * leak["size"]
+    assert within(total(prof, via_libc_malloc, "live_bytes"), want, rel), excerpt(prof, on_line)
+    assert total(prof, via_libc_malloc, "live_objects") >= leak["count"], excerpt(prof, on_line)
+
+
 # ---- the JSON contract ------------------------------------------------------------------
 
 ALLOCATOR_ENTRIES = {
@@ -453,8 +557,13 @@ def check_contract(prof, version, target_pid, exited):
     py = prof["python"]
     assert set(py) >= {"version", "executable", "libpython"}, py
     assert py["version"] == python_version(version)
+    if in_root(version):
+        # every path as the target sees it: none of them under our path to its root
+        assert py["executable"] == python_exe(version), py
+        files = {f["file"] for s in prof["stacks"] for f in s["frames"]}
+        assert not [f for f in files if f.startswith(str(SID_ROOT))], sorted(files)
     assert os.path.realpath(py["executable"]) == os.path.realpath(python_exe(version)), py
-    if version == DEBIAN:
+    if version == DEBIAN or in_root(version):
         # libpython is linked into the executable
         assert py["libpython"] is None, py
         return check_stacks(prof)

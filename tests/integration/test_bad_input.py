@@ -3,13 +3,14 @@
 import os
 import re
 import shutil
+import struct
 import subprocess
 import tempfile
 
 import pytest
 
-from conftest import (DEFAULT_VERSION, UNSUPPORTED, IDLE, T_BAD_INPUT, T_START, Proc, binary,
-                      python_exe)
+from conftest import (DEFAULT_VERSION, UNSUPPORTED, IDLE, SID_TARGETS, T_BAD_INPUT, T_START,
+                      Proc, binary, python_exe, sid_root, target_tmpdir)
 
 
 def reject(argv, out, preexec_fn=None):
@@ -146,3 +147,76 @@ def test_bad_options_one_line(argv, word):
                   out)
     assert line.startswith("pymem-bpf"), line
     assert word in line, line
+
+
+# ---- builds this one cannot read: Debian's 3.14 with its own record saying otherwise ------
+
+SYNTHETIC_BASE = "sid-3.14"
+
+
+def symbol_offset(path, name):
+    """Where in the file the bytes of a .dynsym symbol are: nm gives its address, the PT_LOAD
+    holding it the file offset."""
+    out = subprocess.run(["nm", "-D", "--defined-only", path], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    vaddr = next(int(f[0], 16) for f in (line.split() for line in out.splitlines())
+                 if len(f) == 3 and f[2] == name)
+    with open(path, "rb") as f:
+        head = f.read(64)
+        phoff, = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        f.seek(phoff)
+        for _ in range(phnum):
+            p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from(
+                "<IIQQQQ", f.read(phentsize))
+            if p_type == 1 and p_vaddr <= vaddr < p_vaddr + p_filesz:
+                return p_offset + vaddr - p_vaddr
+    pytest.fail("%s of %s is not in the file" % (name, path))
+
+
+def synthetic_target(patches):
+    """Debian's python3.14, copied into the sid root with (symbol, offset, struct format,
+    value) patched in, running idle.py: _Py_DebugOffsets heads _PyRuntime (cookie, version,
+    free_threaded), and nothing in the interpreter itself reads it."""
+    tmp, target_tmp = target_tmpdir(SYNTHETIC_BASE)
+    exe = os.path.join(tmp, "python3.14")
+    shutil.copy2(str(sid_root()) + python_exe(SYNTHETIC_BASE), exe)
+    for symbol, at, fmt, value in patches:
+        where = symbol_offset(exe, symbol) + at
+        with open(exe, "r+b") as f:
+            f.seek(where)
+            f.write(struct.pack(fmt, value))
+    target = Proc(["chroot", str(sid_root()), target_tmp + "/python3.14",
+                   SID_TARGETS + "/idle.py"], name="synthetic python")
+    target.wait_line("stdout", r"^READY", T_START)
+    return target
+
+
+def test_free_threaded_refused():
+    """A free-threaded build (3.13t, 3.14t: mimalloc, not pymalloc) says so in its record."""
+    target = synthetic_target([("_PyRuntime", 16, "<Q", 1)])
+    out = out_path()
+    line = reject([binary(), "-p", target.pid, "-o", out], out)
+    assert "free-threaded" in line and "3.14.10" in line, line
+    assert target.p.poll() is None, "the target died:\n" + target.describe()
+
+
+def test_newer_version_refused():
+    """3.16: Py_Version and the record's version both say so; its layout cannot be known."""
+    target = synthetic_target([("_PyRuntime", 8, "<Q", 0x031000f0),
+                               ("Py_Version", 0, "<I", 0x031000f0)])
+    out = out_path()
+    line = reject([binary(), "-p", target.pid, "-o", out], out)
+    assert "3.16.0" in line and "newer" in line and "3.8-3.15" in line, line
+    assert target.p.poll() is None, "the target died:\n" + target.describe()
+
+
+def test_prerelease_refused():
+    """A beta of 3.14.0: its record may still differ from the release's (3.15's betas inserted
+    words), so it is not read."""
+    target = synthetic_target([("_PyRuntime", 8, "<Q", 0x030e00b4),
+                               ("Py_Version", 0, "<I", 0x030e00b4)])
+    out = out_path()
+    line = reject([binary(), "-p", target.pid, "-o", out], out)
+    assert "pre-release" in line and "3.14.0b4" in line, line
+    assert target.p.poll() is None, "the target died:\n" + target.describe()

@@ -20,7 +20,7 @@ import subprocess
 import pytest
 
 from conftest import (ATTACHED_RE, T_ATTACH, T_BAD_INPUT, T_START, T_STOP, T_WORKLOAD, TARGETS,
-                      Proc, binary, python_exe, within)
+                      Proc, binary, target_argv, target_tmpdir, within)
 
 LEAKY = TARGETS / "leaky_loop.py"
 N = 2000
@@ -32,9 +32,11 @@ PY_FRAME_RE = re.compile(r"^.+ \(.+:\d+\)$")
 
 def profile_iterations(version, iterations, tmp, name):
     """Profile a fresh leaky_loop.py through `iterations` iterations; JSON path and report."""
-    report_path = os.path.join(tmp, name + ".report.json")
+    report_dir, target_dir = target_tmpdir(version)
+    report_path = os.path.join(report_dir, name + ".report.json")
     out = os.path.join(tmp, name + ".json")
-    target = Proc([python_exe(version), LEAKY, "--report", report_path], name="target")
+    target = Proc(target_argv(version, LEAKY, "--report", "%s/%s.report.json" % (target_dir, name)),
+                  name="target")
     prof = None
     try:
         target.wait_line("stdout", r"^READY (\d+) ", T_START)
@@ -90,7 +92,7 @@ def where(report, marker):
     return "(%s:%d)" % (report["file"], report["lines"][marker])
 
 
-@pytest.fixture(scope="module", params=["3.11.7", "3.12.1"])
+@pytest.fixture(scope="module", params=["3.11.7", "3.12.1", "sid-3.14", "sid-3.15"])
 def runs(request, tmp_path_factory):
     tmp = str(tmp_path_factory.mktemp("diff-" + request.param))
     base, report = profile_iterations(request.param, N, tmp, "base")
@@ -186,3 +188,29 @@ def test_bad_input(runs, tmp_path):
     rc, out, err = run_diff(base, base)
     assert rc == 0, err
     assert "(no change)" in out, out
+
+
+def test_report_folded(runs):
+    """`report` converts a saved profile offline: its folded live bytes on the leak line are
+    the JSON's, and those are N blocks of the known size."""
+    base, _, report, tmp = runs
+    path = os.path.join(tmp, "base.folded")
+    p = subprocess.run([binary(), "report", base, "-f", "folded", "-o", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=T_BAD_INPUT)
+    assert p.returncode == 0, p.stderr.decode()
+    leak = where(report, "leak")
+
+    def leak_leaf(frames):
+        python = [f for f in frames if PY_FRAME_RE.match(f)]
+        return bool(python) and python[-1].endswith(leak)
+    with open(path) as f:
+        lines = f.read().splitlines()[1:]	# after the "# dropped:" line
+    folded = sum(int(m.group(2)) for m in map(FOLDED_RE.match, lines)
+                 if leak_leaf(m.group(1).split(";")))
+    with open(base) as f:
+        stacks = json.load(f)["stacks"]
+    want = sum(s["live_bytes"] for s in stacks
+               if leak_leaf(["%s (%s:%d)" % (fr["function"], fr["file"], fr["line"])
+                             for fr in s["frames"] if fr["kind"] == "python"]))
+    assert folded == want, (folded, want)
+    assert within(want, N * report["leak_block"], 0.02), (want, N * report["leak_block"])

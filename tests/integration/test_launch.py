@@ -1,4 +1,4 @@
-"""Launch mode (pymem-bpf -o FILE -- python workloads.py ...) on every pyenv build.
+"""Launch mode (pymem-bpf -o FILE -- python workloads.py ...) on every build.
 
 The target inherits the profiler's stdio, so the test drives it through the profiler's stdin
 and stdout.  It ends with os._exit(0), so what it holds is still live when it exits.
@@ -8,8 +8,9 @@ import os
 
 import pytest
 
-from conftest import (BUILDS, python_version, at_line, check_contract, excerpt, functions, profile_launch,
-                      python_exe, require_ok, total, within)
+from conftest import (BUILDS, at_line, check_contract, check_ctypes_leak, check_held_workloads,
+                      excerpt, profile_launch, python_exe, python_version, require_ok, total,
+                      within)
 
 WORKLOADS = ["make_and_hold", "grow_heap", "small_dicts", "ctypes_leak"]
 TOLERANCE = 0.02
@@ -46,29 +47,8 @@ def test_launch_ground_truth(run):
     """Same expectations as the -p tests: see test_ground_truth.py for the arithmetic."""
     version, res = run
     prof = require_ok(res)
-
-    def under_holder(stack):
-        names = functions(stack)
-        return ("make_and_hold" in names and "allocate_then_return" in names
-                and names.index("make_and_hold") < names.index("allocate_then_return"))
-    assert within(total(prof, under_holder, "live_bytes"), 30_000_000, TOLERANCE), \
-        excerpt(prof, under_holder)
-
-    pred = at_line(res.report, "grow_heap")
-    assert within(total(prof, pred, "live_bytes"), 32_000_000, TOLERANCE), excerpt(prof, pred)
-
-    pred = at_line(res.report, "small_dicts")
-    assert total(prof, pred, "live_objects") >= 200_000, excerpt(prof, pred, key="live_objects")
-
-    leak = res.report["facts"]["ctypes_leak"]
-    on_line = at_line(res.report, "ctypes_leak")
-
-    def via_libc_malloc(stack):
-        last = stack["frames"][-1]
-        return (on_line(stack) and last["kind"] == "native" and last["function"] == "malloc"
-                and os.path.basename(last["file"]).startswith("libc"))
-    assert within(total(prof, via_libc_malloc, "live_bytes"), leak["count"] * leak["size"],
-                  TOLERANCE), excerpt(prof, on_line)
+    check_held_workloads(prof, res.report, TOLERANCE)
+    check_ctypes_leak(prof, res.report, TOLERANCE)
 
 
 def test_launch_json_contract(run):

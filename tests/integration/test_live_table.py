@@ -8,12 +8,12 @@ stay exact and nothing is dropped.
 
 import pytest
 
-from conftest import DEBIAN, at_line, excerpt, profile_pid, require_ok, total, within
+from conftest import DEBIAN, SID, at_line, excerpt, profile_pid, require_ok, total, within
 
 SLOTS = 4096
 
 
-@pytest.fixture(scope="module", params=["3.8.18", "3.13.0", DEBIAN])
+@pytest.fixture(scope="module", params=["3.8.18", "3.13.0", DEBIAN] + SID)
 def run(request):
     version = request.param
     return version, profile_pid(version, ["spill_table"], args=["--max-live", str(SLOTS)])

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from conftest import BUILDS, IDLE, T_ATTACH, T_START, Proc, binary, python_exe
+from conftest import BUILDS, IDLE, T_ATTACH, T_START, Proc, binary, target_argv
 
 STACK_BUDGET = 384
 ROW = re.compile(r"^(\w+)\s+(-?\d+)\s+([\d.-]+)\s+(-?\d+)\s+(.*)$")
@@ -32,7 +32,7 @@ def check(pid):
 
 @pytest.mark.parametrize("version", BUILDS)
 def test_every_program_within_stack_budget(version):
-    target = Proc([python_exe(version), IDLE], name="python" + version)
+    target = Proc(target_argv(version, IDLE), name="python" + version)
     target.wait_line("stdout", r"^READY", T_START)
     prof, rows = check(target.pid)
     # every program the object has: the walker's and the batch drain's entry points among them

@@ -1,6 +1,6 @@
 """A loop that leaks a known amount per iteration, for the `pymem-bpf diff` tests.
 
-Runs on CPython 3.8-3.13.  Protocol on stdin/stdout:
+Runs on CPython 3.8-3.15.  Protocol on stdin/stdout:
 
     -> READY <pid> <python version>     once started (and the report written)
     <- run <K>                           runs K more iterations

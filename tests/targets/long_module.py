@@ -1,9 +1,11 @@
 """A module LINES lines long whose line i keeps a bytearray of BASE + i bytes: one code object
 met at thousands of positions, each of which must be named with its own line.
 
-Protocol: tests/targets/protocol.py; the work prints "DONE".
+Protocol: tests/targets/protocol.py; the work prints "DONE <bytes a buffer asks for beyond its
+length>" (oracle.py).
 """
 
+from oracle import buffer_extra
 from protocol import serve
 
 LINES, BASE = 5000, 1000
@@ -15,8 +17,9 @@ def work():
     held = {}
     exec(compile(src, FILE, "exec"), held)
     work.held = held
-    return "DONE"
+    return "DONE %d" % EXTRA
 
 
 if __name__ == "__main__":
+    EXTRA = buffer_extra()
     serve(work)

@@ -1,6 +1,6 @@
 """Allocation workloads with known sizes, profiled by the pymem-bpf integration tests.
 
-Runs on CPython 3.8-3.13.  Protocol on stdin/stdout, so that the profiler can be attached
+Runs on CPython 3.8-3.15.  Protocol on stdin/stdout, so that the profiler can be attached
 before anything interesting happens and stopped while the results are still held:
 
     -> READY <pid> <python version>     once started; then waits for a line on stdin
@@ -31,10 +31,15 @@ import threading
 import time
 
 from marks import markers
+from oracle import requested_bytes
 
 HELD = []  # everything a workload keeps alive, until the process ends
 LEAKS = []  # addresses returned by libc malloc and never freed
 STARTUP = bytearray(3_000_000)  # @startup: made at import, before READY
+
+
+# bytearray(1024): its object and its buffer (a bytes object from 3.15)
+BYTEARRAY_1K = requested_bytes(lambda: bytearray(1024))
 
 
 def allocate_then_return(size):
@@ -282,7 +287,7 @@ def main():
             "file": __file__,
             "lines": markers(__file__),
             "functions": {n: function_lines(fn) for n, fn in WORKLOADS.items()},
-            "bytearray_basicsize": bytearray.__basicsize__,
+            "bytearray_1k_bytes": BYTEARRAY_1K,
             "facts": FACTS,
         }
         if opts["tracemalloc"]:

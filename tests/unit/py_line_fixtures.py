@@ -12,9 +12,10 @@ Two modes:
       through ctypes.  The pure-Python views (dis.findlinestarts, co_lines,
       co_positions) are compared too, and disagreements are counted.
 
-  py_line_fixtures.py -o OUT.h PYTHON...
-      Runs --part under each PYTHON and writes one C header of arrays.  Any
-      missing or failing interpreter is a hard error.
+  py_line_fixtures.py -o OUT.h [ROOT:]PYTHON...
+      Runs --part under each PYTHON (chrooted into ROOT if given: Debian sid's
+      builds) and writes one C header of arrays.  Any missing or failing
+      interpreter is a hard error.
 """
 
 import ctypes
@@ -418,8 +419,8 @@ struct py_line_fix_ver {
 """
 
 
-def emit(data, out):
-    tag = "v%d" % data["minor"]
+def emit(data, out, index):
+    tag = "v%d_%d" % (data["minor"], index)
     entries = []
     for i, c in enumerate(data["codes"]):
         table = list(bytes.fromhex(c["table"]))
@@ -434,14 +435,23 @@ def emit(data, out):
         data["version"], data["minor"], tag, len(entries))
 
 
+def command(spec):
+    """(argv, stdin) running --part under PYTHON, or ROOT:PYTHON for an interpreter in a root
+    of its own (run chrooted, with this script on its stdin)."""
+    root, _, py = spec.rpartition(":")
+    if not os.access(root + py, os.X_OK):
+        sys.exit("py_line_fixtures: interpreter %s is missing" % (root + py))
+    if not root:
+        return [py, os.path.abspath(__file__), "--part"], None
+    with open(os.path.abspath(__file__), "rb") as f:
+        return ["chroot", root, py, "-", "--part"], f.read()
+
+
 def drive(out_path, pythons):
-    for py in pythons:
-        if not os.access(py, os.X_OK):
-            sys.exit("py_line_fixtures: interpreter %s is missing" % py)
+    runs = [command(py) for py in pythons]
     parts = []
-    for py in pythons:
-        res = subprocess.run([py, os.path.abspath(__file__), "--part"],
-                             stdout=subprocess.PIPE, check=True)
+    for argv, script in runs:
+        res = subprocess.run(argv, input=script, stdout=subprocess.PIPE, check=True)
         data = json.loads(res.stdout)
         st = data["stats"]
         print("py_line_fixtures: %s: %d codes, %d cases, %d with no line, "
@@ -453,7 +463,7 @@ def drive(out_path, pythons):
     tmp = out_path + ".tmp"
     with open(tmp, "w") as out:
         out.write(HEAD % (os.path.basename(__file__), PAST))
-        index = "".join(emit(d, out) for d in parts)
+        index = "".join(emit(d, out, i) for i, d in enumerate(parts))
         out.write("#define PY_LINE_FIX_NVERS %d\n" % len(parts))
         out.write("static const struct py_line_fix_ver py_line_fix_vers[] = {\n%s};\n\n"
                   % index)
@@ -467,7 +477,7 @@ def main(argv):
     elif len(argv) > 3 and argv[1] == "-o":
         drive(argv[2], argv[3:])
     else:
-        sys.exit("usage: %s --part | -o OUT.h PYTHON..." % argv[0])
+        sys.exit("usage: %s --part | -o OUT.h [ROOT:]PYTHON..." % argv[0])
 
 
 if __name__ == "__main__":

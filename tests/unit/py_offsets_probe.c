@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Ground truth for test_py_offsets: built once per pyenv CPython against that
+ * Ground truth for test_py_offsets: built once per CPython build against that
  * build's own (internal) headers, it prints one fixture entry whose numbers
- * come from offsetof()/sizeof() on the real structs.  For 3.13+ it is linked
- * with libpython and also dumps the leading bytes of the real _PyRuntime.
+ * come from offsetof()/sizeof() on the real structs.  For 3.13+ it also dumps
+ * the leading bytes of _PyRuntime as the build's ELF file (libpython or the
+ * executable, argv[1]) initializes them: _Py_DebugOffsets holds no pointer,
+ * so they are the bytes the running interpreter has.
  *
- *   cc -Isrc -isystem $P/include/python3.X -isystem $P/include/python3.X/internal \
- *      py_offsets_probe.c -L$P/lib -lpython3.X -Wl,-rpath,$P/lib
+ *   cc -isystem $P/include/python3.X -isystem $P/include/python3.X/internal \
+ *      py_offsets_probe.c build/obj/elf_syms.o -lelf -lz
+ *   ./a.out $P/lib/libpython3.X.so.1.0 [debian|pyenv]
  */
 #define Py_BUILD_CORE 1
 #include <Python.h>
@@ -24,8 +27,13 @@
 #include "pycore_interp.h"
 #include "pycore_frame.h"		/* _PyInterpreterFrame */
 #endif
+#if PY_VERSION_HEX >= 0x030e0000
+#include "pycore_interpframe.h"
+#include "pycore_tstate.h"
+#endif
 
-#include "../../src/py_versions.h"
+#include "../../src/elf_syms.h"
+#include "../../src/py_debug_offsets.h"
 
 #define NONE ((size_t)-1)
 
@@ -112,6 +120,11 @@ static void put_offsets(void)
 	PUT(stackchunk_previous, offsetof(_PyStackChunk, previous));
 	PUT(stackchunk_size, offsetof(_PyStackChunk, size));
 #endif
+#if PY_VERSION_HEX >= 0x030f0000
+	PUT(tstate_base_frame, offsetof(PyThreadState, base_frame));
+#else
+	PUT(tstate_base_frame, NONE);
+#endif
 	put_thread_frame();
 	put_code();
 	PUT(unicode_state, offsetof(PyASCIIObject, state));
@@ -126,35 +139,53 @@ static void put_offsets(void)
 _Static_assert(sizeof(_Py_DebugOffsets) <= PY_DEBUG_OFFSETS_SIZE,
 	       "PY_DEBUG_OFFSETS_SIZE does not cover _Py_DebugOffsets");
 
-static void put_debug_bytes(void)
+static int put_debug_bytes(const char *elf)
 {
-	const unsigned char *p = (const unsigned char *)&_PyRuntime;
+	unsigned char p[PY_DEBUG_OFFSETS_SIZE];
+	struct elf_syms *e = elf_syms_open(elf);
+	uint64_t vaddr, size;
 	size_t i;
 
+	if (!e || elf_syms_lookup(e, "_PyRuntime", &vaddr, &size) ||
+	    elf_syms_read(e, vaddr, p, sizeof(p))) {
+		fprintf(stderr, "py_offsets_probe: no _PyRuntime in %s\n", elf);
+		return 1;
+	}
+	elf_syms_close(e);
 	/* Where the test pokes bad values, straight from the real layout. */
 	printf("\t.debug_version_at = %zu,\n", offsetof(_Py_DebugOffsets, version));
 	printf("\t.debug_ft_at = %zu,\n", offsetof(_Py_DebugOffsets, free_threaded));
 	printf("\t.debug_frame_at = %zu,\n",
 	       offsetof(_Py_DebugOffsets, thread_state.current_frame));
+	printf("\t.debug_threads_at = %zu,\n",
+	       offsetof(_Py_DebugOffsets, interpreter_state.threads_head));
+	printf("\t.debug_size = %zu,\n", sizeof(_Py_DebugOffsets));
 	printf("\t.debug_len = %d,\n\t.debug = (const unsigned char[]){", PY_DEBUG_OFFSETS_SIZE);
 	for (i = 0; i < PY_DEBUG_OFFSETS_SIZE; i++)
 		printf("%s0x%02x,", i % 12 ? " " : "\n\t\t", p[i]);
 	printf("\n\t},\n");
+	return 0;
 }
 #else
-static void put_debug_bytes(void)
+static int put_debug_bytes(const char *elf)
 {
 	printf("\t.debug_len = 0,\n\t.debug = NULL,\n");
+	return 0;
 }
 #endif
 
-int main(void)
+int main(int argc, char **argv)
 {
-	printf("{\n\t.version = \"%s\",\n\t.hexversion = 0x%08lxUL,\n\t.off = {\n",
-	       PY_VERSION, (unsigned long)PY_VERSION_HEX);
+	if (argc != 3) {
+		fprintf(stderr, "usage: py_offsets_probe ELF BUILD\n");
+		return 2;
+	}
+	printf("{\n\t.version = \"%s\",\n\t.build = \"%s\",\n\t.hexversion = 0x%08lxUL,\n"
+	       "\t.off = {\n", PY_VERSION, argv[2], (unsigned long)PY_VERSION_HEX);
 	put_offsets();
 	printf("\t},\n");
-	put_debug_bytes();
+	if (put_debug_bytes(argv[1]))
+		return 1;
 	printf("},\n");
 	return 0;
 }

@@ -2,9 +2,10 @@
 /*
  * Unit tests for alloc_table. Ground truth: the LOCAL _PyObject/_PyMem/
  * _PyMem_Raw symbols of the pyenv builds 3.8-3.11, _PyRuntime plus offsetof()
- * from each 3.12+ build's internal headers (alloc_table_fixtures.h), the
- * inlined `cmp $default` sites of Debian's stripped LTO python3.11, and the
- * tables of live interpreters read with process_vm_readv.
+ * from each 3.12+ build's internal headers (alloc_table_fixtures.h; pyenv's,
+ * and Debian's stripped LTO 3.13-3.15 in the sid root), the inlined
+ * `cmp $default` sites of Debian's stripped LTO builds, and the tables of
+ * live interpreters read with process_vm_readv.
  */
 #include <capstone/capstone.h>
 #include <errno.h>
@@ -25,11 +26,13 @@
 #include "alloc_table.h"
 #include "elf_syms.h"
 #include "proc_maps.h"
+#include "sid_root.h"
 
 #define PYENV		"/root/.pyenv/versions/"
 #define DEBIAN_PY	"/usr/bin/python3.11"
 
 struct rt_off {
+	const char *build;		/* "pyenv" or "debian" */
 	int major, minor;
 	size_t off[DOMAIN__MAX];	/* offsetof(_PyRuntimeState, allocators.standard.X) */
 	size_t size;			/* sizeof(PyMemAllocatorEx) */
@@ -44,10 +47,14 @@ struct build {
 	int minor;
 	const char *lib;	/* the file holding the tables */
 	const char *exe;
+	const char *root;	/* the root it runs in, NULL for ours */
 };
 
 #define PYENV_BUILD(v, m) \
-	{ v, m, PYENV v "/lib/libpython3." #m ".so.1.0", PYENV v "/bin/python3." #m }
+	{ v, m, PYENV v "/lib/libpython3." #m ".so.1.0", PYENV v "/bin/python3." #m, NULL }
+#define SID_BUILD(m) \
+	{ "3." #m " (Debian sid LTO)", m, SID_ROOT "/usr/bin/python3." #m, \
+	  SID_ROOT "/usr/bin/python3." #m, SID_ROOT }
 
 static const struct build builds[] = {
 	PYENV_BUILD("3.8.18", 8),
@@ -56,10 +63,15 @@ static const struct build builds[] = {
 	PYENV_BUILD("3.11.7", 11),
 	PYENV_BUILD("3.12.1", 12),
 	PYENV_BUILD("3.13.0", 13),
-	{ "3.11.2 (Debian LTO)", 11, DEBIAN_PY, DEBIAN_PY },
+	SID_BUILD(13),
+	SID_BUILD(14),
+	SID_BUILD(15),
+	{ "3.11.2 (Debian LTO)", 11, DEBIAN_PY, DEBIAN_PY, NULL },
 };
 #define NBUILDS		(sizeof(builds) / sizeof(builds[0]))
 #define DEBIAN		(&builds[NBUILDS - 1])
+#define SID_FIRST	6
+#define NSID		3
 
 static const char *const legacy_syms[DOMAIN__MAX] = { "_PyMem_Raw", "_PyMem", "_PyObject" };
 
@@ -129,13 +141,35 @@ static void test_pyenv_legacy_statics(void **state)
 	}
 }
 
-static const struct rt_off *rt_off_for(int minor)
+static const struct rt_off *rt_off_for(const char *build, int minor)
 {
 	for (size_t i = 0; i < sizeof(rt_offs) / sizeof(rt_offs[0]); i++)
-		if (rt_offs[i].major == 3 && rt_offs[i].minor == minor)
+		if (!strcmp(rt_offs[i].build, build) && rt_offs[i].major == 3 &&
+		    rt_offs[i].minor == minor)
 			return &rt_offs[i];
-	fail_msg("no offsetof fixture for 3.%d", minor);
+	fail_msg("no offsetof fixture for %s 3.%d", build, minor);
 	return NULL;
+}
+
+static bool is_sid(const struct build *b)
+{
+	return b >= &builds[SID_FIRST] && b < &builds[SID_FIRST + NSID];
+}
+
+/* 3.12+: each table is where the build's headers put it in _PyRuntime. */
+static void check_runtime_state(const struct build *b, const struct elf_syms *e,
+				const struct alloc_table t[DOMAIN__MAX])
+{
+	const struct rt_off *ro = rt_off_for(is_sid(b) ? "debian" : "pyenv", b->minor);
+	uint64_t rt, size;
+
+	assert_int_equal(ro->size, ALLOC_TABLE_SIZE);
+	assert_int_equal(elf_syms_lookup(e, "_PyRuntime", &rt, &size), 0);
+	for (int d = 0; d < DOMAIN__MAX; d++) {
+		if (t[d].vaddr != rt + ro->off[d])
+			fail_msg("%s %s: found %#lx, _PyRuntime+%zu is %#lx", b->ver,
+				 alloc_domain_name(d), t[d].vaddr, ro->off[d], rt + ro->off[d]);
+	}
 }
 
 static void test_pyenv_runtime_state(void **state)
@@ -145,24 +179,14 @@ static void test_pyenv_runtime_state(void **state)
 	for (size_t i = 0; i < NBUILDS; i++) {
 		const struct build *b = &builds[i];
 		struct alloc_table t[DOMAIN__MAX];
-		const struct rt_off *ro;
-		uint64_t rt, size;
 		struct elf_syms *e;
 
-		if (b == DEBIAN || b->minor < 12)
+		if (b == DEBIAN || is_sid(b) || b->minor < 12)
 			continue;
-		ro = rt_off_for(b->minor);
-		assert_int_equal(ro->size, ALLOC_TABLE_SIZE);
 		e = elf_syms_open(b->lib);
 		assert_non_null(e);
 		find_all(b, e, t);
-		assert_int_equal(elf_syms_lookup(e, "_PyRuntime", &rt, &size), 0);
-		for (int d = 0; d < DOMAIN__MAX; d++) {
-			if (t[d].vaddr != rt + ro->off[d])
-				fail_msg("%s %s: found %#lx, _PyRuntime+%zu is %#lx", b->ver,
-					 alloc_domain_name(d), t[d].vaddr, ro->off[d],
-					 rt + ro->off[d]);
-		}
+		check_runtime_state(b, e, t);
 		check_default_names(e, t);
 		elf_syms_close(e);
 		seen++;
@@ -234,27 +258,43 @@ static size_t count_cmp_imm(const struct elf_syms *e, const char *path, uint64_t
 	return hits;
 }
 
-static void test_debian_lto(void **state)
+/*
+ * A stripped LTO build: no .symtab to name the tables, and GCC devirtualised
+ * dispatch through them at many sites, each comparing the loaded entry with
+ * the default it expects, so those compares confirm the defaults found.
+ */
+static void check_lto(const struct build *b)
 {
 	struct alloc_table t[DOMAIN__MAX];
-	struct elf_syms *e = elf_syms_open(DEBIAN_PY);
+	struct elf_syms *e = elf_syms_open(b->lib);
 	uint64_t v;
 	size_t sites;
 
 	assert_non_null(e);
 	assert_false(elf_syms_has_symtab(e));
 	assert_int_not_equal(elf_syms_lookup(e, "_PyObject", &v, NULL), 0);
-	find_all(DEBIAN, e, t);
-	/* GCC devirtualised dispatch through the table at ~190 sites, each
-	 * comparing the loaded entry with the default it expects. */
-	sites = count_cmp_imm(e, DEBIAN_PY, t[DOMAIN_OBJ].defaults[ALLOC_SLOT_MALLOC]);
-	print_message("debian obj.malloc default %#lx: %zu inlined cmp sites\n",
+	find_all(b, e, t);
+	if (b->minor >= 12)
+		check_runtime_state(b, e, t);
+	sites = count_cmp_imm(e, b->lib, t[DOMAIN_OBJ].defaults[ALLOC_SLOT_MALLOC]);
+	print_message("%s obj.malloc default %#lx: %zu inlined cmp sites\n", b->ver,
 		      t[DOMAIN_OBJ].defaults[ALLOC_SLOT_MALLOC], sites);
 	assert_true(sites > 100);
-	/* fewer frees and raw mallocs got inlined (objdump: 52 and 175), but many did */
-	assert_true(count_cmp_imm(e, DEBIAN_PY, t[DOMAIN_OBJ].defaults[ALLOC_SLOT_FREE]) > 10);
-	assert_true(count_cmp_imm(e, DEBIAN_PY, t[DOMAIN_RAW].defaults[ALLOC_SLOT_MALLOC]) > 10);
+	/* fewer frees and raw mallocs got inlined (python3.11, objdump: 52 and 175), but many did */
+	assert_true(count_cmp_imm(e, b->lib, t[DOMAIN_OBJ].defaults[ALLOC_SLOT_FREE]) > 10);
+	assert_true(count_cmp_imm(e, b->lib, t[DOMAIN_RAW].defaults[ALLOC_SLOT_MALLOC]) > 10);
 	elf_syms_close(e);
+}
+
+static void test_debian_lto(void **state)
+{
+	check_lto(DEBIAN);
+}
+
+static void test_sid_lto(void **state)
+{
+	for (int i = 0; i < NSID; i++)
+		check_lto(&builds[SID_FIRST + i]);
 }
 
 static void test_errors(void **state)
@@ -276,6 +316,17 @@ struct live {
 	pid_t pid;
 	int to_child;		/* closing it lets the interpreter exit */
 };
+
+/* A path of @b's as it sees it: under its root, if it has one. */
+static const char *in_root(const struct build *b, const char *path)
+{
+	return b->root ? path + strlen(b->root) : path;
+}
+
+static const char *exe_path(const struct build *b)
+{
+	return in_root(b, b->exe);
+}
 
 /* Starts @b with @env_var and -X @xopt (either may be NULL); returns once it runs Python code. */
 static void live_start(const struct build *b, const char *env_var, const char *xopt,
@@ -299,7 +350,9 @@ static void live_start(const struct build *b, const char *env_var, const char *x
 		dup2(out[1], 1);
 		close(in[1]);
 		close(out[0]);
-		argv[n++] = (char *)b->exe;
+		if (b->root && (chroot(b->root) || chdir("/")))
+			_exit(126);
+		argv[n++] = (char *)exe_path(b);
 		argv[n++] = "-s";	/* not -I: that would ignore PYTHONMALLOC */
 		if (xopt) {
 			argv[n++] = "-X";
@@ -308,7 +361,7 @@ static void live_start(const struct build *b, const char *env_var, const char *x
 		argv[n++] = "-c";
 		argv[n++] = (char *)prog;
 		argv[n] = NULL;
-		execve(b->exe, argv, envp);
+		execve(exe_path(b), argv, envp);
 		_exit(127);
 	}
 	close(in[0]);
@@ -335,8 +388,10 @@ static uint64_t live_bias(const struct live *l, const struct build *b, const str
 	uint64_t bias = 0;
 
 	assert_non_null(realpath(b->lib, real));
+	/* the maps name the file as the target sees it */
 	assert_int_equal(proc_maps_read(l->pid, &m), 0);
-	assert_int_equal(proc_maps_load_bias(&m, real, elf_syms_first_load_vaddr(e), &bias), 0);
+	assert_int_equal(proc_maps_load_bias(&m, in_root(b, real), elf_syms_first_load_vaddr(e),
+					     &bias), 0);
 	proc_maps_free(&m);
 	return bias;
 }
@@ -422,6 +477,7 @@ int main(void)
 		cmocka_unit_test(test_pyenv_legacy_statics),
 		cmocka_unit_test(test_pyenv_runtime_state),
 		cmocka_unit_test(test_debian_lto),
+		cmocka_unit_test(test_sid_lto),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_classify_live),
 	};

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "proc_maps.h"
+#include "pytarget.h"
 
 /* Out of order on purpose: the heap line comes last. */
 static const char crafted[] =
@@ -165,8 +166,9 @@ static void test_find_path(void **state)
 	struct proc_maps m;
 
 	assert_int_equal(parse_text(crafted, &m), 0);
-	assert_string_equal(proc_maps_find_path(&m, has_substr, "lib x"), "/opt/my dir/lib x.so");
-	assert_string_equal(proc_maps_find_path(&m, has_substr, "jit"), "/memfd:jit");
+	assert_string_equal(proc_maps_find_path(&m, has_substr, "lib x")->path,
+			    "/opt/my dir/lib x.so");
+	assert_string_equal(proc_maps_find_path(&m, has_substr, "jit")->path, "/memfd:jit");
 	/* Pseudo names are not files, so a match on them is never returned. */
 	assert_null(proc_maps_find_path(&m, has_substr, "["));
 	assert_null(proc_maps_find_path(&m, has_substr, "no such"));
@@ -240,6 +242,80 @@ static void test_self_deleted_with_spaces(void **state)
 	munmap(p, 4096);
 }
 
+/*
+ * A child chrooted to /usr: the kernel names its libc by our path
+ * (/usr/lib/...), the maps by its own (/lib/...), through which it opens
+ * under /proc/PID/root; a file outside its root (this test's binary) keeps
+ * our path and opens through /proc/PID/map_files.
+ */
+static void test_chrooted_child(void **state)
+{
+	const struct proc_map *libc, *self;
+	char real[PATH_MAX], want[PATH_MAX + 32], open_path[PATH_MAX + 32];
+	char root[PATH_MAX] = "", path[PATH_MAX];
+	struct proc_maps m;
+	Dl_info info;
+	int go[2], status;
+	pid_t pid;
+
+	assert_true(dladdr((void *)qsort, &info));
+	assert_non_null(realpath(info.dli_fname, real));
+	assert_int_equal(strncmp(real, "/usr/", 5), 0);
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		char c;
+
+		close(go[1]);
+		if (chroot("/usr") || chdir("/"))
+			_exit(1);
+		/* until the parent is done looking */
+		_exit(read(go[0], &c, 1) == 0 ? 0 : 2);
+	}
+	close(go[0]);
+	/* its root is /usr once /proc says so */
+	for (int i = 0; i < 1000 && strcmp(root, "/usr"); i++) {
+		char link[64];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/%d/root", pid);
+		n = readlink(link, root, sizeof(root) - 1);
+		root[n > 0 ? n : 0] = '\0';
+		usleep(1000);
+	}
+	assert_string_equal(root, "/usr");
+
+	assert_int_equal(proc_maps_read(pid, &m), 0);
+	libc = proc_maps_find(&m, (uintptr_t)qsort);
+	self = proc_maps_find(&m, (uintptr_t)test_chrooted_child);
+	assert_non_null(libc);
+	assert_non_null(self);
+	assert_string_equal(libc->path, real + 4);
+	pytarget_map_path(pid, libc, open_path, sizeof(open_path));
+	snprintf(want, sizeof(want), "/proc/%d/root%s", pid, real + 4);
+	assert_string_equal(open_path, want);
+	/* outside its root: no path of its own, the mapping itself is the way in */
+	assert_non_null(realpath("/proc/self/exe", path));
+	assert_string_equal(self->path, path);
+	pytarget_map_path(pid, self, open_path, sizeof(open_path));
+	snprintf(want, sizeof(want), "/proc/%d/map_files/%llx-%llx", pid,
+		 (unsigned long long)self->start, (unsigned long long)self->end);
+	assert_string_equal(open_path, want);
+	proc_maps_free(&m);
+
+	snprintf(path, sizeof(path), "/usr/bin/true");
+	proc_maps_target_path(pid, path);
+	assert_string_equal(path, "/bin/true");
+	snprintf(path, sizeof(path), "/usrx/bin/true");
+	proc_maps_target_path(pid, path);
+	assert_string_equal(path, "/usrx/bin/true");
+
+	close(go[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void test_gone_process(void **state)
 {
 	struct proc_maps m;
@@ -267,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_find_path),
 		cmocka_unit_test(test_self_libc),
 		cmocka_unit_test(test_self_deleted_with_spaces),
+		cmocka_unit_test(test_chrooted_child),
 		cmocka_unit_test(test_gone_process),
 	};
 
