@@ -33,7 +33,8 @@ TESTS	 := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev \
 	    protobuf-c-compiler libprotobuf-c-dev golang-go chromium libpython3.11-testsuite \
 	    libjson-c-dev libcmocka-dev python3-pytest pkg-config gcc make \
-	    util-linux procps bpfcc-tools tmux debootstrap podman runc
+	    util-linux procps bpfcc-tools tmux debootstrap podman runc \
+	    qemu-system-x86 cpio
 
 .PHONY: all clean deps test unit integration demo bench
 all: $(OUTPUT)/pymem-bpf
