@@ -8,22 +8,16 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/wait.h>
+#include "attach.h"
 #include "cli_args.h"
 #include "check.h"
-#include "collect.h"
 #include "diff.h"
 #include "kfeatures.h"
-#include "launch.h"
 #include "output.h"
 #include "output_file.h"
-#include "probes.h"
-#include "pytarget.h"
-#include "redirect.h"
 #include "report.h"
 #include "session.h"
 #include "summary.h"
-#include "symbolize.h"
 #include "top.h"
 #include "view.h"
 
@@ -31,8 +25,7 @@
 #define TOP_INTERVAL_S	1.0
 
 static struct env {
-	pid_t pid;
-	char **cmd;
+	struct attach_opts attach;
 	double duration;
 	double interval;
 	const char *output;
@@ -40,13 +33,11 @@ static struct env {
 	enum pm_view view;
 	bool view_given;
 	bool top_ui;			/* pymem-bpf top */
-	bool no_inject;
-	struct probes_opts probes;
 	struct view_opts vopts;
 	struct top_opts topts;
 } env = {
 	.view = PM_VIEW_LIVE_BYTES,
-	.probes = { .max_live = 1 << 20, .max_stacks = 1 << 18 },
+	.attach.probes = { .max_live = 1 << 20, .max_stacks = 1 << 18 },
 	.topts = TOP_OPTS_DEFAULT,
 };
 
@@ -119,7 +110,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		state->child_inputs[1] = &env.topts;
 		break;
 	case 'p':
-		env.pid = parse_count(arg, state);
+		env.attach.pid = parse_count(arg, state);
 		break;
 	case 'd':
 		env.duration = parse_seconds(arg, state);
@@ -140,23 +131,23 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.view_given = true;
 		break;
 	case OPT_MAX_LIVE:
-		env.probes.max_live = parse_count(arg, state);
+		env.attach.probes.max_live = parse_count(arg, state);
 		break;
 	case OPT_MAX_STACKS:
-		env.probes.max_stacks = parse_count(arg, state);
+		env.attach.probes.max_stacks = parse_count(arg, state);
 		break;
 	case 'v':
-		env.probes.verbose = true;
+		env.attach.probes.verbose = true;
 		break;
 	case OPT_NO_INJECT:
-		env.no_inject = true;
+		env.attach.no_inject = true;
 		break;
 	case ARGP_KEY_ARG:
-		env.cmd = &state->argv[state->next - 1];
+		env.attach.cmd = &state->argv[state->next - 1];
 		state->next = state->argc;
 		break;
 	case ARGP_KEY_END:
-		if (!env.pid == !env.cmd)
+		if (!env.attach.pid == !env.attach.cmd)
 			arg_fail(state, "give either -p PID or -- COMMAND");
 		break;
 	default:
@@ -170,68 +161,6 @@ static volatile sig_atomic_t exiting;
 static void on_signal(int sig)
 {
 	exiting = 1;
-}
-
-static const char *site_dso(void *arg, enum pymem_site site)
-{
-	return probes_site_dso(arg, site);
-}
-
-static bool code_current(void *arg, uint64_t code, uint32_t gen)
-{
-	return probes_code_current(arg, code, gen);
-}
-
-static const struct symbolizer_ops sym_ops = {
-	.site_name = probes_site_name,
-	.site_dso = site_dso,
-	.code_current = code_current,
-};
-
-/*
- * Redirect the allocator tables to trampolines where possible: exact on LTO
- * builds and one cheap probe hit per event.  Otherwise probe the symbols.
- */
-static int attach_allocator(const struct pytarget *t, struct probes *p, bool launched,
-			    struct redirect **redir)
-{
-	char err[512] = "";
-	bool lto;
-	int ret;
-
-	/* a launched command waits, stopped, at its entry point until this is done */
-	if (launched) {
-		ret = launch_release_stopped(t->pid);
-		if (ret)
-			return ret;
-	}
-	if (!env.no_inject) {
-		ret = redirect_start(t, p, redir, err, sizeof(err));
-		if (!ret) {
-			probes_every_free_seen(p);
-			return 0;
-		}
-		fprintf(stderr, "pymem-bpf: warning: allocator redirection failed (%s); probing "
-			"allocator symbols instead\n", err);
-	}
-	lto = !t->shared && t->stripped;
-	if (lto)
-		fprintf(stderr, "pymem-bpf: warning: %s is a static, stripped (likely LTO) build: "
-			"pymalloc's inlined fast path is not probed, coverage is incomplete\n",
-			t->interp);
-	ret = probes_attach_python(p, t);
-	/* an LTO build frees objects inline, past the symbol probes */
-	if (!ret && !lto)
-		probes_every_free_seen(p);
-	return ret;
-}
-
-static void warn_coverage(const struct pytarget *t)
-{
-	if (pytarget_pymalloc_bypassed(t))
-		fprintf(stderr, "pymem-bpf: warning: PID %d runs with PYTHONMALLOC=%s: pymalloc is "
-			"bypassed; allocations are tracked through libc malloc\n", t->pid,
-			t->pythonmalloc);
 }
 
 /* A pre-attach check: a capture must not be lost to an output it cannot create. */
@@ -332,17 +261,12 @@ int main(int argc, char **argv)
 	};
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
 					  .children = children };
-	struct redirect *redir = NULL;
-	struct probes *probes = NULL;
-	struct symbolizer *sym = NULL;
-	struct collector *col = NULL;
 	struct pm_profile prof = {};
-	bool launched = false;
+	struct attachment *a;
 	struct kfeatures kf;
-	struct pytarget t;
 	char err[512] = "";
-	int ret, status;
 	size_t i;
+	int ret;
 
 	for (i = 0; argc > 1 && i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
 		if (strcmp(argv[1], subcommands[i].name))
@@ -370,73 +294,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pymem-bpf: %s\n", err);
 		return EXIT_BAD_INPUT;
 	}
-	env.probes.uprobe_multi = kf.uprobe_multi;
-	/* every way a user ends a session must reach the restore in cleanup */
+	env.attach.probes.uprobe_multi = kf.uprobe_multi;
+	/* every way a user ends a session must reach the restore in attach_close() */
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 	signal(SIGQUIT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (env.cmd) {
-		ret = launch_start(env.cmd, &env.pid, err, sizeof(err));
-		if (ret) {
-			fprintf(stderr, "pymem-bpf: %s\n", err);
-			return EXIT_BAD_INPUT;
-		}
-		launched = true;
-	}
-	ret = pytarget_open(env.pid, &t, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "pymem-bpf: %s\n", err);
-		ret = EXIT_BAD_INPUT;
-		goto cleanup;
-	}
-	warn_coverage(&t);
-	ret = probes_start(&t, &env.probes, &probes);
-	if (!ret)
-		ret = attach_allocator(&t, probes, launched, &redir);
-	if (ret) {
-		ret = EXIT_FAILURE;
-		goto cleanup;
-	}
-	/* until here a failure kills the launched command, stopped or traced */
-	if (launched) {
-		kill(env.pid, SIGCONT);
-		launched = false;
-	}
-	fprintf(stderr, "pymem-bpf: attached to PID %d (python %s, %s)\n", t.pid, t.version,
-		t.interp);
-
-	sym = symbolizer_new(&t, &sym_ops, probes);
-	col = sym ? collector_new(probes, sym) : NULL;
-	if (!col) {
-		fprintf(stderr, "pymem-bpf: out of memory\n");
-		ret = EXIT_FAILURE;
-		goto cleanup;
-	}
-	if (run(col, &t, &prof)) {
+	ret = attach_open(&env.attach, &a);
+	if (!ret && run(a->col, &a->t, &prof)) {
 		fprintf(stderr, "pymem-bpf: cannot read the kernel maps\n");
 		ret = EXIT_FAILURE;
-		goto cleanup;
+	} else if (!ret) {
+		ret = finish(&prof);
 	}
-	ret = finish(&prof);
-cleanup:
-	redirect_stop(redir);
+	attach_close(a);
 	pm_profile_free(&prof);
-	collector_free(col);
-	symbolizer_free(sym);
-	probes_stop(probes);
-	if (launched) {
-		kill(env.pid, SIGKILL);
-		waitpid(env.pid, &status, 0);
-	} else if (env.cmd && waitpid(env.pid, &status, WNOHANG) == env.pid) {
-		if (WIFEXITED(status))
-			fprintf(stderr, "pymem-bpf: command exited with status %d\n",
-				WEXITSTATUS(status));
-		else if (WIFSIGNALED(status))
-			fprintf(stderr, "pymem-bpf: command killed by signal %d\n",
-				WTERMSIG(status));
-	}
 	return ret;
 }

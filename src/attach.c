@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include "attach.h"
+#include "launch.h"
+
+static const char *site_dso(void *arg, enum pymem_site site)
+{
+	return probes_site_dso(arg, site);
+}
+
+static bool code_current(void *arg, uint64_t code, uint32_t gen)
+{
+	return probes_code_current(arg, code, gen);
+}
+
+static const struct symbolizer_ops sym_ops = {
+	.site_name = probes_site_name,
+	.site_dso = site_dso,
+	.code_current = code_current,
+};
+
+/*
+ * Redirect the allocator tables to trampolines where possible: exact on LTO
+ * builds and one cheap probe hit per event.  Otherwise probe the symbols.
+ */
+static int attach_allocator(struct attachment *a, bool no_inject)
+{
+	const struct pytarget *t = &a->t;
+	char err[512] = "";
+	bool lto;
+	int ret;
+
+	/* a launched command waits, stopped, at its entry point until this is done */
+	if (a->launched) {
+		ret = launch_release_stopped(t->pid);
+		if (ret)
+			return ret;
+	}
+	if (!no_inject) {
+		ret = redirect_start(t, a->probes, &a->redir, err, sizeof(err));
+		if (!ret) {
+			probes_every_free_seen(a->probes);
+			return 0;
+		}
+		fprintf(stderr, "pymem-bpf: warning: allocator redirection failed (%s); probing "
+			"allocator symbols instead\n", err);
+	}
+	lto = !t->shared && t->stripped;
+	if (lto)
+		fprintf(stderr, "pymem-bpf: warning: %s is a static, stripped (likely LTO) build: "
+			"pymalloc's inlined fast path is not probed, coverage is incomplete\n",
+			t->interp);
+	ret = probes_attach_python(a->probes, t);
+	/* an LTO build frees objects inline, past the symbol probes */
+	if (!ret && !lto)
+		probes_every_free_seen(a->probes);
+	return ret;
+}
+
+static void warn_coverage(const struct pytarget *t)
+{
+	if (pytarget_pymalloc_bypassed(t))
+		fprintf(stderr, "pymem-bpf: warning: PID %d runs with PYTHONMALLOC=%s: pymalloc is "
+			"bypassed; allocations are tracked through libc malloc\n", t->pid,
+			t->pythonmalloc);
+}
+
+int attach_open(const struct attach_opts *o, struct attachment **out)
+{
+	struct attachment *a = calloc(1, sizeof(*a));
+	char err[512] = "";
+
+	*out = a;
+	if (!a) {
+		fprintf(stderr, "pymem-bpf: out of memory\n");
+		return EXIT_FAILURE;
+	}
+	a->pid = o->pid;
+	if (o->cmd) {
+		if (launch_start(o->cmd, &a->pid, err, sizeof(err))) {
+			fprintf(stderr, "pymem-bpf: %s\n", err);
+			return EXIT_BAD_INPUT;
+		}
+		a->launched = a->cmd = true;
+	}
+	if (pytarget_open(a->pid, &a->t, err, sizeof(err))) {
+		fprintf(stderr, "pymem-bpf: %s\n", err);
+		return EXIT_BAD_INPUT;
+	}
+	warn_coverage(&a->t);
+	if (probes_start(&a->t, &o->probes, &a->probes) || attach_allocator(a, o->no_inject))
+		return EXIT_FAILURE;
+	/* until here a failure kills the launched command, stopped or traced */
+	if (a->launched) {
+		kill(a->pid, SIGCONT);
+		a->launched = false;
+	}
+	fprintf(stderr, "pymem-bpf: attached to PID %d (python %s, %s)\n", a->t.pid, a->t.version,
+		a->t.interp);
+	a->sym = symbolizer_new(&a->t, &sym_ops, a->probes);
+	a->col = a->sym ? collector_new(a->probes, a->sym) : NULL;
+	if (!a->col) {
+		fprintf(stderr, "pymem-bpf: out of memory\n");
+		return EXIT_FAILURE;
+	}
+	return 0;
+}
+
+void attach_close(struct attachment *a)
+{
+	int status;
+
+	if (!a)
+		return;
+	redirect_stop(a->redir);
+	collector_free(a->col);
+	symbolizer_free(a->sym);
+	probes_stop(a->probes);
+	if (a->launched) {
+		kill(a->pid, SIGKILL);
+		waitpid(a->pid, &status, 0);
+	} else if (a->cmd && waitpid(a->pid, &status, WNOHANG) == a->pid) {
+		if (WIFEXITED(status))
+			fprintf(stderr, "pymem-bpf: command exited with status %d\n",
+				WEXITSTATUS(status));
+		else if (WIFSIGNALED(status))
+			fprintf(stderr, "pymem-bpf: command killed by signal %d\n",
+				WTERMSIG(status));
+	}
+	free(a);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * One target's lifecycle: find it (or launch it), load and attach the
+ * probes, redirect its allocator, and the symbolizer and collector that
+ * read what the probes count; then restore it all.  `-p`, launch mode and
+ * `top` use it; a session (session.h) runs between open and close.
+ */
+#ifndef PYMEM_ATTACH_H
+#define PYMEM_ATTACH_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "collect.h"
+#include "probes.h"
+#include "pytarget.h"
+#include "redirect.h"
+#include "symbolize.h"
+
+struct attach_opts {
+	pid_t pid;		/* a running process, or */
+	char **cmd;		/* a command to launch (argv, NULL-terminated) */
+	bool no_inject;		/* probe allocator symbols, never redirect */
+	struct probes_opts probes;
+};
+
+struct attachment {
+	struct pytarget t;
+	struct probes *probes;
+	struct redirect *redir;
+	struct symbolizer *sym;
+	struct collector *col;
+	pid_t pid;
+	bool launched;		/* a launched command not let go yet: close kills it */
+	bool cmd;		/* launch mode: close reports how the command ended */
+};
+
+/*
+ * Attach to the target o names, printing "pymem-bpf: attached to PID ..."
+ * once it is.  Returns 0, or an exit status (EXIT_BAD_INPUT, EXIT_FAILURE)
+ * with the reason printed; *out is set either way, for attach_close().
+ */
+int attach_open(const struct attach_opts *o, struct attachment **out);
+
+/* Restore the target and free it all; a launched command not yet let go is killed. */
+void attach_close(struct attachment *a);
+
+#endif /* PYMEM_ATTACH_H */
