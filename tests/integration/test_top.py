@@ -153,3 +153,63 @@ def test_top_without_terminal(target):
     assert all(t["rank"] == "ALLOC/S" and t["interval"] > 0 for t in every), every
     assert "\033[" not in prof.text("stdout"), "escape sequences without a terminal"
     assert tables[-1]["interval"] is None and tables[-1]["rank"] == "ALLOC", tables[-1]
+
+
+LAUNCHED_APP = '''
+import time
+
+kept = []
+
+
+def keep():
+    kept.append(bytearray(5_000_000))
+
+
+def churn():
+    for _ in range(2000):
+        bytearray(4096)
+
+
+keep()
+end = time.time() + 120
+while time.time() < end:
+    churn()
+    time.sleep(0.01)
+'''
+
+
+def test_top_launch_in_tmux(tmp_path):
+    """`top -- CMD`: the command starts under top; by live the 5 MB it keeps comes first, after
+    the key for the alloc view the function that churns; q leaves the command running."""
+    app = tmp_path / "app.py"
+    app.write_text(LAUNCHED_APP)
+    out, rc = tmp_path / "top.json", tmp_path / "rc"
+    cmd = "%s top -o %s -- %s %s; echo $? > %s; sleep 600" % (
+        shlex.quote(binary()), shlex.quote(str(out)), python_exe(DEBIAN), shlex.quote(str(app)),
+        shlex.quote(str(rc)))
+    tmux = Tmux(cmd)
+    pid = None
+    try:
+        m = tmux.wait(lambda s: re.search(r"pymem-bpf top: PID (\d+)", s), "top's header")
+        pid = int(m.group(1))
+        t = tmux.wait(first_row_is("LIVE", "keep (%s:" % app), "the kept block first")
+        assert within(parse_bytes(t["rows"][0]["LIVE"]), 5_000_000, SIZE_TOLERANCE), t
+        tmux.keys("a")
+        tmux.wait(first_row_is("ALLOC", "churn (%s:" % app), "the churn first by ALLOC")
+        tmux.keys("q")
+        deadline = time.monotonic() + T_STOP
+        while not (rc.exists() and rc.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert rc.read_text().strip() == "0", tmux.screen()
+        # the command was let go, not killed: it runs on, unprofiled
+        os.kill(pid, 0)
+    finally:
+        if pid:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        tmux.close()
+    with open(out) as f:
+        doc = json.load(f)
+    assert doc["pid"] == pid
