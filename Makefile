@@ -8,7 +8,10 @@ CC	?= cc
 PYTHON	?= /usr/bin/python3
 ARCH	:= $(shell uname -m | sed 's/x86_64/x86/')
 
-INCLUDES := -Iinclude -Ivmlinux -I$(OUTPUT)
+# src/ holds one folder per concern; every folder is on the include path.
+SRC_DIRS := $(sort $(dir $(wildcard src/*/*.c)))
+SRC_INCLUDES := $(patsubst %/,-I%,$(SRC_DIRS))
+INCLUDES := -Iinclude -Ivmlinux -I$(OUTPUT) $(SRC_INCLUDES)
 CFLAGS	?= -g -O2
 CFLAGS	+= -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ \
@@ -19,10 +22,11 @@ LDLIBS	:= -lbpf -lelf -lz -ljson-c -lcapstone
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS	 := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
-SRCS	 := $(wildcard src/*.c)
-OBJS	 := $(patsubst src/%.c,$(OUTPUT)/obj/%.o,$(SRCS))
-# A module with generated sources adds to OBJS in src/<module>.mk.
--include $(wildcard src/*.mk)
+SRCS	 := $(wildcard src/*/*.c)
+OBJS	 := $(patsubst %.c,$(OUTPUT)/obj/%.o,$(notdir $(SRCS)))
+vpath %.c $(SRC_DIRS)
+# A module with generated sources adds to OBJS in src/<folder>/*.mk.
+-include $(wildcard src/*/*.mk)
 # make vmtest: the kernel matrix
 -include tests/vm/vm.mk
 # the Debian sid root with Debian's Python 3.13-3.15
@@ -48,8 +52,8 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/*.h) | $(OUTPUT)
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
-$(OUTPUT)/obj/%.o: src/%.c $(wildcard src/*.h include/*.h) $(SKELS) | $(OUTPUT)/obj
-	$(CC) $(CFLAGS) $(INCLUDES) -Isrc -c $< -o $@
+$(OUTPUT)/obj/%.o: %.c $(wildcard src/*/*.h include/*.h) $(SKELS) | $(OUTPUT)/obj
+	$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
 $(OUTPUT)/pymem-bpf: $(OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
@@ -59,7 +63,7 @@ $(OUTPUT)/pymem-bpf: $(OBJS)
 -include $(wildcard tests/unit/*.mk)
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
-	$(CC) $(CFLAGS) $(INCLUDES) -Isrc -I$(OUTPUT)/tests $< $(filter %.o,$^) $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $(INCLUDES) -I$(OUTPUT)/tests $< $(filter %.o,$^) $(LDLIBS) -lcmocka -o $@
 
 unit: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done

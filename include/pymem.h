@@ -181,7 +181,7 @@ struct news_stack {
 
 /*
  * Events of the GIL domains, logged by the trampolines in the target's
- * memory (see src/trampoline.h): event k (from 0) is in ev[k % N], and seq
+ * memory (see src/inject/trampoline.h): event k (from 0) is in ev[k % N], and seq
  * counts them.  The slot is written before seq, and seq comes after the
  * slots, so a copy made in address order that reads seq = S holds intact
  * every event k > S - N: event S + 1 overwriting k = S + 1 - N would be

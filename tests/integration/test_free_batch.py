@@ -1,4 +1,4 @@
-"""Frees of the GIL domains reach the BPF side in batches (src/trampoline.h): the last few a
+"""Frees of the GIL domains reach the BPF side in batches (src/inject/trampoline.h): the last few a
 target made before going quiet are still in the batch when the profiler stops, and must be
 accounted all the same, so that what is live is exactly what the target holds."""
 import pytest

@@ -8,8 +8,8 @@ $(INJECT_TESTS): $(OUTPUT)/tests/inject_target $(OUTPUT)/tests/inject_harness.o 
 		 tests/unit/inject_harness.h
 
 $(OUTPUT)/tests/inject_harness.o: tests/unit/inject_harness.c tests/unit/inject_harness.h \
-				  src/inject.h $(OUTPUT)/tests/inject_fixtures.h
-	$(CC) $(CFLAGS) $(INCLUDES) -Isrc -I$(OUTPUT)/tests -c $< -o $@
+				  src/inject/inject.h $(OUTPUT)/tests/inject_fixtures.h
+	$(CC) $(CFLAGS) $(INCLUDES) -I$(OUTPUT)/tests -c $< -o $@
 
 $(OUTPUT)/tests/inject_target: tests/unit/inject_target.c
 	@mkdir -p $(@D)

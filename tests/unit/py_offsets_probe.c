@@ -32,8 +32,8 @@
 #include "pycore_tstate.h"
 #endif
 
-#include "../../src/elf_syms.h"
-#include "../../src/py_debug_offsets.h"
+#include "../../src/process/elf_syms.h"
+#include "../../src/process/py_debug_offsets.h"
 
 #define NONE ((size_t)-1)
 

@@ -8,8 +8,8 @@ PPROF_GEN	:= $(OUTPUT)/pprof.pb-c.c $(OUTPUT)/pprof.pb-c.h
 # This file is read before the Makefile's first rule: leave the default goal alone.
 pprof_saved_goal := $(.DEFAULT_GOAL)
 
-$(PPROF_GEN) &: src/pprof.proto | $(OUTPUT)
-	$(PROTOC_C) --proto_path=src --c_out=$(OUTPUT) $<
+$(PPROF_GEN) &: src/output/pprof.proto | $(OUTPUT)
+	$(PROTOC_C) --proto_path=src/output --c_out=$(OUTPUT) $<
 
 $(OUTPUT)/obj/pprof.pb-c.o: $(PPROF_GEN) | $(OUTPUT)/obj
 	$(CC) $(CFLAGS) $(INCLUDES) -c $(OUTPUT)/pprof.pb-c.c -o $@
