@@ -31,6 +31,8 @@ vpath %.c $(SRC_DIRS)
 -include tests/vm/vm.mk
 # the Debian sid root with Debian's Python 3.13-3.15
 include tests/sid/sid.mk
+# make fuzz, make fuzz-long: libFuzzer on the parsers of outside input
+include tests/fuzz/fuzz.mk
 LIB_OBJS := $(filter-out $(OUTPUT)/obj/main.o,$(OBJS))
 TESTS	 := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -86,6 +88,7 @@ deps:
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) fuzz
 	$(MAKE) integration
 	$(MAKE) vmtest
 

@@ -79,8 +79,8 @@ int proc_maps_parse(FILE *f, struct proc_maps *m)
 	}
 	if (ferror(f))
 		err = errno ? -errno : -EIO;
-	/* The kernel emits them sorted; crafted input may not be. */
-	if (!err)
+	/* The kernel emits them sorted; crafted input may not be. (No lines: no array.) */
+	if (!err && m->n)
 		qsort(m->v, m->n, sizeof(*m->v), map_cmp);
 out:
 	free(line);
