@@ -19,10 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (!proc_maps_parse(f, &m)) {
 		for (i = 0; i < m.n; i++) {
-			/* sorted, each mapping found by its own start */
-			if ((i && m.v[i - 1].start > m.v[i].start) || m.v[i].end < m.v[i].start)
-				abort();
-			if (m.v[i].end > m.v[i].start && !proc_maps_find(&m, m.v[i].start))
+			/* sorted, none empty, the start of each inside a mapping */
+			if ((i && m.v[i - 1].start > m.v[i].start) || m.v[i].end <= m.v[i].start ||
+			    !proc_maps_find(&m, m.v[i].start))
 				abort();
 			if (m.v[i].path)
 				proc_maps_load_bias(&m, m.v[i].path, 0, &bias);
