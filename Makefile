@@ -33,6 +33,8 @@ vpath %.c $(SRC_DIRS)
 include tests/sid/sid.mk
 # make fuzz, make fuzz-long: libFuzzer on the parsers of outside input
 include tests/fuzz/fuzz.mk
+# make image: the container image the DaemonSet runs (deploy/)
+include deploy/image.mk
 LIB_OBJS := $(filter-out $(OUTPUT)/obj/main.o,$(OBJS))
 TESTS	 := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
