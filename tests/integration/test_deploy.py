@@ -77,7 +77,8 @@ def test_posture(pod, agent):
     assert "privileged" not in sc
     assert sc["readOnlyRootFilesystem"] is True
     assert sc["allowPrivilegeEscalation"] is False
-    assert sc["seccompProfile"]["type"] == "RuntimeDefault"
+    # the runtimes' default seccomp profiles refuse bpf() without CAP_SYS_ADMIN (README)
+    assert sc["seccompProfile"]["type"] == "Unconfined"
     res = agent["resources"]
     for kind in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(res[kind]), res
