@@ -83,7 +83,7 @@ class Target:
     """workloads.py in a container of its own, as its root or as another user; with
     private_exe, from a copy of the interpreter in a 0700 directory of that user's."""
 
-    def __init__(self, image, workloads, user="0:0", private_exe=False):
+    def __init__(self, image, workloads, user="0:0", private_exe=False, report="report"):
         self.tmp = tempfile.mkdtemp(prefix="pymem-img-")
         os.chmod(self.tmp, 0o777)
         self.name = "pymem-img-" + uuid.uuid4().hex[:12]
@@ -95,7 +95,7 @@ class Target:
         self.proc = Proc(PODMAN + ["run", "--rm", "-i", "--name", self.name, "--user", user]
                          + LIMITS + ["-v", "%s:%s:ro" % (TARGETS, SID_TARGETS),
                                      "-v", "%s:/out" % self.tmp, image] + cmd
-                         + [SID_TARGETS + "/workloads.py", "--report", "/out/report.json"]
+                         + [SID_TARGETS + "/workloads.py", "--report", "/out/%s.json" % report]
                          + workloads, name="target")
         self.proc.wait_line("stdout", r"^READY \d+ ", T_START)
         self.pid = host_pid(self.name)
