@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ struct kubelet {
 	struct curl_slist *headers;	/* Authorization: Bearer, when there is a token */
 	struct kube_podlist pods;
 	struct timespec fetched;	/* when the last request was made */
+	bool fetching;			/* a request is under way, the lock dropped */
 	unsigned long requests;
 	char last_err[256];
 };
@@ -87,50 +89,76 @@ static int bearer_header(const char *path, struct curl_slist **headers)
 	return err;
 }
 
-/* GET /pods into k->pods; 0, or -1 with k->last_err set.  Called with k->lock held. */
-static int fetch(struct kubelet *k)
-{
-	struct kube_podlist pl;
-	struct body b = {};
-	long status = 0;
-	CURLcode rc;
-	int err = -1;
-
-	clock_gettime(CLOCK_MONOTONIC, &k->fetched);
-	k->requests++;
-	curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, &b);
-	rc = curl_easy_perform(k->curl);
-	if (rc != CURLE_OK) {
-		snprintf(k->last_err, sizeof(k->last_err), "%s",
-			 b.too_big ? "answer larger than 32 MiB" : curl_easy_strerror(rc));
-		goto out;
-	}
-	curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200) {
-		snprintf(k->last_err, sizeof(k->last_err), "HTTP status %ld%s", status,
-			 status == 401 ? " (no token, or one the kubelet does not accept)" :
-			 status == 403 ? " (the service account needs get on nodes/proxy)" : "");
-		goto out;
-	}
-	if (kube_podlist_parse(b.buf ? b.buf : "", b.len, &pl)) {
-		snprintf(k->last_err, sizeof(k->last_err), "the answer is not a PodList");
-		goto out;
-	}
-	kube_podlist_free(&k->pods);
-	k->pods = pl;
-	k->last_err[0] = 0;
-	err = 0;
-out:
-	free(b.buf);
-	return err;
-}
-
 static double since(const struct timespec *t)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (double)(now.tv_sec - t->tv_sec) + (now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/*
+ * GET /pods into @pl; 0, or -1 with the reason in @err.  Only one caller at a
+ * time (k->fetching): it owns the curl handle, not the lock.
+ */
+static int fetch(struct kubelet *k, struct kube_podlist *pl, char *err, size_t errlen)
+{
+	struct body b = {};
+	long status = 0;
+	CURLcode rc;
+	int ret = -1;
+
+	curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, &b);
+	rc = curl_easy_perform(k->curl);
+	if (rc != CURLE_OK) {
+		snprintf(err, errlen, "%s",
+			 b.too_big ? "answer larger than 32 MiB" : curl_easy_strerror(rc));
+		goto out;
+	}
+	curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200) {
+		snprintf(err, errlen, "HTTP status %ld%s", status,
+			 status == 401 ? " (no token, or one the kubelet does not accept)" :
+			 status == 403 ? " (the service account needs get on nodes/proxy)" : "");
+		goto out;
+	}
+	if (kube_podlist_parse(b.buf ? b.buf : "", b.len, pl)) {
+		snprintf(err, errlen, "the answer is not a PodList");
+		goto out;
+	}
+	ret = 0;
+out:
+	free(b.buf);
+	return ret;
+}
+
+/*
+ * Asks the kubelet again, unless another thread is asking or the last answer
+ * is younger than KUBELET_REFRESH_S.  Called with k->lock held, which it drops
+ * during the request: lookups meanwhile see the old list.
+ */
+static void refresh(struct kubelet *k, bool force)
+{
+	struct kube_podlist pl;
+	char err[sizeof(k->last_err)];
+	int ret;
+
+	if (k->fetching || (!force && since(&k->fetched) < KUBELET_REFRESH_S))
+		return;
+	k->fetching = true;
+	k->requests++;
+	clock_gettime(CLOCK_MONOTONIC, &k->fetched);
+	pthread_mutex_unlock(&k->lock);
+	ret = fetch(k, &pl, err, sizeof(err));
+	pthread_mutex_lock(&k->lock);
+	k->fetching = false;
+	if (ret) {
+		snprintf(k->last_err, sizeof(k->last_err), "%s", err);
+		return;
+	}
+	kube_podlist_free(&k->pods);
+	k->pods = pl;
+	k->last_err[0] = 0;
 }
 
 static int setup(struct kubelet *k, const char *url, const char *token_path, const char *ca_path,
@@ -174,7 +202,10 @@ static int setup(struct kubelet *k, const char *url, const char *token_path, con
 	curl_easy_setopt(k->curl, CURLOPT_HTTPHEADER, k->headers);
 	if (ca_path && !access(ca_path, F_OK))
 		curl_easy_setopt(k->curl, CURLOPT_CAINFO, ca_path);
-	if (fetch(k)) {
+	pthread_mutex_lock(&k->lock);
+	refresh(k, true);
+	pthread_mutex_unlock(&k->lock);
+	if (k->last_err[0]) {
 		snprintf(err, errlen, "--kubelet: GET %.*s/pods: %s", (int)n, url, k->last_err);
 		return -EIO;
 	}
@@ -223,8 +254,10 @@ int kubelet_pod(struct kubelet *k, const char *pod_uid, char *name, size_t nlen,
 	pthread_mutex_lock(&k->lock);
 	p = kube_podlist_find(&k->pods, pod_uid);
 	/* a pod's UID never changes name: only a miss is worth asking again */
-	if (!p && since(&k->fetched) >= KUBELET_REFRESH_S && !fetch(k))
+	if (!p) {
+		refresh(k, false);
 		p = kube_podlist_find(&k->pods, pod_uid);
+	}
 	if (p) {
 		snprintf(name, nlen, "%s", p->name);
 		snprintf(ns, nslen, "%s", p->ns);

@@ -4,7 +4,8 @@
  * looked up by the pod UID the cgroup path gives (cgroup_id.h).  The
  * kubelet's list is cached; a UID not in it fetches the list again, at most
  * once per KUBELET_REFRESH_S, so a burst of unknown UIDs costs one request.
- * Safe to call from several threads.
+ * Safe to call from several threads; none waits on the network for another's
+ * request (a lookup meanwhile answers from the list it has).
  */
 #ifndef PYMEM_AGENT_KUBELET_H
 #define PYMEM_AGENT_KUBELET_H
