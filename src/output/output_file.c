@@ -3,6 +3,9 @@
  * Atomic output files.  The temporary lives in the target's directory so
  * that rename() stays on one filesystem and is atomic; a crash or failed
  * run leaves at most a hidden ".NAME.XXXXXX" behind, never a torn NAME.
+ * A path that is there and is no regular file (/dev/null, a FIFO, a
+ * terminal) is written in place: renaming over it would replace the
+ * device node with a file.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,9 +14,17 @@
 #include <unistd.h>
 #include "output_file.h"
 
-static bool is_stdout(const struct output_file *of)
+/* stdout, or a device or FIFO: written in place, nothing to rename */
+static bool in_place(const struct output_file *of)
 {
 	return of->f && !of->tmp;
+}
+
+static bool is_special(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
 }
 
 static void of_reset(struct output_file *of)
@@ -46,6 +57,10 @@ FILE *output_file_open(const char *path, struct output_file *of)
 	}
 	if (!strcmp(path, "-")) {
 		of->f = stdout;
+		return of->f;
+	}
+	if (is_special(path)) {
+		of->f = fopen(path, "w");
 		return of->f;
 	}
 	of->path = strdup(path);
@@ -81,6 +96,9 @@ int output_file_check(const char *path)
 	/* the temporary would be made inside it, and the rename fail at the end */
 	if (path && !stat(path, &st) && S_ISDIR(st.st_mode))
 		return -EISDIR;
+	/* opening a FIFO would wait for its reader */
+	if (path && is_special(path))
+		return access(path, W_OK) ? -errno : 0;
 	if (!output_file_open(path, &of))
 		return -errno;
 	output_file_abort(&of);
@@ -93,11 +111,13 @@ int output_file_commit(struct output_file *of)
 
 	if (!of->f)
 		return -EINVAL;
-	if (is_stdout(of)) {
+	if (in_place(of)) {
 		if (fflush(of->f))
 			err = -errno;
 		else if (ferror(of->f))
 			err = -EIO;
+		if (of->f != stdout && fclose(of->f) && !err)
+			err = -errno;
 		of_reset(of);
 		return err;
 	}
@@ -119,9 +139,9 @@ void output_file_abort(struct output_file *of)
 {
 	if (!of->f)
 		return;
-	if (!is_stdout(of)) {
+	if (of->f != stdout)
 		fclose(of->f);
+	if (of->tmp)
 		unlink(of->tmp);
-	}
 	of_reset(of);
 }

@@ -12,11 +12,12 @@
 struct output_file {
 	FILE *f;
 	char *path;		/* final name */
-	char *tmp;		/* temporary name; NULL for stdout */
+	char *tmp;		/* temporary name; NULL for stdout, a device or a FIFO */
 };
 
 /*
- * Open a temporary file (mode 0644) in @path's directory; "-" is stdout.
+ * Open a temporary file (mode 0644) in @path's directory; "-" is stdout,
+ * and a device or FIFO already there is opened as it is.
  * Returns the stream to write, or NULL with errno set.
  */
 FILE *output_file_open(const char *path, struct output_file *of);

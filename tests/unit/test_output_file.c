@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -257,6 +258,44 @@ static void test_check(void **state)
 	}
 }
 
+/*
+ * A device or FIFO is written in place: renaming over /dev/null made it a
+ * regular file for every process on the host.
+ */
+static void test_special_in_place(void **state)
+{
+	struct fx *fx = *state;
+	struct output_file of;
+	struct stat st;
+	char buf[16] = { 0 };
+	FILE *f;
+	int rd;
+
+	assert_int_equal(output_file_check("/dev/null"), 0);
+	f = output_file_open("/dev/null", &of);
+	assert_non_null(f);
+	assert_true(fputs("gone", f) >= 0);
+	assert_int_equal(output_file_commit(&of), 0);
+	assert_int_equal(stat("/dev/null", &st), 0);
+	assert_true(S_ISCHR(st.st_mode));
+
+	assert_int_equal(mkfifo(fx->path, 0600), 0);
+	/* checking a FIFO with no reader must not block */
+	assert_int_equal(output_file_check(fx->path), 0);
+	rd = open(fx->path, O_RDONLY | O_NONBLOCK);
+	assert_true(rd >= 0);
+	f = output_file_open(fx->path, &of);
+	assert_non_null(f);
+	assert_true(fputs("piped", f) >= 0);
+	assert_int_equal(output_file_commit(&of), 0);
+	assert_int_equal(read(rd, buf, sizeof(buf) - 1), 5);
+	assert_string_equal(buf, "piped");
+	close(rd);
+	assert_int_equal(stat(fx->path, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	assert_int_equal(dir_entries(fx->dir, NULL, 0), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +307,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relative_path, setup, teardown),
 		cmocka_unit_test(test_stdout),
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_special_in_place, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
