@@ -17,7 +17,7 @@ CFLAGS	+= -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ \
 	      -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	      -Wno-compare-distinct-pointer-types
-LDLIBS	:= -lbpf -lelf -lz -ljson-c -lcapstone
+LDLIBS	:= -lbpf -lelf -lz -ljson-c -lcapstone -lm
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))

@@ -63,7 +63,7 @@ static const char doc[] =
 "EXIT STATUS: 0 success, 1 runtime failure, 2 bad input (no such PID, not\n"
 "Python, unsupported version, missing privileges, bad option).";
 
-enum { OPT_VIEW = 0x100, OPT_MAX_LIVE, OPT_MAX_STACKS, OPT_NO_INJECT };
+enum { OPT_VIEW = 0x100, OPT_MAX_LIVE, OPT_MAX_STACKS, OPT_NO_INJECT, OPT_SAMPLE_INTERVAL };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Profile this process", 0 },
@@ -78,6 +78,9 @@ static const struct argp_option opts[] = {
 	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks tracked (default 262144)", 0 },
 	{ "no-inject", OPT_NO_INJECT, NULL, 0, "Probe allocator symbols instead of redirecting "
 	  "the allocator tables to trampolines (misses LTO builds' inlined fast path)", 0 },
+	{ "sample-interval", OPT_SAMPLE_INTERVAL, "BYTES", 0, "Sample one allocation per BYTES "
+	  "allocated on average (suffix K, KiB, M, MiB; 0, the default: every allocation); "
+	  "counts are scaled to unbiased estimates", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{},
 };
@@ -100,6 +103,27 @@ static long parse_count(const char *arg, struct argp_state *state)
 	if (*end || v <= 0)
 		arg_fail(state, "invalid number: %s", arg);
 	return v;
+}
+
+/* BYTES with an optional K/KiB/M/MiB (binary) suffix */
+static uint64_t parse_bytes(const char *arg, struct argp_state *state)
+{
+	static const struct { const char *s; unsigned int shift; } units[] = {
+		{ "", 0 }, { "K", 10 }, { "KiB", 10 }, { "M", 20 }, { "MiB", 20 },
+	};
+	unsigned long long v;
+	char *end;
+	size_t i;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (end == arg || errno || *arg == '-' || *arg == '+')
+		arg_fail(state, "invalid number of bytes: %s", arg);
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(end, units[i].s) && v <= UINT64_MAX >> (16 + units[i].shift))
+			return v << units[i].shift;
+	arg_fail(state, "invalid number of bytes: %s", arg);
+	return 0;
 }
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
@@ -142,6 +166,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_NO_INJECT:
 		env.attach.no_inject = true;
 		break;
+	case OPT_SAMPLE_INTERVAL:
+		env.attach.sample_interval = parse_bytes(arg, state);
+		break;
 	case ARGP_KEY_ARG:
 		env.attach.cmd = &state->argv[state->next - 1];
 		state->next = state->argc;
@@ -149,6 +176,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!env.attach.pid == !env.attach.cmd)
 			arg_fail(state, "give either -p PID or -- COMMAND");
+		if (env.attach.sample_interval && env.attach.no_inject)
+			arg_fail(state, "--sample-interval needs the trampolines --no-inject turns off");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -37,6 +37,8 @@ struct redirect {
 	uint64_t tramp[TRAMP_DOMAINS][TRAMP__MAX];	/* what we put there */
 	int memfd;					/* ours, keeps the probed file open */
 	struct tramp_walk walk;				/* how its trampolines hash a stack */
+	uint64_t sample_interval;			/* 0: exact */
+	uint64_t seed;
 };
 
 /*
@@ -153,6 +155,23 @@ static int map_guard(struct inject *in, uint64_t base, char *err, size_t errlen)
 	return ret;
 }
 
+/* Sampled mode's countdowns, generator and draws, before any trampoline runs */
+static int sample_setup(struct inject *in, const struct redirect *r, uint64_t base,
+			char *err, size_t errlen)
+{
+	static int64_t draws[TRAMP_DRAWS];
+	struct tramp_sample_state st;
+	int ret;
+
+	tramp_sample_fill(&st, draws, r->sample_interval, r->seed);
+	ret = inject_write(in, base + TRAMP_DRAWS_OFF, draws, sizeof(draws));
+	if (!ret)
+		ret = inject_write(in, base + TRAMP_SAMPLE_OFF, &st, sizeof(st));
+	if (ret)
+		snprintf(err, errlen, "cannot set up sampling in the target: %s", strerror(-ret));
+	return ret;
+}
+
 /* memfd_create + write + mmap in the stopped target; returns the mapping's address. */
 static int map_image(struct inject *in, struct redirect *r, const struct tramp_image *img,
 		     uint64_t *base, char *err, size_t errlen)
@@ -161,7 +180,7 @@ static int map_image(struct inject *in, struct redirect *r, const struct tramp_i
 	uint64_t scratch = inject_scratch(in, sizeof(name));
 	char path[64];
 	long fd, addr;
-	int perr = 0;
+	int perr = 0, ret;
 
 	if (!scratch || inject_write(in, scratch, name, sizeof(name))) {
 		snprintf(err, errlen, "cannot write into the target");
@@ -190,7 +209,10 @@ static int map_image(struct inject *in, struct redirect *r, const struct tramp_i
 		return addr;
 	}
 	*base = addr;
-	return map_guard(in, addr, err, errlen);
+	ret = map_guard(in, addr, err, errlen);
+	if (!ret && r->sample_interval)
+		ret = sample_setup(in, r, addr, err, errlen);
+	return ret;
 }
 
 static int write_tables(struct inject *in, struct redirect *r,
@@ -206,8 +228,8 @@ static int write_tables(struct inject *in, struct redirect *r,
 	return 0;
 }
 
-int redirect_start(const struct pytarget *t, struct probes *p, struct redirect **out,
-		   char *err, size_t errlen)
+int redirect_start(const struct pytarget *t, struct probes *p, const struct redirect_opts *o,
+		   struct redirect **out, char *err, size_t errlen)
 {
 	uint64_t now[TRAMP_DOMAINS][TRAMP__MAX], base = 0;
 	struct tramp_image img;
@@ -221,6 +243,8 @@ int redirect_start(const struct pytarget *t, struct probes *p, struct redirect *
 		return -ENOMEM;
 	r->pid = t->pid;
 	r->memfd = -1;
+	r->sample_interval = o->sample_interval;
+	r->seed = o->seed;
 	ret = find_tables(t, r, err, errlen);
 	if (ret)
 		goto fail;
@@ -235,7 +259,7 @@ int redirect_start(const struct pytarget *t, struct probes *p, struct redirect *
 		ret = -EAGAIN;
 		goto fail;
 	}
-	tramp_build(&img, r->orig, &r->walk);
+	tramp_build(&img, r->orig, &r->walk, r->sample_interval != 0);
 	ret = map_image(in, r, &img, &base, err, errlen);
 	if (ret)
 		goto fail;

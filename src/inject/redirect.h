@@ -8,10 +8,20 @@
 #define PYMEM_REDIRECT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "probes.h"
 #include "pytarget.h"
 
 struct redirect;
+
+struct redirect_opts {
+	/*
+	 * Sampled mode (trampoline.h): one allocation per sample_interval bytes
+	 * on average, the trampolines' generator seeded with seed; 0: exact.
+	 */
+	uint64_t sample_interval;
+	uint64_t seed;
+};
 
 /*
  * Install the trampolines and their probes with every thread of the target
@@ -20,8 +30,8 @@ struct redirect;
  * -EPERM ptrace refused, -EBUSY tables already hooked (tracemalloc,
  * debug hooks, a custom allocator), -ENOENT tables not found.
  */
-int redirect_start(const struct pytarget *t, struct probes *p, struct redirect **out,
-		   char *err, size_t errlen);
+int redirect_start(const struct pytarget *t, struct probes *p, const struct redirect_opts *o,
+		   struct redirect **out, char *err, size_t errlen);
 /* Restore the original pointers (every thread stopped again); the mapping stays. */
 void redirect_stop(struct redirect *r);
 

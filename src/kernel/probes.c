@@ -442,6 +442,10 @@ int probes_attach_tramp(struct probes *p, pid_t pid, const char *path,
 				multi_add(m, img->probe[d][f], tramp_site(d, f));
 		}
 	}
+	/* sampled mode's reallocs that report their old block freed */
+	for (d = 0; d < TRAMP_DOMAINS; d++)
+		if (img->realloc_free[d])
+			multi_add(&frees, img->realloc_free[d], tramp_site(d, TRAMP_FREE));
 	/* the batched allocations' flush: its cookie is not read */
 	if (img->flush)
 		multi_add(&batched, img->flush, SITE_PYOBJECT_MALLOC);

@@ -20,6 +20,12 @@ struct attach_opts {
 	pid_t pid;		/* a running process, or */
 	char **cmd;		/* a command to launch (argv, NULL-terminated) */
 	bool no_inject;		/* probe allocator symbols, never redirect */
+	/*
+	 * Sampled mode: one allocation per sample_interval bytes on average is
+	 * seen, decided in the trampolines (no libc probes then: each would cost
+	 * a trap per event); 0: exact.
+	 */
+	uint64_t sample_interval;
 	struct probes_opts probes;
 };
 

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Sampled mode's trampolines (see trampoline.h): the sampling decision,
+ * the set of sampled blocks and the draws, in x86-64.  An unsampled
+ * allocation costs the real call, the guard test and a subtraction; the
+ * free of an unsampled block the guard test and a look at one cache line
+ * of the set.  Whatever is sampled then takes exact mode's path (the
+ * batch and its stack tags, or the raw domain's probe point).
+ *
+ * A realloc takes its old block out of the set before the call (after it,
+ * the address may already be another thread's), puts it back if the call
+ * fails, and is sampled for its new size like any allocation: a sampled
+ * old block whose successor is not sampled is reported freed at a probe
+ * point of its own.  A GIL domain's call marks its thread as the owner
+ * while it runs, so that the raw-domain calls pymalloc makes inside it
+ * (large blocks) are left to it.
+ */
+#include <math.h>
+#include "tramp_emit.h"
+
+/* Shared routines, after stack_tag */
+#define DRAW_OFF	TRAMP_SAMPLE_CODE_OFF
+#define INSERT_OFF	(TRAMP_SAMPLE_CODE_OFF + 64)
+#define REMOVE_OFF	(TRAMP_SAMPLE_CODE_OFF + 192)
+#define SAMPLE_CODE_END	(TRAMP_SAMPLE_CODE_OFF + 448)
+_Static_assert(SAMPLE_CODE_END <= TRAMP_SHARED_OFF + TRAMP_SHARED, "sampling code overflows");
+_Static_assert(TRAMP_DRAWS == 1 << 12 && TRAMP_SET_BUCKETS == 1 << 12,
+	       "draws and buckets are indexed by a 64-bit value's top 12 bits");
+
+/* Knuth's MMIX LCG: its top bits pick a draw */
+#define LCG_MUL		6364136223846793005ULL
+#define SET_HASH_MUL	0x9e3779b97f4a7c15ULL
+
+static const uint8_t ret[] = { 0xc3 };
+
+static void call_at(struct emit *e, uint32_t target)
+{
+	put1(e, 0xe8);
+	put4(e, (uint32_t)((int32_t)target - (int32_t)(e->off + 4)));
+}
+
+/* In %r11 the countdown to reset to a new draw.  Clobbers %r9, %r10. */
+static void emit_draw(struct emit *e)
+{
+	static const uint8_t load_rng[] = { 0x4c, 0x8b, 0x0d };		/* mov rng(%rip),%r9 */
+	static const uint8_t mul[] = { 0x49, 0xba };			/* movabs $imm64,%r10 */
+	static const uint8_t step[] = { 0x4d, 0x0f, 0xaf, 0xca,		/* imul %r10,%r9 */
+					0x49, 0x83, 0xc1, 0x01 };	/* add $1,%r9 */
+	static const uint8_t store_rng[] = { 0x4c, 0x89, 0x0d };	/* mov %r9,rng(%rip) */
+	static const uint8_t top[] = { 0x49, 0xc1, 0xe9, 0x34 };	/* shr $52,%r9 */
+	static const uint8_t lea_draws[] = { 0x4c, 0x8d, 0x15 };	/* lea draws(%rip),%r10 */
+	static const uint8_t pick[] = { 0x4f, 0x8b, 0x14, 0xca,		/* mov (%r10,%r9,8),%r10 */
+					0x4d, 0x89, 0x13 };		/* mov %r10,(%r11) */
+	uint64_t m = LCG_MUL;
+
+	rip_op(e, load_rng, sizeof(load_rng), TRAMP_RNG_OFF, 0);
+	put(e, mul, sizeof(mul));
+	put(e, (const uint8_t *)&m, 8);
+	put(e, step, sizeof(step));
+	rip_op(e, store_rng, sizeof(store_rng), TRAMP_RNG_OFF, 0);
+	put(e, top, sizeof(top));
+	rip_op(e, lea_draws, sizeof(lea_draws), TRAMP_DRAWS_OFF, 0);
+	put(e, pick, sizeof(pick));
+	put(e, ret, 1);
+}
+
+/* %r11 = the set's bucket for the block in %r10.  Clobbers %r9. */
+static void set_bucket(struct emit *e)
+{
+	static const uint8_t hash[] = { 0x4d, 0x89, 0xd1,		/* mov %r10,%r9 */
+					0x49, 0xbb };			/* movabs $imm64,%r11 */
+	static const uint8_t index[] = { 0x4d, 0x0f, 0xaf, 0xcb,	/* imul %r11,%r9 */
+					 0x49, 0xc1, 0xe9, 0x34,	/* shr $52,%r9 */
+					 0x49, 0xc1, 0xe1, 0x06 };	/* shl $6,%r9 */
+	static const uint8_t lea_set[] = { 0x4c, 0x8d, 0x1d };		/* lea set(%rip),%r11 */
+	static const uint8_t add[] = { 0x4d, 0x01, 0xcb };		/* add %r9,%r11 */
+	uint64_t m = SET_HASH_MUL;
+
+	put(e, hash, sizeof(hash));
+	put(e, (const uint8_t *)&m, 8);
+	put(e, index, sizeof(index));
+	rip_op(e, lea_set, sizeof(lea_set), TRAMP_SET_OFF, 0);
+	put(e, add, sizeof(add));
+}
+
+/*
+ * Put the block in %r10 into the set: the first empty way taken by
+ * compare-and-swap (the raw domain inserts without the GIL), or the
+ * bucket marked full.  Clobbers %r9, %r11.
+ */
+static void emit_insert(struct emit *e)
+{
+	static const uint8_t zero_eax[] = { 0x31, 0xc0 };
+	static const uint8_t cas[] = { 0xf0, 0x4d, 0x0f, 0xb1, 0x53 };	/* lock cmpxchg %r10,d8(%r11) */
+	static const uint8_t full[] = { 0x49, 0xc7, 0x43, TRAMP_SET_WAYS * 8, 1, 0, 0, 0 };
+	uint32_t done[TRAMP_SET_WAYS];
+	int way;
+
+	set_bucket(e);
+	put1(e, 0x50);				/* push %rax */
+	for (way = 0; way < TRAMP_SET_WAYS; way++) {
+		put(e, zero_eax, sizeof(zero_eax));
+		put(e, cas, sizeof(cas));
+		put1(e, way * 8);
+		done[way] = jump_fwd(e, JE);
+	}
+	put(e, full, sizeof(full));		/* movq $1,56(%r11) */
+	for (way = 0; way < TRAMP_SET_WAYS; way++)
+		land(e, done[way]);
+	put1(e, 0x58);				/* pop %rax */
+	put(e, ret, 1);
+}
+
+/*
+ * Take the block in %r10 out of the set: %r9 = 1 if it was there (or its
+ * bucket was ever full), else 0.  Only the block's owner removes it, so a
+ * plain store does.  Clobbers %r11.
+ */
+static void emit_remove(struct emit *e)
+{
+	static const uint8_t cmp[] = { 0x4d, 0x39, 0x53 };		/* cmp %r10,d8(%r11) */
+	static const uint8_t clear[] = { 0x49, 0xc7, 0x43 };		/* movq $0,d8(%r11) */
+	static const uint8_t was_full[] = { 0x49, 0x83, 0x7b, TRAMP_SET_WAYS * 8, 0 };
+	static const uint8_t no[] = { 0x45, 0x31, 0xc9, 0xc3 };		/* xor %r9d,%r9d; ret */
+	static const uint8_t yes[] = { 0x41, 0xb9, 1, 0, 0, 0, 0xc3 };	/* mov $1,%r9d; ret */
+	uint32_t found[TRAMP_SET_WAYS + 1], next;
+	int way;
+
+	set_bucket(e);
+	for (way = 0; way < TRAMP_SET_WAYS; way++) {
+		put(e, cmp, sizeof(cmp));
+		put1(e, way * 8);
+		next = jump_fwd(e, JNE);
+		put(e, clear, sizeof(clear));
+		put1(e, way * 8);
+		put4(e, 0);
+		found[way] = jump_fwd(e, JMP8);
+		land(e, next);
+	}
+	put(e, was_full, sizeof(was_full));	/* cmpq $0,56(%r11) */
+	found[TRAMP_SET_WAYS] = jump_fwd(e, JNE);
+	put(e, no, sizeof(no));
+	for (way = 0; way <= TRAMP_SET_WAYS; way++)
+		land(e, found[way]);
+	put(e, yes, sizeof(yes));
+}
+
+void tramp_sample_shared(struct emit *e)
+{
+	e->off = DRAW_OFF;
+	emit_draw(e);
+	e->off = INSERT_OFF;
+	emit_insert(e);
+	e->off = REMOVE_OFF;
+	emit_remove(e);
+}
+
+/* The block in %rsi into %r10, then a call of the shared routine at target */
+static void set_op(struct emit *e, const uint8_t mov_r10[3], uint32_t target)
+{
+	put(e, mov_r10, 3);
+	call_at(e, target);
+}
+
+static const uint8_t rsi_r10[] = { 0x49, 0x89, 0xf2 };	/* mov %rsi,%r10 */
+static const uint8_t rax_r10[] = { 0x49, 0x89, 0xc2 };	/* mov %rax,%r10 */
+static const uint8_t test_r8[] = { 0x4d, 0x85, 0xc0 };
+
+/*
+ * The real call: a realloc's old block %rsi leaves the set first (%r9 = 1
+ * if it was in it), and comes back in %r8; a GIL domain's call is marked
+ * as the thread's own while it runs.
+ */
+static void sampled_call(struct emit *e, uint32_t slot, enum tramp_fn f, bool gil)
+{
+	static const uint8_t fsbase[] = { 0x64, 0x4c, 0x8b, 0x1c, 0x25, 0, 0, 0, 0 };	/* mov %fs:0,%r11 */
+	static const uint8_t own[] = { 0x4c, 0x89, 0x1d };		/* mov %r11,owner(%rip) */
+	static const uint8_t disown[] = { 0x48, 0xc7, 0x05 };		/* movq $0,owner(%rip) */
+	static const uint8_t sub8[] = { 0x48, 0x83, 0xec, 0x08 }, add8[] = { 0x48, 0x83, 0xc4, 0x08 };
+	uint32_t child, null;
+
+	if (f == TRAMP_REALLOC) {
+		put(e, no_hash, sizeof(no_hash));
+		check_guard(e);
+		child = jump_fwd(e, JE);
+		put(e, test_rsi, sizeof(test_rsi));
+		null = jump_fwd(e, JE);
+		set_op(e, rsi_r10, REMOVE_OFF);
+		land(e, child);
+		land(e, null);
+	}
+	put1(e, 0x56);				/* push %rsi */
+	if (f != TRAMP_MALLOC)
+		put1(e, 0x52);			/* push %rdx */
+	if (f == TRAMP_REALLOC) {
+		put1(e, 0x41);			/* push %r9 */
+		put1(e, 0x51);
+	} else if (f == TRAMP_CALLOC) {
+		put(e, sub8, sizeof(sub8));	/* keep the call 16-byte aligned */
+	}
+	if (gil) {
+		put(e, fsbase, sizeof(fsbase));
+		rip_op(e, own, sizeof(own), TRAMP_OWNER_OFF, 0);
+	}
+	indirect(e, 0x15, slot);		/* call *slot(%rip) */
+	if (gil) {
+		rip_op(e, disown, sizeof(disown), TRAMP_OWNER_OFF, 4);
+		put4(e, 0);
+	}
+	if (f == TRAMP_REALLOC) {
+		put1(e, 0x41);			/* pop %r8 */
+		put1(e, 0x58);
+	} else if (f == TRAMP_CALLOC) {
+		put(e, add8, sizeof(add8));
+	}
+	if (f != TRAMP_MALLOC)
+		put1(e, 0x5a);			/* pop %rdx */
+	put1(e, 0x5e);				/* pop %rsi */
+}
+
+/* %r10 = the bytes the call allocated */
+static void size_r10(struct emit *e, enum tramp_fn f)
+{
+	static const uint8_t rdx_r10[] = { 0x49, 0x89, 0xd2 };		/* mov %rdx,%r10 */
+	static const uint8_t times_rdx[] = { 0x4c, 0x0f, 0xaf, 0xd2 };	/* imul %rdx,%r10 */
+
+	if (f == TRAMP_REALLOC) {
+		put(e, rdx_r10, sizeof(rdx_r10));
+		return;
+	}
+	put(e, rsi_r10, sizeof(rsi_r10));
+	if (f == TRAMP_CALLOC)
+		put(e, times_rdx, sizeof(times_rdx));
+}
+
+/*
+ * A sampled-mode allocation trampoline.  After the call: a failed realloc
+ * puts its old block back; a child, or (raw domain) an inner level of the
+ * thread's GIL-domain call, sees nothing; otherwise the size counts down,
+ * and on crossing zero the block is sampled: a new draw, the block into
+ * the set, and exact mode's path with a realloc's old block (%rsi) only if
+ * it was sampled too (batched: logged with its stack tag, else at its
+ * probe point).  An unsampled realloc of a sampled block reports the old
+ * block at realloc_free.
+ */
+void tramp_sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site, bool gil,
+			bool batched, uint32_t *probe, uint32_t *realloc_free)
+{
+	static const uint8_t fsbase[] = { 0x64, 0x4c, 0x8b, 0x1c, 0x25, 0, 0, 0, 0 };	/* mov %fs:0,%r11 */
+	static const uint8_t cmp_owner[] = { 0x4c, 0x3b, 0x1d };	/* cmp owner(%rip),%r11 */
+	static const uint8_t sub_cd[] = { 0x4c, 0x29, 0x15 };		/* sub %r10,cd(%rip) */
+	static const uint8_t lea_cd[] = { 0x4c, 0x8d, 0x1d };		/* lea cd(%rip),%r11 */
+	static const uint8_t no_old[] = { 0x31, 0xf6 };			/* xor %esi,%esi */
+	uint32_t cd = gil ? TRAMP_CD_GIL : TRAMP_CD_RAW;
+	uint32_t ok, gone, child, inner = 0, unsampled, kept, logged, quiet;
+
+	sampled_call(e, slot, f, gil);
+	put(e, test_rax, sizeof(test_rax));
+	ok = jump_fwd(e, JNE);
+	if (f == TRAMP_REALLOC) {		/* a failed realloc keeps its block */
+		put(e, test_r8, sizeof(test_r8));
+		gone = jump_fwd(e, JE);
+		set_op(e, rsi_r10, INSERT_OFF);
+		land(e, gone);
+	}
+	put(e, ret, 1);
+	land(e, ok);
+	check_guard(e);
+	child = jump_fwd32(e, JE32);
+	if (!gil) {
+		put(e, fsbase, sizeof(fsbase));
+		rip_op(e, cmp_owner, sizeof(cmp_owner), TRAMP_OWNER_OFF, 0);
+		inner = jump_fwd32(e, JE32);
+	}
+	size_r10(e, f);
+	rip_op(e, sub_cd, sizeof(sub_cd), cd, 0);
+	unsampled = jump_fwd32(e, 0x8f);	/* jg: bytes are left before the next sample */
+	rip_op(e, lea_cd, sizeof(lea_cd), cd, 0);
+	call_at(e, DRAW_OFF);
+	set_op(e, rax_r10, INSERT_OFF);
+	if (f == TRAMP_REALLOC) {
+		put(e, test_r8, sizeof(test_r8));
+		kept = jump_fwd(e, JNE);
+		put(e, no_old, sizeof(no_old));
+		land(e, kept);
+	}
+	if (batched) {
+		logged = tramp_batched_log(e, f, site, probe);
+		land(e, logged);
+	} else {
+		tramp_alloc_report(e, probe);
+	}
+	put(e, ret, 1);
+	land(e, unsampled);
+	if (f == TRAMP_REALLOC) {
+		put(e, test_r8, sizeof(test_r8));
+		quiet = jump_fwd(e, JE);
+		seq_to_r8(e);
+		*realloc_free = e->off;
+		put(e, nop5, sizeof(nop5));
+		land(e, quiet);
+	}
+	land(e, child);
+	if (inner)
+		land(e, inner);
+	put(e, ret, 1);
+}
+
+/*
+ * A sampled-mode free trampoline: the block is seen only if it leaves the
+ * set, then as in exact mode (the batch, or the raw domain's probe point);
+ * a code object's free changes the salt whether sampled or not.
+ */
+void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, bool obj,
+		       uint32_t *probe)
+{
+	static const uint8_t test_r9[] = { 0x45, 0x85, 0xc9 };
+	uint32_t null, child, unsampled, part = 0;
+
+	put(e, test_rsi, sizeof(test_rsi));
+	null = jump_fwd(e, JE);
+	check_guard(e);
+	child = jump_fwd(e, JE);
+	if (obj)
+		tramp_code_free(e);
+	set_op(e, rsi_r10, REMOVE_OFF);
+	put(e, test_r9, sizeof(test_r9));
+	unsampled = jump_fwd(e, JE);
+	if (gil) {
+		part = tramp_batched_free_log(e, site, probe);
+	} else {
+		seq_to_r8(e);
+		put(e, no_hash, sizeof(no_hash));
+		*probe = e->off;
+		put(e, nop5, sizeof(nop5));
+	}
+	land(e, null);
+	land(e, child);
+	land(e, unsampled);
+	if (part)
+		land(e, part);
+	indirect(e, 0x25, slot);		/* jmp *slot(%rip) */
+}
+
+/*
+ * Draw k of TRAMP_DRAWS is the mean of the exponential distribution over
+ * its k-th quantile band, so that the table's mean is the interval; the
+ * generator picks bands at random, independent of the workload's period.
+ */
+void tramp_sample_fill(struct tramp_sample_state *st, int64_t draws[TRAMP_DRAWS],
+		       uint64_t interval, uint64_t seed)
+{
+	double mean = (double)interval, a, b, pa, pb;
+	int k;
+
+	for (k = 0; k < TRAMP_DRAWS; k++) {
+		pa = (double)k / TRAMP_DRAWS;
+		pb = (double)(k + 1) / TRAMP_DRAWS;
+		a = -mean * log1p(-pa);
+		if (k == TRAMP_DRAWS - 1) {
+			draws[k] = (int64_t)llround(a + mean);
+			continue;
+		}
+		b = -mean * log1p(-pb);
+		/* E[X | a <= X < b] = mean + (a e^(-a/mean) - b e^(-b/mean)) / (pb - pa) */
+		draws[k] = (int64_t)llround(mean + (a * (1 - pa) - b * (1 - pb)) / (pb - pa));
+		if (draws[k] < 1)
+			draws[k] = 1;
+	}
+	st->rng = seed;
+	st->owner = 0;
+	st->countdown[0] = draws[(seed * LCG_MUL + 1) >> 52];
+	st->countdown[1] = draws[(seed * 3 * LCG_MUL + 1) >> 52];
+}
