@@ -246,7 +246,7 @@ static int run(struct collector *col, const struct pytarget *t, struct pm_profil
 	};
 	struct session s = { .col = col, .t = t, .o = &so, .start = session_now() };
 	struct timespec wall;
-	char what[128];
+	char what[128], iv[32];
 	bool exited;
 	int err;
 
@@ -259,7 +259,11 @@ static int run(struct collector *col, const struct pytarget *t, struct pm_profil
 		if (!s.iv)
 			return -ENOMEM;
 	}
-	snprintf(what, sizeof(what), "PID %d (python %s)", t->pid, t->version);
+	if (env.attach.sample_interval)
+		snprintf(what, sizeof(what), "PID %d (python %s), sampled per %s", t->pid,
+			 t->version, fmt_bytes(env.attach.sample_interval, iv, sizeof(iv)));
+	else
+		snprintf(what, sizeof(what), "PID %d (python %s)", t->pid, t->version);
 	if (env.top_ui)
 		s.ui = top_ui_open(&env.topts, env.view, what);
 	exited = session_run(&s, &exiting);

@@ -86,6 +86,11 @@ struct pm_profile {
 	double duration_s;
 	bool target_exited;
 	double interval_s;		/* > 0: stacks' d covers the last interval_s */
+	/*
+	 * Sampled mode: one allocation per sample_interval bytes on average was
+	 * seen, and every count is an estimate scaled from those (0: exact).
+	 */
+	uint64_t sample_interval;
 	struct pm_counts totals;
 	struct pm_delta dtotals;	/* sum of the stacks' d */
 	struct pm_series_info series;

@@ -131,7 +131,7 @@ int attach_open(const struct attach_opts *o, struct attachment **out)
 	fprintf(stderr, "pymem-bpf: attached to PID %d (python %s, %s)\n", a->t.pid, a->t.version,
 		a->t.interp);
 	a->sym = symbolizer_new(&a->t, &sym_ops, a->probes);
-	a->col = a->sym ? collector_new(a->probes, a->sym) : NULL;
+	a->col = a->sym ? collector_new(a->probes, a->sym, o->sample_interval) : NULL;
 	if (!a->col) {
 		fprintf(stderr, "pymem-bpf: out of memory\n");
 		return EXIT_FAILURE;
