@@ -64,84 +64,120 @@ static void emit_draw(struct emit *e)
 	put(e, ret, 1);
 }
 
-/* %r11 = the set's bucket for the block in %r10.  Clobbers %r9. */
-static void set_bucket(struct emit *e)
+/* %r9 = the set's bucket for the block in %src (a mov to %r9), %r11 = its count's table */
+static void set_index(struct emit *e, const uint8_t mov_r9[3])
 {
-	static const uint8_t hash[] = { 0x4d, 0x89, 0xd1,		/* mov %r10,%r9 */
-					0x49, 0xbb };			/* movabs $imm64,%r11 */
+	static const uint8_t mul[] = { 0x49, 0xbb };			/* movabs $imm64,%r11 */
 	static const uint8_t index[] = { 0x4d, 0x0f, 0xaf, 0xcb,	/* imul %r11,%r9 */
-					 0x49, 0xc1, 0xe9, 0x34,	/* shr $52,%r9 */
-					 0x49, 0xc1, 0xe1, 0x06 };	/* shl $6,%r9 */
-	static const uint8_t lea_set[] = { 0x4c, 0x8d, 0x1d };		/* lea set(%rip),%r11 */
-	static const uint8_t add[] = { 0x4d, 0x01, 0xcb };		/* add %r9,%r11 */
+					 0x49, 0xc1, 0xe9, 0x34 };	/* shr $52,%r9 */
+	static const uint8_t lea_counts[] = { 0x4c, 0x8d, 0x1d };	/* lea counts(%rip),%r11 */
 	uint64_t m = SET_HASH_MUL;
 
-	put(e, hash, sizeof(hash));
+	put(e, mov_r9, 3);
+	put(e, mul, sizeof(mul));
 	put(e, (const uint8_t *)&m, 8);
 	put(e, index, sizeof(index));
-	rip_op(e, lea_set, sizeof(lea_set), TRAMP_SET_OFF, 0);
-	put(e, add, sizeof(add));
+	rip_op(e, lea_counts, sizeof(lea_counts), TRAMP_SET_COUNTS_OFF, 0);
 }
 
+/* %r11 = bucket %r9's first way; %r9 = the ways to look at */
+static void set_bucket(struct emit *e)
+{
+	static const uint8_t shl[] = { 0x49, 0xc1, 0xe1, 0x06 };	/* shl $6,%r9 */
+	static const uint8_t lea_set[] = { 0x4c, 0x8d, 0x1d };		/* lea set(%rip),%r11 */
+	static const uint8_t add_ways[] = { 0x4d, 0x01, 0xcb,		/* add %r9,%r11 */
+					    0x41, 0xb9, TRAMP_SET_WAYS, 0, 0, 0 };	/* mov $W,%r9d */
+
+	put(e, shl, sizeof(shl));
+	rip_op(e, lea_set, sizeof(lea_set), TRAMP_SET_OFF, 0);
+	put(e, add_ways, sizeof(add_ways));
+}
+
+/* Next way (%r11 += 8), and back to loop while %r9 ways are left */
+static void next_way(struct emit *e, uint32_t loop)
+{
+	static const uint8_t step[] = { 0x49, 0x83, 0xc3, 0x08,	/* add $8,%r11 */
+					0x41, 0xff, 0xc9 };		/* dec %r9d */
+
+	put(e, step, sizeof(step));
+	put1(e, JNE);
+	put1(e, (uint8_t)(loop - (e->off + 1)));
+}
+
+static const uint8_t r10_r9[] = { 0x4d, 0x89, 0xd1 };		/* mov %r10,%r9 */
+static const uint8_t push_idx[] = { 0x41, 0x51 };		/* push %r9 */
+
 /*
- * Put the block in %r10 into the set: the first empty way taken by
- * compare-and-swap (the raw domain inserts without the GIL), or the
- * bucket marked full.  Clobbers %r9, %r11.
+ * Put the block in %r10 into the set: its bucket's count up first (a free
+ * never finds a block its count does not cover), then the first empty way
+ * taken by compare-and-swap (the raw domain inserts without the GIL), or
+ * the count back down and the bucket marked full.  Clobbers %r9, %r11.
  */
 static void emit_insert(struct emit *e)
 {
-	static const uint8_t zero_eax[] = { 0x31, 0xc0 };
-	static const uint8_t cas[] = { 0xf0, 0x4d, 0x0f, 0xb1, 0x53 };	/* lock cmpxchg %r10,d8(%r11) */
-	static const uint8_t full[] = { 0x49, 0xc7, 0x43, TRAMP_SET_WAYS * 8, 1, 0, 0, 0 };
-	uint32_t done[TRAMP_SET_WAYS];
-	int way;
+	static const uint8_t inc[] = { 0xf0, 0x43, 0xfe, 0x04, 0x0b };	/* lock incb (%r11,%r9) */
+	static const uint8_t cas[] = { 0x31, 0xc0,			/* xor %eax,%eax */
+				       0xf0, 0x4d, 0x0f, 0xb1, 0x13 };	/* lock cmpxchg %r10,(%r11) */
+	static const uint8_t full[] = { 0x58, 0x41, 0x59,		/* pop %rax; pop %r9 */
+					0x4c, 0x8d, 0x1d };		/* lea counts(%rip),%r11 */
+	static const uint8_t mark[] = { 0xf0, 0x43, 0xfe, 0x0c, 0x0b,	/* lock decb (%r11,%r9) */
+					0xf0, 0x43, 0x80, 0x0c, 0x0b, TRAMP_SET_FULL, /* lock orb */
+					0xc3 };
+	static const uint8_t done[] = { 0x58, 0x41, 0x59, 0xc3 };	/* pop %rax; pop %r9; ret */
+	uint32_t loop, taken;
 
-	set_bucket(e);
+	set_index(e, r10_r9);
+	put(e, inc, sizeof(inc));
+	put(e, push_idx, sizeof(push_idx));
 	put1(e, 0x50);				/* push %rax */
-	for (way = 0; way < TRAMP_SET_WAYS; way++) {
-		put(e, zero_eax, sizeof(zero_eax));
-		put(e, cas, sizeof(cas));
-		put1(e, way * 8);
-		done[way] = jump_fwd(e, JE);
-	}
-	put(e, full, sizeof(full));		/* movq $1,56(%r11) */
-	for (way = 0; way < TRAMP_SET_WAYS; way++)
-		land(e, done[way]);
-	put1(e, 0x58);				/* pop %rax */
-	put(e, ret, 1);
+	set_bucket(e);
+	loop = e->off;
+	put(e, cas, sizeof(cas));
+	taken = jump_fwd(e, JE);
+	next_way(e, loop);
+	rip_op(e, full, sizeof(full), TRAMP_SET_COUNTS_OFF, 0);
+	put(e, mark, sizeof(mark));
+	land(e, taken);
+	put(e, done, sizeof(done));
 }
 
 /*
  * Take the block in %r10 out of the set: %r9 = 1 if it was there (or its
  * bucket was ever full), else 0.  Only the block's owner removes it, so a
- * plain store does.  Clobbers %r11.
+ * plain store does, before its bucket's count goes down.  Clobbers %r11.
  */
 static void emit_remove(struct emit *e)
 {
-	static const uint8_t cmp[] = { 0x4d, 0x39, 0x53 };		/* cmp %r10,d8(%r11) */
-	static const uint8_t clear[] = { 0x49, 0xc7, 0x43 };		/* movq $0,d8(%r11) */
-	static const uint8_t was_full[] = { 0x49, 0x83, 0x7b, TRAMP_SET_WAYS * 8, 0 };
+	static const uint8_t empty[] = { 0x43, 0x80, 0x3c, 0x0b, 0x00 };	/* cmpb $0,(%r11,%r9) */
+	static const uint8_t cmp[] = { 0x4d, 0x39, 0x13 };		/* cmp %r10,(%r11) */
+	static const uint8_t counts[] = { 0x41, 0x59,			/* pop %r9 */
+					  0x4c, 0x8d, 0x1d };		/* lea counts(%rip),%r11 */
+	static const uint8_t was_full[] = { 0x43, 0xf6, 0x04, 0x0b, TRAMP_SET_FULL };	/* testb */
 	static const uint8_t no[] = { 0x45, 0x31, 0xc9, 0xc3 };		/* xor %r9d,%r9d; ret */
+	static const uint8_t clear[] = { 0x49, 0xc7, 0x03, 0, 0, 0, 0 };	/* movq $0,(%r11) */
+	static const uint8_t dec[] = { 0xf0, 0x43, 0xfe, 0x0c, 0x0b };	/* lock decb (%r11,%r9) */
 	static const uint8_t yes[] = { 0x41, 0xb9, 1, 0, 0, 0, 0xc3 };	/* mov $1,%r9d; ret */
-	uint32_t found[TRAMP_SET_WAYS + 1], next;
-	int way;
+	uint32_t none, loop, hit, full;
 
+	set_index(e, r10_r9);
+	put(e, empty, sizeof(empty));
+	none = jump_fwd(e, JE);
+	put(e, push_idx, sizeof(push_idx));
 	set_bucket(e);
-	for (way = 0; way < TRAMP_SET_WAYS; way++) {
-		put(e, cmp, sizeof(cmp));
-		put1(e, way * 8);
-		next = jump_fwd(e, JNE);
-		put(e, clear, sizeof(clear));
-		put1(e, way * 8);
-		put4(e, 0);
-		found[way] = jump_fwd(e, JMP8);
-		land(e, next);
-	}
-	put(e, was_full, sizeof(was_full));	/* cmpq $0,56(%r11) */
-	found[TRAMP_SET_WAYS] = jump_fwd(e, JNE);
+	loop = e->off;
+	put(e, cmp, sizeof(cmp));
+	hit = jump_fwd(e, JE);
+	next_way(e, loop);
+	rip_op(e, counts, sizeof(counts), TRAMP_SET_COUNTS_OFF, 0);
+	put(e, was_full, sizeof(was_full));
+	full = jump_fwd(e, JNE);
+	land(e, none);
 	put(e, no, sizeof(no));
-	for (way = 0; way <= TRAMP_SET_WAYS; way++)
-		land(e, found[way]);
+	land(e, hit);
+	put(e, clear, sizeof(clear));
+	rip_op(e, counts, sizeof(counts), TRAMP_SET_COUNTS_OFF, 0);
+	put(e, dec, sizeof(dec));
+	land(e, full);
 	put(e, yes, sizeof(yes));
 }
 
@@ -309,23 +345,29 @@ void tramp_sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t
 /*
  * A sampled-mode free trampoline: the block is seen only if it leaves the
  * set, then as in exact mode (the batch, or the raw domain's probe point);
- * a code object's free changes the salt whether sampled or not.
+ * a code object's free changes the salt whether sampled or not.  A block
+ * whose bucket counts none (most frees) is known unsampled from one byte.
  */
 void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, bool obj,
 		       uint32_t *probe)
 {
+	static const uint8_t rsi_r9[] = { 0x49, 0x89, 0xf1 };		/* mov %rsi,%r9 */
+	static const uint8_t empty[] = { 0x43, 0x80, 0x3c, 0x0b, 0x00 };	/* cmpb $0,(%r11,%r9) */
 	static const uint8_t test_r9[] = { 0x45, 0x85, 0xc9 };
-	uint32_t null, child, unsampled, part = 0;
+	uint32_t null, child, none, unsampled, part = 0;
 
 	put(e, test_rsi, sizeof(test_rsi));
-	null = jump_fwd(e, JE);
+	null = jump_fwd32(e, JE32);
 	check_guard(e);
-	child = jump_fwd(e, JE);
+	child = jump_fwd32(e, JE32);
 	if (obj)
 		tramp_code_free(e);
+	set_index(e, rsi_r9);
+	put(e, empty, sizeof(empty));
+	none = jump_fwd32(e, JE32);
 	set_op(e, rsi_r10, REMOVE_OFF);
 	put(e, test_r9, sizeof(test_r9));
-	unsampled = jump_fwd(e, JE);
+	unsampled = jump_fwd32(e, JE32);
 	if (gil) {
 		part = tramp_batched_free_log(e, site, probe);
 	} else {
@@ -336,6 +378,7 @@ void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, b
 	}
 	land(e, null);
 	land(e, child);
+	land(e, none);
 	land(e, unsampled);
 	if (part)
 		land(e, part);

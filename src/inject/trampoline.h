@@ -94,12 +94,16 @@ enum tramp_fn {
 #define TRAMP_DRAWS_OFF	(TRAMP_TAGS_OFF + TRAMP_TAGS * 8)
 /*
  * The set of sampled blocks: buckets of one cache line, TRAMP_SET_WAYS
- * addresses and a flag set once a sampled block found its bucket full
- * (from then on every free that hashes there is reported).
+ * addresses each, and a byte per bucket that counts its blocks (0: a free
+ * that hashes there is not sampled, known from a 4 KiB table), its top
+ * bit set once a sampled block found the bucket full (from then on every
+ * free that hashes there is reported).
  */
 #define TRAMP_SET_BUCKETS 4096
-#define TRAMP_SET_WAYS	7
-#define TRAMP_SET_OFF	(TRAMP_DRAWS_OFF + TRAMP_DRAWS * 8)
+#define TRAMP_SET_WAYS	8
+#define TRAMP_SET_FULL	0x80
+#define TRAMP_SET_COUNTS_OFF (TRAMP_DRAWS_OFF + TRAMP_DRAWS * 8)
+#define TRAMP_SET_OFF	(TRAMP_SET_COUNTS_OFF + TRAMP_SET_BUCKETS)
 #define TRAMP_MAP_SIZE	(TRAMP_SET_OFF + TRAMP_SET_BUCKETS * 64)
 #define TRAMP_DATA_SIZE	(TRAMP_MAP_SIZE - TRAMP_GUARD_OFF)
 /* frames a trampoline hashes at most; a deeper stack is the BPF walker's */

@@ -38,21 +38,22 @@ def start(args, argv, extra=()):
     head, where = [args.python], TARGETS
     if args.sid:
         head, where = ["chroot", sidroot.ROOT, args.python], sidroot.TARGETS_IN_ROOT
-    t = Child(head + list(extra) + [os.path.join(where, argv[0])] + argv[1:])
-    m, _ = t.wait_line("stdout", r"^READY (\d+)", 120)
-    if not m:
-        t.kill()
-        raise Failed("target did not start: " + t.tail("stderr"))
-    return t
+    return started(Child(head + list(extra) + [os.path.join(where, argv[0])] + argv[1:]),
+                   "stdout", r"^READY (\d+)", "target did not start")
 
 
 def attach(args, target, extra):
-    prof = Child([args.binary, "-p", target.pid, "-o", "/dev/null"] + extra)
-    m, _ = prof.wait_line("stderr", r"attached to PID", 300)
+    return started(Child([args.binary, "-p", target.pid, "-o", "/dev/null"] + extra),
+                   "stderr", r"attached to PID", "pymem-bpf did not attach")
+
+
+def started(child, stream, pattern, what):
+    """child, once its stream says pattern; else it is killed and the run fails."""
+    m, _ = child.wait_line(stream, pattern, 300)
     if not m:
-        prof.kill()
-        raise Failed("pymem-bpf did not attach: " + prof.tail("stderr"))
-    return prof
+        child.kill()
+        raise Failed("%s: %s" % (what, child.tail("stderr")))
+    return child
 
 
 def one(args, mode, argv):

@@ -9,9 +9,9 @@ in-process), then waits for stdin to close.
 """
 
 import json
-import os
 import sys
-import time
+
+from protocol import serve_timed
 
 TEMPLATE = "<li id='item-{id}' class='{kind}'>{name}: {qty} x {price:.2f} = {total:.2f}</li>"
 
@@ -42,17 +42,11 @@ def handle(body):
 def main():
     requests = int(sys.argv[1]) if len(sys.argv) > 1 else 4000
     bodies = [make_body(i) for i in range(50)]
-    sys.stdout.write("READY %d\n" % os.getpid())
-    sys.stdout.flush()
-    sys.stdin.readline()
-    t0 = time.perf_counter()
-    size = 0
-    for i in range(requests):
-        size += len(handle(bodies[i % len(bodies)]))
-    elapsed = time.perf_counter() - t0
-    sys.stdout.write("ELAPSED %.6f\n" % elapsed)
-    sys.stdout.flush()
-    sys.stdin.read()
+
+    def work():
+        for i in range(requests):
+            handle(bodies[i % len(bodies)])
+    serve_timed(work)
 
 
 if __name__ == "__main__":
