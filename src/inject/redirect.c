@@ -37,8 +37,7 @@ struct redirect {
 	uint64_t tramp[TRAMP_DOMAINS][TRAMP__MAX];	/* what we put there */
 	int memfd;					/* ours, keeps the probed file open */
 	struct tramp_walk walk;				/* how its trampolines hash a stack */
-	uint64_t sample_interval;			/* 0: exact */
-	uint64_t seed;
+	struct redirect_opts o;				/* sampled mode's */
 };
 
 /*
@@ -155,18 +154,22 @@ static int map_guard(struct inject *in, uint64_t base, char *err, size_t errlen)
 	return ret;
 }
 
-/* Sampled mode's countdowns, generator and draws, before any trampoline runs */
+/* Sampled mode's state, draws and shared thread slot, before any trampoline runs */
 static int sample_setup(struct inject *in, const struct redirect *r, uint64_t base,
 			char *err, size_t errlen)
 {
 	static int64_t draws[TRAMP_DRAWS];
 	struct tramp_sample_state st;
+	struct tramp_thread shared;
 	int ret;
 
-	tramp_sample_fill(&st, draws, r->sample_interval, r->seed);
+	tramp_sample_fill(&st, draws, &shared, r->o.sample_interval, r->o.seed, r->o.repeatable);
 	ret = inject_write(in, base + TRAMP_DRAWS_OFF, draws, sizeof(draws));
 	if (!ret)
 		ret = inject_write(in, base + TRAMP_SAMPLE_OFF, &st, sizeof(st));
+	if (!ret)
+		ret = inject_write(in, base + TRAMP_THREADS_OFF + (TRAMP_THREAD_SLOTS - 1) * 32,
+				   &shared, sizeof(shared));
 	if (ret)
 		snprintf(err, errlen, "cannot set up sampling in the target: %s", strerror(-ret));
 	return ret;
@@ -210,7 +213,7 @@ static int map_image(struct inject *in, struct redirect *r, const struct tramp_i
 	}
 	*base = addr;
 	ret = map_guard(in, addr, err, errlen);
-	if (!ret && r->sample_interval)
+	if (!ret && r->o.sample_interval)
 		ret = sample_setup(in, r, addr, err, errlen);
 	return ret;
 }
@@ -243,8 +246,7 @@ int redirect_start(const struct pytarget *t, struct probes *p, const struct redi
 		return -ENOMEM;
 	r->pid = t->pid;
 	r->memfd = -1;
-	r->sample_interval = o->sample_interval;
-	r->seed = o->seed;
+	r->o = *o;
 	ret = find_tables(t, r, err, errlen);
 	if (ret)
 		goto fail;
@@ -259,7 +261,7 @@ int redirect_start(const struct pytarget *t, struct probes *p, const struct redi
 		ret = -EAGAIN;
 		goto fail;
 	}
-	tramp_build(&img, r->orig, &r->walk, r->sample_interval != 0);
+	tramp_build(&img, r->orig, &r->walk, r->o.sample_interval != 0);
 	ret = map_image(in, r, &img, &base, err, errlen);
 	if (ret)
 		goto fail;

@@ -7,6 +7,7 @@
 #ifndef PYMEM_REDIRECT_H
 #define PYMEM_REDIRECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "probes.h"
@@ -17,10 +18,11 @@ struct redirect;
 struct redirect_opts {
 	/*
 	 * Sampled mode (trampoline.h): one allocation per sample_interval bytes
-	 * on average, the trampolines' generator seeded with seed; 0: exact.
+	 * on average, the trampolines' generators seeded from seed; 0: exact.
 	 */
 	uint64_t sample_interval;
 	uint64_t seed;
+	bool repeatable;	/* every thread draws the same sequence from seed */
 };
 
 /*

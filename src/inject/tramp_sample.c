@@ -15,6 +15,7 @@
  * while it runs, so that the raw-domain calls pymalloc makes inside it
  * (large blocks) are left to it.
  */
+#include <assert.h>
 #include <math.h>
 #include "tramp_emit.h"
 
@@ -22,7 +23,8 @@
 #define DRAW_OFF	TRAMP_SAMPLE_CODE_OFF
 #define INSERT_OFF	(TRAMP_SAMPLE_CODE_OFF + 64)
 #define REMOVE_OFF	(TRAMP_SAMPLE_CODE_OFF + 192)
-#define SAMPLE_CODE_END	(TRAMP_SAMPLE_CODE_OFF + 448)
+#define THREAD_OFF	(TRAMP_SAMPLE_CODE_OFF + 352)
+#define SAMPLE_CODE_END	(TRAMP_SAMPLE_CODE_OFF + 512)
 _Static_assert(SAMPLE_CODE_END <= TRAMP_SHARED_OFF + TRAMP_SHARED, "sampling code overflows");
 _Static_assert(TRAMP_DRAWS == 1 << 12 && TRAMP_SET_BUCKETS == 1 << 12,
 	       "draws and buckets are indexed by a 64-bit value's top 12 bits");
@@ -30,6 +32,7 @@ _Static_assert(TRAMP_DRAWS == 1 << 12 && TRAMP_SET_BUCKETS == 1 << 12,
 /* Knuth's MMIX LCG: its top bits pick a draw */
 #define LCG_MUL		6364136223846793005ULL
 #define SET_HASH_MUL	0x9e3779b97f4a7c15ULL
+#define THREAD_HASH_MUL	0x9e3779b1U
 
 static const uint8_t ret[] = { 0xc3 };
 
@@ -39,29 +42,107 @@ static void call_at(struct emit *e, uint32_t target)
 	put4(e, (uint32_t)((int32_t)target - (int32_t)(e->off + 4)));
 }
 
-/* In %r11 the countdown to reset to a new draw.  Clobbers %r9, %r10. */
+/* In %r11 the thread's slot: its countdown reset to a new draw.  Clobbers %r9, %r10. */
 static void emit_draw(struct emit *e)
 {
-	static const uint8_t load_rng[] = { 0x4c, 0x8b, 0x0d };		/* mov rng(%rip),%r9 */
+	static const uint8_t load_rng[] = { 0x4d, 0x8b, 0x4b, 0x10 };	/* mov 16(%r11),%r9 */
 	static const uint8_t mul[] = { 0x49, 0xba };			/* movabs $imm64,%r10 */
 	static const uint8_t step[] = { 0x4d, 0x0f, 0xaf, 0xca,		/* imul %r10,%r9 */
-					0x49, 0x83, 0xc1, 0x01 };	/* add $1,%r9 */
-	static const uint8_t store_rng[] = { 0x4c, 0x89, 0x0d };	/* mov %r9,rng(%rip) */
-	static const uint8_t top[] = { 0x49, 0xc1, 0xe9, 0x34 };	/* shr $52,%r9 */
+					0x49, 0x83, 0xc1, 0x01,		/* add $1,%r9 */
+					0x4d, 0x89, 0x4b, 0x10,		/* mov %r9,16(%r11) */
+					0x49, 0xc1, 0xe9, 0x34 };	/* shr $52,%r9 */
 	static const uint8_t lea_draws[] = { 0x4c, 0x8d, 0x15 };	/* lea draws(%rip),%r10 */
 	static const uint8_t pick[] = { 0x4f, 0x8b, 0x14, 0xca,		/* mov (%r10,%r9,8),%r10 */
-					0x4d, 0x89, 0x13 };		/* mov %r10,(%r11) */
+					0x4d, 0x89, 0x53, 0x08 };	/* mov %r10,8(%r11) */
 	uint64_t m = LCG_MUL;
 
-	rip_op(e, load_rng, sizeof(load_rng), TRAMP_RNG_OFF, 0);
+	put(e, load_rng, sizeof(load_rng));
 	put(e, mul, sizeof(mul));
 	put(e, (const uint8_t *)&m, 8);
 	put(e, step, sizeof(step));
-	rip_op(e, store_rng, sizeof(store_rng), TRAMP_RNG_OFF, 0);
-	put(e, top, sizeof(top));
 	rip_op(e, lea_draws, sizeof(lea_draws), TRAMP_DRAWS_OFF, 0);
 	put(e, pick, sizeof(pick));
 	put(e, ret, 1);
+}
+
+/* %r11 = the first slot thread %r9's hash points at */
+static void thread_hash(struct emit *e)
+{
+	static const uint8_t hash[] = { 0x4d, 0x69, 0xd9 };		/* imul $imm32,%r9,%r11 */
+	static const uint8_t index[] = { 0x49, 0xc1, 0xeb, 0x38,	/* shr $56,%r11 */
+					 0x49, 0xc1, 0xe3, 0x05 };	/* shl $5,%r11 */
+	static const uint8_t lea_threads[] = { 0x4c, 0x8d, 0x15 };	/* lea threads(%rip),%r10 */
+	static const uint8_t add[] = { 0x4d, 0x01, 0xd3 };		/* add %r10,%r11 */
+
+	_Static_assert(TRAMP_THREAD_HASH == 1 << 8, "a thread's hash is a product's top byte");
+	put(e, hash, sizeof(hash));
+	put4(e, (uint32_t)THREAD_HASH_MUL);
+	put(e, index, sizeof(index));
+	rip_op(e, lea_threads, sizeof(lea_threads), TRAMP_THREADS_OFF, 0);
+	put(e, add, sizeof(add));
+}
+
+/*
+ * Thread %r9's slot, in %r11, when it is not the first its hash points
+ * at: a later one, or the first free one taken by compare-and-swap and
+ * given its generator and first draw, or the shared last one.  Clobbers %r10.
+ */
+static void emit_thread_slot(struct emit *e)
+{
+	static const uint8_t probes[] = { 0x41, 0xba, TRAMP_THREAD_PROBES, 0, 0, 0 };	/* mov $P,%r10d */
+	static const uint8_t mine[] = { 0x4d, 0x39, 0x0b };		/* cmp %r9,(%r11) */
+	static const uint8_t free_slot[] = { 0x49, 0x83, 0x3b, 0x00 };	/* cmpq $0,(%r11) */
+	static const uint8_t claim[] = { 0x50, 0x31, 0xc0,		/* push %rax; xor %eax,%eax */
+					 0xf0, 0x4d, 0x0f, 0xb1, 0x0b,	/* lock cmpxchg %r9,(%r11) */
+					 0x58 };			/* pop %rax */
+	static const uint8_t mask[] = { 0x4c, 0x8b, 0x15 };		/* mov mask(%rip),%r10 */
+	static const uint8_t and_fs[] = { 0x4d, 0x21, 0xca };		/* and %r9,%r10 */
+	static const uint8_t seed[] = { 0x4c, 0x33, 0x15 };		/* xor seed(%rip),%r10 */
+	static const uint8_t set_rng[] = { 0x4d, 0x89, 0x53, 0x10 };	/* mov %r10,16(%r11) */
+	static const uint8_t step[] = { 0x49, 0x83, 0xc3, 0x20,	/* add $32,%r11 */
+					0x41, 0xff, 0xca };		/* dec %r10d */
+	static const uint8_t shared[] = { 0x4c, 0x8d, 0x1d };		/* lea shared(%rip),%r11 */
+	uint32_t loop, found, taken_by_other, used;
+
+	thread_hash(e);
+	put(e, probes, sizeof(probes));
+	loop = e->off;
+	put(e, mine, sizeof(mine));
+	found = jump_fwd(e, JE);
+	put(e, free_slot, sizeof(free_slot));
+	used = jump_fwd(e, JNE);
+	put(e, claim, sizeof(claim));
+	taken_by_other = jump_fwd(e, JNE);
+	rip_op(e, mask, sizeof(mask), TRAMP_SEED_MASK_OFF, 0);
+	put(e, and_fs, sizeof(and_fs));
+	rip_op(e, seed, sizeof(seed), TRAMP_SEED_OFF, 0);
+	put(e, set_rng, sizeof(set_rng));
+	put1(e, 0xe9);				/* jmp draw: it returns to our caller */
+	put4(e, (uint32_t)((int32_t)DRAW_OFF - (int32_t)(e->off + 4)));
+	land(e, used);
+	land(e, taken_by_other);
+	put(e, step, sizeof(step));
+	put1(e, JNE);
+	put1(e, (uint8_t)(loop - (e->off + 1)));
+	rip_op(e, shared, sizeof(shared), TRAMP_THREADS_OFF + (TRAMP_THREAD_SLOTS - 1) * 32, 0);
+	land(e, found);
+	put(e, ret, 1);
+}
+
+/*
+ * %r11 = the slot of the thread whose %fs base is in %r9: the one its hash
+ * points at, checked inline, else emit_thread_slot's.  Clobbers %r10.
+ */
+static void thread_lookup(struct emit *e)
+{
+	static const uint8_t mine[] = { 0x4d, 0x39, 0x0b };		/* cmp %r9,(%r11) */
+	uint32_t hit;
+
+	thread_hash(e);
+	put(e, mine, sizeof(mine));
+	hit = jump_fwd(e, JE);
+	call_at(e, THREAD_OFF);
+	land(e, hit);
 }
 
 /* %r9 = the set's bucket for the block in %src (a mov to %r9), %r11 = its count's table */
@@ -181,14 +262,20 @@ static void emit_remove(struct emit *e)
 	put(e, yes, sizeof(yes));
 }
 
+/* Emit a shared routine at its offset; it must end before the next one's. */
+static void routine(struct emit *e, uint32_t at, uint32_t end, void (*emit)(struct emit *))
+{
+	e->off = at;
+	emit(e);
+	assert(e->off <= end);
+}
+
 void tramp_sample_shared(struct emit *e)
 {
-	e->off = DRAW_OFF;
-	emit_draw(e);
-	e->off = INSERT_OFF;
-	emit_insert(e);
-	e->off = REMOVE_OFF;
-	emit_remove(e);
+	routine(e, DRAW_OFF, INSERT_OFF, emit_draw);
+	routine(e, INSERT_OFF, REMOVE_OFF, emit_insert);
+	routine(e, REMOVE_OFF, THREAD_OFF, emit_remove);
+	routine(e, THREAD_OFF, SAMPLE_CODE_END, emit_thread_slot);
 }
 
 /* The block in %rsi into %r10, then a call of the shared routine at target */
@@ -282,12 +369,10 @@ static void size_r10(struct emit *e, enum tramp_fn f)
 void tramp_sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site, bool gil,
 			bool batched, uint32_t *probe, uint32_t *realloc_free)
 {
-	static const uint8_t fsbase[] = { 0x64, 0x4c, 0x8b, 0x1c, 0x25, 0, 0, 0, 0 };	/* mov %fs:0,%r11 */
-	static const uint8_t cmp_owner[] = { 0x4c, 0x3b, 0x1d };	/* cmp owner(%rip),%r11 */
-	static const uint8_t sub_cd[] = { 0x4c, 0x29, 0x15 };		/* sub %r10,cd(%rip) */
-	static const uint8_t lea_cd[] = { 0x4c, 0x8d, 0x1d };		/* lea cd(%rip),%r11 */
+	static const uint8_t fsbase[] = { 0x64, 0x4c, 0x8b, 0x0c, 0x25, 0, 0, 0, 0 };	/* mov %fs:0,%r9 */
+	static const uint8_t cmp_owner[] = { 0x4c, 0x3b, 0x0d };	/* cmp owner(%rip),%r9 */
+	static const uint8_t sub_cd[] = { 0x4d, 0x29, 0x53, 0x08 };	/* sub %r10,8(%r11) */
 	static const uint8_t no_old[] = { 0x31, 0xf6 };			/* xor %esi,%esi */
-	uint32_t cd = gil ? TRAMP_CD_GIL : TRAMP_CD_RAW;
 	uint32_t ok, gone, child, inner = 0, unsampled, kept, logged, quiet;
 
 	sampled_call(e, slot, f, gil);
@@ -303,15 +388,15 @@ void tramp_sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t
 	land(e, ok);
 	check_guard(e);
 	child = jump_fwd32(e, JE32);
+	put(e, fsbase, sizeof(fsbase));
 	if (!gil) {
-		put(e, fsbase, sizeof(fsbase));
 		rip_op(e, cmp_owner, sizeof(cmp_owner), TRAMP_OWNER_OFF, 0);
 		inner = jump_fwd32(e, JE32);
 	}
+	thread_lookup(e);
 	size_r10(e, f);
-	rip_op(e, sub_cd, sizeof(sub_cd), cd, 0);
+	put(e, sub_cd, sizeof(sub_cd));
 	unsampled = jump_fwd32(e, 0x8f);	/* jg: bytes are left before the next sample */
-	rip_op(e, lea_cd, sizeof(lea_cd), cd, 0);
 	call_at(e, DRAW_OFF);
 	set_op(e, rax_r10, INSERT_OFF);
 	if (f == TRAMP_REALLOC) {
@@ -391,7 +476,8 @@ void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, b
  * generator picks bands at random, independent of the workload's period.
  */
 void tramp_sample_fill(struct tramp_sample_state *st, int64_t draws[TRAMP_DRAWS],
-		       uint64_t interval, uint64_t seed)
+		       struct tramp_thread *shared, uint64_t interval, uint64_t seed,
+		       bool repeatable)
 {
 	double mean = (double)interval, a, b, pa, pb;
 	int k;
@@ -410,8 +496,12 @@ void tramp_sample_fill(struct tramp_sample_state *st, int64_t draws[TRAMP_DRAWS]
 		if (draws[k] < 1)
 			draws[k] = 1;
 	}
-	st->rng = seed;
+	st->seed = seed;
+	st->seed_fs_mask = repeatable ? 0 : ~0ULL;
 	st->owner = 0;
-	st->countdown[0] = draws[(seed * LCG_MUL + 1) >> 52];
-	st->countdown[1] = draws[(seed * 3 * LCG_MUL + 1) >> 52];
+	/* as a thread's first draw is made: one step of the generator */
+	shared->fs = 0;
+	shared->rng = seed * LCG_MUL + 1;
+	shared->countdown = draws[shared->rng >> 52];
+	shared->pad = 0;
 }

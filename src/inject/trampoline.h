@@ -29,8 +29,8 @@
  * a few instructions.
  *
  * Sampled mode (tramp_sample.c) decides in the trampolines which events
- * are seen at all, as Go's heap profiler does: a countdown of bytes
- * allocated, reset on crossing zero to a draw from an exponential
+ * are seen at all, as Go's heap profiler does: a countdown of the bytes a
+ * thread allocates, reset on crossing zero to a draw from an exponential
  * distribution of mean the interval, samples each allocation of s bytes
  * with probability 1 - e^(-s/interval).  Only a sampled block enters the
  * batch or hits a probe, and goes into a set in the data pages that the
@@ -104,7 +104,9 @@ enum tramp_fn {
 #define TRAMP_SET_FULL	0x80
 #define TRAMP_SET_COUNTS_OFF (TRAMP_DRAWS_OFF + TRAMP_DRAWS * 8)
 #define TRAMP_SET_OFF	(TRAMP_SET_COUNTS_OFF + TRAMP_SET_BUCKETS)
-#define TRAMP_MAP_SIZE	(TRAMP_SET_OFF + TRAMP_SET_BUCKETS * 64)
+/* the threads' sampling state (struct tramp_thread) */
+#define TRAMP_THREADS_OFF (TRAMP_SET_OFF + TRAMP_SET_BUCKETS * 64)
+#define TRAMP_MAP_SIZE	(TRAMP_THREADS_OFF + TRAMP_THREAD_SLOTS * 32)
 #define TRAMP_DATA_SIZE	(TRAMP_MAP_SIZE - TRAMP_GUARD_OFF)
 /* frames a trampoline hashes at most; a deeper stack is the BPF walker's */
 #define TRAMP_MAX_FRAMES	PYMEM_MAX_FRAMES
@@ -141,23 +143,39 @@ struct tramp_image {
 };
 
 /*
- * Sampled mode's state at TRAMP_SAMPLE_OFF: the bytes left before the next
- * sample, one countdown for the GIL domains and one for the raw domain
- * (called without the GIL, its updates may race: a lost one only moves a
- * sample point); the generator that picks the next draw; and the thread
- * (its %fs base) inside a GIL domain's call, whose raw-domain calls are
- * that call's inner level (pymalloc's large blocks), not events of their own.
+ * Sampled mode's state at TRAMP_SAMPLE_OFF: each thread's generator
+ * starts from seed ^ (its %fs base & seed_fs_mask) (mask 0: every thread
+ * draws the same sequence, so that a seeded run repeats whatever the
+ * threads' interleaving); and the thread (its %fs base) inside a GIL
+ * domain's call, whose raw-domain calls are that call's inner level
+ * (pymalloc's large blocks), not events of their own.
  */
 struct tramp_sample_state {
-	int64_t countdown[2];
-	uint64_t rng;
+	uint64_t seed;
+	uint64_t seed_fs_mask;
 	uint64_t owner;
 };
 
-#define TRAMP_CD_GIL	(TRAMP_SAMPLE_OFF + offsetof(struct tramp_sample_state, countdown))
-#define TRAMP_CD_RAW	(TRAMP_CD_GIL + 8)
-#define TRAMP_RNG_OFF	(TRAMP_SAMPLE_OFF + offsetof(struct tramp_sample_state, rng))
+#define TRAMP_SEED_OFF	(TRAMP_SAMPLE_OFF + offsetof(struct tramp_sample_state, seed))
+#define TRAMP_SEED_MASK_OFF (TRAMP_SAMPLE_OFF + offsetof(struct tramp_sample_state, seed_fs_mask))
 #define TRAMP_OWNER_OFF	(TRAMP_SAMPLE_OFF + offsetof(struct tramp_sample_state, owner))
+
+/*
+ * A thread's sampling state, found by its %fs base: the bytes left before
+ * its next sample, and its generator.  A thread takes the first free slot
+ * of TRAMP_THREAD_PROBES from its hash; if none is, it shares the last
+ * slot, whose updates may race (a lost one only moves a sample point).
+ */
+struct tramp_thread {
+	uint64_t fs;		/* 0: free */
+	int64_t countdown;
+	uint64_t rng;
+	uint64_t pad;
+};
+
+#define TRAMP_THREAD_HASH	256
+#define TRAMP_THREAD_PROBES	8
+#define TRAMP_THREAD_SLOTS	(TRAMP_THREAD_HASH + TRAMP_THREAD_PROBES + 1)
 
 _Static_assert(TRAMP_IMAGE_SIZE <= TRAMP_GUARD_OFF, "the image must end before the guard page");
 _Static_assert(TRAMP_BATCH_OFF + sizeof(struct event_batch) <= TRAMP_SALT_OFF,
@@ -182,11 +200,14 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRA
 		 const struct tramp_walk *walk, bool sampled);
 
 /*
- * Sampled mode's data for a mean interval of interval bytes: the state
- * (the countdowns' first draws, the generator seeded with seed) and the
- * TRAMP_DRAWS draws, for TRAMP_SAMPLE_OFF and TRAMP_DRAWS_OFF.
+ * Sampled mode's data for a mean interval of interval bytes: the state,
+ * the TRAMP_DRAWS draws and the shared last thread slot, for
+ * TRAMP_SAMPLE_OFF, TRAMP_DRAWS_OFF and TRAMP_THREADS_OFF +
+ * (TRAMP_THREAD_SLOTS - 1) * 32.  repeatable: every thread draws the same
+ * sequence from seed (see struct tramp_sample_state).
  */
 void tramp_sample_fill(struct tramp_sample_state *st, int64_t draws[TRAMP_DRAWS],
-		       uint64_t interval, uint64_t seed);
+		       struct tramp_thread *shared, uint64_t interval, uint64_t seed,
+		       bool repeatable);
 
 #endif

@@ -25,19 +25,19 @@ static const struct symbolizer_ops sym_ops = {
 };
 
 /*
- * The trampolines' generator's seed: PYMEM_BPF_SAMPLE_SEED (an integer)
- * makes a sampled session repeatable, as the tests need; else random.
+ * The trampolines' generators' seed: PYMEM_BPF_SAMPLE_SEED (an integer)
+ * makes a sampled session repeatable, as the tests need (every thread then
+ * draws the same sequence, whatever the threads' interleaving); else random.
  */
-static uint64_t sample_seed(void)
+static void sample_seed(struct redirect_opts *ro)
 {
 	const char *env = getenv("PYMEM_BPF_SAMPLE_SEED");
-	uint64_t seed = 0;
 
-	if (env && *env)
-		return strtoull(env, NULL, 0);
-	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-		seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL;
-	return seed;
+	ro->repeatable = env && *env;
+	if (ro->repeatable)
+		ro->seed = strtoull(env, NULL, 0);
+	else if (getrandom(&ro->seed, sizeof(ro->seed), 0) != sizeof(ro->seed))
+		ro->seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL;
 }
 
 /*
@@ -61,7 +61,7 @@ static int attach_allocator(struct attachment *a, const struct attach_opts *o)
 	}
 	if (!o->no_inject) {
 		if (ro.sample_interval)
-			ro.seed = sample_seed();
+			sample_seed(&ro);
 		ret = redirect_start(t, a->probes, &ro, &a->redir, err, sizeof(err));
 		if (!ret) {
 			probes_every_free_seen(a->probes);
