@@ -289,35 +289,41 @@ static const uint8_t rsi_r10[] = { 0x49, 0x89, 0xf2 };	/* mov %rsi,%r10 */
 static const uint8_t rax_r10[] = { 0x49, 0x89, 0xc2 };	/* mov %rax,%r10 */
 static const uint8_t test_r8[] = { 0x4d, 0x85, 0xc0 };
 
+/* A realloc's old block %rsi leaves the set before the call: %r8 = 1 if it was in it */
+static void take_old(struct emit *e)
+{
+	static const uint8_t r9_r8[] = { 0x4d, 0x89, 0xc8 };		/* mov %r9,%r8 */
+	uint32_t child, null;
+
+	put(e, no_hash, sizeof(no_hash));
+	check_guard(e);
+	child = jump_fwd(e, JE);
+	put(e, test_rsi, sizeof(test_rsi));
+	null = jump_fwd(e, JE);
+	set_op(e, rsi_r10, REMOVE_OFF);
+	land(e, child);
+	land(e, null);
+	put(e, r9_r8, sizeof(r9_r8));
+}
+
 /*
- * The real call: a realloc's old block %rsi leaves the set first (%r9 = 1
- * if it was in it), and comes back in %r8; a GIL domain's call is marked
- * as the thread's own while it runs.
+ * The real call, its arguments kept across it (a realloc's %r8 too); a GIL
+ * domain's call is marked as the thread's own while it runs, so that the
+ * raw-domain calls it makes are left to it.
  */
-static void sampled_call(struct emit *e, uint32_t slot, enum tramp_fn f, bool gil)
+static void marked_call(struct emit *e, uint32_t slot, enum tramp_fn f, bool gil)
 {
 	static const uint8_t fsbase[] = { 0x64, 0x4c, 0x8b, 0x1c, 0x25, 0, 0, 0, 0 };	/* mov %fs:0,%r11 */
 	static const uint8_t own[] = { 0x4c, 0x89, 0x1d };		/* mov %r11,owner(%rip) */
 	static const uint8_t disown[] = { 0x48, 0xc7, 0x05 };		/* movq $0,owner(%rip) */
 	static const uint8_t sub8[] = { 0x48, 0x83, 0xec, 0x08 }, add8[] = { 0x48, 0x83, 0xc4, 0x08 };
-	uint32_t child, null;
 
-	if (f == TRAMP_REALLOC) {
-		put(e, no_hash, sizeof(no_hash));
-		check_guard(e);
-		child = jump_fwd(e, JE);
-		put(e, test_rsi, sizeof(test_rsi));
-		null = jump_fwd(e, JE);
-		set_op(e, rsi_r10, REMOVE_OFF);
-		land(e, child);
-		land(e, null);
-	}
 	put1(e, 0x56);				/* push %rsi */
 	if (f != TRAMP_MALLOC)
 		put1(e, 0x52);			/* push %rdx */
 	if (f == TRAMP_REALLOC) {
-		put1(e, 0x41);			/* push %r9 */
-		put1(e, 0x51);
+		put1(e, 0x41);			/* push %r8 */
+		put1(e, 0x50);
 	} else if (f == TRAMP_CALLOC) {
 		put(e, sub8, sizeof(sub8));	/* keep the call 16-byte aligned */
 	}
@@ -341,7 +347,7 @@ static void sampled_call(struct emit *e, uint32_t slot, enum tramp_fn f, bool gi
 	put1(e, 0x5e);				/* pop %rsi */
 }
 
-/* %r10 = the bytes the call allocated */
+/* %r10 = the bytes the call asks for */
 static void size_r10(struct emit *e, enum tramp_fn f)
 {
 	static const uint8_t rdx_r10[] = { 0x49, 0x89, 0xd2 };		/* mov %rdx,%r10 */
@@ -357,54 +363,39 @@ static void size_r10(struct emit *e, enum tramp_fn f)
 }
 
 /*
- * A sampled-mode allocation trampoline.  After the call: a failed realloc
- * puts its old block back; a child, or (raw domain) an inner level of the
- * thread's GIL-domain call, sees nothing; otherwise the size counts down,
- * and on crossing zero the block is sampled: a new draw, the block into
- * the set, and exact mode's path with a realloc's old block (%rsi) only if
- * it was sampled too (batched: logged with its stack tag, else at its
- * probe point).  An unsampled realloc of a sampled block reports the old
- * block at realloc_free.
+ * The sampling decision, before the call: in a child, or (raw domain) an
+ * inner level of the thread's GIL-domain call, none (jump at *skip); else
+ * the thread's countdown goes down by the size, and on crossing zero (not
+ * jumped at *unsampled) a new draw is made.  Leaves the size in %r10.
  */
-void tramp_sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site, bool gil,
-			bool batched, uint32_t *probe, uint32_t *realloc_free)
+static void decide(struct emit *e, enum tramp_fn f, bool gil, uint32_t *skip, uint32_t *inner,
+		   uint32_t *unsampled)
 {
 	static const uint8_t fsbase[] = { 0x64, 0x4c, 0x8b, 0x0c, 0x25, 0, 0, 0, 0 };	/* mov %fs:0,%r9 */
 	static const uint8_t cmp_owner[] = { 0x4c, 0x3b, 0x0d };	/* cmp owner(%rip),%r9 */
 	static const uint8_t sub_cd[] = { 0x4d, 0x29, 0x53, 0x08 };	/* sub %r10,8(%r11) */
-	static const uint8_t no_old[] = { 0x31, 0xf6 };			/* xor %esi,%esi */
-	uint32_t ok, gone, child, inner = 0, unsampled, kept, logged, quiet;
 
-	sampled_call(e, slot, f, gil);
-	put(e, test_rax, sizeof(test_rax));
-	ok = jump_fwd(e, JNE);
-	if (f == TRAMP_REALLOC) {		/* a failed realloc keeps its block */
-		put(e, test_r8, sizeof(test_r8));
-		gone = jump_fwd(e, JE);
-		set_op(e, rsi_r10, INSERT_OFF);
-		land(e, gone);
-	}
-	put(e, ret, 1);
-	land(e, ok);
 	check_guard(e);
-	child = jump_fwd32(e, JE32);
+	*skip = jump_fwd32(e, JE32);
 	put(e, fsbase, sizeof(fsbase));
+	*inner = 0;
 	if (!gil) {
 		rip_op(e, cmp_owner, sizeof(cmp_owner), TRAMP_OWNER_OFF, 0);
-		inner = jump_fwd32(e, JE32);
+		*inner = jump_fwd32(e, JE32);
 	}
 	thread_lookup(e);
 	size_r10(e, f);
 	put(e, sub_cd, sizeof(sub_cd));
-	unsampled = jump_fwd32(e, 0x8f);	/* jg: bytes are left before the next sample */
+	*unsampled = jump_fwd32(e, 0x8f);	/* jg: bytes are left before the next sample */
 	call_at(e, DRAW_OFF);
+}
+
+/* After a sampled call: the block %rax into the set, then exact mode's path. */
+static void report(struct emit *e, enum tramp_fn f, uint32_t site, bool batched, uint32_t *probe)
+{
+	uint32_t logged;
+
 	set_op(e, rax_r10, INSERT_OFF);
-	if (f == TRAMP_REALLOC) {
-		put(e, test_r8, sizeof(test_r8));
-		kept = jump_fwd(e, JNE);
-		put(e, no_old, sizeof(no_old));
-		land(e, kept);
-	}
 	if (batched) {
 		logged = tramp_batched_log(e, f, site, probe);
 		land(e, logged);
@@ -412,19 +403,112 @@ void tramp_sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t
 		tramp_alloc_report(e, probe);
 	}
 	put(e, ret, 1);
+}
+
+/*
+ * A sampled-mode malloc or calloc trampoline.  The decision comes before
+ * the call, so that an unsampled call is a tail jump; only a GIL domain's
+ * call that pymalloc may hand to the raw domain (0 or more than 512 bytes:
+ * SMALL_REQUEST_THRESHOLD in 3.8 to 3.15) runs marked, and returns here.
+ * A sampled one is reported (batched: logged with its stack tag, else at
+ * its probe point) unless it failed.
+ */
+static void sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site, bool gil,
+			 bool batched, uint32_t *probe)
+{
+	static const uint8_t small[] = { 0x4d, 0x8d, 0x4a, 0xff,	/* lea -1(%r10),%r9 */
+					 0x49, 0x81, 0xf9, 0xff, 0x01, 0, 0 };	/* cmp $511,%r9 */
+	uint32_t skip, inner, unsampled, failed, tail = 0;
+
+	decide(e, f, gil, &skip, &inner, &unsampled);
+	marked_call(e, slot, f, gil);
+	put(e, test_rax, sizeof(test_rax));
+	failed = jump_fwd(e, JE);
+	report(e, f, site, batched, probe);
 	land(e, unsampled);
-	if (f == TRAMP_REALLOC) {
-		put(e, test_r8, sizeof(test_r8));
-		quiet = jump_fwd(e, JE);
-		seq_to_r8(e);
-		*realloc_free = e->off;
-		put(e, nop5, sizeof(nop5));
-		land(e, quiet);
+	if (gil) {
+		put(e, small, sizeof(small));
+		tail = jump_fwd32(e, 0x86);	/* jbe: pymalloc's own */
+		marked_call(e, slot, f, gil);
 	}
-	land(e, child);
+	land(e, failed);
+	put(e, ret, 1);
+	land(e, skip);
 	if (inner)
 		land(e, inner);
+	if (tail)
+		land(e, tail);
+	indirect(e, 0x25, slot);		/* jmp *slot(%rip) */
+}
+
+/*
+ * A sampled-mode realloc trampoline: the old block leaves the set first
+ * (after the call, its address may already be another thread's), and is
+ * put back if the call fails; the new one is sampled for its new size.
+ * %r8 holds 1 (the old block was sampled) | 2 (the new one is).  Sampled:
+ * reported with the old block (%rsi) only if that was sampled too.  Not:
+ * a sampled old block is reported freed at realloc_free.  A raw-domain
+ * realloc with nothing to report is a tail jump; a GIL domain's runs
+ * marked, as pymalloc may hand it to the raw domain.
+ */
+static void sample_realloc(struct emit *e, uint32_t slot, uint32_t site, bool gil, bool batched,
+			   uint32_t *probe, uint32_t *realloc_free)
+{
+	static const uint8_t is_new[] = { 0x49, 0x83, 0xc8, 0x02 };	/* or $2,%r8 */
+	static const uint8_t was_old[] = { 0x41, 0xf6, 0xc0, 0x01 };	/* test $1,%r8b */
+	static const uint8_t sampled_new[] = { 0x41, 0xf6, 0xc0, 0x02 };	/* test $2,%r8b */
+	static const uint8_t no_old[] = { 0x31, 0xf6 };			/* xor %esi,%esi */
+	uint32_t skip, inner, unsampled, call, tail = 0, ok, kept, not_new, quiet, gone;
+
+	take_old(e);
+	decide(e, TRAMP_REALLOC, gil, &skip, &inner, &unsampled);
+	put(e, is_new, sizeof(is_new));
+	call = jump_fwd(e, JMP8);
+	land(e, unsampled);
+	if (!gil) {
+		put(e, test_r8, sizeof(test_r8));
+		tail = jump_fwd32(e, JE32);
+	}
+	land(e, call);
+	marked_call(e, slot, TRAMP_REALLOC, gil);
+	put(e, test_rax, sizeof(test_rax));
+	ok = jump_fwd(e, JNE);
+	put(e, was_old, sizeof(was_old));	/* failed: the old block stays */
+	gone = jump_fwd(e, JE);
+	set_op(e, rsi_r10, INSERT_OFF);
+	land(e, gone);
 	put(e, ret, 1);
+	land(e, ok);
+	put(e, sampled_new, sizeof(sampled_new));
+	not_new = jump_fwd(e, JE);
+	put(e, was_old, sizeof(was_old));
+	kept = jump_fwd(e, JNE);
+	put(e, no_old, sizeof(no_old));
+	land(e, kept);
+	report(e, TRAMP_REALLOC, site, batched, probe);
+	land(e, not_new);
+	put(e, was_old, sizeof(was_old));
+	quiet = jump_fwd(e, JE);
+	seq_to_r8(e);
+	*realloc_free = e->off;
+	put(e, nop5, sizeof(nop5));
+	land(e, quiet);
+	put(e, ret, 1);
+	land(e, skip);
+	if (inner)
+		land(e, inner);
+	if (tail)
+		land(e, tail);
+	indirect(e, 0x25, slot);		/* jmp *slot(%rip) */
+}
+
+void tramp_sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site, bool gil,
+			bool batched, uint32_t *probe, uint32_t *realloc_free)
+{
+	if (f == TRAMP_REALLOC)
+		sample_realloc(e, slot, site, gil, batched, probe, realloc_free);
+	else
+		sample_alloc(e, slot, f, site, gil, batched, probe);
 }
 
 /*

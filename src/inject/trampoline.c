@@ -12,6 +12,7 @@
  * (emit_batched_free, emit_stack_tag).  Stack alignment at each call is
  * the ABI's (entry is 8 mod 16).
  */
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -424,6 +425,7 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRA
 				emit_batched_alloc(&e, slot, f, site, &img->probe[d][f]);
 			else
 				emit_alloc(&e, slot, f != TRAMP_MALLOC, &img->probe[d][f]);
+			assert(e.off <= img->entry[d][f] + TRAMP_SLOT);
 		}
 	}
 }

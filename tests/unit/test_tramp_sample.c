@@ -105,17 +105,37 @@ static void put_stub(int k)
 	memcpy(p + at + 38, &rel, 4);
 }
 
+/* Every thread's bytes left before its next sample */
+static void countdown(int64_t v)
+{
+	struct tramp_thread *t = (struct tramp_thread *)(p + TRAMP_THREADS_OFF);
+	int i;
+
+	for (i = 0; i < TRAMP_THREAD_SLOTS; i++)
+		t[i].countdown = v;
+}
+
+/* This thread's slot: the one taken (the test runs on one thread) */
+static struct tramp_thread *my_slot(void)
+{
+	struct tramp_thread *t = (struct tramp_thread *)(p + TRAMP_THREADS_OFF);
+	int i;
+
+	for (i = 0; i < TRAMP_THREAD_SLOTS - 1; i++)
+		if (t[i].fs)
+			return &t[i];
+	return NULL;
+}
+
 /* Every allocation sampled (always) or none, from now on */
 static void force(bool always)
 {
 	int64_t *draws = (int64_t *)(p + TRAMP_DRAWS_OFF), v = always ? 1 : INT64_MAX / 2;
-	struct tramp_thread *t = (struct tramp_thread *)(p + TRAMP_THREADS_OFF);
 	int i;
 
 	for (i = 0; i < TRAMP_DRAWS; i++)
 		draws[i] = v;
-	for (i = 0; i < TRAMP_THREAD_SLOTS; i++)
-		t[i].countdown = v;
+	countdown(v);
 }
 
 static void *fn(int d, enum tramp_fn f)
@@ -283,6 +303,13 @@ static void test_nested(void **state)
 	assert_int_equal(ring(RAW_ALLOCS)->n, rn + 1);
 	((void (*)(void *, void *))fn(RAW, TRAMP_FREE))(NULL,
 		(void *)ring(RAW_ALLOCS)->ev[rn % RING].rax);
+	/* unsampled, a large block's inner level still takes nothing off the countdown */
+	force(false);
+	countdown(6000);
+	m(NULL, 5000);
+	assert_int_equal(ring(ALLOCS)->n, an + 1);
+	assert_int_equal(ring(RAW_ALLOCS)->n, rn + 1);
+	assert_int_equal(my_slot()->countdown, 1000);
 	assert_true(set_empty());
 }
 
