@@ -418,26 +418,27 @@ static void sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_
 {
 	static const uint8_t small[] = { 0x4d, 0x8d, 0x4a, 0xff,	/* lea -1(%r10),%r9 */
 					 0x49, 0x81, 0xf9, 0xff, 0x01, 0, 0 };	/* cmp $511,%r9 */
-	uint32_t skip, inner, unsampled, failed, tail = 0;
+	uint32_t skip, inner, unsampled, failed, tail;
 
 	decide(e, f, gil, &skip, &inner, &unsampled);
 	marked_call(e, slot, f, gil);
 	put(e, test_rax, sizeof(test_rax));
 	failed = jump_fwd(e, JE);
 	report(e, f, site, batched, probe);
-	land(e, unsampled);
 	if (gil) {
+		land(e, unsampled);
 		put(e, small, sizeof(small));
 		tail = jump_fwd32(e, 0x86);	/* jbe: pymalloc's own */
 		marked_call(e, slot, f, gil);
+	} else {
+		tail = unsampled;
 	}
 	land(e, failed);
 	put(e, ret, 1);
 	land(e, skip);
 	if (inner)
 		land(e, inner);
-	if (tail)
-		land(e, tail);
+	land(e, tail);
 	indirect(e, 0x25, slot);		/* jmp *slot(%rip) */
 }
 

@@ -38,6 +38,19 @@ static struct tramp_image img;
 static uint8_t *p;
 static uint8_t heap[1 << 24];	/* blocks: the object domain's free reads +8 */
 static size_t bump;
+static struct {
+	int calls;
+	void *ctx, *ret;	/* the last call's */
+	size_t a, b;
+} real;
+
+#define NOTE(ctx_, a_, b_, ret_) do {						\
+	real.calls++;								\
+	real.ctx = (ctx_);							\
+	real.a = (size_t)(a_);							\
+	real.b = (size_t)(b_);							\
+	real.ret = (ret_);							\
+} while (0)
 static void *(*raw_malloc)(void *, size_t);
 
 static void *block(void)
@@ -50,22 +63,32 @@ static void *block(void)
 
 static void *fake_malloc(void *ctx, size_t n)
 {
-	return block();
+	void *b = block();
+
+	NOTE(ctx, n, 0, b);
+	return b;
 }
 
 static void *fake_calloc(void *ctx, size_t n, size_t sz)
 {
-	return block();
+	void *b = block();
+
+	NOTE(ctx, n, sz, b);
+	return b;
 }
 
 /* in place for 1 byte, fails for 999 */
 static void *fake_realloc(void *ctx, void *old, size_t n)
 {
-	return n == 999 ? NULL : n == 1 ? old : block();
+	void *b = n == 999 ? NULL : n == 1 ? old : block();
+
+	NOTE(ctx, old, n, b);
+	return b;
 }
 
 static void fake_free(void *ctx, void *b)
 {
+	NOTE(ctx, b, 0, NULL);
 }
 
 /* A GIL domain's allocator that takes its block from the raw domain's (pymalloc's large blocks) */
@@ -136,6 +159,16 @@ static void force(bool always)
 	for (i = 0; i < TRAMP_DRAWS; i++)
 		draws[i] = v;
 	countdown(v);
+}
+
+/* The draws for a mean interval, as the target gets them */
+static void draws_for(uint64_t interval)
+{
+	struct tramp_sample_state st;
+	struct tramp_thread shared;
+
+	tramp_sample_fill(&st, (int64_t *)(p + TRAMP_DRAWS_OFF), &shared, interval, 15, true);
+	countdown(shared.countdown);
 }
 
 static void *fn(int d, enum tramp_fn f)
@@ -216,11 +249,51 @@ static void test_rate(void **state)
 	uint64_t n = 200000, i, want = llround(n * -expm1(-128.0 / 8192));
 	uint64_t a0 = ring(RAW_ALLOCS)->n, f0 = ring(FREES)->n, sampled;
 
+	draws_for(8192);
 	for (i = 0; i < n; i++)
 		fr(NULL, m(NULL, 128));
 	sampled = ring(RAW_ALLOCS)->n - a0;
 	assert_true(sampled > want * 0.9 && sampled < want * 1.1);
 	assert_int_equal(ring(FREES)->n - f0, sampled);
+	assert_true(set_empty());
+}
+
+/* Every trampoline forwards its arguments and the result, sampled or not, small or large. */
+static void test_forwarding(void **state)
+{
+	static const size_t sizes[] = { 0, 8, 512, 513, 100000 };
+	void *ctx = (void *)0xc7c7, *b;
+	int d, always, i;
+
+	for (always = 0; always < 2; always++) {
+		force(always);
+		for (d = 0; d < TRAMP_DOMAINS; d++) {
+			void *(*m)(void *, size_t) = fn(d, TRAMP_MALLOC);
+			void *(*c)(void *, size_t, size_t) = fn(d, TRAMP_CALLOC);
+			void *(*r)(void *, void *, size_t) = fn(d, TRAMP_REALLOC);
+			void (*f)(void *, void *) = fn(d, TRAMP_FREE);
+
+			for (i = 0; i < (int)(sizeof(sizes) / sizeof(sizes[0])); i++) {
+				raw_malloc = fn(RAW, TRAMP_MALLOC);
+				real.calls = 0;
+				b = m(ctx, sizes[i]);
+				assert_ptr_equal(b, real.ret);
+				assert_ptr_equal(real.ctx, ctx);
+				assert_int_equal(real.a, sizes[i]);
+				b = r(ctx, b, sizes[i] + 1);
+				assert_ptr_equal(b, real.ret);
+				assert_int_equal(real.b, sizes[i] + 1);
+				f(ctx, b);
+				assert_ptr_equal((void *)real.a, b);
+				b = c(ctx, 3, sizes[i]);
+				assert_ptr_equal(b, real.ret);
+				assert_int_equal(real.a, 3);
+				assert_int_equal(real.b, sizes[i]);
+				f(ctx, b);
+				assert_int_equal(real.calls, 5);
+			}
+		}
+	}
 	assert_true(set_empty());
 }
 
@@ -352,6 +425,7 @@ static void test_draws(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_forwarding),
 		cmocka_unit_test(test_rate),
 		cmocka_unit_test(test_reallocs),
 		cmocka_unit_test(test_gil_free),
