@@ -183,6 +183,7 @@ static int copy_meta(struct pm_profile *out, const struct pm_profile *p)
 	out->duration_s = p->duration_s;
 	out->target_exited = p->target_exited;
 	out->sample_interval = p->sample_interval;
+	out->max_overhead = p->max_overhead;
 	memcpy(out->dropped, p->dropped, sizeof(out->dropped));
 	out->executable = p->executable ? strdup(p->executable) : NULL;
 	out->libpython = p->libpython ? strdup(p->libpython) : NULL;

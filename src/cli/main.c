@@ -23,6 +23,8 @@
 
 /* `top` redraws this often unless -i says otherwise, as py-spy's does */
 #define TOP_INTERVAL_S	1.0
+/* --max-overhead's first interval without --sample-interval: Go's, jemalloc's and tcmalloc's */
+#define DEFAULT_SAMPLE_INTERVAL	(512 * 1024)
 
 static struct env {
 	struct attach_opts attach;
@@ -63,7 +65,8 @@ static const char doc[] =
 "EXIT STATUS: 0 success, 1 runtime failure, 2 bad input (no such PID, not\n"
 "Python, unsupported version, missing privileges, bad option).";
 
-enum { OPT_VIEW = 0x100, OPT_MAX_LIVE, OPT_MAX_STACKS, OPT_NO_INJECT, OPT_SAMPLE_INTERVAL };
+enum { OPT_VIEW = 0x100, OPT_MAX_LIVE, OPT_MAX_STACKS, OPT_NO_INJECT, OPT_SAMPLE_INTERVAL,
+       OPT_MAX_OVERHEAD };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Profile this process", 0 },
@@ -81,6 +84,9 @@ static const struct argp_option opts[] = {
 	{ "sample-interval", OPT_SAMPLE_INTERVAL, "BYTES", 0, "Sample one allocation per BYTES "
 	  "allocated on average (suffix K, KiB, M, MiB; 0, the default: every allocation); "
 	  "counts are scaled to unbiased estimates", 0 },
+	{ "max-overhead", OPT_MAX_OVERHEAD, "PCT", 0, "Sampled mode (at 512KiB unless "
+	  "--sample-interval says otherwise) whose interval grows while the probes take more "
+	  "than PCT% of the target's CPU time (0 < PCT <= 100)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{},
 };
@@ -102,6 +108,17 @@ static long parse_count(const char *arg, struct argp_state *state)
 
 	if (*end || v <= 0)
 		arg_fail(state, "invalid number: %s", arg);
+	return v;
+}
+
+/* A percentage in (0, 100] */
+static double parse_percent(const char *arg, struct argp_state *state)
+{
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (end == arg || *end || !(v > 0 && v <= 100))
+		arg_fail(state, "invalid percentage (0 < PCT <= 100): %s", arg);
 	return v;
 }
 
@@ -169,6 +186,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_SAMPLE_INTERVAL:
 		env.attach.sample_interval = parse_bytes(arg, state);
 		break;
+	case OPT_MAX_OVERHEAD:
+		env.attach.max_overhead = parse_percent(arg, state);
+		break;
 	case ARGP_KEY_ARG:
 		env.attach.cmd = &state->argv[state->next - 1];
 		state->next = state->argc;
@@ -176,8 +196,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!env.attach.pid == !env.attach.cmd)
 			arg_fail(state, "give either -p PID or -- COMMAND");
+		if (env.attach.max_overhead && !env.attach.sample_interval)
+			env.attach.sample_interval = DEFAULT_SAMPLE_INTERVAL;
 		if (env.attach.sample_interval && env.attach.no_inject)
-			arg_fail(state, "--sample-interval needs the trampolines --no-inject turns off");
+			arg_fail(state, "sampled mode needs the trampolines --no-inject turns off");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -238,15 +260,18 @@ static int finish(struct pm_profile *prof)
 }
 
 /* The session from attach to its end: tables or top's screen, then the profile. */
-static int run(struct collector *col, const struct pytarget *t, struct pm_profile *prof)
+static int run(struct attachment *a, struct overhead *oh, struct pm_profile *prof)
 {
+	const struct pytarget *t = &a->t;
 	struct session_opts so = {
 		.duration = env.duration, .interval = env.interval, .view = env.view,
 		.vopts = &env.vopts, .topts = &env.topts, .tables = tables(),
 	};
-	struct session s = { .col = col, .t = t, .o = &so, .start = session_now() };
+	struct session s = { .col = a->col, .t = t, .o = &so, .start = session_now(),
+			     .sample_interval = env.attach.sample_interval,
+			     .max_overhead = env.attach.max_overhead, .oh = oh };
 	struct timespec wall;
-	char what[128], iv[32];
+	char what[128];
 	bool exited;
 	int err;
 
@@ -259,11 +284,7 @@ static int run(struct collector *col, const struct pytarget *t, struct pm_profil
 		if (!s.iv)
 			return -ENOMEM;
 	}
-	if (env.attach.sample_interval)
-		snprintf(what, sizeof(what), "PID %d (python %s), sampled per %s", t->pid,
-			 t->version, fmt_bytes(env.attach.sample_interval, iv, sizeof(iv)));
-	else
-		snprintf(what, sizeof(what), "PID %d (python %s)", t->pid, t->version);
+	snprintf(what, sizeof(what), "PID %d (python %s)", t->pid, t->version);
 	if (env.top_ui)
 		s.ui = top_ui_open(&env.topts, env.view, what);
 	exited = session_run(&s, &exiting);
@@ -295,6 +316,7 @@ int main(int argc, char **argv)
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
 					  .children = children };
 	struct pm_profile prof = {};
+	struct overhead *oh = NULL;
 	struct attachment *a;
 	struct kfeatures kf;
 	char err[512] = "";
@@ -336,12 +358,21 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	ret = attach_open(&env.attach, &a);
-	if (!ret && run(a->col, &a->t, &prof)) {
+	if (!ret && env.attach.max_overhead) {
+		oh = overhead_new(a, env.attach.sample_interval, env.attach.max_overhead, err,
+				  sizeof(err));
+		if (!oh) {
+			fprintf(stderr, "pymem-bpf: %s\n", err);
+			ret = EXIT_FAILURE;
+		}
+	}
+	if (!ret && run(a, oh, &prof)) {
 		fprintf(stderr, "pymem-bpf: cannot read the kernel maps\n");
 		ret = EXIT_FAILURE;
 	} else if (!ret) {
 		ret = finish(&prof);
 	}
+	overhead_free(oh);
 	attach_close(a);
 	pm_profile_free(&prof);
 	return ret;

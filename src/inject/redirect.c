@@ -38,6 +38,7 @@ struct redirect {
 	int memfd;					/* ours, keeps the probed file open */
 	struct tramp_walk walk;				/* how its trampolines hash a stack */
 	struct redirect_opts o;				/* sampled mode's */
+	uint64_t base;					/* the mapping, in the target */
 };
 
 /*
@@ -265,6 +266,7 @@ int redirect_start(const struct pytarget *t, struct probes *p, const struct redi
 	ret = map_image(in, r, &img, &base, err, errlen);
 	if (ret)
 		goto fail;
+	r->base = base;
 	/* probes first, then the swap: no event falls between the two */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", r->memfd);
 	ret = probes_attach_tramp(p, t->pid, path, &img);
@@ -292,6 +294,19 @@ fail:
 		close(r->memfd);
 	free(r);
 	return ret;
+}
+
+int redirect_sample_interval(struct redirect *r, uint64_t interval)
+{
+	static int64_t draws[TRAMP_DRAWS];
+	struct tramp_sample_state st;
+	struct tramp_thread shared;
+
+	if (!r->o.sample_interval)
+		return -EINVAL;
+	tramp_sample_fill(&st, draws, &shared, interval, r->o.seed, r->o.repeatable);
+	r->o.sample_interval = interval;
+	return remote_write(r->pid, r->base + TRAMP_DRAWS_OFF, draws, sizeof(draws));
 }
 
 void redirect_stop(struct redirect *r)

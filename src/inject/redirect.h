@@ -34,6 +34,12 @@ struct redirect_opts {
  */
 int redirect_start(const struct pytarget *t, struct probes *p, const struct redirect_opts *o,
 		   struct redirect **out, char *err, size_t errlen);
+/*
+ * Sampled mode: from now on the trampolines draw their intervals for this
+ * mean (each thread's next sample point, drawn already, stays); the target
+ * keeps running.  0 or -errno.
+ */
+int redirect_sample_interval(struct redirect *r, uint64_t interval);
 /* Restore the original pointers (every thread stopped again); the mapping stays. */
 void redirect_stop(struct redirect *r);
 

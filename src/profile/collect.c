@@ -26,7 +26,6 @@ struct collector {
 	struct symbolizer *s;
 	struct sym_stack *tab;	/* open addressing, power-of-two size */
 	size_t n, cap;
-	uint64_t sample_interval;	/* sampled mode's, 0: exact */
 };
 
 static struct pm_frame map_full_frame = {
@@ -65,8 +64,7 @@ static int on_news(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-struct collector *collector_new(const struct probes *p, struct symbolizer *s,
-				uint64_t sample_interval)
+struct collector *collector_new(const struct probes *p, struct symbolizer *s)
 {
 	struct collector *c = calloc(1, sizeof(*c));
 	struct timespec ts;
@@ -75,7 +73,6 @@ struct collector *collector_new(const struct probes *p, struct symbolizer *s,
 		return NULL;
 	c->p = p;
 	c->s = s;
-	c->sample_interval = sample_interval;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	c->start_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	c->cap = 1024;
@@ -197,7 +194,7 @@ static int add_stats(struct collector *c, struct pm_profile *out, uint64_t key,
 	cnt.peak_bytes = peak > 0 ? peak : 0;
 	memcpy(cnt.freed_within, st->freed_within, sizeof(cnt.freed_within));
 	memcpy(cnt.lifetime_bytes, st->lifetime_bytes, sizeof(cnt.lifetime_bytes));
-	pm_sample_scale(&cnt, c->sample_interval);
+	pm_sample_objects(&cnt, st->alloc_raw_bytes);
 	if (key == STACK_ID_MAP_FULL)
 		return pm_profile_add(out, &map_full_frame, 1, &cnt);
 	if (e->id != key) {
@@ -246,9 +243,8 @@ int collector_profile(struct collector *c, struct pm_profile *out)
 	if (err)
 		goto out;
 	pm_profile_sum(out);
-	out->sample_interval = c->sample_interval;
-	/* sampled: the peak's time is known, its height only as the stacks' estimates at it */
-	out->peak_live_bytes = c->sample_interval ? out->totals.peak_bytes : g.peak;
+	/* sampled, the peak's height is the weighed bytes' too */
+	out->peak_live_bytes = g.peak;
 	out->peak_time_s = g.peak_ns > c->start_ns ? (g.peak_ns - c->start_ns) / 1e9 : 0;
 out:
 	free(keys);

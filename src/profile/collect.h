@@ -9,9 +9,7 @@
 
 struct collector;
 
-/* sample_interval: sampled mode's (counts are scaled to estimates), 0 exact */
-struct collector *collector_new(const struct probes *p, struct symbolizer *s,
-				uint64_t sample_interval);
+struct collector *collector_new(const struct probes *p, struct symbolizer *s);
 void collector_free(struct collector *c);
 
 /* Wait up to timeout_ms, symbolizing new stacks as the kernel reports them. */

@@ -91,6 +91,12 @@ struct pm_profile {
 	 * seen, and every count is an estimate scaled from those (0: exact).
 	 */
 	uint64_t sample_interval;
+	/*
+	 * --max-overhead: the share of the target's CPU time the interval was
+	 * adapted to (sample_interval is the last in force; each sample is
+	 * weighed with its own).  0: the interval was fixed.
+	 */
+	double max_overhead;
 	struct pm_counts totals;
 	struct pm_delta dtotals;	/* sum of the stacks' d */
 	struct pm_series_info series;

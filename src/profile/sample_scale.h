@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Sampled mode's counts to unbiased estimates (see trampoline.h for the sampling). */
+/* Sampled mode's object counts to estimates (see bpf/sample.bpf.h for the bytes). */
 #ifndef PYMEM_SAMPLE_SCALE_H
 #define PYMEM_SAMPLE_SCALE_H
 
@@ -7,12 +7,14 @@
 #include "profile.h"
 
 /*
- * Scale one stack's sampled counters by 1 / (1 - e^(-size/interval)), the
- * inverse of the probability that an allocation of its average size was
- * sampled, as Go's heap profile does: every counter of the stack, so that
- * its live, freed and lifetime figures stay consistent with its allocated
- * ones.  interval 0 (exact) leaves them alone.
+ * The BPF side weighs each sample's bytes by 1 / (1 - e^(-size/interval)),
+ * the inverse of the probability that it was sampled (Go's estimator), so
+ * a stack's byte counters are estimates already; its object counters still
+ * count samples.  Each is scaled by the stack's bytes estimated per byte
+ * sampled (raw_bytes: what its samples asked for), which is each sample's
+ * own weight when the stack's blocks are of one size.  raw_bytes 0 (exact
+ * mode) leaves them alone.
  */
-void pm_sample_scale(struct pm_counts *c, uint64_t interval);
+void pm_sample_objects(struct pm_counts *c, uint64_t raw_bytes);
 
 #endif

@@ -60,8 +60,11 @@ static int attach_allocator(struct attachment *a, const struct attach_opts *o)
 			return ret;
 	}
 	if (!o->no_inject) {
-		if (ro.sample_interval)
+		if (ro.sample_interval) {
 			sample_seed(&ro);
+			/* before the first sample: each is weighed with the interval it was taken at */
+			probes_sample_interval(a->probes, ro.sample_interval);
+		}
 		ret = redirect_start(t, a->probes, &ro, &a->redir, err, sizeof(err));
 		if (!ret) {
 			probes_every_free_seen(a->probes);
@@ -131,7 +134,7 @@ int attach_open(const struct attach_opts *o, struct attachment **out)
 	fprintf(stderr, "pymem-bpf: attached to PID %d (python %s, %s)\n", a->t.pid, a->t.version,
 		a->t.interp);
 	a->sym = symbolizer_new(&a->t, &sym_ops, a->probes);
-	a->col = a->sym ? collector_new(a->probes, a->sym, o->sample_interval) : NULL;
+	a->col = a->sym ? collector_new(a->probes, a->sym) : NULL;
 	if (!a->col) {
 		fprintf(stderr, "pymem-bpf: out of memory\n");
 		return EXIT_FAILURE;

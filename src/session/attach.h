@@ -26,6 +26,8 @@ struct attach_opts {
 	 * a trap per event); 0: exact.
 	 */
 	uint64_t sample_interval;
+	/* with it: adapt the interval so the probes stay under this % of the target's CPU (0: off) */
+	double max_overhead;
 	struct probes_opts probes;
 };
 
