@@ -83,3 +83,26 @@ def test_nothing_dropped(run):
     version, res = run
     prof = require_ok(res)
     assert not any(prof["dropped"].values()), prof["dropped"]
+
+
+def test_max_overhead():
+    """--max-overhead 1 from 16 KiB: the probes take more than 1% of the target's CPU at that
+    interval, so it grows while the churn runs; each sample keeps the weight of the interval it
+    was taken at, so the estimates hold across the changes."""
+    os.environ["PYMEM_BPF_SAMPLE_SEED"] = "15"
+    try:
+        res = profile_pid("3.12.1", ["heavy_churn", "make_and_hold"],
+                          args=("--sample-interval", "16KiB", "--max-overhead", "1"),
+                          target_args=("--scale", SCALE))
+    finally:
+        del os.environ["PYMEM_BPF_SAMPLE_SEED"]
+    prof = require_ok(res)
+    assert prof["max_overhead_pct"] == 1
+    assert prof["sample_interval"] > 16 * 1024, prof["sample_interval"]
+    assert "adapted: probes under 1% of the target's CPU" in res.stdout, res.stdout
+    pred = at_line(res.report, "heavy_churn")
+    expected = 300_000 * SCALE * res.report["bytearray_1k_bytes"]
+    assert within(total(prof, pred, "alloc_bytes"), expected, 0.05), \
+        excerpt(prof, pred, key="alloc_bytes")
+    assert within(total(prof, under_holder, "live_bytes"), 30_000_000, 0.10), \
+        excerpt(prof, under_holder)
