@@ -25,7 +25,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
-from bench import Child, Failed, finish_target, sidroot  # noqa: E402
+from bench import Child, Failed, finish_target, run_loop, sidroot  # noqa: E402
 
 TARGETS = os.path.join(bench.REPO, "tests", "targets")
 MODES = ["bare", "floor", "sampled", "exact", "tracemalloc"]
@@ -58,15 +58,6 @@ def started(child, stream, pattern, what):
     return child
 
 
-def run_loop(target):
-    """The loop's CPU seconds: on a loaded machine wall time measures the load."""
-    target.send("go\n")
-    m, _ = target.wait_line("stdout", r"^ELAPSED \S+ CPU (\S+)")
-    if not m:
-        raise Failed("target did not finish: " + target.tail("stderr"))
-    return float(m.group(1))
-
-
 def one(args, mode, argv):
     """The loop's CPU seconds under mode."""
     sampled = ["--sample-interval", str(args.interval)]
@@ -79,7 +70,8 @@ def one(args, mode, argv):
             prof.kill()		# SIGKILL: the trampolines stay, their probes go
             prof.p.wait()
             prof = None
-        elapsed = run_loop(target)
+        # CPU time: on a loaded machine wall time measures the load
+        elapsed = run_loop(target, cpu=True)
         if prof:
             rc, _ = prof.stop(signal.SIGINT)
             if rc != 0:

@@ -117,12 +117,7 @@ static struct fixture *fixture_new(bool like_311)
 	};
 	int d, f;
 
-	for (d = 0; d < TRAMP_DOMAINS; d++) {
-		orig[d][TRAMP_MALLOC] = (uintptr_t)fake_malloc;
-		orig[d][TRAMP_CALLOC] = (uintptr_t)fake_calloc;
-		orig[d][TRAMP_REALLOC] = (uintptr_t)fake_realloc;
-		orig[d][TRAMP_FREE] = (uintptr_t)fake_free;
-	}
+	fake_tables(orig, fake_malloc, fake_calloc, fake_realloc, fake_free);
 	tramp_build(&fx.img, orig, &w, false);
 	fx.p = mmap(NULL, TRAMP_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		    -1, 0);

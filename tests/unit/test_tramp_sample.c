@@ -209,14 +209,8 @@ static int setup_with(uint64_t (*orig)[TRAMP__MAX], uint64_t interval)
 static int setup(void **state)
 {
 	uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX];
-	int d;
 
-	for (d = 0; d < TRAMP_DOMAINS; d++) {
-		orig[d][TRAMP_MALLOC] = (uintptr_t)fake_malloc;
-		orig[d][TRAMP_CALLOC] = (uintptr_t)fake_calloc;
-		orig[d][TRAMP_REALLOC] = (uintptr_t)fake_realloc;
-		orig[d][TRAMP_FREE] = (uintptr_t)fake_free;
-	}
+	fake_tables(orig, fake_malloc, fake_calloc, fake_realloc, fake_free);
 	orig[GIL][TRAMP_MALLOC] = (uintptr_t)nested_malloc;
 	return setup_with(orig, 8192);
 }

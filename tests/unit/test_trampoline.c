@@ -73,14 +73,8 @@ static int setup(void **state)
 	struct tramp_walk walk = { .get_tstate = (uintptr_t)no_tstate, .code_type = 0x1234,
 				   .cframe_current_frame = PY_OFF_NONE,
 				   .frame_owner = PY_OFF_NONE };
-	int d;
 
-	for (d = 0; d < TRAMP_DOMAINS; d++) {
-		orig[d][TRAMP_MALLOC] = (uintptr_t)fake_malloc;
-		orig[d][TRAMP_CALLOC] = (uintptr_t)fake_calloc;
-		orig[d][TRAMP_REALLOC] = (uintptr_t)fake_realloc;
-		orig[d][TRAMP_FREE] = (uintptr_t)fake_free;
-	}
+	fake_tables(orig, fake_malloc, fake_calloc, fake_realloc, fake_free);
 	orig[1][TRAMP_CALLOC] = 0;	/* left out */
 	tramp_build(&img, orig, &walk, false);
 	/* the layout the target gets: code, then the guard flag's page */
