@@ -120,6 +120,13 @@ int attach_open(const struct attach_opts *o, struct attachment **out)
 		fprintf(stderr, "pymem-bpf: %s\n", err);
 		return EXIT_BAD_INPUT;
 	}
+	/* a launched interpreter sets PYTHONMALLOC's tables after the redirection, over it */
+	if (o->sample_interval && a->launched && a->t.pythonmalloc[0]) {
+		fprintf(stderr, "pymem-bpf: sampled mode cannot launch a command with "
+			"PYTHONMALLOC=%s (its allocator replaces the trampolines at start-up); "
+			"attach with -p once it runs\n", a->t.pythonmalloc);
+		return EXIT_BAD_INPUT;
+	}
 	warn_coverage(&a->t);
 	/* sampled mode probes no libc function: each would cost a trap per event */
 	if ((o->sample_interval ? probes_load(&a->t, &o->probes, &a->probes) :

@@ -9,7 +9,7 @@ import tempfile
 
 import pytest
 
-from conftest import (DEFAULT_VERSION, UNSUPPORTED, IDLE, SID_TARGETS, T_BAD_INPUT, T_START,
+from conftest import (DEBIAN, DEFAULT_VERSION, UNSUPPORTED, IDLE, SID_TARGETS, T_BAD_INPUT, T_START,
                       Proc, binary, python_exe, sid_root, target_tmpdir)
 
 
@@ -76,6 +76,20 @@ def test_not_root():
     line = reject(drop + [exe, "-p", pid, "-o", out], out)
     assert re.search(r"CAP_BPF|CAP_PERFMON|root|privilege|permission|not permitted", line, re.I), \
         line
+
+
+def test_sampled_launch_with_pythonmalloc():
+    """A launched interpreter applies PYTHONMALLOC after the redirection, over the sampled
+    trampolines: refused rather than a profile that saw nothing."""
+    out = out_path()
+    env = dict(os.environ, PYTHONMALLOC="malloc")
+    prof = Proc([binary(), "--sample-interval", "512KiB", "-o", out, "--", python_exe(DEBIAN),
+                 "-c", "pass"], env=env, name="pymem-bpf")
+    prof.close_stdin()
+    assert prof.wait(T_BAD_INPUT) == 2, prof.describe()
+    lines = [l for l in prof.text("stderr").splitlines() if l.strip()]
+    assert len(lines) == 1 and "PYTHONMALLOC=malloc" in lines[0], prof.describe()
+    assert not os.path.exists(out)
 
 
 def test_output_cannot_be_created():
