@@ -17,7 +17,7 @@ CFLAGS	+= -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ \
 	      -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	      -Wno-compare-distinct-pointer-types
-LDLIBS	:= -lbpf -lelf -lz -ljson-c -lcapstone -lcurl
+LDLIBS	:= -lbpf -lelf -lz -ljson-c -lcapstone -lcurl -lm
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -109,6 +109,8 @@ bench: deps all sidroot $(OUTPUT)/probe_cost
 	$(PYTHON) tests/bench/bench.py --python /usr/bin/python3.11 --depth 28
 	$(PYTHON) tests/bench/bench.py --sid --python /usr/bin/python3.14 --depth 28
 	$(PYTHON) tests/bench/bench.py --sid --python /usr/bin/python3.15 --depth 28
+	$(PYTHON) tests/bench/sampled.py --python /usr/bin/python3.11
+	$(PYTHON) tests/bench/sampled.py --sid --python /usr/bin/python3.14
 
 clean:
 	rm -rf $(OUTPUT)

@@ -52,7 +52,7 @@ static __always_inline __u64 hash_stack(__u32 pid, struct batch_ev *ev)
  */
 __noinline int account_alloc(__u32 pid, struct batch_ev *ev, __u64 now)
 {
-	__u64 made = 0, addr, old, size, id, ts = now;
+	__u64 made = 0, addr, old, size, id, meta, ts = now;
 	bool nested = false, old_gone = false;
 	struct live_slot *v;
 	int err;
@@ -60,13 +60,14 @@ __noinline int account_alloc(__u32 pid, struct batch_ev *ev, __u64 now)
 	if (!ev)
 		return 0;
 	id = hash_stack(pid, ev);
-	size = BATCH_META_SIZE(ev->meta);
+	meta = sample_meta(ev->meta);
+	size = BATCH_META_SIZE(meta);
 	addr = ev->addr;
 	old = ev->old;
 	/* first, so that the old block's bytes never count twice at a peak */
 	if (old && old != addr)
 		old_gone = !release_block(pid, old, now);
-	err = live_add(pid, addr, ev->meta, id, ts);
+	err = live_add(pid, addr, meta, id, ts);
 	if (err == -EEXIST) {
 		v = live_find(pid, addr);
 		nested = v && inner_site(v->site);
@@ -79,12 +80,14 @@ __noinline int account_alloc(__u32 pid, struct batch_ev *ev, __u64 now)
 				drop(DROP_MISSED_FREE);
 			release_block(pid, addr, now);
 		}
-		err = live_add(pid, addr, ev->meta, id, ts);
+		err = live_add(pid, addr, meta, id, ts);
 	}
 	/* an inner realloc already released the old block */
 	if (old_gone && !nested)
 		drop(DROP_UNKNOWN_FREE);
 	count_alloc(id, size, made, ts, !err);
+	if (sample_interval)
+		count_raw(stats_get(id), BATCH_META_SIZE(ev->meta));
 	return 0;
 }
 
@@ -157,6 +160,8 @@ __noinline int account_pair(__u32 pid, struct batch_ev *ev, __u64 now)
 	s = stats_get(hash_stack(pid, ev));
 	if (!s)
 		return 0;
+	count_raw(s, size);
+	size = sample_weigh(size);
 	__sync_fetch_and_add(&s->alloc_bytes, size);
 	__sync_fetch_and_add(&s->alloc_objects, 1);
 	if (made) {

@@ -9,6 +9,7 @@
 #include "common.bpf.h"
 #include "pystack.bpf.h"
 #include "live_table.bpf.h"
+#include "sample.bpf.h"
 
 /* One more entry than stacks: STACK_ID_MAP_FULL, inserted before attach. */
 struct {
@@ -236,13 +237,22 @@ __noinline int record_block(__u64 addr, __u64 meta, __u64 id, __u64 made, __u64 
 	return 0;
 }
 
+/* Sampled mode: the bytes a sample asked for, beside its weighed estimate */
+static __always_inline void count_raw(struct stack_stats *s, __u64 size)
+{
+	if (sample_interval && s)
+		__sync_fetch_and_add(&s->alloc_raw_bytes, size);
+}
+
 /* Walk the stack and record the block; returns the stack's id.  made, now: as for record_block */
 static __always_inline __u64 record_alloc(struct walker *wk, __u32 pid, __u64 addr, __u64 size,
 					  __u32 site, __u64 ip, __u64 made, __u64 now)
 {
 	__u64 id = capture_stack(wk, pid, site, ip);
 
-	record_block(addr, BATCH_META_SIZE(size) | (__u64)site << 56, id, made, now);
+	record_block(addr, BATCH_META_SIZE(sample_weigh(size)) | (__u64)site << 56, id, made, now);
+	if (sample_interval)
+		count_raw(stats_get(id), size);
 	return id;
 }
 

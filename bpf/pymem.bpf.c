@@ -18,6 +18,7 @@
 struct drain {
 	struct event_batch b;
 	__u64 last_alloc;	/* the thread's (struct inflight), 0 for userspace's drain */
+	__u64 last_free;	/* likewise */
 	__u64 now;
 	__u64 from;
 	__u64 end;
@@ -121,6 +122,9 @@ static long batch_step(__u32 i, void *data)
 		return 0;
 	if (w->last_alloc == addr)
 		w->last_alloc = 0;
+	/* allocated again since: its next free is a new release, not a nested level */
+	if (w->last_free == addr && !free_site(site))
+		w->last_free = 0;
 	if (site == BATCH_PAIRED) {
 		w->last = addr;
 		return 0;
@@ -201,11 +205,11 @@ static __always_inline void batch_drain(struct inflight *st, __u32 pid, __u64 se
 	    bpf_probe_read_user(&st->drain.b, sizeof(st->drain.b), (void *)batch_addr))
 		return;
 	st->drain.last_alloc = st->last_alloc;
+	st->drain.last_free = st->last_free;
 	last = batch_account(&st->drain, pid);
 	st->last_alloc = st->drain.last_alloc;
 	/* its nested PyMem_RawFree and free() are the same release */
-	if (last)
-		st->last_free = last;
+	st->last_free = last ?: st->drain.last_free;
 }
 
 SEC("uprobe")
@@ -341,6 +345,7 @@ int drain_batch(struct batch_args *args)
 
 	if (d && !bpf_probe_read_kernel(&d->b, sizeof(d->b), &args->batch)) {
 		d->last_alloc = 0;
+		d->last_free = 0;
 		batch_account(d, args->pid);
 	}
 	return 0;

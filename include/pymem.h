@@ -251,6 +251,12 @@ struct stack_stats {
 	__s64 live_objects;	/* could not hold is allocated, never live */
 	__s64 peak_snap;
 	__u64 peak_gen;
+	/*
+	 * Sampled mode: the bytes the samples asked for, every byte counter
+	 * above being their weighed estimates (bpf/sample.bpf.h); the ratio
+	 * turns the sample counts into object estimates.
+	 */
+	__u64 alloc_raw_bytes;
 };
 
 /*

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "cli_args.h"
 #include "diff.h"
+#include "output_top.h"
 #include "output.h"
 #include "output_json.h"
 #include "pytarget.h"
@@ -181,6 +182,8 @@ static int copy_meta(struct pm_profile *out, const struct pm_profile *p)
 	memcpy(out->version, p->version, sizeof(out->version));
 	out->duration_s = p->duration_s;
 	out->target_exited = p->target_exited;
+	out->sample_interval = p->sample_interval;
+	out->max_overhead = p->max_overhead;
 	memcpy(out->dropped, p->dropped, sizeof(out->dropped));
 	out->executable = p->executable ? strdup(p->executable) : NULL;
 	out->libpython = p->libpython ? strdup(p->libpython) : NULL;
@@ -422,8 +425,14 @@ static void put_dropped(FILE *f, const char *which, const struct pm_profile *p)
 static void put_header(FILE *f, const struct pm_profile *p, const char *which,
 		       const char *path)
 {
-	fprintf(f, "%-4s %s: pid %d, python %s, %.1f s%s\n", which, path, p->pid,
+	char iv[32];
+
+	fprintf(f, "%-4s %s: pid %d, python %s, %.1f s%s", which, path, p->pid,
 		p->version, p->duration_s, p->target_exited ? ", target exited" : "");
+	if (p->sample_interval)
+		fprintf(f, ", sampled per %s (estimates)",
+			fmt_bytes(p->sample_interval, iv, sizeof(iv)));
+	fputc('\n', f);
 }
 
 static void print_report(FILE *f, const struct pm_profile *b, const struct pm_profile *n,

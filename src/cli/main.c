@@ -23,6 +23,8 @@
 
 /* `top` redraws this often unless -i says otherwise, as py-spy's does */
 #define TOP_INTERVAL_S	1.0
+/* --max-overhead's first interval without --sample-interval: Go's, jemalloc's and tcmalloc's */
+#define DEFAULT_SAMPLE_INTERVAL	(512 * 1024)
 
 static struct env {
 	struct attach_opts attach;
@@ -63,7 +65,8 @@ static const char doc[] =
 "EXIT STATUS: 0 success, 1 runtime failure, 2 bad input (no such PID, not\n"
 "Python, unsupported version, missing privileges, bad option).";
 
-enum { OPT_VIEW = 0x100, OPT_MAX_LIVE, OPT_MAX_STACKS, OPT_NO_INJECT };
+enum { OPT_VIEW = 0x100, OPT_MAX_LIVE, OPT_MAX_STACKS, OPT_NO_INJECT, OPT_SAMPLE_INTERVAL,
+       OPT_MAX_OVERHEAD };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Profile this process", 0 },
@@ -78,6 +81,12 @@ static const struct argp_option opts[] = {
 	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks tracked (default 262144)", 0 },
 	{ "no-inject", OPT_NO_INJECT, NULL, 0, "Probe allocator symbols instead of redirecting "
 	  "the allocator tables to trampolines (misses LTO builds' inlined fast path)", 0 },
+	{ "sample-interval", OPT_SAMPLE_INTERVAL, "BYTES", 0, "Sample one allocation per BYTES "
+	  "allocated on average (suffix K, KiB, M, MiB; 0, the default: every allocation); "
+	  "counts are scaled to unbiased estimates", 0 },
+	{ "max-overhead", OPT_MAX_OVERHEAD, "PCT", 0, "Sampled mode (at 512KiB unless "
+	  "--sample-interval says otherwise) whose interval grows while the probes take more "
+	  "than PCT% of the target's CPU time (0 < PCT <= 100)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{},
 };
@@ -100,6 +109,38 @@ static long parse_count(const char *arg, struct argp_state *state)
 	if (*end || v <= 0)
 		arg_fail(state, "invalid number: %s", arg);
 	return v;
+}
+
+/* A percentage in (0, 100] */
+static double parse_percent(const char *arg, struct argp_state *state)
+{
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (end == arg || *end || !(v > 0 && v <= 100))
+		arg_fail(state, "invalid percentage (0 < PCT <= 100): %s", arg);
+	return v;
+}
+
+/* BYTES with an optional K/KiB/M/MiB (binary) suffix */
+static uint64_t parse_bytes(const char *arg, struct argp_state *state)
+{
+	static const struct { const char *s; unsigned int shift; } units[] = {
+		{ "", 0 }, { "K", 10 }, { "KiB", 10 }, { "M", 20 }, { "MiB", 20 },
+	};
+	unsigned long long v;
+	char *end;
+	size_t i;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (end == arg || errno || *arg == '-' || *arg == '+')
+		arg_fail(state, "invalid number of bytes: %s", arg);
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(end, units[i].s) && v <= UINT64_MAX >> (16 + units[i].shift))
+			return v << units[i].shift;
+	arg_fail(state, "invalid number of bytes: %s", arg);
+	return 0;
 }
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
@@ -142,6 +183,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_NO_INJECT:
 		env.attach.no_inject = true;
 		break;
+	case OPT_SAMPLE_INTERVAL:
+		env.attach.sample_interval = parse_bytes(arg, state);
+		break;
+	case OPT_MAX_OVERHEAD:
+		env.attach.max_overhead = parse_percent(arg, state);
+		break;
 	case ARGP_KEY_ARG:
 		env.attach.cmd = &state->argv[state->next - 1];
 		state->next = state->argc;
@@ -149,6 +196,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!env.attach.pid == !env.attach.cmd)
 			arg_fail(state, "give either -p PID or -- COMMAND");
+		if (env.attach.max_overhead && !env.attach.sample_interval)
+			env.attach.sample_interval = DEFAULT_SAMPLE_INTERVAL;
+		if (env.attach.sample_interval && env.attach.no_inject)
+			arg_fail(state, "sampled mode needs the trampolines --no-inject turns off");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -209,13 +260,16 @@ static int finish(struct pm_profile *prof)
 }
 
 /* The session from attach to its end: tables or top's screen, then the profile. */
-static int run(struct collector *col, const struct pytarget *t, struct pm_profile *prof)
+static int run(struct attachment *a, struct overhead *oh, struct pm_profile *prof)
 {
+	const struct pytarget *t = &a->t;
 	struct session_opts so = {
 		.duration = env.duration, .interval = env.interval, .view = env.view,
 		.vopts = &env.vopts, .topts = &env.topts, .tables = tables(),
 	};
-	struct session s = { .col = col, .t = t, .o = &so, .start = session_now() };
+	struct session s = { .col = a->col, .t = t, .o = &so, .start = session_now(),
+			     .sample_interval = env.attach.sample_interval,
+			     .max_overhead = env.attach.max_overhead, .oh = oh };
 	struct timespec wall;
 	char what[128];
 	bool exited;
@@ -262,6 +316,7 @@ int main(int argc, char **argv)
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
 					  .children = children };
 	struct pm_profile prof = {};
+	struct overhead *oh = NULL;
 	struct attachment *a;
 	struct kfeatures kf;
 	char err[512] = "";
@@ -303,12 +358,21 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	ret = attach_open(&env.attach, &a);
-	if (!ret && run(a->col, &a->t, &prof)) {
+	if (!ret && env.attach.max_overhead) {
+		oh = overhead_new(a, env.attach.sample_interval, env.attach.max_overhead, err,
+				  sizeof(err));
+		if (!oh) {
+			fprintf(stderr, "pymem-bpf: %s\n", err);
+			ret = EXIT_FAILURE;
+		}
+	}
+	if (!ret && run(a, oh, &prof)) {
 		fprintf(stderr, "pymem-bpf: cannot read the kernel maps\n");
 		ret = EXIT_FAILURE;
 	} else if (!ret) {
 		ret = finish(&prof);
 	}
+	overhead_free(oh);
 	attach_close(a);
 	pm_profile_free(&prof);
 	return ret;

@@ -206,7 +206,7 @@ void top_ui_draw(struct top_ui *ui, const struct pm_profile *p)
 	static const char keys_line[] = "rank by: l live  a alloc  r rate  f freed<1ms   "
 					"space pause   q quit";
 	static const char wait_line[] = "waiting for the first snapshot...";
-	char *buf = NULL, head[256];
+	char *buf = NULL, head[256], iv[64] = "", b[32];
 	int rows, cols, n;
 	size_t len = 0;
 	FILE *m;
@@ -216,7 +216,10 @@ void top_ui_draw(struct top_ui *ui, const struct pm_profile *p)
 	if (!m)
 		return;
 	fputs(HOME, m);
-	n = snprintf(head, sizeof(head), "pymem-bpf top: %s%s", ui->what,
+	if (p && p->sample_interval)
+		snprintf(iv, sizeof(iv), ", sampled per %s%s", fmt_bytes(p->sample_interval, b,
+			 sizeof(b)), p->max_overhead > 0 ? " (adapting)" : "");
+	n = snprintf(head, sizeof(head), "pymem-bpf top: %s%s%s", ui->what, iv,
 		     ui->paused ? "   PAUSED" : "");
 	fputs(REVERSE, m);
 	put_line(m, head, n < 0 ? 0 : strnlen(head, sizeof(head)), cols);

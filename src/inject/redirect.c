@@ -37,6 +37,8 @@ struct redirect {
 	uint64_t tramp[TRAMP_DOMAINS][TRAMP__MAX];	/* what we put there */
 	int memfd;					/* ours, keeps the probed file open */
 	struct tramp_walk walk;				/* how its trampolines hash a stack */
+	struct redirect_opts o;				/* sampled mode's */
+	uint64_t base;					/* the mapping, in the target */
 };
 
 /*
@@ -153,6 +155,27 @@ static int map_guard(struct inject *in, uint64_t base, char *err, size_t errlen)
 	return ret;
 }
 
+/* Sampled mode's state, draws and shared thread slot, before any trampoline runs */
+static int sample_setup(struct inject *in, const struct redirect *r, uint64_t base,
+			char *err, size_t errlen)
+{
+	static int64_t draws[TRAMP_DRAWS];
+	struct tramp_sample_state st;
+	struct tramp_thread shared;
+	int ret;
+
+	tramp_sample_fill(&st, draws, &shared, r->o.sample_interval, r->o.seed, r->o.repeatable);
+	ret = inject_write(in, base + TRAMP_DRAWS_OFF, draws, sizeof(draws));
+	if (!ret)
+		ret = inject_write(in, base + TRAMP_SAMPLE_OFF, &st, sizeof(st));
+	if (!ret)
+		ret = inject_write(in, base + TRAMP_THREADS_OFF + (TRAMP_THREAD_SLOTS - 1) * 32,
+				   &shared, sizeof(shared));
+	if (ret)
+		snprintf(err, errlen, "cannot set up sampling in the target: %s", strerror(-ret));
+	return ret;
+}
+
 /* memfd_create + write + mmap in the stopped target; returns the mapping's address. */
 static int map_image(struct inject *in, struct redirect *r, const struct tramp_image *img,
 		     uint64_t *base, char *err, size_t errlen)
@@ -161,7 +184,7 @@ static int map_image(struct inject *in, struct redirect *r, const struct tramp_i
 	uint64_t scratch = inject_scratch(in, sizeof(name));
 	char path[64];
 	long fd, addr;
-	int perr = 0;
+	int perr = 0, ret;
 
 	if (!scratch || inject_write(in, scratch, name, sizeof(name))) {
 		snprintf(err, errlen, "cannot write into the target");
@@ -190,7 +213,10 @@ static int map_image(struct inject *in, struct redirect *r, const struct tramp_i
 		return addr;
 	}
 	*base = addr;
-	return map_guard(in, addr, err, errlen);
+	ret = map_guard(in, addr, err, errlen);
+	if (!ret && r->o.sample_interval)
+		ret = sample_setup(in, r, addr, err, errlen);
+	return ret;
 }
 
 static int write_tables(struct inject *in, struct redirect *r,
@@ -206,8 +232,8 @@ static int write_tables(struct inject *in, struct redirect *r,
 	return 0;
 }
 
-int redirect_start(const struct pytarget *t, struct probes *p, struct redirect **out,
-		   char *err, size_t errlen)
+int redirect_start(const struct pytarget *t, struct probes *p, const struct redirect_opts *o,
+		   struct redirect **out, char *err, size_t errlen)
 {
 	uint64_t now[TRAMP_DOMAINS][TRAMP__MAX], base = 0;
 	struct tramp_image img;
@@ -221,6 +247,7 @@ int redirect_start(const struct pytarget *t, struct probes *p, struct redirect *
 		return -ENOMEM;
 	r->pid = t->pid;
 	r->memfd = -1;
+	r->o = *o;
 	ret = find_tables(t, r, err, errlen);
 	if (ret)
 		goto fail;
@@ -235,10 +262,11 @@ int redirect_start(const struct pytarget *t, struct probes *p, struct redirect *
 		ret = -EAGAIN;
 		goto fail;
 	}
-	tramp_build(&img, r->orig, &r->walk);
+	tramp_build(&img, r->orig, &r->walk, r->o.sample_interval != 0);
 	ret = map_image(in, r, &img, &base, err, errlen);
 	if (ret)
 		goto fail;
+	r->base = base;
 	/* probes first, then the swap: no event falls between the two */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", r->memfd);
 	ret = probes_attach_tramp(p, t->pid, path, &img);
@@ -266,6 +294,19 @@ fail:
 		close(r->memfd);
 	free(r);
 	return ret;
+}
+
+int redirect_sample_interval(struct redirect *r, uint64_t interval)
+{
+	static int64_t draws[TRAMP_DRAWS];
+	struct tramp_sample_state st;
+	struct tramp_thread shared;
+
+	if (!r->o.sample_interval)
+		return -EINVAL;
+	tramp_sample_fill(&st, draws, &shared, interval, r->o.seed, r->o.repeatable);
+	r->o.sample_interval = interval;
+	return remote_write(r->pid, r->base + TRAMP_DRAWS_OFF, draws, sizeof(draws));
 }
 
 void redirect_stop(struct redirect *r)

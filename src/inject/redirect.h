@@ -7,11 +7,23 @@
 #ifndef PYMEM_REDIRECT_H
 #define PYMEM_REDIRECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "probes.h"
 #include "pytarget.h"
 
 struct redirect;
+
+struct redirect_opts {
+	/*
+	 * Sampled mode (trampoline.h): one allocation per sample_interval bytes
+	 * on average, the trampolines' generators seeded from seed; 0: exact.
+	 */
+	uint64_t sample_interval;
+	uint64_t seed;
+	bool repeatable;	/* every thread draws the same sequence from seed */
+};
 
 /*
  * Install the trampolines and their probes with every thread of the target
@@ -20,8 +32,14 @@ struct redirect;
  * -EPERM ptrace refused, -EBUSY tables already hooked (tracemalloc,
  * debug hooks, a custom allocator), -ENOENT tables not found.
  */
-int redirect_start(const struct pytarget *t, struct probes *p, struct redirect **out,
-		   char *err, size_t errlen);
+int redirect_start(const struct pytarget *t, struct probes *p, const struct redirect_opts *o,
+		   struct redirect **out, char *err, size_t errlen);
+/*
+ * Sampled mode: from now on the trampolines draw their intervals for this
+ * mean (each thread's next sample point, drawn already, stays); the target
+ * keeps running.  0 or -errno.
+ */
+int redirect_sample_interval(struct redirect *r, uint64_t interval);
 /* Restore the original pointers (every thread stopped again); the mapping stays. */
 void redirect_stop(struct redirect *r);
 

@@ -12,174 +12,44 @@
  * (emit_batched_free, emit_stack_tag).  Stack alignment at each call is
  * the ABI's (entry is 8 mod 16).
  */
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include "py_offsets.h"
-#include "trampoline.h"
+#include "tramp_emit.h"
 
 /* the slot index and the flush test are 8-bit immediates */
 _Static_assert(PYMEM_BATCH <= 128 && !(PYMEM_BATCH & (PYMEM_BATCH - 1)),
 	       "the batch must be a small power of two");
 _Static_assert(sizeof(struct batch_ev) == 32, "a batch slot is 1 << 5 bytes");
 
-static const uint8_t nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
-/* A large odd multiplier (2^64 / golden ratio) */
-#define HASH_MUL	0x9e3779b97f4a7c15ULL
 
-struct emit {
-	uint8_t *p;
-	uint32_t off;
-};
-
-static void put(struct emit *e, const uint8_t *b, size_t n)
+/* After a raw-domain allocation's call: the event at its probe point, with no hash */
+void tramp_alloc_report(struct emit *e, uint32_t *probe)
 {
-	memcpy(e->p + e->off, b, n);
-	e->off += n;
+	put(e, caller_to_rcx, sizeof(caller_to_rcx));
+	seq_to_r8(e);
+	put(e, no_hash, sizeof(no_hash));
+	probe_point(e, probe);
 }
-
-static void put1(struct emit *e, uint8_t b)
-{
-	put(e, &b, 1);
-}
-
-static void put4(struct emit *e, uint32_t v)
-{
-	put(e, (const uint8_t *)&v, 4);
-}
-
-/* An instruction whose last 4 bytes (then tail bytes of immediate) address off in the mapping */
-static void rip_op(struct emit *e, const uint8_t *op, size_t n, uint32_t off, size_t tail)
-{
-	int32_t disp = (int32_t)off - (int32_t)(e->off + n + 4 + tail);
-
-	put(e, op, n);
-	put(e, (const uint8_t *)&disp, 4);
-}
-
-/* An instruction ending in a 32-bit displacement (a field offset) */
-static void disp_op(struct emit *e, const uint8_t *op, size_t n, uint32_t disp)
-{
-	put(e, op, n);
-	put4(e, disp);
-}
-
-/* cmpb $0, guard(%rip): is this the profiled process, not a forked child? */
-static void check_guard(struct emit *e)
-{
-	static const uint8_t cmpb[] = { 0x80, 0x3d };
-
-	rip_op(e, cmpb, sizeof(cmpb), TRAMP_GUARD_OFF, 1);
-	put1(e, 0x00);
-}
-
-/* check the guard; je over the nop5; nop5 */
-static void probe_point(struct emit *e, uint32_t *probe)
-{
-	check_guard(e);
-	put1(e, 0x74);
-	put1(e, sizeof(nop5));
-	*probe = e->off;
-	put(e, nop5, sizeof(nop5));
-}
-
-/* call/jmp *disp32(%rip), aimed at an 8-byte slot */
-static void indirect(struct emit *e, uint8_t modrm, uint32_t slot)
-{
-	const uint8_t op[] = { 0xff, modrm };
-
-	rip_op(e, op, sizeof(op), slot, 0);
-}
-
-/* mov seq(%rip),%r8: what the BPF side needs to know of the batch */
-static void seq_to_r8(struct emit *e)
-{
-	static const uint8_t op[] = { 0x4c, 0x8b, 0x05 };
-
-	rip_op(e, op, sizeof(op), TRAMP_SEQ_OFF, 0);
-}
-
-/* A short forward jump (jcc rel8 or jmp rel8) to be aimed by land() */
-static uint32_t jump_fwd(struct emit *e, uint8_t opcode)
-{
-	put1(e, opcode);
-	put1(e, 0);
-	return e->off;
-}
-
-/* A long one: jcc rel32 (0x0f 0x8X) */
-static uint32_t jump_fwd32(struct emit *e, uint8_t cc)
-{
-	put1(e, 0x0f);
-	put1(e, cc);
-	put4(e, 0);
-	return e->off | 0x80000000U;
-}
-
-static void land(struct emit *e, uint32_t from)
-{
-	int32_t rel;
-
-	if (from & 0x80000000U) {
-		from &= ~0x80000000U;
-		rel = (int32_t)(e->off - from);
-		memcpy(e->p + from - 4, &rel, 4);
-		return;
-	}
-	e->p[from - 1] = (uint8_t)(e->off - from);
-}
-
-static const uint8_t caller_to_rcx[] = { 0x48, 0x8b, 0x0c, 0x24 };	/* mov (%rsp),%rcx */
-static const uint8_t no_hash[] = { 0x45, 0x31, 0xc9 };			/* xor %r9d,%r9d */
-
-/*
- * The real allocation call, its arguments kept on the stack across it and
- * restored to %rsi (and %rdx) after it.
- */
-static void call_real(struct emit *e, uint32_t slot, bool three_args)
-{
-	static const uint8_t sub8[] = { 0x48, 0x83, 0xec, 0x08 }, add8[] = { 0x48, 0x83, 0xc4, 0x08 };
-
-	put1(e, 0x56);			/* push %rsi */
-	if (three_args) {
-		put1(e, 0x52);		/* push %rdx */
-		put(e, sub8, 4);	/* keep the call 16-byte aligned */
-	}
-	indirect(e, 0x15, slot);	/* call *slot(%rip) */
-	if (three_args) {
-		put(e, add8, 4);
-		put1(e, 0x5a);		/* pop %rdx */
-	}
-	put1(e, 0x5e);			/* pop %rsi */
-}
-
-#define JE	0x74
-#define JNE	0x75
-#define JAE	0x73
-#define JMP8	0xeb
-#define JE32	0x84
-#define JNE32	0x85
 
 /* The raw domain's allocations: every one hits its probe point, with no hash. */
 static void emit_alloc(struct emit *e, uint32_t slot, bool three_args, uint32_t *probe)
 {
 	call_real(e, slot, three_args);
-	put(e, caller_to_rcx, sizeof(caller_to_rcx));
-	seq_to_r8(e);
-	put(e, no_hash, sizeof(no_hash));
-	probe_point(e, probe);
+	tramp_alloc_report(e, probe);
 	put1(e, 0xc3);			/* ret */
 }
 
 /*
- * A GIL domain's allocation: the real call, then (guard set, result not
- * NULL) the shared stack_tag logs it, or asks for the probe point with
- * %edi = 1, %r8 the count and %r9 the hash to learn.
+ * After a GIL domain's allocation (%rax not NULL, the guard set): the
+ * shared stack_tag logs it, or asks for the probe point with %edi = 1, %r8
+ * the count and %r9 the hash to learn.  Returns the jump over that probe
+ * point, for the caller to aim at its ret.
  */
-static void emit_batched_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site,
-			       uint32_t *probe)
+uint32_t tramp_batched_log(struct emit *e, enum tramp_fn f, uint32_t site, uint32_t *probe)
 {
-	static const uint8_t test_rax[] = { 0x48, 0x85, 0xc0 };
 	static const uint8_t size_rsi[] = { 0x48, 0x89, 0xf7 };		/* mov %rsi,%rdi */
 	static const uint8_t size_rdx[] = { 0x48, 0x89, 0xd7 };		/* mov %rdx,%rdi */
 	static const uint8_t times_rdx[] = { 0x48, 0x0f, 0xaf, 0xfa };	/* imul %rdx,%rdi */
@@ -187,14 +57,9 @@ static void emit_batched_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, u
 	static const uint8_t no_old[] = { 0x45, 0x31, 0xc0 };		/* xor %r8d,%r8d */
 	static const uint8_t site_r10[] = { 0x41, 0xba };		/* mov $imm32,%r10d */
 	static const uint8_t test_edi[] = { 0x85, 0xff };
-	uint32_t failed, child, logged;
+	uint32_t logged;
 	int32_t rel;
 
-	call_real(e, slot, f != TRAMP_MALLOC);
-	put(e, test_rax, sizeof(test_rax));
-	failed = jump_fwd(e, JE);	/* a failed call allocates nothing, frees nothing */
-	check_guard(e);
-	child = jump_fwd(e, JE);
 	put(e, caller_to_rcx, sizeof(caller_to_rcx));
 	switch (f) {
 	case TRAMP_CALLOC:
@@ -219,6 +84,21 @@ static void emit_batched_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, u
 	logged = jump_fwd(e, JE);
 	*probe = e->off;
 	put(e, nop5, sizeof(nop5));
+	return logged;
+}
+
+/* A GIL domain's allocation: the real call, then (guard set, result not NULL) its log. */
+static void emit_batched_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site,
+			       uint32_t *probe)
+{
+	uint32_t failed, child, logged;
+
+	call_real(e, slot, f != TRAMP_MALLOC);
+	put(e, test_rax, sizeof(test_rax));
+	failed = jump_fwd(e, JE);	/* a failed call allocates nothing, frees nothing */
+	check_guard(e);
+	child = jump_fwd(e, JE);
+	logged = tramp_batched_log(e, f, site, probe);
 	land(e, failed);
 	land(e, child);
 	land(e, logged);
@@ -233,80 +113,39 @@ static void emit_free(struct emit *e, uint32_t slot, uint32_t *probe)
 	indirect(e, 0x25, slot);	/* jmp *slot(%rip) */
 }
 
-/* %rdx = the batch's slot for event %rax (the count), %rcx = its offset in the batch */
-static void batch_slot(struct emit *e)
-{
-	static const uint8_t index[] = { 0x89, 0xc1,			/* mov %eax,%ecx */
-					 0x83, 0xe1, PYMEM_BATCH - 1,	/* and $N-1,%ecx */
-					 0x48, 0xc1, 0xe1, 0x05 };	/* shl $5,%rcx */
-	static const uint8_t lea_batch[] = { 0x48, 0x8d, 0x15 };	/* lea batch(%rip),%rdx */
-	static const uint8_t add[] = { 0x48, 0x01, 0xca };		/* add %rcx,%rdx */
-
-	put(e, index, sizeof(index));
-	rip_op(e, lea_batch, sizeof(lea_batch), TRAMP_BATCH_OFF, 0);
-	put(e, add, sizeof(add));
-}
 
 /*
- * Event %rax is in its slot: count it (the slot before the count, so that
- * a reader that sees the count sees the event), and jump (jne, returned)
- * unless it is a flush, which falls through with the count in %r8.
+ * An object-domain free of a code object (its type read at +8: code
+ * objects are not GC-tracked, so the block %rsi is the object) changes the
+ * salt.  Clobbers %rax.
  */
-static uint32_t batch_commit(struct emit *e)
+void tramp_code_free(struct emit *e)
 {
-	static const uint8_t inc[] = { 0x48, 0xff, 0xc0 };		/* inc %rax */
-	static const uint8_t store_seq[] = { 0x48, 0x89, 0x05 };	/* mov %rax,seq(%rip) */
-	static const uint8_t full[] = { 0xa8, PYMEM_BATCH_FLUSH - 1 };	/* test $F-1,%al */
-	static const uint8_t seq_r8[] = { 0x49, 0x89, 0xc0 };		/* mov %rax,%r8 */
-	uint32_t part;
-
-	put(e, inc, sizeof(inc));
-	rip_op(e, store_seq, sizeof(store_seq), TRAMP_SEQ_OFF, 0);
-	put(e, full, sizeof(full));
-	part = jump_fwd(e, JNE);
-	put(e, seq_r8, sizeof(seq_r8));
-	return part;
-}
-
-static void load_seq(struct emit *e)
-{
-	static const uint8_t op[] = { 0x48, 0x8b, 0x05 };		/* mov seq(%rip),%rax */
-
-	rip_op(e, op, sizeof(op), TRAMP_SEQ_OFF, 0);
-}
-
-/*
- * A GIL domain's free: the block goes into the next slot of the batch and
- * the real free runs at once; only every PYMEM_BATCH_FLUSH-th event reaches
- * the probe point.  An object-domain free of a code object (its type read
- * at +8: code objects are not GC-tracked, so the block is the object)
- * changes the salt.  Clobbers %rax, %rcx, %rdx, %r8 and %r9, which
- * free(ctx, p) leaves to its callee.
- */
-static void emit_batched_free(struct emit *e, uint32_t slot, uint32_t site, bool obj,
-			      uint32_t *probe)
-{
-	static const uint8_t test_rsi[] = { 0x48, 0x85, 0xf6 };
 	static const uint8_t type_rax[] = { 0x48, 0x8b, 0x46, 0x08 };	/* mov 8(%rsi),%rax */
 	static const uint8_t cmp_type[] = { 0x48, 0x3b, 0x05 };		/* cmp type(%rip),%rax */
 	static const uint8_t inc_salt[] = { 0x48, 0xff, 0x05 };		/* incq salt(%rip) */
+	uint32_t other;
+
+	put(e, type_rax, sizeof(type_rax));
+	rip_op(e, cmp_type, sizeof(cmp_type), TRAMP_CODETYPE_OFF, 0);
+	other = jump_fwd(e, JNE);
+	rip_op(e, inc_salt, sizeof(inc_salt), TRAMP_SALT_OFF, 0);
+	land(e, other);
+}
+
+/*
+ * The free of %rsi into the next slot of the batch, and every
+ * PYMEM_BATCH_FLUSH-th event its probe point.  Returns the jump over that,
+ * for the caller to aim at the real free.
+ */
+uint32_t tramp_batched_free_log(struct emit *e, uint32_t site, uint32_t *probe)
+{
 	static const uint8_t store[] = { 0x48, 0x89, 0x32 };		/* mov %rsi,(%rdx) */
 	static const uint8_t meta[] = { 0x41, 0xb9 };			/* mov $site,%r9d */
 	static const uint8_t meta_shift[] = { 0x49, 0xc1, 0xe1, 0x38,	/* shl $56,%r9 */
 					      0x4c, 0x89, 0x4a, 0x10 };	/* mov %r9,16(%rdx) */
-	uint32_t null, child, part, other;
+	uint32_t part;
 
-	put(e, test_rsi, sizeof(test_rsi));
-	null = jump_fwd(e, JE);			/* free(NULL): nothing to see */
-	check_guard(e);
-	child = jump_fwd(e, JE);		/* a forked child keeps no batch */
-	if (obj) {
-		put(e, type_rax, sizeof(type_rax));
-		rip_op(e, cmp_type, sizeof(cmp_type), TRAMP_CODETYPE_OFF, 0);
-		other = jump_fwd(e, JNE);
-		rip_op(e, inc_salt, sizeof(inc_salt), TRAMP_SALT_OFF, 0);
-		land(e, other);
-	}
 	load_seq(e);
 	batch_slot(e);
 	put(e, store, sizeof(store));
@@ -316,6 +155,27 @@ static void emit_batched_free(struct emit *e, uint32_t slot, uint32_t site, bool
 	part = batch_commit(e);
 	*probe = e->off;
 	put(e, nop5, sizeof(nop5));
+	return part;
+}
+
+/*
+ * A GIL domain's free: the block goes into the batch and the real free
+ * runs at once; only every PYMEM_BATCH_FLUSH-th event reaches the probe
+ * point.  Clobbers %rax, %rcx, %rdx, %r8 and %r9, which free(ctx, p) leaves
+ * to its callee.
+ */
+static void emit_batched_free(struct emit *e, uint32_t slot, uint32_t site, bool obj,
+			      uint32_t *probe)
+{
+	uint32_t null, child, part;
+
+	put(e, test_rsi, sizeof(test_rsi));
+	null = jump_fwd(e, JE);			/* free(NULL): nothing to see */
+	check_guard(e);
+	child = jump_fwd(e, JE);		/* a forked child keeps no batch */
+	if (obj)
+		tramp_code_free(e);
+	part = tramp_batched_free_log(e, site, probe);
 	land(e, null);
 	land(e, child);
 	land(e, part);
@@ -371,7 +231,7 @@ static void emit_stack_tag(struct emit *e, const struct tramp_walk *w, uint32_t 
 	static const uint8_t push_r8[] = { 0x41, 0x50 }, push_r10[] = { 0x41, 0x52 };
 	static const uint8_t sub8[] = { 0x48, 0x83, 0xec, 0x08 };
 	static const uint8_t quiet_test[] = { 0x80, 0x3d };		/* cmpb $imm8,nop(%rip) */
-	static const uint8_t test_rax[] = { 0x48, 0x85, 0xc0 }, test_rdx[] = { 0x48, 0x85, 0xd2 };
+	static const uint8_t test_rdx[] = { 0x48, 0x85, 0xd2 };
 	static const uint8_t fsbase[] = { 0x64, 0x48, 0x8b, 0x14, 0x25, 0, 0, 0, 0 };
 	static const uint8_t cmp_tid[] = { 0x48, 0x3b, 0x90 };		/* cmp disp32(%rax),%rdx */
 	static const uint8_t frame_rax[] = { 0x48, 0x8b, 0x90 };	/* mov disp32(%rax),%rdx */
@@ -522,7 +382,7 @@ enum pymem_site tramp_site(int d, enum tramp_fn f)
 }
 
 void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX],
-		 const struct tramp_walk *walk)
+		 const struct tramp_walk *walk, bool sampled)
 {
 	struct emit e = { .p = img->bytes };
 	bool batched_allocs = walk && walk->get_tstate;
@@ -538,6 +398,8 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRA
 	}
 	if (walk)
 		memcpy(img->bytes + TRAMP_CODETYPE_OFF, &walk->code_type, 8);
+	if (sampled)
+		tramp_sample_shared(&e);
 	for (d = 0; d < TRAMP_DOMAINS; d++) {
 		for (f = 0; f < TRAMP__MAX; f++) {
 			uint32_t slot = TRAMP_SLOTS_OFF + (d * TRAMP__MAX + f) * 8;
@@ -548,7 +410,14 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRA
 			memcpy(img->bytes + slot, &orig[d][f], 8);
 			e.off = (d * TRAMP__MAX + f) * TRAMP_SLOT;
 			img->entry[d][f] = e.off;
-			if (f == TRAMP_FREE && TRAMP_BATCHED(d))
+			if (sampled && f == TRAMP_FREE)
+				tramp_sample_free(&e, slot, site, TRAMP_BATCHED(d), d == TRAMP_OBJ,
+						  &img->probe[d][f]);
+			else if (sampled)
+				tramp_sample_alloc(&e, slot, f, site, TRAMP_BATCHED(d),
+						   TRAMP_BATCHED(d) && batched_allocs,
+						   &img->probe[d][f], &img->realloc_free[d]);
+			else if (f == TRAMP_FREE && TRAMP_BATCHED(d))
 				emit_batched_free(&e, slot, site, d == TRAMP_OBJ, &img->probe[d][f]);
 			else if (f == TRAMP_FREE)
 				emit_free(&e, slot, &img->probe[d][f]);
@@ -556,6 +425,7 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRA
 				emit_batched_alloc(&e, slot, f, site, &img->probe[d][f]);
 			else
 				emit_alloc(&e, slot, f != TRAMP_MALLOC, &img->probe[d][f]);
+			assert(e.off <= img->entry[d][f] + TRAMP_SLOT);
 		}
 	}
 }

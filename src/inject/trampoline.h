@@ -27,6 +27,15 @@
  * Stack hashing is skipped while the batch's probe point is a bare NOP
  * (no probe attached: pymem-bpf is gone), so trampolines left behind cost
  * a few instructions.
+ *
+ * Sampled mode (tramp_sample.c) decides in the trampolines which events
+ * are seen at all, as Go's heap profiler does: a countdown of the bytes a
+ * thread allocates, reset on crossing zero to a draw from an exponential
+ * distribution of mean the interval, samples each allocation of s bytes
+ * with probability 1 - e^(-s/interval).  Only a sampled block enters the
+ * batch or hits a probe, and goes into a set in the data pages that the
+ * free trampolines check, so that an unsampled block's free is seen by
+ * no one either.
  */
 #ifndef PYMEM_TRAMPOLINE_H
 #define PYMEM_TRAMPOLINE_H
@@ -53,9 +62,11 @@ enum tramp_fn {
  * without a lock serves them; the raw domain is called without.
  */
 #define TRAMP_BATCHED(d)	((d) != 0)
-#define TRAMP_SLOT	128	/* bytes of code per trampoline */
+#define TRAMP_SLOT	256	/* bytes of code per trampoline */
 #define TRAMP_SHARED_OFF (TRAMP_DOMAINS * TRAMP__MAX * TRAMP_SLOT)
-#define TRAMP_SHARED	512	/* the stack hashing code the batched allocations call */
+/* the stack hashing code the batched allocations call, then sampled mode's routines */
+#define TRAMP_SHARED	1024
+#define TRAMP_SAMPLE_CODE_OFF (TRAMP_SHARED_OFF + 512)
 #define TRAMP_CODE_SIZE	(TRAMP_SHARED_OFF + TRAMP_SHARED)
 /* the original function pointers the code calls through, then the getter and &PyCode_Type */
 #define TRAMP_SLOTS_OFF	TRAMP_CODE_SIZE
@@ -63,20 +74,39 @@ enum tramp_fn {
 #define TRAMP_CODETYPE_OFF (TRAMP_GETTER_OFF + 8)
 #define TRAMP_IMAGE_SIZE (TRAMP_CODETYPE_OFF + 8)
 /*
- * The image fills the mapping's first page.  The data pages follow: the
- * guard flag is the first byte of the second page, then the batch
- * (struct event_batch), the salt, and from the third page the tag table of
- * stack hashes met.
+ * The image fills the mapping's first two pages.  The data pages follow:
+ * the guard flag is the first byte of the third page, then the batch
+ * (struct event_batch), the salt, sampled mode's state (struct
+ * tramp_sample_state), and from the fourth page the tag table of stack
+ * hashes met, then sampled mode's table of draws and set of sampled blocks.
  */
 #define TRAMP_PAGE	4096
-#define TRAMP_GUARD_OFF	TRAMP_PAGE
+#define TRAMP_GUARD_OFF	(2 * TRAMP_PAGE)
 #define TRAMP_BATCH_OFF	(TRAMP_GUARD_OFF + 64)
 #define TRAMP_SEQ_OFF	(TRAMP_BATCH_OFF + offsetof(struct event_batch, seq))
 #define TRAMP_SALT_OFF	(TRAMP_GUARD_OFF + 3072)
+#define TRAMP_SAMPLE_OFF (TRAMP_GUARD_OFF + 3136)
 #define TRAMP_TAGS	8192
 #define TRAMP_WAYS	4	/* tags a set holds: 32 bytes, in one cache line */
-#define TRAMP_TAGS_OFF	(2 * TRAMP_PAGE)
-#define TRAMP_MAP_SIZE	(TRAMP_TAGS_OFF + TRAMP_TAGS * 8)
+#define TRAMP_TAGS_OFF	(TRAMP_GUARD_OFF + TRAMP_PAGE)
+/* exponential draws, picked at random: a power of two */
+#define TRAMP_DRAWS	4096
+#define TRAMP_DRAWS_OFF	(TRAMP_TAGS_OFF + TRAMP_TAGS * 8)
+/*
+ * The set of sampled blocks: buckets of one cache line, TRAMP_SET_WAYS
+ * addresses each, and a byte per bucket that counts its blocks (0: a free
+ * that hashes there is not sampled, known from a 4 KiB table), its top
+ * bit set once a sampled block found the bucket full (from then on every
+ * free that hashes there is reported).
+ */
+#define TRAMP_SET_BUCKETS 4096
+#define TRAMP_SET_WAYS	8
+#define TRAMP_SET_FULL	0x80
+#define TRAMP_SET_COUNTS_OFF (TRAMP_DRAWS_OFF + TRAMP_DRAWS * 8)
+#define TRAMP_SET_OFF	(TRAMP_SET_COUNTS_OFF + TRAMP_SET_BUCKETS)
+/* the threads' sampling state (struct tramp_thread) */
+#define TRAMP_THREADS_OFF (TRAMP_SET_OFF + TRAMP_SET_BUCKETS * 64)
+#define TRAMP_MAP_SIZE	(TRAMP_THREADS_OFF + TRAMP_THREAD_SLOTS * 32)
 #define TRAMP_DATA_SIZE	(TRAMP_MAP_SIZE - TRAMP_GUARD_OFF)
 /* frames a trampoline hashes at most; a deeper stack is the BPF walker's */
 #define TRAMP_MAX_FRAMES	PYMEM_MAX_FRAMES
@@ -104,11 +134,54 @@ struct tramp_image {
 	uint32_t entry[TRAMP_DOMAINS][TRAMP__MAX];	/* offset of each trampoline */
 	uint32_t probe[TRAMP_DOMAINS][TRAMP__MAX];	/* offset of its nop5 */
 	uint32_t flush;		/* the batched allocations' flush nop5 (0: none) */
+	/*
+	 * Sampled mode: the nop5 where a realloc reports its old block freed
+	 * (it was sampled, the new one is not), as a free's probe point sees
+	 * it: the block in %rsi, the batch's count in %r8.  0: none.
+	 */
+	uint32_t realloc_free[TRAMP_DOMAINS];
 };
+
+/*
+ * Sampled mode's state at TRAMP_SAMPLE_OFF: each thread's generator
+ * starts from seed ^ (its %fs base & seed_fs_mask) (mask 0: every thread
+ * draws the same sequence, so that a seeded run repeats whatever the
+ * threads' interleaving); and the thread (its %fs base) inside a GIL
+ * domain's call, whose raw-domain calls are that call's inner level
+ * (pymalloc's large blocks), not events of their own.
+ */
+struct tramp_sample_state {
+	uint64_t seed;
+	uint64_t seed_fs_mask;
+	uint64_t owner;
+};
+
+#define TRAMP_SEED_OFF	(TRAMP_SAMPLE_OFF + offsetof(struct tramp_sample_state, seed))
+#define TRAMP_SEED_MASK_OFF (TRAMP_SAMPLE_OFF + offsetof(struct tramp_sample_state, seed_fs_mask))
+#define TRAMP_OWNER_OFF	(TRAMP_SAMPLE_OFF + offsetof(struct tramp_sample_state, owner))
+
+/*
+ * A thread's sampling state, found by its %fs base: the bytes left before
+ * its next sample, and its generator.  A thread takes the first free slot
+ * of TRAMP_THREAD_PROBES from its hash; if none is, it shares the last
+ * slot, whose updates may race (a lost one only moves a sample point).
+ */
+struct tramp_thread {
+	uint64_t fs;		/* 0: free */
+	int64_t countdown;
+	uint64_t rng;
+	uint64_t pad;
+};
+
+#define TRAMP_THREAD_HASH	256
+#define TRAMP_THREAD_PROBES	8
+#define TRAMP_THREAD_SLOTS	(TRAMP_THREAD_HASH + TRAMP_THREAD_PROBES + 1)
 
 _Static_assert(TRAMP_IMAGE_SIZE <= TRAMP_GUARD_OFF, "the image must end before the guard page");
 _Static_assert(TRAMP_BATCH_OFF + sizeof(struct event_batch) <= TRAMP_SALT_OFF,
 	       "the batch must end before the salt");
+_Static_assert(TRAMP_SAMPLE_OFF + sizeof(struct tramp_sample_state) <= TRAMP_TAGS_OFF,
+	       "the sampling state must end before the tags");
 _Static_assert(!(TRAMP_TAGS & (TRAMP_TAGS - 1)) && TRAMP_WAYS * 8 == 32,
 	       "the tag table is indexed by a mask, a set is 1 << 5 bytes");
 
@@ -121,8 +194,20 @@ enum pymem_site tramp_site(int d, enum tramp_fn f);
  * orig[d][f] is the runtime address each trampoline forwards to; a zero
  * leaves that trampoline out (its probe offset stays 0).  walk NULL or
  * without get_tstate: the GIL domains' allocations hit their probe each.
+ * sampled: sampled mode's trampolines, whose state tramp_sample_fill() makes.
  */
 void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX],
-		 const struct tramp_walk *walk);
+		 const struct tramp_walk *walk, bool sampled);
+
+/*
+ * Sampled mode's data for a mean interval of interval bytes: the state,
+ * the TRAMP_DRAWS draws and the shared last thread slot, for
+ * TRAMP_SAMPLE_OFF, TRAMP_DRAWS_OFF and TRAMP_THREADS_OFF +
+ * (TRAMP_THREAD_SLOTS - 1) * 32.  repeatable: every thread draws the same
+ * sequence from seed (see struct tramp_sample_state).
+ */
+void tramp_sample_fill(struct tramp_sample_state *st, int64_t draws[TRAMP_DRAWS],
+		       struct tramp_thread *shared, uint64_t interval, uint64_t seed,
+		       bool repeatable);
 
 #endif

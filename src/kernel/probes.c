@@ -62,6 +62,7 @@ struct probes {
 	char *logs;				/* each program's verifier log */
 	double load_ms;
 	pid_t pid;				/* the target, once its trampolines are probed */
+	int stats_fd;				/* keeps the kernel counting run time, or -1 */
 	char interp_dso[256];
 	char libc_dso[256];
 };
@@ -357,6 +358,7 @@ int probes_load(const struct pytarget *t, const struct probes_opts *o, struct pr
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	p->stats_fd = -1;
 	snprintf(p->interp_dso, sizeof(p->interp_dso), "%.255s",
 		 pytarget_base_name(t->interp));
 	snprintf(p->libc_dso, sizeof(p->libc_dso), "%.255s", pytarget_base_name(t->libc));
@@ -442,6 +444,10 @@ int probes_attach_tramp(struct probes *p, pid_t pid, const char *path,
 				multi_add(m, img->probe[d][f], tramp_site(d, f));
 		}
 	}
+	/* sampled mode's reallocs that report their old block freed */
+	for (d = 0; d < TRAMP_DOMAINS; d++)
+		if (img->realloc_free[d])
+			multi_add(&frees, img->realloc_free[d], tramp_site(d, TRAMP_FREE));
 	/* the batched allocations' flush: its cookie is not read */
 	if (img->flush)
 		multi_add(&batched, img->flush, SITE_PYOBJECT_MALLOC);
@@ -472,6 +478,39 @@ int probes_drain_batch(const struct probes *p)
 	return err ? -errno : 0;
 }
 
+void probes_sample_interval(struct probes *p, uint64_t interval)
+{
+	p->skel->bss->sample_interval = interval;
+}
+
+int probes_count_run_time(struct probes *p)
+{
+	if (p->stats_fd >= 0)
+		return 0;
+	p->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	return p->stats_fd < 0 ? -errno : 0;
+}
+
+int probes_run_time(const struct probes *p, uint64_t *ns)
+{
+	struct bpf_program *prog;
+	struct bpf_prog_info info;
+	__u32 len;
+
+	*ns = 0;
+	bpf_object__for_each_program(prog, p->skel->obj) {
+		/* userspace's drain runs in pymem-bpf, not in the target */
+		if (prog == p->skel->progs.drain_batch || bpf_program__fd(prog) < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+			return -errno;
+		*ns += info.run_time_ns;
+	}
+	return 0;
+}
+
 void probes_stop(struct probes *p)
 {
 	int i;
@@ -480,6 +519,8 @@ void probes_stop(struct probes *p)
 		return;
 	for (i = 0; i < p->nfds; i++)
 		close(p->fds[i]);
+	if (p->stats_fd >= 0)
+		close(p->stats_fd);
 	for (i = 0; i < (int)p->nlinks; i++)
 		bpf_link__destroy(p->links[i]);
 	free(p->links);

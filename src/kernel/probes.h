@@ -40,6 +40,12 @@ void probes_batch_at(struct probes *p, pid_t pid, uint64_t addr);
  */
 int probes_drain_batch(const struct probes *p);
 void probes_stop(struct probes *p);
+/* Sampled mode: the interval the BPF side weighs each sample with (0: exact). */
+void probes_sample_interval(struct probes *p, uint64_t interval);
+/* Have the kernel count the programs' run time (BPF_ENABLE_STATS) while p lives; 0 or -errno. */
+int probes_count_run_time(struct probes *p);
+/* The time the target's probes have run so far, in ns (userspace's drain left out). */
+int probes_run_time(const struct probes *p, uint64_t *ns);
 /* Each program's verifier statistics (instructions, stack), and the load time. */
 void probes_print_verifier(const struct probes *p, FILE *out);
 

@@ -2,8 +2,9 @@
 /*
  * JSON profile writer and reader.  The layout is a contract with other
  * tools: pid, python{version,executable,libpython}, container{id,runtime,pod_uid}
- * (in one), start_time, duration_s,
- * target_exited, totals, dropped (every reason), series_info (with -i),
+ * (in one), start_time, duration_s, sample_interval (bytes; only when
+ * sampled, every count then an estimate) and max_overhead_pct (only when
+ * the interval adapted to it; sample_interval is then the last), target_exited, totals, dropped (every reason), series_info (with -i),
  * stacks (root first, largest live bytes first, each with its series).  Stacks are streamed one per line so a big
  * profile never needs a whole json-c tree in memory.
  */
@@ -227,6 +228,10 @@ static int header_write(const struct pm_profile *p, FILE *f)
 		err = put_value(f, ",", "start_time", json_object_new_double(p->start_time));
 	if (!err)
 		err = put_value(f, ",", "duration_s", json_object_new_double(dur));
+	if (!err && p->sample_interval)
+		err = put_value(f, ",", "sample_interval", json_object_new_uint64(p->sample_interval));
+	if (!err && p->max_overhead > 0)
+		err = put_value(f, ",", "max_overhead_pct", json_object_new_double(p->max_overhead));
 	if (!err)
 		err = put_value(f, ",", "target_exited", json_object_new_boolean(p->target_exited));
 	if (!err) {
@@ -517,6 +522,12 @@ static int read_optional(struct json_object *root, struct pm_profile *p)
 		return -EINVAL;
 	if (json_object_object_get_ex(root, "start_time", NULL) &&
 	    get_double(root, "start_time", &p->start_time))
+		return -EINVAL;
+	if (json_object_object_get_ex(root, "sample_interval", NULL) &&
+	    get_u64(root, "sample_interval", &p->sample_interval))
+		return -EINVAL;
+	if (json_object_object_get_ex(root, "max_overhead_pct", NULL) &&
+	    get_double(root, "max_overhead_pct", &p->max_overhead))
 		return -EINVAL;
 	if (!info)
 		return json_object_object_get_ex(root, "series_info", NULL) ? -EINVAL : 0;

@@ -545,7 +545,8 @@ static int pack_profile(struct pprof_build *b, const struct pm_profile *p,
 	prof.string_table = b->str;
 	prof.duration_nanos = duration_ns(p->duration_s);
 	prof.period_type = &period;
-	prof.period = 1;
+	/* sampled: the mean bytes between samples, as Go's heap profiles say it */
+	prof.period = p->sample_interval ? (int64_t)p->sample_interval : 1;
 	prof.n_comment = b->ncomments;
 	prof.comment = b->comments;
 	err = pack_gzip(&prof, f);

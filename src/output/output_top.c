@@ -302,6 +302,7 @@ static void print_title(FILE *f, const struct table *t)
 {
 	const struct pm_profile *p = t->p;
 	const struct cgroup_id *c = &p->container;
+	char iv[32], adapt[80] = "";
 
 	/* which of a host's many containers this is: the short ID, as runtimes print it */
 	if (c->container[0] || c->pod_uid[0])
@@ -314,6 +315,12 @@ static void print_title(FILE *f, const struct table *t)
 	else
 		fprintf(f, "%zu stacks, ranked by %s; rates over the whole %.2f s\n", p->nstacks,
 			col_names[t->rank], p->duration_s);
+	if (p->max_overhead > 0)
+		snprintf(adapt, sizeof(adapt), " (adapted: probes under %g%% of the target's CPU)",
+			 p->max_overhead);
+	if (p->sample_interval)
+		fprintf(f, "sampled: one allocation per %s allocated on average%s; every figure is "
+			"an estimate\n", fmt_bytes(p->sample_interval, iv, sizeof(iv)), adapt);
 }
 
 void output_top_print(const struct pm_profile *p, enum pm_view view,

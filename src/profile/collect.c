@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "collect.h"
+#include "sample_scale.h"
 
 struct sym_stack {
 	uint64_t id;		/* 0: empty slot */
@@ -193,6 +194,7 @@ static int add_stats(struct collector *c, struct pm_profile *out, uint64_t key,
 	cnt.peak_bytes = peak > 0 ? peak : 0;
 	memcpy(cnt.freed_within, st->freed_within, sizeof(cnt.freed_within));
 	memcpy(cnt.lifetime_bytes, st->lifetime_bytes, sizeof(cnt.lifetime_bytes));
+	pm_sample_objects(&cnt, st->alloc_raw_bytes);
 	if (key == STACK_ID_MAP_FULL)
 		return pm_profile_add(out, &map_full_frame, 1, &cnt);
 	if (e->id != key) {
@@ -241,6 +243,7 @@ int collector_profile(struct collector *c, struct pm_profile *out)
 	if (err)
 		goto out;
 	pm_profile_sum(out);
+	/* sampled, the peak's height is the weighed bytes' too */
 	out->peak_live_bytes = g.peak;
 	out->peak_time_s = g.peak_ns > c->start_ns ? (g.peak_ns - c->start_ns) / 1e9 : 0;
 out:

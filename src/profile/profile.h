@@ -86,6 +86,17 @@ struct pm_profile {
 	double duration_s;
 	bool target_exited;
 	double interval_s;		/* > 0: stacks' d covers the last interval_s */
+	/*
+	 * Sampled mode: one allocation per sample_interval bytes on average was
+	 * seen, and every count is an estimate scaled from those (0: exact).
+	 */
+	uint64_t sample_interval;
+	/*
+	 * --max-overhead: the share of the target's CPU time the interval was
+	 * adapted to (sample_interval is the last in force; each sample is
+	 * weighed with its own).  0: the interval was fixed.
+	 */
+	double max_overhead;
 	struct pm_counts totals;
 	struct pm_delta dtotals;	/* sum of the stacks' d */
 	struct pm_series_info series;

@@ -53,6 +53,9 @@ void summary_churn_print(const struct pm_profile *p, const struct where_rule *w,
 	fprintf(f, "churn: %s of %s allocated were freed within 1 ms",
 		fmt_bytes(p->totals.freed_within[0], freed, sizeof(freed)),
 		fmt_bytes(p->totals.alloc_bytes, alloc, sizeof(alloc)));
+	if (p->sample_interval)
+		fprintf(f, " (estimated, sampled per %s)",
+			fmt_bytes(p->sample_interval, b, sizeof(b)));
 	if (!by_place(p, w, &places))
 		order = pm_profile_order_by(&places, freed_1ms);
 	if (order) {
@@ -72,19 +75,28 @@ void summary_churn_print(const struct pm_profile *p, const struct where_rule *w,
 
 enum pm_view summary_pick_view(const struct pm_profile *p, char *why, size_t len)
 {
-	char freed[32], alloc[32], live[32];
+	char freed[32], alloc[32], live[32], iv[32], sampled[96] = "";
 	const struct pm_counts *t = &p->totals;
+	enum pm_view v = PM_VIEW_LIVE_BYTES;
+	int n;
 
 	fmt_bytes(t->freed_within[0], freed, sizeof(freed));
 	fmt_bytes(t->alloc_bytes, alloc, sizeof(alloc));
 	fmt_bytes(t->live_bytes, live, sizeof(live));
+	if (p->sample_interval)
+		snprintf(sampled, sizeof(sampled), " Sampled: one allocation per %s on average, "
+			 "every figure an estimate.", fmt_bytes(p->sample_interval, iv, sizeof(iv)));
 	if (summary_churn_dominates(p)) {
-		snprintf(why, len, "Opened on allocated bytes: %s of the %s allocated were freed "
-			 "within 1 ms of their allocation, so churn, not what is held (%s live), "
-			 "is what this capture shows.", freed, alloc, live);
-		return PM_VIEW_ALLOC_BYTES;
+		n = snprintf(why, len, "Opened on allocated bytes: %s of the %s allocated were "
+			     "freed within 1 ms of their allocation, so churn, not what is held "
+			     "(%s live), is what this capture shows.", freed, alloc, live);
+		v = PM_VIEW_ALLOC_BYTES;
+	} else {
+		n = snprintf(why, len, "Opened on live bytes: %s of the %s allocated were freed "
+			     "within 1 ms, so what is held (%s live) is what this capture shows.",
+			     freed, alloc, live);
 	}
-	snprintf(why, len, "Opened on live bytes: %s of the %s allocated were freed within "
-		 "1 ms, so what is held (%s live) is what this capture shows.", freed, alloc, live);
-	return PM_VIEW_LIVE_BYTES;
+	if (n >= 0 && (size_t)n < len)
+		snprintf(why + n, len - n, "%s", sampled);
+	return v;
 }

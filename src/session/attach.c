@@ -2,7 +2,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <sys/wait.h>
+#include <time.h>
 #include "attach.h"
 #include "launch.h"
 
@@ -23,11 +25,29 @@ static const struct symbolizer_ops sym_ops = {
 };
 
 /*
- * Redirect the allocator tables to trampolines where possible: exact on LTO
- * builds and one cheap probe hit per event.  Otherwise probe the symbols.
+ * The trampolines' generators' seed: PYMEM_BPF_SAMPLE_SEED (an integer)
+ * makes a sampled session repeatable, as the tests need (every thread then
+ * draws the same sequence, whatever the threads' interleaving); else random.
  */
-static int attach_allocator(struct attachment *a, bool no_inject)
+static void sample_seed(struct redirect_opts *ro)
 {
+	const char *env = getenv("PYMEM_BPF_SAMPLE_SEED");
+
+	ro->repeatable = env && *env;
+	if (ro->repeatable)
+		ro->seed = strtoull(env, NULL, 0);
+	else if (getrandom(&ro->seed, sizeof(ro->seed), 0) != sizeof(ro->seed))
+		ro->seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL;
+}
+
+/*
+ * Redirect the allocator tables to trampolines where possible: exact on LTO
+ * builds and one cheap probe hit per event.  Otherwise probe the symbols,
+ * which sampled mode cannot do: its decision is the trampolines'.
+ */
+static int attach_allocator(struct attachment *a, const struct attach_opts *o)
+{
+	struct redirect_opts ro = { .sample_interval = o->sample_interval };
 	const struct pytarget *t = &a->t;
 	char err[512] = "";
 	bool lto;
@@ -39,11 +59,21 @@ static int attach_allocator(struct attachment *a, bool no_inject)
 		if (ret)
 			return ret;
 	}
-	if (!no_inject) {
-		ret = redirect_start(t, a->probes, &a->redir, err, sizeof(err));
+	if (!o->no_inject) {
+		if (ro.sample_interval) {
+			sample_seed(&ro);
+			/* before the first sample: each is weighed with the interval it was taken at */
+			probes_sample_interval(a->probes, ro.sample_interval);
+		}
+		ret = redirect_start(t, a->probes, &ro, &a->redir, err, sizeof(err));
 		if (!ret) {
 			probes_every_free_seen(a->probes);
 			return 0;
+		}
+		if (ro.sample_interval) {
+			fprintf(stderr, "pymem-bpf: allocator redirection failed (%s); sampled mode "
+				"needs it\n", err);
+			return ret;
 		}
 		fprintf(stderr, "pymem-bpf: warning: allocator redirection failed (%s); probing "
 			"allocator symbols instead\n", err);
@@ -90,8 +120,18 @@ int attach_open(const struct attach_opts *o, struct attachment **out)
 		fprintf(stderr, "pymem-bpf: %s\n", err);
 		return EXIT_BAD_INPUT;
 	}
+	/* a launched interpreter sets PYTHONMALLOC's tables after the redirection, over it */
+	if (o->sample_interval && a->launched && a->t.pythonmalloc[0]) {
+		fprintf(stderr, "pymem-bpf: sampled mode cannot launch a command with "
+			"PYTHONMALLOC=%s (its allocator replaces the trampolines at start-up); "
+			"attach with -p once it runs\n", a->t.pythonmalloc);
+		return EXIT_BAD_INPUT;
+	}
 	warn_coverage(&a->t);
-	if (probes_start(&a->t, &o->probes, &a->probes) || attach_allocator(a, o->no_inject))
+	/* sampled mode probes no libc function: each would cost a trap per event */
+	if ((o->sample_interval ? probes_load(&a->t, &o->probes, &a->probes) :
+				  probes_start(&a->t, &o->probes, &a->probes)) ||
+	    attach_allocator(a, o))
 		return EXIT_FAILURE;
 	/* until here a failure kills the launched command, stopped or traced */
 	if (a->launched) {

@@ -20,6 +20,14 @@ struct attach_opts {
 	pid_t pid;		/* a running process, or */
 	char **cmd;		/* a command to launch (argv, NULL-terminated) */
 	bool no_inject;		/* probe allocator symbols, never redirect */
+	/*
+	 * Sampled mode: one allocation per sample_interval bytes on average is
+	 * seen, decided in the trampolines (no libc probes then: each would cost
+	 * a trap per event); 0: exact.
+	 */
+	uint64_t sample_interval;
+	/* with it: adapt the interval so the probes stay under this % of the target's CPU (0: off) */
+	double max_overhead;
 	struct probes_opts probes;
 };
 

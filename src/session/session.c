@@ -35,6 +35,8 @@ static int build(struct session *s, double secs, bool exited, struct pm_profile 
 	p->start_time = s->start_time;
 	p->duration_s = secs;
 	p->target_exited = exited;
+	p->sample_interval = s->sample_interval;
+	p->max_overhead = s->max_overhead;
 	err = collector_profile(s->col, p);
 	if (!err)
 		err = view_apply_root_first(p, s->o->vopts, s->o->view);
@@ -82,6 +84,8 @@ bool session_run(struct session *s, volatile sig_atomic_t *stop)
 			break;
 		}
 		now = session_now();
+		if (s->oh)
+			s->sample_interval = overhead_tick(s->oh, now);
 		if (s->o->duration && now - s->start >= s->o->duration)
 			break;
 		if (s->ui && top_ui_keys(s->ui, &quit))

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include "collect.h"
 #include "interval.h"
+#include "overhead.h"
 #include "output_top.h"
 #include "pytarget.h"
 #include "top.h"
@@ -33,6 +34,9 @@ struct session {
 	double start_time;		/* the same moment, in seconds since the epoch */
 	struct interval *iv;		/* with an interval */
 	struct top_ui *ui;		/* `top` on a terminal */
+	uint64_t sample_interval;	/* sampled mode's, in force (0: exact) */
+	double max_overhead;		/* and the share of CPU it adapts to (0: fixed) */
+	struct overhead *oh;		/* that adaptation */
 };
 
 /* CLOCK_MONOTONIC, in seconds. */

@@ -9,7 +9,7 @@ import tempfile
 
 import pytest
 
-from conftest import (DEFAULT_VERSION, UNSUPPORTED, IDLE, SID_TARGETS, T_BAD_INPUT, T_START,
+from conftest import (DEBIAN, DEFAULT_VERSION, UNSUPPORTED, IDLE, SID_TARGETS, T_BAD_INPUT, T_START,
                       Proc, binary, python_exe, sid_root, target_tmpdir)
 
 
@@ -78,6 +78,20 @@ def test_not_root():
         line
 
 
+def test_sampled_launch_with_pythonmalloc():
+    """A launched interpreter applies PYTHONMALLOC after the redirection, over the sampled
+    trampolines: refused rather than a profile that saw nothing."""
+    out = out_path()
+    env = dict(os.environ, PYTHONMALLOC="malloc")
+    prof = Proc([binary(), "--sample-interval", "512KiB", "-o", out, "--", python_exe(DEBIAN),
+                 "-c", "pass"], env=env, name="pymem-bpf")
+    prof.close_stdin()
+    assert prof.wait(T_BAD_INPUT) == 2, prof.describe()
+    lines = [l for l in prof.text("stderr").splitlines() if l.strip()]
+    assert len(lines) == 1 and "PYTHONMALLOC=malloc" in lines[0], prof.describe()
+    assert not os.path.exists(out)
+
+
 def test_output_cannot_be_created():
     """A bad -o is refused before attaching: the session would otherwise run for nothing."""
     target = Proc([python_exe(DEFAULT_VERSION), IDLE], name="idle")
@@ -131,6 +145,16 @@ def test_report_output_cannot_be_created():
     (["-p", "1", "--view", "bogus"], "bogus"),
     (["-p", "1", "-f", "bogus"], "bogus"),
     (["-p", "1", "-d", "-3"], "-3"),
+    (["-p", "1", "--sample-interval", "-1"], "-1"),
+    (["-p", "1", "--sample-interval", "lots"], "lots"),
+    (["-p", "1", "--sample-interval", "512KB"], "512KB"),
+    (["-p", "1", "--sample-interval", "99999999999999999999"], "99999999999999999999"),
+    (["-p", "1", "--sample-interval", "4K", "--no-inject"], "--no-inject"),
+    (["-p", "1", "--max-overhead", "0"], "0"),
+    (["-p", "1", "--max-overhead", "101"], "101"),
+    (["-p", "1", "--max-overhead", "-5"], "-5"),
+    (["-p", "1", "--max-overhead", "some"], "some"),
+    (["-p", "1", "--max-overhead", "5", "--no-inject"], "--no-inject"),
     (["-p", "x"], "x"),
     (["-p", "1", "--group-by", "bogus"], "bogus"),
     ([], "-p PID"),

@@ -2,16 +2,28 @@
 
 Prints "READY", waits for a line on stdin, runs the work, prints the line it returns, then
 waits for stdin to close, so that whatever the work keeps is still live when the profiler
-stops.
+stops.  serve_timed() is the benchmarks' (request_handler): "READY <pid>", and the work's
+seconds, timed in-process, as "ELAPSED <seconds> CPU <seconds>" (wall clock, and the
+process's CPU time).
 """
 
+import os
 import sys
+import time
 
 
-def serve(work):
-    sys.stdout.write("READY\n")
+def serve(work, ready="READY"):
+    sys.stdout.write(ready + "\n")
     sys.stdout.flush()
     sys.stdin.readline()
     sys.stdout.write(work() + "\n")
     sys.stdout.flush()
     sys.stdin.read()
+
+
+def serve_timed(work):
+    def timed():
+        t0, c0 = time.perf_counter(), time.process_time()
+        work()
+        return "ELAPSED %.6f CPU %.6f" % (time.perf_counter() - t0, time.process_time() - c0)
+    serve(timed, "READY %d" % os.getpid())

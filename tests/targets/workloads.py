@@ -14,6 +14,9 @@ before anything interesting happens and stopped while the results are still held
 With --exit-after-done the process exits normally right after DONE instead (the profiler sees
 the target go away mid-session).
 
+--scale K runs heavy_churn and the three threads' loops K times as many iterations: a sampled
+profile's estimates need enough bytes (their spread is about 1/sqrt(bytes / interval)).
+
 --report FILE writes a JSON report: the line numbers of the marked lines below, the facts a test
 needs to compute its ground truth, and with --tracemalloc the per-line live sizes tracemalloc saw
 in this file (tracemalloc is started right after "go" and its snapshot taken after the workloads).
@@ -60,8 +63,11 @@ def grow_heap(chunks=8, size=4_000_000):
     return heap
 
 
+SCALE = [1]
+
+
 def heavy_churn(n=300_000):
-    for _ in range(n):
+    for _ in range(n * SCALE[0]):
         buf = bytearray(1024)  # @heavy_churn
     return None
 
@@ -78,7 +84,7 @@ def small_dicts(n=200_000):
 def thread_small_bytes(slot, out, barrier, n=30_000):
     held = []
     barrier.wait()
-    for _ in itertools.repeat(None, n):
+    for _ in itertools.repeat(None, n * SCALE[0]):
         held.append(bytes(100))  # @thread_small_bytes
     out[slot] = held
 
@@ -86,7 +92,7 @@ def thread_small_bytes(slot, out, barrier, n=30_000):
 def thread_medium_bytes(slot, out, barrier, n=2_000):
     held = []
     barrier.wait()
-    for _ in itertools.repeat(None, n):
+    for _ in itertools.repeat(None, n * SCALE[0]):
         held.append(bytes(2_500))  # @thread_medium_bytes
     out[slot] = held
 
@@ -95,7 +101,7 @@ def thread_strings(slot, out, barrier, n=40_000, width=150):
     held = []
     ch = "t"
     barrier.wait()
-    for _ in itertools.repeat(None, n):
+    for _ in itertools.repeat(None, n * SCALE[0]):
         held.append(ch * width)  # @thread_strings
     out[slot] = held
 
@@ -261,6 +267,8 @@ def parse_args(argv):
             opts["tracemalloc"] = True
         elif arg == "--exit-after-done":
             opts["exit_after_done"] = True
+        elif arg == "--scale":
+            SCALE[0] = int(next(it))
         elif arg in WORKLOADS:
             opts["workloads"].append(arg)
         else:

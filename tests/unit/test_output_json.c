@@ -480,6 +480,39 @@ static void test_series_round_trip(void **state)
 	pm_profile_free(&q);
 }
 
+/* Sampled mode's interval and budget go out and come back; an exact profile has neither key. */
+static void test_sampled_round_trip(void **state)
+{
+	struct json_object *doc, *v;
+	struct pm_profile p, q;
+	char *txt;
+
+	fixture(&p);
+	txt = write_to_string(&p);
+	doc = json_tokener_parse(txt);
+	assert_false(json_object_object_get_ex(doc, "sample_interval", NULL));
+	assert_false(json_object_object_get_ex(doc, "max_overhead_pct", NULL));
+	json_object_put(doc);
+	free(txt);
+
+	p.sample_interval = 524288;
+	p.max_overhead = 2.5;
+	txt = write_to_string(&p);
+	doc = json_tokener_parse(txt);
+	assert_true(json_object_object_get_ex(doc, "sample_interval", &v));
+	assert_int_equal(json_object_get_uint64(v), 524288);
+	assert_true(json_object_object_get_ex(doc, "max_overhead_pct", &v));
+	assert_true(json_object_get_double(v) == 2.5);
+	json_object_put(doc);
+	assert_int_equal(read_string(txt, &q), 0);
+	assert_int_equal(q.sample_interval, 524288);
+	assert_true(q.max_overhead == 2.5);
+	assert_rewrites_as(&q, txt);
+	free(txt);
+	pm_profile_free(&p);
+	pm_profile_free(&q);
+}
+
 static void test_read_rejects_series(void **state)
 {
 	static const char *const bad[] = {
@@ -536,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_read_rejects),
 		cmocka_unit_test(test_read_container),
 		cmocka_unit_test(test_series_round_trip),
+		cmocka_unit_test(test_sampled_round_trip),
 		cmocka_unit_test(test_read_rejects_series),
 	};
 

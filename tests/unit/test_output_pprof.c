@@ -330,6 +330,23 @@ static void test_empty_profile(void **state)
 	perftools__profiles__profile__free_unpacked(prof, NULL);
 }
 
+/* Exact: a period of 1 (every event); sampled: the interval, in space/bytes, as Go's heap profiles say it. */
+static void test_period(void **state)
+{
+	struct pm_profile p = { 0 };
+	Profile *prof;
+
+	prof = encode_decode(&p);
+	assert_int_equal(prof->period, 1);
+	perftools__profiles__profile__free_unpacked(prof, NULL);
+	p.sample_interval = 524288;
+	prof = encode_decode(&p);
+	assert_int_equal(prof->period, 524288);
+	assert_string_equal(str(prof, prof->period_type->type), "space");
+	assert_string_equal(str(prof, prof->period_type->unit), "bytes");
+	perftools__profiles__profile__free_unpacked(prof, NULL);
+}
+
 /* Many stacks over a small vocabulary: the hash indexes grow, deflate streams. */
 static void test_many_stacks(void **state)
 {
@@ -401,6 +418,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known_profile),
 		cmocka_unit_test(test_empty_profile),
+		cmocka_unit_test(test_period),
 		cmocka_unit_test(test_many_stacks),
 		cmocka_unit_test(test_write_error),
 	};

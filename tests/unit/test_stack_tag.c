@@ -74,7 +74,8 @@ static void fake_free(void *ctx, void *p)
 }
 
 /* Probe stubs: the allocation's notes %r9 and counts; the flush's notes %r8 and counts. */
-enum { STUB_ALLOC = 2304, STUB_FLUSH = 2336 };
+/* past the image, in its executable pages */
+enum { STUB_ALLOC = (TRAMP_IMAGE_SIZE + 63) & ~63, STUB_FLUSH = STUB_ALLOC + 32 };
 enum { HASH = TRAMP_GUARD_OFF + 8, HITS = HASH + 8, FLUSH_SEQ = HITS + 8, FLUSHES = FLUSH_SEQ + 8 };
 
 struct fixture {
@@ -116,13 +117,8 @@ static struct fixture *fixture_new(bool like_311)
 	};
 	int d, f;
 
-	for (d = 0; d < TRAMP_DOMAINS; d++) {
-		orig[d][TRAMP_MALLOC] = (uintptr_t)fake_malloc;
-		orig[d][TRAMP_CALLOC] = (uintptr_t)fake_calloc;
-		orig[d][TRAMP_REALLOC] = (uintptr_t)fake_realloc;
-		orig[d][TRAMP_FREE] = (uintptr_t)fake_free;
-	}
-	tramp_build(&fx.img, orig, &w);
+	fake_tables(orig, fake_malloc, fake_calloc, fake_realloc, fake_free);
+	tramp_build(&fx.img, orig, &w, false);
 	fx.p = mmap(NULL, TRAMP_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		    -1, 0);
 	assert_ptr_not_equal(fx.p, MAP_FAILED);

@@ -73,16 +73,10 @@ static int setup(void **state)
 	struct tramp_walk walk = { .get_tstate = (uintptr_t)no_tstate, .code_type = 0x1234,
 				   .cframe_current_frame = PY_OFF_NONE,
 				   .frame_owner = PY_OFF_NONE };
-	int d;
 
-	for (d = 0; d < TRAMP_DOMAINS; d++) {
-		orig[d][TRAMP_MALLOC] = (uintptr_t)fake_malloc;
-		orig[d][TRAMP_CALLOC] = (uintptr_t)fake_calloc;
-		orig[d][TRAMP_REALLOC] = (uintptr_t)fake_realloc;
-		orig[d][TRAMP_FREE] = (uintptr_t)fake_free;
-	}
+	fake_tables(orig, fake_malloc, fake_calloc, fake_realloc, fake_free);
 	orig[1][TRAMP_CALLOC] = 0;	/* left out */
-	tramp_build(&img, orig, &walk);
+	tramp_build(&img, orig, &walk, false);
 	/* the layout the target gets: code, then the guard flag's page */
 	code = mmap(NULL, TRAMP_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		    -1, 0);
@@ -245,7 +239,7 @@ static uint8_t *map_patched(uint32_t stub, const uint8_t *stub_code, size_t n, b
  */
 static void test_batched_free(void **state)
 {
-	enum { STUB = 2304, SEEN = TRAMP_GUARD_OFF + 32 };
+	enum { STUB = (TRAMP_IMAGE_SIZE + 63) & ~63, SEEN = TRAMP_GUARD_OFF + 32 };
 	static const uint8_t note_r8[] = {
 		0x4c, 0x89, 0x05, 0, 0, 0, 0,	/* mov %r8,SEEN(%rip) */
 		0xc3,				/* ret */
@@ -323,7 +317,7 @@ static void test_batched_free(void **state)
  */
 static void test_probe_sees_caller(void **state)
 {
-	enum { STUB = 2304, HITS = TRAMP_GUARD_OFF + 64 };
+	enum { STUB = (TRAMP_IMAGE_SIZE + 63) & ~63, HITS = TRAMP_GUARD_OFF + 64 };
 	static const uint8_t check[] = {
 		0x4c, 0x8b, 0x5c, 0x24, 0x08,	/* mov 8(%rsp),%r11: above our own return */
 		0x4c, 0x39, 0xd9,		/* cmp %r11,%rcx */

@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""Sampled mode's cost, side by side in one run (not pass/fail).
+
+Two workloads, each timed in-process by its CPU time (start-up and attach are not in the
+ratios; the BPF programs run in the target's context, so their time is in it; on a machine
+shared with other work, wall time would mostly measure the others):
+tests/targets/churn.py (allocation-only churn at stack depth --depth) and
+tests/targets/request_handler.py (JSON decode, ~40 small objects, string templating, JSON
+encode; --requests of them).  Modes, run in --rounds interleaved rounds, medians reported:
+
+  bare        no profiler;
+  floor       the sampled trampolines left with no probes, as a SIGKILLed pymem-bpf leaves them;
+  sampled     pymem-bpf --sample-interval (512 KiB by default);
+  exact       pymem-bpf, every event;
+  tracemalloc python -X tracemalloc=1.
+
+    tests/bench/sampled.py [--python EXE] [--sid] [--rounds R] [--interval BYTES]
+"""
+
+import argparse
+import os
+import signal
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+from bench import Child, Failed, finish_target, run_loop, sidroot  # noqa: E402
+
+TARGETS = os.path.join(bench.REPO, "tests", "targets")
+MODES = ["bare", "floor", "sampled", "exact", "tracemalloc"]
+
+
+def workloads(args):
+    return {"churn": ["churn.py", args.iterations, args.depth],
+            "request handler": ["request_handler.py", args.requests]}
+
+
+def start(args, argv, extra=()):
+    head, where = [args.python], TARGETS
+    if args.sid:
+        head, where = ["chroot", sidroot.ROOT, args.python], sidroot.TARGETS_IN_ROOT
+    return started(Child(head + list(extra) + [os.path.join(where, argv[0])] + argv[1:]),
+                   "stdout", r"^READY (\d+)", "target did not start")
+
+
+def attach(args, target, extra):
+    return started(Child([args.binary, "-p", target.pid, "-o", "/dev/null"] + extra),
+                   "stderr", r"attached to PID", "pymem-bpf did not attach")
+
+
+def started(child, stream, pattern, what):
+    """child, once its stream says pattern; else it is killed and the run fails."""
+    m, _ = child.wait_line(stream, pattern, 300)
+    if not m:
+        child.kill()
+        raise Failed("%s: %s" % (what, child.tail("stderr")))
+    return child
+
+
+def one(args, mode, argv):
+    """The loop's CPU seconds under mode."""
+    sampled = ["--sample-interval", str(args.interval)]
+    target = start(args, argv, ["-X", "tracemalloc=1"] if mode == "tracemalloc" else [])
+    prof = None
+    try:
+        if mode in ("floor", "sampled", "exact"):
+            prof = attach(args, target, sampled if mode != "exact" else [])
+        if mode == "floor":
+            prof.kill()		# SIGKILL: the trampolines stay, their probes go
+            prof.p.wait()
+            prof = None
+        # CPU time: on a loaded machine wall time measures the load
+        elapsed = run_loop(target, cpu=True)
+        if prof:
+            rc, _ = prof.stop(signal.SIGINT)
+            if rc != 0:
+                raise Failed("pymem-bpf exited with %s: %s" % (rc, prof.tail("stderr")))
+        return elapsed
+    finally:
+        if prof:
+            prof.kill()
+        finish_target(target)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--python", default="/usr/bin/python3.11")
+    ap.add_argument("--sid", action="store_true", help="run --python in the Debian sid root")
+    ap.add_argument("--iterations", type=int, default=200000)
+    ap.add_argument("--depth", type=int, default=28)
+    ap.add_argument("--requests", type=int, default=4000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--interval", default="512KiB")
+    ap.add_argument("--binary", default=os.path.join(bench.REPO, "build", "pymem-bpf"))
+    args = ap.parse_args()
+    if args.sid:
+        sidroot.install_targets()
+    times = {(w, m): [] for w in workloads(args) for m in MODES}
+    try:
+        for r in range(args.rounds):
+            for w, argv in workloads(args).items():
+                for m in MODES:
+                    times[(w, m)].append(one(args, m, argv))
+    except Failed as e:
+        sys.exit("sampled.py: %s" % e)
+    print("python %s, %d rounds, sample interval %s; medians, x bare (per-round spread)"
+          % (args.python, args.rounds, args.interval))
+    for w in workloads(args):
+        bare = statistics.median(times[(w, "bare")])
+        print("%s: bare %.3f s" % (w, bare))
+        for m in MODES[1:]:
+            med = statistics.median(times[(w, m)])
+            spread = [t / b for t, b in zip(times[(w, m)], times[(w, "bare")])]
+            print("  %-12s %.3f s  %.2fx  (%s)" % (m, med, med / bare,
+                                                  " ".join("%.2f" % s for s in spread)))
+        floor = statistics.median(times[(w, "floor")])
+        sampled = statistics.median(times[(w, "sampled")])
+        print("  sampled - floor: %+.1f points of bare" % (100 * (sampled - floor) / bare))
+
+
+if __name__ == "__main__":
+    main()

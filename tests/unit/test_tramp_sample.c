@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Run sampled mode's trampolines in this process against fake allocators:
+ * which allocations and frees reach a probe point, and with what.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <cmocka.h>
+#include "trampoline.h"
+#include "tramp_patch.h"
+
+#define RAW	0
+#define GIL	1	/* the mem domain */
+
+/*
+ * The probe stubs log (%rax, %rsi) in rings in the tag table's pages (no
+ * stack hashing without a thread-state getter): allocations of the GIL
+ * domains, of the raw domain, and frees (the raw domain's, and reallocs'
+ * old blocks).
+ */
+enum { ALLOCS, RAW_ALLOCS, FREES, NLOGS };
+#define RING		1024
+#define LOG_OFF(k)	(TRAMP_TAGS_OFF + (k) * (8 + RING * 16))
+#define STUB_OFF(k)	(((TRAMP_IMAGE_SIZE + 63) & ~63) + (k) * 64)
+
+struct ring {
+	uint64_t n;
+	struct { uint64_t rax, rsi; } ev[RING];
+};
+
+static struct tramp_image img;
+static uint8_t *p;
+static uint8_t heap[1 << 24];	/* blocks: the object domain's free reads +8 */
+static size_t bump;
+static struct {
+	int calls;
+	void *ctx, *ret;	/* the last call's */
+	size_t a, b;
+} real;
+
+#define NOTE(ctx_, a_, b_, ret_) do {						\
+	real.calls++;								\
+	real.ctx = (ctx_);							\
+	real.a = (size_t)(a_);							\
+	real.b = (size_t)(b_);							\
+	real.ret = (ret_);							\
+} while (0)
+static void *(*raw_malloc)(void *, size_t);
+
+static void *block(void)
+{
+	void *b = heap + bump;
+
+	bump = (bump + 64) % sizeof(heap);
+	return b;
+}
+
+static void *fake_malloc(void *ctx, size_t n)
+{
+	void *b = block();
+
+	NOTE(ctx, n, 0, b);
+	return b;
+}
+
+static void *fake_calloc(void *ctx, size_t n, size_t sz)
+{
+	void *b = block();
+
+	NOTE(ctx, n, sz, b);
+	return b;
+}
+
+/* in place for 1 byte, fails for 999 */
+static void *fake_realloc(void *ctx, void *old, size_t n)
+{
+	void *b = n == 999 ? NULL : n == 1 ? old : block();
+
+	NOTE(ctx, old, n, b);
+	return b;
+}
+
+static void fake_free(void *ctx, void *b)
+{
+	NOTE(ctx, b, 0, NULL);
+}
+
+/* A GIL domain's allocator that takes its block from the raw domain's (pymalloc's large blocks) */
+static void *nested_malloc(void *ctx, size_t n)
+{
+	return raw_malloc(ctx, n);
+}
+
+static struct ring *ring(int k)
+{
+	return (struct ring *)(p + LOG_OFF(k));
+}
+
+/* mov n(%rip),%r11; and $RING-1; shl $4; lea ev(%rip),%r10; add; mov %rax,(%r10); mov %rsi,8(%r10); incq n(%rip); ret */
+static void put_stub(int k)
+{
+	static const uint8_t code[] = {
+		0x4c, 0x8b, 0x1d, 0, 0, 0, 0,
+		0x41, 0x81, 0xe3, (RING - 1) & 0xff, (RING - 1) >> 8, 0, 0,
+		0x49, 0xc1, 0xe3, 0x04,
+		0x4c, 0x8d, 0x15, 0, 0, 0, 0,
+		0x4d, 0x01, 0xda,
+		0x49, 0x89, 0x02,
+		0x49, 0x89, 0x72, 0x08,
+		0x48, 0xff, 0x05, 0, 0, 0, 0,
+		0xc3,
+	};
+	uint32_t at = STUB_OFF(k), n = LOG_OFF(k), ev = n + 8;
+	int32_t rel;
+
+	memcpy(p + at, code, sizeof(code));
+	rel = (int32_t)n - (int32_t)(at + 7);
+	memcpy(p + at + 3, &rel, 4);
+	rel = (int32_t)ev - (int32_t)(at + 25);
+	memcpy(p + at + 21, &rel, 4);
+	rel = (int32_t)n - (int32_t)(at + 42);
+	memcpy(p + at + 38, &rel, 4);
+}
+
+/* Every thread's bytes left before its next sample */
+static void countdown(int64_t v)
+{
+	struct tramp_thread *t = (struct tramp_thread *)(p + TRAMP_THREADS_OFF);
+	int i;
+
+	for (i = 0; i < TRAMP_THREAD_SLOTS; i++)
+		t[i].countdown = v;
+}
+
+/* This thread's slot: the one taken (the test runs on one thread) */
+static struct tramp_thread *my_slot(void)
+{
+	struct tramp_thread *t = (struct tramp_thread *)(p + TRAMP_THREADS_OFF);
+	int i;
+
+	for (i = 0; i < TRAMP_THREAD_SLOTS - 1; i++)
+		if (t[i].fs)
+			return &t[i];
+	return NULL;
+}
+
+/* Every allocation sampled (always) or none, from now on */
+static void force(bool always)
+{
+	int64_t *draws = (int64_t *)(p + TRAMP_DRAWS_OFF), v = always ? 1 : INT64_MAX / 2;
+	int i;
+
+	for (i = 0; i < TRAMP_DRAWS; i++)
+		draws[i] = v;
+	countdown(v);
+}
+
+/* The draws for a mean interval, as the target gets them */
+static void draws_for(uint64_t interval)
+{
+	struct tramp_sample_state st;
+	struct tramp_thread shared;
+
+	tramp_sample_fill(&st, (int64_t *)(p + TRAMP_DRAWS_OFF), &shared, interval, 15, true);
+	countdown(shared.countdown);
+}
+
+static void *fn(int d, enum tramp_fn f)
+{
+	return p + img.entry[d][f];
+}
+
+static int setup_with(uint64_t (*orig)[TRAMP__MAX], uint64_t interval)
+{
+	static int64_t draws[TRAMP_DRAWS];
+	struct tramp_sample_state st;
+	struct tramp_thread shared;
+	int d, f;
+
+	tramp_build(&img, (const uint64_t (*)[TRAMP__MAX])orig, NULL, true);
+	p = mmap(NULL, TRAMP_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	memcpy(p, img.bytes, sizeof(img.bytes));
+	for (d = 0; d < NLOGS; d++)
+		put_stub(d);
+	for (d = 0; d < TRAMP_DOMAINS; d++) {
+		for (f = 0; f < TRAMP__MAX; f++)
+			if (img.probe[d][f])
+				call_at(p, img.probe[d][f], STUB_OFF(f == TRAMP_FREE ? FREES :
+							     d == RAW ? RAW_ALLOCS : ALLOCS));
+		if (img.realloc_free[d])
+			call_at(p, img.realloc_free[d], STUB_OFF(FREES));
+	}
+	tramp_sample_fill(&st, draws, &shared, interval, 15, true);
+	memcpy(p + TRAMP_SAMPLE_OFF, &st, sizeof(st));
+	memcpy(p + TRAMP_DRAWS_OFF, draws, sizeof(draws));
+	memcpy(p + TRAMP_THREADS_OFF + (TRAMP_THREAD_SLOTS - 1) * 32, &shared, sizeof(shared));
+	p[TRAMP_GUARD_OFF] = 1;
+	return mprotect(p, TRAMP_GUARD_OFF, PROT_READ | PROT_EXEC);
+}
+
+static int setup(void **state)
+{
+	uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX];
+
+	fake_tables(orig, fake_malloc, fake_calloc, fake_realloc, fake_free);
+	orig[GIL][TRAMP_MALLOC] = (uintptr_t)nested_malloc;
+	return setup_with(orig, 8192);
+}
+
+static int teardown(void **state)
+{
+	return munmap(p, TRAMP_MAP_SIZE);
+}
+
+/* The bucket counts: all zero once every sampled block is freed */
+static bool set_empty(void)
+{
+	size_t i;
+
+	for (i = 0; i < TRAMP_SET_BUCKETS; i++)
+		if (p[TRAMP_SET_COUNTS_OFF + i])
+			return false;
+	return true;
+}
+
+/*
+ * 200,000 raw malloc(128)s at an 8 KiB interval: about 1 - e^(-128/8192)
+ * of them sampled (3,101; the spread is 1.8%), each freed, and no free of
+ * an unsampled block seen.
+ */
+static void test_rate(void **state)
+{
+	void *(*m)(void *, size_t) = fn(RAW, TRAMP_MALLOC);
+	void (*fr)(void *, void *) = fn(RAW, TRAMP_FREE);
+	uint64_t n = 200000, i, want = llround(n * -expm1(-128.0 / 8192));
+	uint64_t a0 = ring(RAW_ALLOCS)->n, f0 = ring(FREES)->n, sampled;
+
+	draws_for(8192);
+	for (i = 0; i < n; i++)
+		fr(NULL, m(NULL, 128));
+	sampled = ring(RAW_ALLOCS)->n - a0;
+	assert_true(sampled > want * 0.9 && sampled < want * 1.1);
+	assert_int_equal(ring(FREES)->n - f0, sampled);
+	assert_true(set_empty());
+}
+
+/* Every trampoline forwards its arguments and the result, sampled or not, small or large. */
+static void test_forwarding(void **state)
+{
+	static const size_t sizes[] = { 0, 8, 512, 513, 100000 };
+	void *ctx = (void *)0xc7c7, *b;
+	int d, always, i;
+
+	for (always = 0; always < 2; always++) {
+		force(always);
+		for (d = 0; d < TRAMP_DOMAINS; d++) {
+			void *(*m)(void *, size_t) = fn(d, TRAMP_MALLOC);
+			void *(*c)(void *, size_t, size_t) = fn(d, TRAMP_CALLOC);
+			void *(*r)(void *, void *, size_t) = fn(d, TRAMP_REALLOC);
+			void (*f)(void *, void *) = fn(d, TRAMP_FREE);
+
+			for (i = 0; i < (int)(sizeof(sizes) / sizeof(sizes[0])); i++) {
+				raw_malloc = fn(RAW, TRAMP_MALLOC);
+				real.calls = 0;
+				b = m(ctx, sizes[i]);
+				assert_ptr_equal(b, real.ret);
+				assert_ptr_equal(real.ctx, ctx);
+				assert_int_equal(real.a, sizes[i]);
+				b = r(ctx, b, sizes[i] + 1);
+				assert_ptr_equal(b, real.ret);
+				assert_int_equal(real.b, sizes[i] + 1);
+				f(ctx, b);
+				assert_ptr_equal((void *)real.a, b);
+				b = c(ctx, 3, sizes[i]);
+				assert_ptr_equal(b, real.ret);
+				assert_int_equal(real.a, 3);
+				assert_int_equal(real.b, sizes[i]);
+				f(ctx, b);
+				assert_int_equal(real.calls, 5);
+			}
+		}
+	}
+	assert_true(set_empty());
+}
+
+/* A realloc's old block is reported only if it was sampled, and freed if its successor is not. */
+static void test_reallocs(void **state)
+{
+	void *(*m)(void *, size_t) = fn(RAW, TRAMP_MALLOC);
+	void *(*r)(void *, void *, size_t) = fn(RAW, TRAMP_REALLOC);
+	void (*fr)(void *, void *) = fn(RAW, TRAMP_FREE);
+	struct ring *a = ring(RAW_ALLOCS), *f = ring(FREES);
+	uint64_t an = a->n, fn0 = f->n;
+	void *x, *y, *z, *w;
+
+	force(true);
+	x = m(NULL, 100);
+	y = r(NULL, x, 200);				/* sampled to sampled */
+	assert_int_equal(a->n, an + 2);
+	assert_ptr_equal((void *)a->ev[(an + 1) % RING].rax, y);
+	assert_ptr_equal((void *)a->ev[(an + 1) % RING].rsi, x);
+	force(false);
+	z = r(NULL, y, 300);				/* sampled to unsampled: y freed */
+	assert_int_equal(a->n, an + 2);
+	assert_int_equal(f->n, fn0 + 1);
+	assert_ptr_equal((void *)f->ev[fn0 % RING].rsi, y);
+	force(true);
+	w = r(NULL, z, 400);				/* unsampled to sampled: no old block */
+	assert_int_equal(a->n, an + 3);
+	assert_ptr_equal((void *)a->ev[(an + 2) % RING].rax, w);
+	assert_null((void *)a->ev[(an + 2) % RING].rsi);
+	assert_null(r(NULL, w, 999));			/* failed: w stays sampled */
+	assert_int_equal(a->n, an + 3);
+	assert_ptr_equal(r(NULL, w, 1), w);		/* in place, sampled again */
+	assert_int_equal(a->n, an + 4);
+	assert_ptr_equal((void *)a->ev[(an + 3) % RING].rsi, w);
+	fr(NULL, w);
+	assert_int_equal(f->n, fn0 + 2);
+	assert_ptr_equal((void *)f->ev[(fn0 + 1) % RING].rsi, w);
+	assert_true(set_empty());
+}
+
+/* A GIL domain's sampled free goes into the batch; an unsampled one nowhere. */
+static void test_gil_free(void **state)
+{
+	void *(*c)(void *, size_t, size_t) = fn(GIL, TRAMP_CALLOC);
+	void (*fr)(void *, void *) = fn(GIL, TRAMP_FREE);
+	struct event_batch *b = (void *)(p + TRAMP_BATCH_OFF);
+	uint64_t seq = b->seq, an = ring(ALLOCS)->n;
+	void *x, *y;
+
+	force(true);
+	x = c(NULL, 4, 8);
+	force(false);
+	y = c(NULL, 4, 8);
+	assert_int_equal(ring(ALLOCS)->n, an + 1);
+	fr(NULL, y);
+	assert_int_equal(b->seq, seq);
+	fr(NULL, x);
+	assert_int_equal(b->seq, seq + 1);
+	assert_ptr_equal((void *)b->ev[seq % PYMEM_BATCH].addr, x);
+	assert_true(set_empty());
+}
+
+/* The raw call a GIL domain's call makes is its inner level: only the outer one is sampled. */
+static void test_nested(void **state)
+{
+	void *(*m)(void *, size_t) = fn(GIL, TRAMP_MALLOC);
+	void (*fr)(void *, void *) = fn(GIL, TRAMP_FREE);
+	uint64_t an = ring(ALLOCS)->n, rn = ring(RAW_ALLOCS)->n;
+	void *x;
+
+	raw_malloc = fn(RAW, TRAMP_MALLOC);
+	force(true);
+	x = m(NULL, 5000);
+	assert_int_equal(ring(ALLOCS)->n, an + 1);
+	assert_int_equal(ring(RAW_ALLOCS)->n, rn);
+	assert_ptr_equal((void *)ring(ALLOCS)->ev[an % RING].rax, x);
+	/* the raw domain called alone is sampled */
+	fr(NULL, x);
+	raw_malloc(NULL, 10);
+	assert_int_equal(ring(RAW_ALLOCS)->n, rn + 1);
+	((void (*)(void *, void *))fn(RAW, TRAMP_FREE))(NULL,
+		(void *)ring(RAW_ALLOCS)->ev[rn % RING].rax);
+	/* unsampled, a large block's inner level still takes nothing off the countdown */
+	force(false);
+	countdown(6000);
+	m(NULL, 5000);
+	assert_int_equal(ring(ALLOCS)->n, an + 1);
+	assert_int_equal(ring(RAW_ALLOCS)->n, rn + 1);
+	assert_int_equal(my_slot()->countdown, 1000);
+	assert_true(set_empty());
+}
+
+/* A forked child (guard 0) samples nothing and reports nothing. */
+static void test_child(void **state)
+{
+	void *(*m)(void *, size_t) = fn(RAW, TRAMP_MALLOC);
+	void (*fr)(void *, void *) = fn(RAW, TRAMP_FREE);
+	uint64_t an = ring(RAW_ALLOCS)->n, fn0 = ring(FREES)->n;
+
+	force(true);
+	p[TRAMP_GUARD_OFF] = 0;
+	fr(NULL, m(NULL, 64));
+	p[TRAMP_GUARD_OFF] = 1;
+	assert_int_equal(ring(RAW_ALLOCS)->n, an);
+	assert_int_equal(ring(FREES)->n, fn0);
+	assert_true(set_empty());
+}
+
+/* The draws' mean is the interval, and their distribution exponential. */
+static void test_draws(void **state)
+{
+	static int64_t draws[TRAMP_DRAWS];
+	struct tramp_sample_state st;
+	struct tramp_thread shared;
+	double sum = 0;
+	int k, below = 0;
+
+	tramp_sample_fill(&st, draws, &shared, 524288, 1, false);
+	for (k = 0; k < TRAMP_DRAWS; k++) {
+		sum += draws[k];
+		below += draws[k] < 524288;
+	}
+	assert_true(fabs(sum / TRAMP_DRAWS / 524288 - 1) < 1e-3);
+	/* P(X < mean) = 1 - 1/e */
+	assert_true(fabs((double)below / TRAMP_DRAWS - (1 - exp(-1))) < 2.0 / TRAMP_DRAWS);
+	assert_int_equal(st.seed_fs_mask, ~0ULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_forwarding),
+		cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_reallocs),
+		cmocka_unit_test(test_gil_free),
+		cmocka_unit_test(test_nested),
+		cmocka_unit_test(test_child),
+		cmocka_unit_test(test_draws),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
