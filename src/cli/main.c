@@ -12,6 +12,7 @@
 #include "cli_args.h"
 #include "check.h"
 #include "diff.h"
+#include "holders.h"
 #include "kfeatures.h"
 #include "output.h"
 #include "output_file.h"
@@ -35,10 +36,13 @@ static struct env {
 	bool top_ui;			/* pymem-bpf top */
 	struct view_opts vopts;
 	struct top_opts topts;
+	bool holders;
+	struct holders_opts hopts;
 } env = {
 	.view = PM_VIEW_LIVE_BYTES,
 	.attach.probes = { .max_live = 1 << 20, .max_stacks = 1 << 18 },
 	.topts = TOP_OPTS_DEFAULT,
+	.hopts = { .top = 10 },
 };
 
 const char *argp_program_version = "pymem-bpf 0.1";
@@ -59,11 +63,13 @@ static const char doc[] =
 "    pymem-bpf -i 5 -- python3 app.py   # launch mode, a top table every 5 s\n"
 "    pymem-bpf -n 5 --view alloc-bytes -- python3 app.py   # what churns\n"
 "    pymem-bpf top -p 4242              # keys: l live, a alloc, r rate, f freed<1ms\n"
+"    pymem-bpf --holders -d 30 -p 4242  # and what holds the live bytes, at the end\n"
 "\n"
 "EXIT STATUS: 0 success, 1 runtime failure, 2 bad input (no such PID, not\n"
 "Python, unsupported version, missing privileges, bad option).";
 
-enum { OPT_VIEW = 0x100, OPT_MAX_LIVE, OPT_MAX_STACKS, OPT_NO_INJECT };
+enum { OPT_VIEW = 0x100, OPT_MAX_LIVE, OPT_MAX_STACKS, OPT_NO_INJECT, OPT_HOLDERS,
+       OPT_HOLDERS_TOP, OPT_MAX_PAUSE };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Profile this process", 0 },
@@ -78,6 +84,12 @@ static const struct argp_option opts[] = {
 	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks tracked (default 262144)", 0 },
 	{ "no-inject", OPT_NO_INJECT, NULL, 0, "Probe allocator symbols instead of redirecting "
 	  "the allocator tables to trampolines (misses LTO builds' inlined fast path)", 0 },
+	{ "holders", OPT_HOLDERS, NULL, 0, "At the end, stop the target and name what holds the "
+	  "top stacks' live blocks (retention paths), and the live heap by type", 0 },
+	{ "holders-top", OPT_HOLDERS_TOP, "N", 0, "Stacks given their holders, by live bytes "
+	  "(default 10)", 0 },
+	{ "max-pause", OPT_MAX_PAUSE, "MS", 0, "Let the target go after MS milliseconds of the "
+	  "holders' walk: a partial answer, marked as such", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{},
 };
@@ -142,6 +154,15 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_NO_INJECT:
 		env.attach.no_inject = true;
 		break;
+	case OPT_HOLDERS:
+		env.holders = true;
+		break;
+	case OPT_HOLDERS_TOP:
+		env.hopts.top = parse_count(arg, state);
+		break;
+	case OPT_MAX_PAUSE:
+		env.hopts.max_pause_ms = parse_seconds(arg, state);
+		break;
 	case ARGP_KEY_ARG:
 		env.attach.cmd = &state->argv[state->next - 1];
 		state->next = state->argc;
@@ -149,6 +170,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!env.attach.pid == !env.attach.cmd)
 			arg_fail(state, "give either -p PID or -- COMMAND");
+		if (!env.holders && (env.hopts.top != 10 || env.hopts.max_pause_ms))
+			arg_fail(state, "--holders-top and --max-pause go with --holders");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -208,9 +231,24 @@ static int finish(struct pm_profile *prof)
 	return EXIT_FAILURE;
 }
 
-/* The session from attach to its end: tables or top's screen, then the profile. */
-static int run(struct collector *col, const struct pytarget *t, struct pm_profile *prof)
+/* The target stopped once more, for what holds its live blocks; a failure is one line. */
+static struct holders *take_holders(const struct attachment *a)
 {
+	struct holders *h;
+	char err[512] = "";
+
+	if (holders_take(&a->t, a->probes, &env.hopts, &h, err, sizeof(err))) {
+		fprintf(stderr, "pymem-bpf: no holders: %s\n", err);
+		return NULL;
+	}
+	return h;
+}
+
+/* The session from attach to its end: tables or top's screen, then the profile. */
+static int run(const struct attachment *a, struct pm_profile *prof)
+{
+	struct collector *col = a->col;
+	const struct pytarget *t = &a->t;
 	struct session_opts so = {
 		.duration = env.duration, .interval = env.interval, .view = env.view,
 		.vopts = &env.vopts, .topts = &env.topts, .tables = tables(),
@@ -238,7 +276,13 @@ static int run(struct collector *col, const struct pytarget *t, struct pm_profil
 	if (exited)
 		fprintf(stderr, "pymem-bpf: target PID %d exited; writing the profile gathered "
 			"so far\n", t->pid);
+	if (env.holders && exited)
+		fprintf(stderr, "pymem-bpf: no holders: the target is gone\n");
+	else if (env.holders)
+		s.holders = take_holders(a);
+	s.holders_top = env.hopts.top;
 	err = session_profile(&s, exited, prof);
+	holders_free(s.holders);
 	interval_free(s.iv);
 	return err;
 }
@@ -303,7 +347,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	ret = attach_open(&env.attach, &a);
-	if (!ret && run(a->col, &a->t, &prof)) {
+	if (!ret && run(a, &prof)) {
 		fprintf(stderr, "pymem-bpf: cannot read the kernel maps\n");
 		ret = EXIT_FAILURE;
 	} else if (!ret) {

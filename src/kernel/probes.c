@@ -506,6 +506,16 @@ int probes_stats_fd(const struct probes *p)
 	return bpf_map__fd(p->skel->maps.stats);
 }
 
+int probes_live_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.live);
+}
+
+int probes_spill_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.spill);
+}
+
 void probes_every_free_seen(struct probes *p)
 {
 	p->skel->bss->every_free_seen = true;

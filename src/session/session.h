@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include "collect.h"
+#include "holders.h"
 #include "interval.h"
 #include "output_top.h"
 #include "pytarget.h"
@@ -33,6 +34,8 @@ struct session {
 	double start_time;		/* the same moment, in seconds since the epoch */
 	struct interval *iv;		/* with an interval */
 	struct top_ui *ui;		/* `top` on a terminal */
+	struct holders *holders;	/* read at the end (--holders), or NULL */
+	unsigned int holders_top;	/* stacks that keep their holders */
 };
 
 /* CLOCK_MONOTONIC, in seconds. */

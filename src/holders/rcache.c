@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A chunk is read with one process_vm_readv; one that crosses into an
+ * unmapped page is read again a page at a time, so a mapping's last
+ * chunk still serves the pages it has.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include "rcache.h"
+
+#define CHUNK_SHIFT	16
+#define CHUNK		(1ULL << CHUNK_SHIFT)
+#define PAGE		4096ULL
+#define PAGES		(CHUNK / PAGE)
+
+struct chunk {
+	uint64_t base;		/* 0: empty slot */
+	uint64_t ok;		/* bit p: page p could be read */
+	uint8_t *data;
+};
+
+struct rcache {
+	pid_t pid;
+	struct chunk *tab;	/* open addressing, power-of-two size */
+	size_t n, cap;
+	uint64_t bytes;
+};
+
+struct rcache *rcache_new(pid_t pid)
+{
+	struct rcache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->pid = pid;
+	c->cap = 256;
+	c->tab = calloc(c->cap, sizeof(*c->tab));
+	if (!c->tab) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void rcache_free(struct rcache *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->cap; i++)
+		free(c->tab[i].data);
+	free(c->tab);
+	free(c);
+}
+
+static struct chunk *slot(struct chunk *tab, size_t cap, uint64_t base)
+{
+	size_t i = ((base >> CHUNK_SHIFT) * 0x9e3779b97f4a7c15ULL) & (cap - 1);
+
+	while (tab[i].base && tab[i].base != base)
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
+}
+
+static int grow(struct rcache *c)
+{
+	size_t i, cap = c->cap * 2;
+	struct chunk *tab = calloc(cap, sizeof(*tab));
+
+	if (!tab)
+		return -ENOMEM;
+	for (i = 0; i < c->cap; i++)
+		if (c->tab[i].base)
+			*slot(tab, cap, c->tab[i].base) = c->tab[i];
+	free(c->tab);
+	c->tab = tab;
+	c->cap = cap;
+	return 0;
+}
+
+static ssize_t readv_at(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
+
+	return process_vm_readv(pid, &local, 1, &remote, 1, 0);
+}
+
+static void fill(struct rcache *c, struct chunk *k)
+{
+	ssize_t got = readv_at(c->pid, k->base, k->data, CHUNK);
+	uint64_t p;
+
+	if (got == (ssize_t)CHUNK) {
+		k->ok = ~0ULL;
+		return;
+	}
+	/* a short read stops at the first fault: the pages past it may still be mapped */
+	for (p = 0; p < PAGES; p++)
+		if ((got > 0 && (p + 1) * PAGE <= (uint64_t)got) ||
+		    readv_at(c->pid, k->base + p * PAGE, k->data + p * PAGE, PAGE) == (ssize_t)PAGE)
+			k->ok |= 1ULL << p;
+}
+
+static struct chunk *get(struct rcache *c, uint64_t base)
+{
+	struct chunk *k = slot(c->tab, c->cap, base);
+
+	if (k->base)
+		return k;
+	if ((c->n + 1) * 2 > c->cap) {
+		if (grow(c))
+			return NULL;
+		k = slot(c->tab, c->cap, base);
+	}
+	k->data = malloc(CHUNK);
+	if (!k->data)
+		return NULL;
+	k->base = base;
+	k->ok = 0;
+	c->n++;
+	c->bytes += CHUNK;
+	fill(c, k);
+	return k;
+}
+
+int rcache_read(struct rcache *c, uint64_t addr, void *buf, size_t len)
+{
+	uint8_t *out = buf;
+
+	if (!addr || addr + len < addr)
+		return -EFAULT;
+	while (len) {
+		uint64_t base = addr & ~(CHUNK - 1), off = addr - base;
+		size_t n = len < CHUNK - off ? len : CHUNK - off;
+		uint64_t first = off / PAGE, last = (off + n - 1) / PAGE;
+		uint64_t want = (last - first == 63 ? ~0ULL : ((1ULL << (last - first + 1)) - 1)) << first;
+		struct chunk *k = get(c, base);
+
+		if (!k || (k->ok & want) != want)
+			return -EFAULT;
+		memcpy(out, k->data + off, n);
+		out += n;
+		addr += n;
+		len -= n;
+	}
+	return 0;
+}
+
+uint64_t rcache_word(struct rcache *c, uint64_t addr)
+{
+	uint64_t v;
+
+	return rcache_read(c, addr, &v, sizeof(v)) ? 0 : v;
+}
+
+void rcache_stats(const struct rcache *c, uint64_t *chunks, uint64_t *bytes)
+{
+	*chunks = c->n;
+	*bytes = c->bytes;
+}

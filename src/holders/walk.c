@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The walk's tables (nodes, types, strings) and its breadth-first loop. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "elf_syms.h"
+#include "proc_maps.h"
+#include "py_str.h"
+#include "session.h"
+#include "walk.h"
+
+/* Type flags, the same in every version */
+#define TPFLAGS_HEAPTYPE	(1ULL << 9)
+#define TPFLAGS_HAVE_GC		(1ULL << 14)
+#define TPFLAGS_TYPE		(1ULL << 31)
+
+#define MAX_NAME	256	/* a tp_name or a key longer than this is cut */
+#define MAX_SLOTS	64	/* __slots__ members kept per class, bases included */
+#define CHECK_EVERY	4096	/* nodes walked between two looks at the clock */
+
+static size_t hash64(uint64_t v, size_t cap)
+{
+	return ((v >> 3) * 0x9e3779b97f4a7c15ULL >> 17) & (cap - 1);
+}
+
+static int lookup_types(struct walk *w, char *err, size_t errlen)
+{
+	static const struct { const char *sym; size_t off; } syms[] = {
+		{ "PyList_Type", offsetof(struct walk, list_type) },
+		{ "PyTuple_Type", offsetof(struct walk, tuple_type) },
+		{ "PyDict_Type", offsetof(struct walk, dict_type) },
+		{ "PySet_Type", offsetof(struct walk, set_type) },
+		{ "PyFrozenSet_Type", offsetof(struct walk, frozenset_type) },
+		{ "PyCell_Type", offsetof(struct walk, cell_type) },
+		{ "PyFunction_Type", offsetof(struct walk, function_type) },
+		{ "PyModule_Type", offsetof(struct walk, module_type) },
+		{ "PyType_Type", offsetof(struct walk, type_type) },
+		{ "PyByteArray_Type", offsetof(struct walk, bytearray_type) },
+		{ "PyBaseObject_Type", offsetof(struct walk, object_type) },
+		{ "PyCode_Type", offsetof(struct walk, code_type) },
+		{ "_PySet_Dummy", offsetof(struct walk, set_dummy) },
+	};
+	struct proc_maps maps = {};
+	struct elf_syms *e;
+	uint64_t vaddr, size, bias;
+	size_t i;
+	int ret;
+
+	e = elf_syms_open(w->t->interp_open);
+	if (!e) {
+		snprintf(err, errlen, "cannot read ELF %s", w->t->interp_open);
+		return -errno;
+	}
+	ret = proc_maps_read(w->t->pid, &maps);
+	if (!ret)
+		ret = proc_maps_load_bias(&maps, w->t->interp, elf_syms_first_load_vaddr(e), &bias);
+	/* exported for C extensions, so even stripped LTO builds keep them in .dynsym */
+	for (i = 0; !ret && i < sizeof(syms) / sizeof(syms[0]); i++) {
+		ret = elf_syms_lookup(e, syms[i].sym, &vaddr, &size);
+		if (ret)
+			snprintf(err, errlen, "%s has no symbol %s", w->t->interp, syms[i].sym);
+		else
+			*(uint64_t *)((char *)w + syms[i].off) = bias + vaddr;
+	}
+	elf_syms_close(e);
+	proc_maps_free(&maps);
+	if (ret)
+		return ret;
+	/* _PySet_Dummy is a pointer to the dummy key, not the key */
+	w->set_dummy = rcache_word(w->rc, w->set_dummy);
+	return 0;
+}
+
+int walk_init(struct walk *w, const struct pytarget *t, const struct obj_layout *l,
+	      struct rcache *rc, struct live_blocks *blocks, char *err, size_t errlen)
+{
+	memset(w, 0, sizeof(*w));
+	w->t = t;
+	w->l = l;
+	w->rc = rc;
+	w->blocks = blocks;
+	w->capseen = 1 << 16;
+	w->captypes = 1024;
+	w->capstrs = 1 << 12;
+	w->capstr_objs = 1 << 12;
+	w->seen = calloc(w->capseen, sizeof(*w->seen));
+	w->types = calloc(w->captypes / 2, sizeof(*w->types));
+	w->type_index = calloc(w->captypes, sizeof(*w->type_index));
+	w->strs = calloc(w->capstrs / 2, sizeof(*w->strs));
+	w->str_index = calloc(w->capstrs, sizeof(*w->str_index));
+	w->str_objs = calloc(w->capstr_objs * 2, sizeof(*w->str_objs));
+	if (!w->seen || !w->types || !w->type_index || !w->strs || !w->str_index || !w->str_objs) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return lookup_types(w, err, errlen);
+}
+
+void walk_free(struct walk *w)
+{
+	size_t i;
+
+	for (i = 0; w->types && i < w->ntypes; i++)
+		free(w->types[i].slots);
+	for (i = 0; w->strs && i < w->nstrs; i++)
+		free(w->strs[i]);
+	free(w->nodes);
+	free(w->seen);
+	free(w->types);
+	free(w->type_index);
+	free(w->strs);
+	free(w->str_index);
+	free(w->str_objs);
+	free(w->locals);
+	memset(w, 0, sizeof(*w));
+}
+
+static size_t hash_str(const char *s, size_t cap)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h & (cap - 1);
+}
+
+static int grow_strs(struct walk *w)
+{
+	size_t cap = w->capstrs * 2, i, j;
+	uint32_t *index = calloc(cap, sizeof(*index));
+	char **strs = realloc(w->strs, cap / 2 * sizeof(*strs));
+
+	if (!index || !strs) {
+		free(index);
+		if (strs)
+			w->strs = strs;
+		return -ENOMEM;
+	}
+	w->strs = strs;
+	for (i = 0; i < w->nstrs; i++) {
+		for (j = hash_str(strs[i], cap); index[j]; j = (j + 1) & (cap - 1))
+			;
+		index[j] = i + 1;
+	}
+	free(w->str_index);
+	w->str_index = index;
+	w->capstrs = cap;
+	return 0;
+}
+
+uint32_t walk_intern(struct walk *w, const char *s)
+{
+	size_t j;
+
+	for (j = hash_str(s, w->capstrs); w->str_index[j]; j = (j + 1) & (w->capstrs - 1))
+		if (!strcmp(w->strs[w->str_index[j] - 1], s))
+			return w->str_index[j] - 1;
+	if ((w->nstrs + 1) * 2 > w->capstrs) {
+		if (grow_strs(w)) {
+			w->err = -ENOMEM;
+			return NO_STR;
+		}
+		return walk_intern(w, s);
+	}
+	w->strs[w->nstrs] = strdup(s);
+	if (!w->strs[w->nstrs]) {
+		w->err = -ENOMEM;
+		return NO_STR;
+	}
+	w->str_index[j] = ++w->nstrs;
+	return w->nstrs - 1;
+}
+
+/* str object address -> string id, as pairs; the same key object names many attributes */
+static uint64_t *str_obj_slot(uint64_t *tab, size_t cap, uint64_t obj)
+{
+	size_t j;
+
+	for (j = hash64(obj, cap); tab[2 * j] && tab[2 * j] != obj; j = (j + 1) & (cap - 1))
+		;
+	return &tab[2 * j];
+}
+
+static uint32_t str_read(struct walk *w, uint64_t obj)
+{
+	const struct py_offsets *o = &w->t->off;
+	struct py_str_head h;
+	uint8_t raw[MAX_NAME * 4];
+	char *utf8;
+	uint32_t id;
+
+	if (rcache_read(w->rc, obj + o->unicode_state, &h.state, sizeof(h.state)) ||
+	    rcache_read(w->rc, obj + o->unicode_length, &h.length, sizeof(h.length)) ||
+	    py_str_check(&h, MAX_NAME))
+		return NO_STR;
+	if (rcache_read(w->rc, obj + (h.ascii ? o->unicode_ascii_data : o->unicode_compact_data),
+			raw, h.length * h.kind))
+		return NO_STR;
+	utf8 = py_str_utf8(raw, h.kind, h.length);
+	if (!utf8)
+		return NO_STR;
+	id = walk_intern(w, utf8);
+	free(utf8);
+	return id;
+}
+
+uint32_t walk_str(struct walk *w, uint64_t obj)
+{
+	uint64_t *e, *tab;
+	size_t i, cap;
+	uint32_t id;
+
+	if (rcache_word(w->rc, obj + 8) != w->t->str_type)
+		return NO_STR;
+	e = str_obj_slot(w->str_objs, w->capstr_objs, obj);
+	if (*e)
+		return (uint32_t)e[1];
+	id = str_read(w, obj);
+	if (id == NO_STR)
+		return NO_STR;
+	if (w->nstrs * 2 > w->capstr_objs) {
+		cap = w->capstr_objs * 2;
+		tab = calloc(cap * 2, sizeof(*tab));
+		if (!tab)
+			return id;
+		for (i = 0; i < w->capstr_objs; i++)
+			if (w->str_objs[2 * i])
+				memcpy(str_obj_slot(tab, cap, w->str_objs[2 * i]),
+				       &w->str_objs[2 * i], 2 * sizeof(*tab));
+		free(w->str_objs);
+		w->str_objs = tab;
+		w->capstr_objs = cap;
+		e = str_obj_slot(tab, cap, obj);
+	}
+	e[0] = obj;
+	e[1] = id;
+	return id;
+}
+
+/* The __slots__ members of a class and its bases: object references only. */
+static void read_slots(struct walk *w, struct type_info *ti, uint64_t type)
+{
+	const struct obj_layout *l = w->l;
+	uint64_t tp, m, name;
+	int depth, k;
+	uint32_t id;
+	int32_t mtype;
+	int64_t off;
+	char buf[MAX_NAME];
+
+	ti->slots = calloc(MAX_SLOTS, sizeof(*ti->slots));
+	if (!ti->slots)
+		return;
+	for (tp = type, depth = 0; tp && depth < 64; tp = rcache_word(w->rc, tp + l->tp_base), depth++) {
+		if (!(rcache_word(w->rc, tp + l->tp_flags) & TPFLAGS_HEAPTYPE))
+			break;
+		m = rcache_word(w->rc, tp + l->tp_members);
+		for (k = 0; m && k < MAX_SLOTS && ti->nslots < MAX_SLOTS; k++, m += l->member_size) {
+			name = rcache_word(w->rc, m);
+			if (!name || rcache_read(w->rc, m + l->member_type, &mtype, sizeof(mtype)) ||
+			    rcache_read(w->rc, m + l->member_offset, &off, sizeof(off)) ||
+			    rcache_read(w->rc, name, buf, 1))
+				break;
+			/* T_OBJECT (6) and T_OBJECT_EX (16) are the members that hold objects */
+			if (mtype != 6 && mtype != 16)
+				continue;
+			memset(buf, 0, sizeof(buf));
+			for (id = 0; id < sizeof(buf) - 1; id++)
+				if (rcache_read(w->rc, name + id, &buf[id], 1) || !buf[id])
+					break;
+			buf[id] = '\0';
+			if (!strcmp(buf, "__dict__") || !strcmp(buf, "__weakref__"))
+				continue;
+			ti->slots[ti->nslots++] = (struct slot_member){ walk_intern(w, buf), (uint32_t)off };
+		}
+	}
+}
+
+/* The nearest static (C) base of a heap type: it decides the layout under the instance. */
+static uint64_t static_base(struct walk *w, uint64_t type)
+{
+	int depth;
+
+	for (depth = 0; type && depth < 64; depth++) {
+		if (!(rcache_word(w->rc, type + w->l->tp_flags) & TPFLAGS_HEAPTYPE))
+			return type;
+		type = rcache_word(w->rc, type + w->l->tp_base);
+	}
+	return 0;
+}
+
+static enum type_kind kind_of_static(struct walk *w, uint64_t type, uint64_t flags)
+{
+	if (type == w->list_type)
+		return TK_LIST;
+	if (type == w->tuple_type)
+		return TK_TUPLE;
+	if (type == w->dict_type)
+		return TK_DICT;
+	if (type == w->set_type || type == w->frozenset_type)
+		return TK_SET;
+	if (type == w->cell_type)
+		return TK_CELL;
+	if (type == w->function_type)
+		return TK_FUNCTION;
+	if (type == w->module_type)
+		return TK_MODULE;
+	if (type == w->type_type)
+		return TK_TYPE;
+	if (type == w->bytearray_type)
+		return TK_BYTEARRAY;
+	if (type == w->object_type)
+		return TK_INSTANCE;
+	return flags & TPFLAGS_HAVE_GC ? TK_OPAQUE : TK_LEAF;
+}
+
+static void classify(struct walk *w, struct type_info *ti)
+{
+	uint64_t base;
+
+	if (!(ti->flags & TPFLAGS_HEAPTYPE)) {
+		ti->kind = kind_of_static(w, ti->addr, ti->flags);
+		ti->instance = false;
+		return;
+	}
+	/* a class: its instances have a __dict__ and __slots__ over its C base's layout */
+	base = static_base(w, ti->addr);
+	ti->kind = base ? kind_of_static(w, base, rcache_word(w->rc, base + w->l->tp_flags)) :
+		   TK_OPAQUE;
+	/* an unknown C base would leave the instance half decoded: opaque as a whole */
+	if (ti->kind == TK_OPAQUE || ti->kind == TK_LEAF) {
+		ti->kind = TK_OPAQUE;
+		return;
+	}
+	ti->instance = true;
+	read_slots(w, ti, ti->addr);
+	if (w->l->ht_cached_keys != OBJ_NONE)
+		ti->cached_keys = rcache_word(w->rc, ti->addr + w->l->ht_cached_keys);
+}
+
+static int grow_types(struct walk *w)
+{
+	size_t cap = w->captypes * 2, i, j;
+	uint32_t *index = calloc(cap, sizeof(*index));
+	struct type_info *types = realloc(w->types, cap / 2 * sizeof(*types));
+
+	if (!index || !types) {
+		free(index);
+		if (types)
+			w->types = types;
+		return -ENOMEM;
+	}
+	w->types = types;
+	for (i = 0; i < w->ntypes; i++) {
+		for (j = hash64(types[i].addr, cap); index[j]; j = (j + 1) & (cap - 1))
+			;
+		index[j] = i + 1;
+	}
+	free(w->type_index);
+	w->type_index = index;
+	w->captypes = cap;
+	return 0;
+}
+
+/* A type object: its own type is type, or a metaclass whose type is type. */
+static bool is_type(struct walk *w, uint64_t type)
+{
+	uint64_t meta = rcache_word(w->rc, type + 8);
+
+	return meta && (meta == w->type_type || rcache_word(w->rc, meta + 8) == w->type_type ||
+			(rcache_word(w->rc, meta + w->l->tp_flags) & TPFLAGS_TYPE));
+}
+
+static struct type_info *type_info(struct walk *w, uint64_t type)
+{
+	const struct obj_layout *l = w->l;
+	struct type_info *ti;
+	char buf[MAX_NAME];
+	uint64_t name;
+	size_t j;
+	int i;
+
+	for (j = hash64(type, w->captypes); w->type_index[j]; j = (j + 1) & (w->captypes - 1))
+		if (w->types[w->type_index[j] - 1].addr == type)
+			return &w->types[w->type_index[j] - 1];
+	if (!is_type(w, type))
+		return NULL;
+	if ((w->ntypes + 1) * 2 > w->captypes) {
+		if (grow_types(w)) {
+			w->err = -ENOMEM;
+			return NULL;
+		}
+		return type_info(w, type);
+	}
+	ti = &w->types[w->ntypes];
+	memset(ti, 0, sizeof(*ti));
+	ti->addr = type;
+	ti->flags = rcache_word(w->rc, type + l->tp_flags);
+	ti->basicsize = (int64_t)rcache_word(w->rc, type + l->tp_basicsize);
+	ti->itemsize = (int64_t)rcache_word(w->rc, type + l->tp_itemsize);
+	ti->dictoffset = (int64_t)rcache_word(w->rc, type + l->tp_dictoffset);
+	name = rcache_word(w->rc, type + l->tp_name);
+	for (i = 0; i < MAX_NAME - 1; i++)
+		if (rcache_read(w->rc, name + i, &buf[i], 1) || !buf[i])
+			break;
+	buf[i] = '\0';
+	ti->name = walk_intern(w, i ? buf : "?");
+	ti->preheader = (ti->flags & TPFLAGS_HAVE_GC ? l->gc_head : 0) +
+			(ti->flags & (l->flag_managed_dict | l->flag_managed_weakref) ? 16 : 0);
+	w->ntypes++;
+	w->type_index[j] = w->ntypes;
+	classify(w, ti);
+	/* classify() may have grown the tables: find it again */
+	return type_info(w, type);
+}
+
+struct type_info *walk_type_of(struct walk *w, uint64_t obj)
+{
+	uint64_t type;
+
+	if (!obj || obj & 7)
+		return NULL;
+	type = rcache_word(w->rc, obj + 8);
+	return type && !(type & 7) ? type_info(w, type) : NULL;
+}
+
+static int grow_seen(struct walk *w)
+{
+	size_t cap = w->capseen * 2, i, j;
+	uint32_t *seen = calloc(cap, sizeof(*seen));
+
+	if (!seen)
+		return -ENOMEM;
+	for (i = 0; i < w->nnodes; i++) {
+		for (j = hash64(w->nodes[i].addr, cap); seen[j]; j = (j + 1) & (cap - 1))
+			;
+		seen[j] = i + 1;
+	}
+	free(w->seen);
+	w->seen = seen;
+	w->capseen = cap;
+	return 0;
+}
+
+static struct live_block *block_of(struct walk *w, uint64_t obj, const struct type_info *ti)
+{
+	return live_blocks_find(w->blocks, obj - ti->preheader);
+}
+
+uint32_t walk_visit(struct walk *w, uint64_t obj, uint32_t parent, enum edge_kind kind,
+		    uint32_t name)
+{
+	struct type_info *ti;
+	struct live_block *b;
+	struct node *n;
+	size_t j;
+
+	if (!obj || obj & 7 || w->err)
+		return NO_NODE;
+	for (j = hash64(obj, w->capseen); w->seen[j]; j = (j + 1) & (w->capseen - 1))
+		if (w->nodes[w->seen[j] - 1].addr == obj)
+			return NO_NODE;
+	ti = walk_type_of(w, obj);
+	if (!ti)
+		return NO_NODE;
+	if (w->nnodes == w->capnodes) {
+		size_t cap = w->capnodes ? w->capnodes * 2 : 1 << 14;
+		struct node *v = realloc(w->nodes, cap * sizeof(*v));
+
+		if (!v) {
+			w->err = -ENOMEM;
+			return NO_NODE;
+		}
+		w->nodes = v;
+		w->capnodes = cap;
+	}
+	if ((w->nnodes + 1) * 2 > w->capseen) {
+		if (grow_seen(w)) {
+			w->err = -ENOMEM;
+			return NO_NODE;
+		}
+		for (j = hash64(obj, w->capseen); w->seen[j]; j = (j + 1) & (w->capseen - 1))
+			;
+	}
+	n = &w->nodes[w->nnodes];
+	*n = (struct node){ .addr = obj, .type = ti - w->types, .parent = parent, .name = name,
+			    .block = NO_NODE, .kind = kind };
+	b = block_of(w, obj, ti);
+	if (b) {
+		n->block = b - w->blocks->v;
+		if (b->holder == LIVE_NO_HOLDER)
+			b->holder = w->nnodes;
+	}
+	w->seen[j] = ++w->nnodes;
+	return w->nnodes - 1;
+}
+
+void walk_own(struct walk *w, uint64_t addr, uint32_t node)
+{
+	struct live_block *b = addr ? live_blocks_find(w->blocks, addr) : NULL;
+
+	if (b && b->holder == LIVE_NO_HOLDER)
+		b->holder = node;
+}
+
+int walk_run(struct walk *w)
+{
+	int err = roots_add(w);
+
+	if (err)
+		return err;
+	for (; w->next < w->nnodes && !w->err; w->next++) {
+		if (w->deadline && !(w->next % CHECK_EVERY) && session_now() > w->deadline) {
+			w->partial = true;
+			break;
+		}
+		if (!w->nodes[w->next].walked) {
+			w->nodes[w->next].walked = true;
+			decode_node(w, w->next);
+		}
+	}
+	return w->err;
+}
