@@ -20,9 +20,14 @@
 #define LIVE_ADD_TRIES	256
 
 
-/* Sized by userspace: a power of two buckets, at least LIVE_PAGE_BUCKETS */
+/*
+ * Sized by userspace: a power of two buckets, at least LIVE_PAGE_BUCKETS.
+ * Mappable: --holders scans it with the target stopped, and a copy by
+ * batched lookups took 60 ms for the default 40 MiB.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, LIVE_PAGE_BUCKETS);
 	__type(key, __u32);
 	__type(value, struct live_bucket);

@@ -146,6 +146,17 @@ out:
 	free(vals);
 }
 
+/*
+ * Where a split table's values were allocated: 3.11 and 3.12 put a prefix
+ * (insertion order, its own size in the last byte) before them.
+ */
+static uint64_t values_block(struct walk *w, uint64_t values)
+{
+	if (values && (w->l->minor == 11 || w->l->minor == 12))
+		return values - read_u8(w, values - 1);
+	return values;
+}
+
 /* A split table's values[], from a PyDictValues pointer */
 static uint64_t values_array(struct walk *w, uint64_t values)
 {
@@ -158,7 +169,7 @@ void decode_dict_entries(struct walk *w, uint64_t dict, uint32_t parent, enum ed
 	uint64_t values = rcache_word(w->rc, dict + w->l->dict_values);
 
 	walk_own(w, keys, parent);
-	walk_own(w, values, parent);
+	walk_own(w, values_block(w, values), parent);
 	decode_keys(w, keys, values_array(w, values), parent, kind);
 }
 
@@ -204,13 +215,15 @@ static void instance_dict(struct walk *w, uint64_t obj, uint32_t n, const struct
 		if (d)
 			return owned_dict(w, d, n, EDGE_ATTR);
 		values = rcache_word(w->rc, obj + MANAGED_VALUES);
+		walk_own(w, values_block(w, values), n);
 		return decode_keys(w, ti->cached_keys, values, n, EDGE_ATTR);
 	}
 	if (l->minor == 12) {
-		/* a dict, or its values tagged with the low bit */
-		if (d & 1)
-			return decode_keys(w, ti->cached_keys, d - 1, n, EDGE_ATTR);
-		return owned_dict(w, d, n, EDGE_ATTR);
+		/* a dict, or its values less one (the low bit tags them) */
+		if (!(d & 1))
+			return owned_dict(w, d, n, EDGE_ATTR);
+		walk_own(w, values_block(w, d + 1), n);
+		return decode_keys(w, ti->cached_keys, d + 1, n, EDGE_ATTR);
 	}
 	if (d)
 		return owned_dict(w, d, n, EDGE_ATTR);
@@ -326,7 +339,11 @@ void decode_node(struct walk *w, uint32_t n)
 		decode_type(w, obj, n);
 		break;
 	case TK_BYTEARRAY:
-		walk_own(w, rcache_word(w->rc, obj + l->bytearray_bytes), n);
+		/* its buffer, or (3.15+) the bytes object holding it: a part, as a list's items */
+		if (l->bytearray_object != OBJ_NONE)
+			walk_own(w, rcache_word(w->rc, obj + l->bytearray_object), n);
+		else
+			walk_own(w, rcache_word(w->rc, obj + l->bytearray_bytes), n);
 		break;
 	case TK_INSTANCE:
 	case TK_LEAF:

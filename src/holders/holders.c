@@ -19,7 +19,11 @@
 #include "walk.h"
 
 #define MAX_HOLDERS	10	/* paths kept per stack */
-#define MAX_DEPTH	4096	/* steps of a path followed */
+/*
+ * Steps looked up a path for an object of the block's own stack: the bound
+ * keeps a long chain (a linked list of a million nodes) linear.
+ */
+#define SEARCH		256
 
 struct group {
 	uint64_t stack_id;
@@ -71,34 +75,72 @@ static const struct local_root *local_of(const struct walk *w, uint32_t node)
 	return lo < w->nlocals && w->locals[lo].node == node ? &w->locals[lo] : NULL;
 }
 
-/* The node holding block b: the topmost on its path whose own block has b's stack. */
-static uint32_t holder_of(const struct walk *w, const struct live_block *b)
+/* The nearest node from n up (n included) whose own block has stack; NO_NODE past SEARCH steps. */
+static uint32_t same_stack_up(const struct walk *w, uint32_t n, uint64_t stack)
 {
-	uint32_t top = b->holder, p;
-	int depth;
+	int steps;
 
-	if (top == LIVE_NO_HOLDER)
-		return NO_NODE;
-	for (p = top, depth = 0; p != NO_NODE && depth < MAX_DEPTH; p = w->nodes[p].parent, depth++)
-		if (w->nodes[p].block != NO_NODE &&
-		    w->blocks->v[w->nodes[p].block].stack_id == b->stack_id)
-			top = p;
+	for (steps = 0; n != NO_NODE && steps < SEARCH; n = w->nodes[n].parent, steps++)
+		if (w->nodes[n].block != NO_NODE && w->blocks->v[w->nodes[n].block].stack_id == stack)
+			return n;
+	return NO_NODE;
+}
+
+/*
+ * For each node with a block of its own, the topmost node above it of the
+ * same stack, in node order: a parent comes before its children.
+ */
+static uint32_t *tops_of(const struct walk *w)
+{
+	uint32_t *top = malloc((w->nnodes ? w->nnodes : 1) * sizeof(*top)), up;
+	size_t i;
+
+	for (i = 0; top && i < w->nnodes; i++) {
+		const struct node *nd = &w->nodes[i];
+
+		top[i] = i;
+		if (nd->block == NO_NODE || nd->parent == NO_NODE)
+			continue;
+		up = same_stack_up(w, nd->parent, w->blocks->v[nd->block].stack_id);
+		if (up != NO_NODE)
+			top[i] = top[up];
+	}
 	return top;
 }
 
+/* The node holding block b: the topmost on its path whose own block has b's stack. */
+static uint32_t holder_of(const struct walk *w, const uint32_t *top, const struct live_block *b)
+{
+	uint32_t n;
+
+	if (b->holder == LIVE_NO_HOLDER)
+		return NO_NODE;
+	n = same_stack_up(w, b->holder, b->stack_id);
+	return n == NO_NODE ? b->holder : top[n];
+}
+
 /* The steps from a root to node, root first, the parts of containers left out. */
-static size_t path_nodes(const struct walk *w, uint32_t node, uint32_t *out)
+static size_t path_nodes(const struct walk *w, uint32_t node, uint32_t **buf, size_t *cap)
 {
 	size_t n = 0, i;
-	uint32_t p, t;
+	uint32_t p, t, *v;
 
-	for (p = node; p != NO_NODE && n < MAX_DEPTH; p = w->nodes[p].parent)
-		if (w->nodes[p].kind != EDGE_INNER)
-			out[n++] = p;
+	for (p = node; p != NO_NODE; p = w->nodes[p].parent) {
+		if (w->nodes[p].kind == EDGE_INNER)
+			continue;
+		if (n == *cap) {
+			v = realloc(*buf, (*cap ? *cap * 2 : 64) * sizeof(*v));
+			if (!v)
+				return 0;
+			*buf = v;
+			*cap = *cap ? *cap * 2 : 64;
+		}
+		(*buf)[n++] = p;
+	}
 	for (i = 0; i < n / 2; i++) {
-		t = out[i];
-		out[i] = out[n - 1 - i];
-		out[n - 1 - i] = t;
+		t = (*buf)[i];
+		(*buf)[i] = (*buf)[n - 1 - i];
+		(*buf)[n - 1 - i] = t;
 	}
 	return n;
 }
@@ -305,19 +347,19 @@ static int to_heap_types(const struct walk *w, struct type_count *v, size_t n,
 static int digest(struct holders *hs, struct walk *w, struct pm_heap *heap)
 {
 	struct type_count *types = NULL, *opaque = NULL;
-	size_t ntypes = 0, nopaque = 0, i, n;
-	uint32_t *path = malloc(MAX_DEPTH * sizeof(*path)), top;
+	size_t ntypes = 0, nopaque = 0, i, n, cap = 0;
+	uint32_t *path = NULL, *tops = tops_of(w), top;
 	const char *type;
 	int err = 0;
 
-	if (!path)
+	if (!tops)
 		return -ENOMEM;
 	for (i = 0; i < w->blocks->n && !err; i++) {
 		const struct live_block *b = &w->blocks->v[i];
 		bool object;
 
-		top = holder_of(w, b);
-		n = top == NO_NODE ? 0 : path_nodes(w, top, path);
+		top = holder_of(w, tops, b);
+		n = top == NO_NODE ? 0 : path_nodes(w, top, &path, &cap);
 		object = b->holder != LIVE_NO_HOLDER && w->nodes[b->holder].block == i;
 		if (b->holder != LIVE_NO_HOLDER)
 			type = str_of(w, w->types[w->nodes[b->holder].type].name);
@@ -342,6 +384,7 @@ static int digest(struct holders *hs, struct walk *w, struct pm_heap *heap)
 	free(types);
 	free(opaque);
 	free(path);
+	free(tops);
 	return err;
 }
 

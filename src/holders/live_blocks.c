@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include "live_blocks.h"
 #include "probes.h"
@@ -28,32 +29,27 @@ static int push(struct live_blocks *b, size_t *cap, const struct live_slot *s, p
 	return 0;
 }
 
+/* The table mapped read-only: a scan of memory, with no copy. */
 static int read_table(int fd, struct live_blocks *b, size_t *cap, pid_t pid)
 {
-	struct live_bucket *vals = calloc(BATCH, sizeof(*vals));
-	__u32 *keys = calloc(BATCH, sizeof(*keys)), i, n, batch, k;
-	void *in = NULL;
-	int ret, err = 0;
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), i, k;
+	const struct live_bucket *v;
+	size_t size;
+	int err = 0;
 
-	if (!vals || !keys) {
-		err = -ENOMEM;
-		goto out;
-	}
-	do {
-		n = BATCH;
-		ret = bpf_map_lookup_batch(fd, in, &batch, keys, vals, &n, NULL);
-		if (ret && ret != -ENOENT) {
-			err = ret;
-			break;
-		}
-		for (i = 0; i < n && !err; i++)
-			for (k = 0; k < LIVE_WAYS && !err; k++)
-				err = push(b, cap, &vals[i].slot[k], pid);
-		in = &batch;
-	} while (!ret && !err);
-out:
-	free(vals);
-	free(keys);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	size = (size_t)info.max_entries * info.value_size;
+	if (info.value_size != sizeof(*v))
+		return -EINVAL;
+	v = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	if (v == MAP_FAILED)
+		return -errno;
+	for (i = 0; i < info.max_entries && !err; i++)
+		for (k = 0; k < LIVE_WAYS && !err; k++)
+			err = push(b, cap, &v[i].slot[k], pid);
+	munmap((void *)v, size);
 	return err;
 }
 

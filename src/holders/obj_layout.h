@@ -37,6 +37,7 @@ struct obj_layout {
 	uint32_t cell_ref;
 	uint32_t func_code, func_defaults, func_kwdefaults, func_closure, func_dict;
 	uint32_t bytearray_bytes;
+	uint32_t bytearray_object;	/* 3.15+: the bytes object behind ob_bytes, else OBJ_NONE */
 	uint32_t member_size, member_type, member_offset;	/* PyMemberDef; name at 0 */
 	/* PyCodeObject: 3.8-3.10 name tuples, 3.11+ localsplus */
 	uint32_t code_nlocals, code_varnames, code_cellvars, code_freevars;
