@@ -25,17 +25,38 @@
  */
 #define SEARCH		256
 
+/* One step of a path, shared by every path through it: a trie, by (parent, step). */
+struct step {
+	uint32_t parent;	/* NO_PATH for a root */
+	uint32_t name;
+	uint32_t function;	/* a local's, else NO_STR */
+	uint8_t kind;
+	uint64_t thread;
+};
+
+#define NO_PATH	0xffffffffU
+
 struct group {
 	uint64_t stack_id;
-	char *key;
-	struct pm_holder h;
+	uint32_t path;		/* its last step, NO_PATH for none */
+	uint32_t type;		/* the holding object's type name */
+	uint64_t objects, bytes;
+	struct pm_holder h;	/* made once all are counted */
+};
+
+/* Open addressing by a 64-bit key: index + 1 */
+struct table {
+	uint32_t *slot;
+	size_t cap, n;
 };
 
 struct holders {
+	struct step *steps;
+	size_t nsteps, capsteps;
+	struct table step_index;
 	struct group *groups;
 	size_t n, cap;
-	uint32_t *index;	/* by key: group index + 1 */
-	size_t capindex;
+	struct table group_index;
 	struct pm_heap *heap;
 };
 
@@ -44,15 +65,6 @@ static const char *const kind_names[] = {
 	[EDGE_CLASS] = "class", [EDGE_KEY] = "key", [EDGE_INDEX] = "index",
 	[EDGE_CELL] = "cell", [EDGE_SLOT] = "slot",
 };
-
-static size_t hash_str(const char *s, size_t cap)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h & (cap - 1);
-}
 
 static const char *str_of(const struct walk *w, uint32_t id)
 {
@@ -119,151 +131,206 @@ static uint32_t holder_of(const struct walk *w, const uint32_t *top, const struc
 	return n == NO_NODE ? b->holder : top[n];
 }
 
-/* The steps from a root to node, root first, the parts of containers left out. */
-static size_t path_nodes(const struct walk *w, uint32_t node, uint32_t **buf, size_t *cap)
+static uint64_t mix(uint64_t h, uint64_t v)
 {
-	size_t n = 0, i;
-	uint32_t p, t, *v;
+	return (h ^ v) * 0x9e3779b97f4a7c15ULL + (h >> 29);
+}
 
-	for (p = node; p != NO_NODE; p = w->nodes[p].parent) {
-		if (w->nodes[p].kind == EDGE_INNER)
-			continue;
-		if (n == *cap) {
-			v = realloc(*buf, (*cap ? *cap * 2 : 64) * sizeof(*v));
-			if (!v)
-				return 0;
-			*buf = v;
-			*cap = *cap ? *cap * 2 : 64;
+/*
+ * The entry of key in t (whose entries @same compares), or an empty slot:
+ * grows t first when it is half full.
+ */
+static uint32_t *table_slot(struct table *t, uint64_t key, const void *ctx,
+			    bool (*same)(const void *ctx, uint32_t i, uint64_t key),
+			    uint64_t (*key_of)(const void *ctx, uint32_t i))
+{
+	size_t j, i, cap;
+	uint32_t *slot;
+
+	if ((t->n + 1) * 2 > t->cap) {
+		cap = t->cap ? t->cap * 2 : 1024;
+		slot = calloc(cap, sizeof(*slot));
+		if (!slot)
+			return NULL;
+		for (i = 0; i < t->cap; i++) {
+			if (!t->slot[i])
+				continue;
+			for (j = key_of(ctx, t->slot[i] - 1) & (cap - 1); slot[j]; j = (j + 1) & (cap - 1))
+				;
+			slot[j] = t->slot[i];
 		}
-		(*buf)[n++] = p;
+		free(t->slot);
+		t->slot = slot;
+		t->cap = cap;
 	}
-	for (i = 0; i < n / 2; i++) {
-		t = (*buf)[i];
-		(*buf)[i] = (*buf)[n - 1 - i];
-		(*buf)[n - 1 - i] = t;
-	}
-	return n;
+	for (j = key & (t->cap - 1); t->slot[j]; j = (j + 1) & (t->cap - 1))
+		if (same(ctx, t->slot[j] - 1, key))
+			break;
+	return &t->slot[j];
 }
 
-static char *group_key(const struct walk *w, uint64_t stack, const uint32_t *path, size_t n,
-		       const char *type)
+static uint64_t step_key(const struct step *st)
 {
-	const struct local_root *lr;
-	char *buf = NULL;
-	size_t len = 0, i;
-	FILE *f = open_memstream(&buf, &len);
-
-	if (!f)
-		return NULL;
-	fprintf(f, "%" PRIx64 "\x1f%s", stack, type);
-	for (i = 0; i < n; i++) {
-		const struct node *nd = &w->nodes[path[i]];
-
-		fprintf(f, "\x1e%u\x1f%s", nd->kind, nd->kind == EDGE_INDEX ? "*" : str_of(w, nd->name));
-		lr = nd->kind == EDGE_LOCAL ? local_of(w, path[i]) : NULL;
-		if (lr)
-			fprintf(f, "\x1f%s\x1f%" PRIu64, str_of(w, lr->function), lr->thread);
-	}
-	if (fclose(f)) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	return mix(mix(mix(mix(st->parent, st->kind), st->name), st->function), st->thread);
 }
 
-static int new_holder(const struct walk *w, const uint32_t *path, size_t n, const char *type,
-		      struct pm_holder *h)
+static uint64_t step_key_of(const void *ctx, uint32_t i)
 {
+	return step_key(&((const struct holders *)ctx)->steps[i]);
+}
+
+static const struct step *step_want;
+
+static bool step_same(const void *ctx, uint32_t i, uint64_t key)
+{
+	const struct step *a = &((const struct holders *)ctx)->steps[i], *b = step_want;
+
+	return a->parent == b->parent && a->kind == b->kind && a->name == b->name &&
+	       a->function == b->function && a->thread == b->thread;
+}
+
+/* The id of a step, made on first sight; NO_PATH without memory. */
+static uint32_t step_id(struct holders *hs, const struct step *st)
+{
+	uint32_t *slot;
+	struct step *v;
+
+	step_want = st;
+	slot = table_slot(&hs->step_index, step_key(st), hs, step_same, step_key_of);
+	if (!slot)
+		return NO_PATH;
+	if (*slot)
+		return *slot - 1;
+	if (hs->nsteps == hs->capsteps) {
+		hs->capsteps = hs->capsteps ? hs->capsteps * 2 : 1024;
+		v = realloc(hs->steps, hs->capsteps * sizeof(*v));
+		if (!v)
+			return NO_PATH;
+		hs->steps = v;
+	}
+	hs->steps[hs->nsteps] = *st;
+	*slot = ++hs->nsteps;
+	hs->step_index.n++;
+	return hs->nsteps - 1;
+}
+
+/*
+ * Every node's path, in node order (a parent before its children): a
+ * container's parts share their owner's, a list's items all read [*].
+ */
+static uint32_t *paths_of(struct holders *hs, struct walk *w)
+{
+	uint32_t *path = malloc((w->nnodes ? w->nnodes : 1) * sizeof(*path)), star;
 	const struct local_root *lr;
+	struct step st;
 	size_t i;
 
-	memset(h, 0, sizeof(*h));
+	star = walk_intern(w, "*");
+	for (i = 0; path && i < w->nnodes; i++) {
+		const struct node *nd = &w->nodes[i];
+
+		if (nd->kind == EDGE_INNER) {
+			path[i] = nd->parent == NO_NODE ? NO_PATH : path[nd->parent];
+			continue;
+		}
+		st = (struct step){ .parent = nd->parent == NO_NODE ? NO_PATH : path[nd->parent],
+				    .name = nd->kind == EDGE_INDEX ? star : nd->name,
+				    .function = NO_STR, .kind = nd->kind };
+		lr = nd->kind == EDGE_LOCAL ? local_of(w, i) : NULL;
+		if (lr) {
+			st.function = lr->function;
+			st.thread = lr->thread;
+		}
+		path[i] = step_id(hs, &st);
+		if (path[i] == NO_PATH) {
+			free(path);
+			return NULL;
+		}
+	}
+	return path;
+}
+
+static uint64_t group_key(uint64_t stack, uint32_t path, uint32_t type)
+{
+	return mix(mix(stack, path), type);
+}
+
+static uint64_t group_key_of(const void *ctx, uint32_t i)
+{
+	const struct group *g = &((const struct holders *)ctx)->groups[i];
+
+	return group_key(g->stack_id, g->path, g->type);
+}
+
+static const struct group *group_want;
+
+static bool group_same(const void *ctx, uint32_t i, uint64_t key)
+{
+	const struct group *a = &((const struct holders *)ctx)->groups[i];
+
+	return a->stack_id == group_want->stack_id && a->path == group_want->path &&
+	       a->type == group_want->type;
+}
+
+/* Count block b in the group of its stack, path and type. */
+static int count(struct holders *hs, const struct live_block *b, uint32_t path, uint32_t type)
+{
+	struct group want = { .stack_id = b->stack_id, .path = path, .type = type }, *v;
+	uint32_t *slot;
+
+	group_want = &want;
+	slot = table_slot(&hs->group_index, group_key(b->stack_id, path, type), hs, group_same,
+			  group_key_of);
+	if (!slot)
+		return -ENOMEM;
+	if (!*slot) {
+		if (hs->n == hs->cap) {
+			hs->cap = hs->cap ? hs->cap * 2 : 256;
+			v = realloc(hs->groups, hs->cap * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			hs->groups = v;
+		}
+		hs->groups[hs->n] = want;
+		*slot = ++hs->n;
+		hs->group_index.n++;
+	}
+	hs->groups[*slot - 1].objects++;
+	hs->groups[*slot - 1].bytes += b->size;
+	return 0;
+}
+
+/* A group as the profile holds it: its path's steps, root first. */
+static int make_holder(const struct holders *hs, const struct walk *w, struct group *g)
+{
+	struct pm_holder *h = &g->h;
+	uint32_t p;
+	size_t n, i;
+
+	for (n = 0, p = g->path; p != NO_PATH; p = hs->steps[p].parent)
+		n++;
 	h->steps = calloc(n ? n : 1, sizeof(*h->steps));
-	h->type = strdup(type);
+	h->type = strdup(str_of(w, g->type));
 	if (!h->steps || !h->type)
 		return -ENOMEM;
 	h->nsteps = n;
-	for (i = 0; i < n; i++) {
-		const struct node *nd = &w->nodes[path[i]];
-		struct pm_hold_step *st = &h->steps[i];
+	h->objects = g->objects;
+	h->bytes = g->bytes;
+	for (i = n, p = g->path; p != NO_PATH; p = hs->steps[p].parent) {
+		const struct step *st = &hs->steps[p];
+		struct pm_hold_step *out = &h->steps[--i];
 
-		st->kind = strdup(kind_names[nd->kind]);
-		st->name = strdup(nd->kind == EDGE_INDEX ? "*" : str_of(w, nd->name));
-		if (!st->kind || !st->name)
+		out->kind = strdup(kind_names[st->kind]);
+		out->name = strdup(str_of(w, st->name));
+		if (!out->kind || !out->name)
 			return -ENOMEM;
-		lr = nd->kind == EDGE_LOCAL ? local_of(w, path[i]) : NULL;
-		if (lr) {
-			st->function = strdup(str_of(w, lr->function));
-			st->thread = lr->thread;
-			if (!st->function)
+		if (st->function != NO_STR) {
+			out->function = strdup(str_of(w, st->function));
+			out->thread = st->thread;
+			if (!out->function)
 				return -ENOMEM;
 		}
 	}
-	return 0;
-}
-
-static int grow_index(struct holders *hs)
-{
-	size_t cap = hs->capindex ? hs->capindex * 2 : 1024, i, j;
-	uint32_t *index = calloc(cap, sizeof(*index));
-
-	if (!index)
-		return -ENOMEM;
-	for (i = 0; i < hs->n; i++) {
-		for (j = hash_str(hs->groups[i].key, cap); index[j]; j = (j + 1) & (cap - 1))
-			;
-		index[j] = i + 1;
-	}
-	free(hs->index);
-	hs->index = index;
-	hs->capindex = cap;
-	return 0;
-}
-
-/* Count block b in its group, made on first sight. */
-static int count(struct holders *hs, const struct walk *w, const struct live_block *b,
-		 const uint32_t *path, size_t n, const char *type)
-{
-	char *key = group_key(w, b->stack_id, path, n, type);
-	struct group *g;
-	size_t j;
-	int err;
-
-	if (!key)
-		return -ENOMEM;
-	if ((hs->n + 1) * 2 > hs->capindex && grow_index(hs)) {
-		free(key);
-		return -ENOMEM;
-	}
-	for (j = hash_str(key, hs->capindex); hs->index[j]; j = (j + 1) & (hs->capindex - 1))
-		if (!strcmp(hs->groups[hs->index[j] - 1].key, key))
-			break;
-	if (hs->index[j]) {
-		g = &hs->groups[hs->index[j] - 1];
-		free(key);
-	} else {
-		if (hs->n == hs->cap) {
-			size_t cap = hs->cap ? hs->cap * 2 : 256;
-			struct group *v = realloc(hs->groups, cap * sizeof(*v));
-
-			if (!v) {
-				free(key);
-				return -ENOMEM;
-			}
-			hs->groups = v;
-			hs->cap = cap;
-		}
-		g = &hs->groups[hs->n];
-		g->stack_id = b->stack_id;
-		g->key = key;
-		err = new_holder(w, path, n, type, &g->h);
-		hs->n++;
-		hs->index[j] = hs->n;
-		if (err)
-			return err;
-	}
-	g->h.objects++;
-	g->h.bytes += b->size;
 	return 0;
 }
 
@@ -276,13 +343,18 @@ static const char *block_type(struct walk *w, const struct live_block *b)
 {
 	uint32_t offs[] = { 0, w->l->gc_head, w->l->gc_head + 16 };
 	struct type_info *ti;
+	uint64_t refcnt;
 	size_t i;
 
 	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
 		if (b->size < offs[i] + 16)
 			break;
+		/* a live object's count of references is neither 0 nor absurd (immortals' included) */
+		refcnt = rcache_word(w->rc, b->addr + offs[i]);
+		if (!refcnt || refcnt >> 48)
+			continue;
 		ti = walk_type_of(w, b->addr + offs[i]);
-		if (ti && ti->preheader == offs[i])
+		if (ti && ti->preheader == offs[i] && ti->name != walk_intern(w, "?"))
 			return str_of(w, ti->name);
 	}
 	return NULL;
@@ -293,25 +365,47 @@ struct type_count {
 	uint64_t objects, bytes, address;
 };
 
-static int tally(struct type_count **v, size_t *n, uint32_t name, uint64_t objects,
-		 uint64_t bytes, uint64_t address)
-{
-	struct type_count *t;
-	size_t i;
+/* Counts by type name, found by the name's string id. */
+struct tally {
+	struct type_count *v;
+	size_t n;
+	uint32_t *pos;		/* by string id: index in v + 1 */
+	size_t cappos;
+};
 
-	for (i = 0; i < *n; i++)
-		if ((*v)[i].name == name)
-			break;
-	if (i == *n) {
-		t = realloc(*v, (*n + 1) * sizeof(*t));
-		if (!t)
+static int tally(struct tally *t, uint32_t name, uint64_t objects, uint64_t bytes,
+		 uint64_t address)
+{
+	struct type_count *v;
+	uint32_t *pos;
+	size_t cap;
+
+	if (name >= t->cappos) {
+		cap = (name + 1) * 2;
+		pos = realloc(t->pos, cap * sizeof(*pos));
+		if (!pos)
 			return -ENOMEM;
-		*v = t;
-		t[(*n)++] = (struct type_count){ .name = name, .address = address };
+		memset(pos + t->cappos, 0, (cap - t->cappos) * sizeof(*pos));
+		t->pos = pos;
+		t->cappos = cap;
 	}
-	(*v)[i].objects += objects;
-	(*v)[i].bytes += bytes;
+	if (!t->pos[name]) {
+		v = realloc(t->v, (t->n + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		t->v = v;
+		v[t->n++] = (struct type_count){ .name = name, .address = address };
+		t->pos[name] = t->n;
+	}
+	t->v[t->pos[name] - 1].objects += objects;
+	t->v[t->pos[name] - 1].bytes += bytes;
 	return 0;
+}
+
+static void tally_free(struct tally *t)
+{
+	free(t->v);
+	free(t->pos);
 }
 
 static int by_bytes(const void *a, const void *b)
@@ -343,48 +437,89 @@ static int to_heap_types(const struct walk *w, struct type_count *v, size_t n,
 	return 0;
 }
 
+/* Where a block goes: its holder's path and type, and its own type for the heap. */
+struct place {
+	uint32_t path, holder_type;
+	uint32_t type;
+	bool object;		/* it is an object's block, not a buffer */
+};
+
+static int place(struct holders *hs, struct walk *w, const uint32_t *tops, const uint32_t *paths,
+		 const struct live_block *b, size_t i, struct place *out)
+{
+	uint32_t top, up;
+	const char *name;
+	struct step st;
+
+	if (b->leaf_type != LIVE_NO_HOLDER) {
+		out->type = w->types[b->leaf_type].name;
+		out->object = true;
+		up = same_stack_up(w, b->holder, b->stack_id);
+		if (up != NO_NODE) {
+			out->path = paths[tops[up]];
+			out->holder_type = w->types[w->nodes[tops[up]].type].name;
+			return 0;
+		}
+		/* the leaf holds itself, one step past its holder */
+		out->holder_type = out->type;
+		out->path = paths[b->holder];
+		if (b->leaf_kind == EDGE_INNER)
+			return 0;
+		st = (struct step){ .parent = out->path, .kind = b->leaf_kind, .function = NO_STR,
+				    .name = b->leaf_kind == EDGE_INDEX ? walk_intern(w, "*") :
+					    b->leaf_name };
+		out->path = step_id(hs, &st);
+		return out->path == NO_PATH ? -ENOMEM : 0;
+	}
+	top = holder_of(w, tops, b);
+	if (b->holder != LIVE_NO_HOLDER) {
+		/* an object's own block, or a buffer its holder owns */
+		out->object = w->nodes[b->holder].block == i;
+		out->type = w->types[w->nodes[b->holder].type].name;
+	} else {
+		name = block_type(w, b);
+		out->object = name;
+		out->type = walk_intern(w, name ? name : "(no Python object)");
+	}
+	out->path = top == NO_NODE ? NO_PATH : paths[top];
+	out->holder_type = top == NO_NODE ? out->type : w->types[w->nodes[top].type].name;
+	return 0;
+}
+
 /* Every block into its stack's group, and into the heap by type. */
 static int digest(struct holders *hs, struct walk *w, struct pm_heap *heap)
 {
-	struct type_count *types = NULL, *opaque = NULL;
-	size_t ntypes = 0, nopaque = 0, i, n, cap = 0;
-	uint32_t *path = NULL, *tops = tops_of(w), top;
-	const char *type;
+	struct tally types = {}, opaque = {};
+	uint32_t *tops = tops_of(w), *paths = paths_of(hs, w);
+	struct place where;
+	size_t i;
 	int err = 0;
 
-	if (!tops)
-		return -ENOMEM;
+	if (!tops || !paths)
+		err = -ENOMEM;
 	for (i = 0; i < w->blocks->n && !err; i++) {
 		const struct live_block *b = &w->blocks->v[i];
-		bool object;
 
-		top = holder_of(w, tops, b);
-		n = top == NO_NODE ? 0 : path_nodes(w, top, &path, &cap);
-		object = b->holder != LIVE_NO_HOLDER && w->nodes[b->holder].block == i;
-		if (b->holder != LIVE_NO_HOLDER)
-			type = str_of(w, w->types[w->nodes[b->holder].type].name);
-		else
-			type = block_type(w, b);
-		object = object || (b->holder == LIVE_NO_HOLDER && type);
-		if (!type)
-			type = "(no Python object)";
-		err = count(hs, w, b, path, n, top == NO_NODE ? type :
-			    str_of(w, w->types[w->nodes[top].type].name));
+		err = place(hs, w, tops, paths, b, i, &where);
 		if (!err)
-			err = tally(&types, &ntypes, walk_intern(w, type), object, b->size, 0);
+			err = count(hs, b, where.path, where.holder_type);
+		if (!err)
+			err = tally(&types, where.type, where.object, b->size, 0);
 	}
 	for (i = 0; i < w->nnodes && !err; i++)
 		if (w->types[w->nodes[i].type].kind == TK_OPAQUE)
-			err = tally(&opaque, &nopaque, w->types[w->nodes[i].type].name, 1, 0,
+			err = tally(&opaque, w->types[w->nodes[i].type].name, 1, 0,
 				    w->nodes[i].addr);
+	for (i = 0; i < hs->n && !err; i++)
+		err = make_holder(hs, w, &hs->groups[i]);
 	if (!err)
-		err = to_heap_types(w, types, ntypes, &heap->types, &heap->ntypes);
+		err = to_heap_types(w, types.v, types.n, &heap->types, &heap->ntypes);
 	if (!err)
-		err = to_heap_types(w, opaque, nopaque, &heap->opaque, &heap->nopaque);
-	free(types);
-	free(opaque);
-	free(path);
+		err = to_heap_types(w, opaque.v, opaque.n, &heap->opaque, &heap->nopaque);
+	tally_free(&types);
+	tally_free(&opaque);
 	free(tops);
+	free(paths);
 	return err;
 }
 
@@ -420,7 +555,7 @@ static int read_stopped(const struct pytarget *t, const struct probes *p,
 	}
 	if (!ret) {
 		hs->heap->partial = w.partial;
-		hs->heap->objects_walked = w.nnodes;
+		hs->heap->objects_walked = w.nnodes + w.nleaves;
 		ret = digest(hs, &w, hs->heap);
 		if (ret)
 			snprintf(err, errlen, "out of memory");
@@ -521,12 +656,12 @@ void holders_free(struct holders *hs)
 
 	if (!hs)
 		return;
-	for (i = 0; i < hs->n; i++) {
+	for (i = 0; i < hs->n; i++)
 		pm_holder_free(&hs->groups[i].h);
-		free(hs->groups[i].key);
-	}
 	free(hs->groups);
-	free(hs->index);
+	free(hs->group_index.slot);
+	free(hs->steps);
+	free(hs->step_index.slot);
 	pm_heap_free(hs->heap);
 	free(hs);
 }

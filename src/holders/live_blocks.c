@@ -25,7 +25,8 @@ static int push(struct live_blocks *b, size_t *cap, const struct live_slot *s, p
 		b->v = v;
 	}
 	b->v[b->n++] = (struct live_block){ .addr = s->addr, .size = s->size,
-					    .stack_id = s->stack_id, .holder = LIVE_NO_HOLDER };
+					    .stack_id = s->stack_id, .holder = LIVE_NO_HOLDER,
+					    .leaf_type = LIVE_NO_HOLDER };
 	return 0;
 }
 
@@ -111,7 +112,8 @@ int live_blocks_read(const struct probes *p, pid_t pid, struct live_blocks *out)
 
 	memset(out, 0, sizeof(*out));
 	err = read_table(probes_live_fd(p), out, &cap, pid);
-	if (!err)
+	/* iterating an empty hash map still visits every one of its buckets */
+	if (!err && probes_spilled(p))
 		err = read_spill(probes_spill_fd(p), out, &cap, pid);
 	if (!err)
 		err = build_index(out);

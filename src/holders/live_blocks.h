@@ -14,6 +14,13 @@ struct live_block {
 	uint64_t size;
 	uint64_t stack_id;
 	uint32_t holder;	/* the object that holds it (a walk node), or LIVE_NO_HOLDER */
+	/*
+	 * A leaf object (no references: a str, an int) is no node of the walk:
+	 * its block keeps the edge from its holder instead.
+	 */
+	uint32_t leaf_type;	/* its type's index in the walk, or LIVE_NO_HOLDER */
+	uint32_t leaf_name;
+	uint8_t leaf_kind;
 };
 
 #define LIVE_NO_HOLDER	0xffffffffU

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include "rcache.h"
 
@@ -21,11 +22,18 @@ struct chunk {
 	uint8_t *data;
 };
 
+/* Chunks' memory comes in 2 MiB slabs, as huge pages where the kernel gives them: fewer faults */
+#define SLAB		(2ULL << 20)
+
 struct rcache {
 	pid_t pid;
 	struct chunk *tab;	/* open addressing, power-of-two size */
 	size_t n, cap;
 	uint64_t bytes;
+	struct chunk *last;	/* the chunk read last: reads come in runs */
+	void **slabs;
+	size_t nslabs;
+	size_t slab_used;	/* bytes of the last slab handed out */
 };
 
 struct rcache *rcache_new(pid_t pid)
@@ -50,8 +58,9 @@ void rcache_free(struct rcache *c)
 
 	if (!c)
 		return;
-	for (i = 0; i < c->cap; i++)
-		free(c->tab[i].data);
+	for (i = 0; i < c->nslabs; i++)
+		munmap(c->slabs[i], SLAB);
+	free(c->slabs);
 	free(c->tab);
 	free(c);
 }
@@ -67,6 +76,7 @@ static struct chunk *slot(struct chunk *tab, size_t cap, uint64_t base)
 
 static int grow(struct rcache *c)
 {
+	c->last = NULL;
 	size_t i, cap = c->cap * 2;
 	struct chunk *tab = calloc(cap, sizeof(*tab));
 
@@ -105,18 +115,41 @@ static void fill(struct rcache *c, struct chunk *k)
 			k->ok |= 1ULL << p;
 }
 
+static uint8_t *chunk_memory(struct rcache *c)
+{
+	void **slabs, *slab;
+
+	if (!c->nslabs || c->slab_used == SLAB) {
+		slabs = realloc(c->slabs, (c->nslabs + 1) * sizeof(*slabs));
+		if (!slabs)
+			return NULL;
+		c->slabs = slabs;
+		slab = mmap(NULL, SLAB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (slab == MAP_FAILED)
+			return NULL;
+		//madvise(slab, SLAB, MADV_HUGEPAGE);
+		c->slabs[c->nslabs++] = slab;
+		c->slab_used = 0;
+	}
+	c->slab_used += CHUNK;
+	return (uint8_t *)c->slabs[c->nslabs - 1] + c->slab_used - CHUNK;
+}
+
 static struct chunk *get(struct rcache *c, uint64_t base)
 {
-	struct chunk *k = slot(c->tab, c->cap, base);
+	struct chunk *k;
 
+	if (c->last && c->last->base == base)
+		return c->last;
+	k = slot(c->tab, c->cap, base);
 	if (k->base)
-		return k;
+		return c->last = k;
 	if ((c->n + 1) * 2 > c->cap) {
 		if (grow(c))
 			return NULL;
 		k = slot(c->tab, c->cap, base);
 	}
-	k->data = malloc(CHUNK);
+	k->data = chunk_memory(c);
 	if (!k->data)
 		return NULL;
 	k->base = base;
@@ -124,7 +157,7 @@ static struct chunk *get(struct rcache *c, uint64_t base)
 	c->n++;
 	c->bytes += CHUNK;
 	fill(c, k);
-	return k;
+	return c->last = k;
 }
 
 int rcache_read(struct rcache *c, uint64_t addr, void *buf, size_t len)

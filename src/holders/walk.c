@@ -80,7 +80,11 @@ int walk_init(struct walk *w, const struct pytarget *t, const struct obj_layout 
 	w->l = l;
 	w->rc = rc;
 	w->blocks = blocks;
-	w->capseen = 1 << 16;
+	/* about as many objects as live blocks, and more: sized once, not grown step by step */
+	for (w->capseen = 1 << 16; w->capseen < blocks->n * 4; w->capseen *= 2)
+		;
+	w->capnodes = w->capseen / 2;
+	w->nodes = malloc(w->capnodes * sizeof(*w->nodes));
 	w->captypes = 1024;
 	w->capstrs = 1 << 12;
 	w->capstr_objs = 1 << 12;
@@ -90,7 +94,8 @@ int walk_init(struct walk *w, const struct pytarget *t, const struct obj_layout 
 	w->strs = calloc(w->capstrs / 2, sizeof(*w->strs));
 	w->str_index = calloc(w->capstrs, sizeof(*w->str_index));
 	w->str_objs = calloc(w->capstr_objs * 2, sizeof(*w->str_objs));
-	if (!w->seen || !w->types || !w->type_index || !w->strs || !w->str_index || !w->str_objs) {
+	if (!w->seen || !w->nodes || !w->types || !w->type_index || !w->strs || !w->str_index ||
+	    !w->str_objs) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -363,13 +368,33 @@ static int grow_types(struct walk *w)
 	return 0;
 }
 
-/* A type object: its own type is type, or a metaclass whose type is type. */
+/* A type object: its own type is type, or a metaclass (a subclass of type) whose type is type. */
 static bool is_type(struct walk *w, uint64_t type)
 {
 	uint64_t meta = rcache_word(w->rc, type + 8);
 
-	return meta && (meta == w->type_type || rcache_word(w->rc, meta + 8) == w->type_type ||
-			(rcache_word(w->rc, meta + w->l->tp_flags) & TPFLAGS_TYPE));
+	if (!meta || meta & 7)
+		return false;
+	return meta == w->type_type ||
+	       (rcache_word(w->rc, meta + 8) == w->type_type &&
+		rcache_word(w->rc, meta + w->l->tp_flags) & TPFLAGS_TYPE);
+}
+
+/* A tp_name: printable ASCII (C type names are identifiers and dots), else NULL. */
+static bool read_name(struct walk *w, uint64_t addr, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len - 1; i++) {
+		if (rcache_read(w->rc, addr + i, &buf[i], 1))
+			return false;
+		if (!buf[i])
+			return i > 0;
+		if (buf[i] < 0x20 || buf[i] > 0x7e)
+			return false;
+	}
+	buf[i] = '\0';
+	return true;
 }
 
 static struct type_info *type_info(struct walk *w, uint64_t type)
@@ -377,9 +402,7 @@ static struct type_info *type_info(struct walk *w, uint64_t type)
 	const struct obj_layout *l = w->l;
 	struct type_info *ti;
 	char buf[MAX_NAME];
-	uint64_t name;
 	size_t j;
-	int i;
 
 	for (j = hash64(type, w->captypes); w->type_index[j]; j = (j + 1) & (w->captypes - 1))
 		if (w->types[w->type_index[j] - 1].addr == type)
@@ -400,12 +423,8 @@ static struct type_info *type_info(struct walk *w, uint64_t type)
 	ti->basicsize = (int64_t)rcache_word(w->rc, type + l->tp_basicsize);
 	ti->itemsize = (int64_t)rcache_word(w->rc, type + l->tp_itemsize);
 	ti->dictoffset = (int64_t)rcache_word(w->rc, type + l->tp_dictoffset);
-	name = rcache_word(w->rc, type + l->tp_name);
-	for (i = 0; i < MAX_NAME - 1; i++)
-		if (rcache_read(w->rc, name + i, &buf[i], 1) || !buf[i])
-			break;
-	buf[i] = '\0';
-	ti->name = walk_intern(w, i ? buf : "?");
+	ti->name = walk_intern(w, read_name(w, rcache_word(w->rc, type + l->tp_name), buf,
+					    sizeof(buf)) ? buf : "?");
 	ti->preheader = (ti->flags & TPFLAGS_HAVE_GC ? l->gc_head : 0) +
 			(ti->flags & (l->flag_managed_dict | l->flag_managed_weakref) ? 16 : 0);
 	w->ntypes++;
@@ -417,12 +436,21 @@ static struct type_info *type_info(struct walk *w, uint64_t type)
 
 struct type_info *walk_type_of(struct walk *w, uint64_t obj)
 {
+	struct type_info *ti;
 	uint64_t type;
 
 	if (!obj || obj & 7)
 		return NULL;
 	type = rcache_word(w->rc, obj + 8);
-	return type && !(type & 7) ? type_info(w, type) : NULL;
+	if (!type || type & 7)
+		return NULL;
+	/* objects come in runs of one type: a list's items, a dict's values */
+	if (w->last_type < w->ntypes && w->types[w->last_type].addr == type)
+		return &w->types[w->last_type];
+	ti = type_info(w, type);
+	if (ti)
+		w->last_type = ti - w->types;
+	return ti;
 }
 
 static int grow_seen(struct walk *w)
@@ -448,6 +476,24 @@ static struct live_block *block_of(struct walk *w, uint64_t obj, const struct ty
 	return live_blocks_find(w->blocks, obj - ti->preheader);
 }
 
+/*
+ * Most objects are leaves: no node for them, only their block (if it is
+ * one) learns its holder and the edge to it.  Half the walk went to them.
+ */
+static void visit_leaf(struct walk *w, uint64_t obj, const struct type_info *ti, uint32_t parent,
+		       enum edge_kind kind, uint32_t name)
+{
+	struct live_block *b = block_of(w, obj, ti);
+
+	if (!b || b->holder != LIVE_NO_HOLDER)
+		return;
+	b->holder = parent;
+	b->leaf_type = ti - w->types;
+	b->leaf_name = name;
+	b->leaf_kind = kind;
+	w->nleaves++;
+}
+
 uint32_t walk_visit(struct walk *w, uint64_t obj, uint32_t parent, enum edge_kind kind,
 		    uint32_t name)
 {
@@ -458,14 +504,18 @@ uint32_t walk_visit(struct walk *w, uint64_t obj, uint32_t parent, enum edge_kin
 
 	if (!obj || obj & 7 || w->err)
 		return NO_NODE;
-	for (j = hash64(obj, w->capseen); w->seen[j]; j = (j + 1) & (w->capseen - 1))
-		if (w->nodes[w->seen[j] - 1].addr == obj)
-			return NO_NODE;
 	ti = walk_type_of(w, obj);
 	if (!ti)
 		return NO_NODE;
+	if (ti->kind == TK_LEAF && parent != NO_NODE) {
+		visit_leaf(w, obj, ti, parent, kind, name);
+		return NO_NODE;
+	}
+	for (j = hash64(obj, w->capseen); w->seen[j]; j = (j + 1) & (w->capseen - 1))
+		if (w->nodes[w->seen[j] - 1].addr == obj)
+			return NO_NODE;
 	if (w->nnodes == w->capnodes) {
-		size_t cap = w->capnodes ? w->capnodes * 2 : 1 << 14;
+		size_t cap = w->capnodes * 2;
 		struct node *v = realloc(w->nodes, cap * sizeof(*v));
 
 		if (!v) {

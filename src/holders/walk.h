@@ -86,10 +86,12 @@ struct walk {
 	uint64_t set_dummy;
 	struct node *nodes;
 	size_t nnodes, capnodes;
+	size_t nleaves;		/* leaf objects met that are live blocks */
 	uint32_t *seen;		/* open addressing by address: node index + 1 */
 	size_t capseen;
 	struct type_info *types;
 	size_t ntypes, captypes;
+	size_t last_type;	/* the type met last, its index */
 	uint32_t *type_index;	/* by type address: types index + 1 */
 	char **strs;
 	size_t nstrs, capstrs;

@@ -516,6 +516,11 @@ int probes_spill_fd(const struct probes *p)
 	return bpf_map__fd(p->skel->maps.spill);
 }
 
+uint64_t probes_spilled(const struct probes *p)
+{
+	return p->skel->bss->spilled;
+}
+
 void probes_every_free_seen(struct probes *p)
 {
 	p->skel->bss->every_free_seen = true;

@@ -3,7 +3,12 @@ that is not its holder.  Runs on CPython 3.8-3.15.
 
     -> READY <pid> <python version>   then waits for a line on stdin
     <- go                              makes and holds everything below
-    -> DONE                            everything is held; waits for EOF, then os._exit(0)
+    -> DONE                            everything is held
+    <- ping                            any number of times: answers PONG (it runs)
+    <- EOF                             os._exit(0)
+
+--bulk N also holds N small objects (tuples of an int and a str, in one list), for a walk
+that takes long enough to measure.
 """
 
 import json
@@ -137,8 +142,16 @@ def make_ring():
     return first
 
 
+def make_bulk(n):
+    return [(i, str(i)) for i in range(n)]
+
+
+bulk = None
+
+
 def main():
-    global handler, ring
+    global handler, ring, bulk
+    n_bulk = int(sys.argv[sys.argv.index("--bulk") + 1]) if "--bulk" in sys.argv else 0
     print("READY %d %s" % (os.getpid(), sys.version.split()[0]), flush=True)
     sys.stdin.readline()
     make_and_hold()
@@ -149,11 +162,14 @@ def main():
     t.start()
     started.wait()
     ring = make_ring()
+    bulk = make_bulk(n_bulk)
     print("TRUTH " + json.dumps({
         "n": N, "size": SIZE, "ring": RING, "node_size": sys.getsizeof(ring),
         "thread": {"native": sleeper_ids[0], "ident": sleeper_ids[1]}}), flush=True)
     print("DONE", flush=True)
-    sys.stdin.read()
+    for line in sys.stdin:
+        if line.strip() == "ping":
+            print("PONG", flush=True)
     os._exit(0)
 
 
