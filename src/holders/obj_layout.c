@@ -93,19 +93,20 @@ static int dbg_field(const uint64_t *w, unsigned int at, unsigned int size, uint
 	return 0;
 }
 
-static int from_debug(const struct pytarget *t, struct obj_layout *l)
+int obj_layout_from_debug(const void *block, size_t len, int minor, struct obj_layout *l)
 {
-	uint64_t w[PY_DEBUG_OFFSETS_SIZE / 8];
 	const struct dbg_words *d = NULL;
+	uint64_t w[PY_DEBUG_OFFSETS_SIZE / 8];
 	size_t i;
 
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if ((int)words[i].minor == t->minor)
+		if ((int)words[i].minor == minor)
 			d = &words[i];
 	if (!d)
 		return -ENOTSUP;
-	if (remote_read(t->pid, t->runtime, w, sizeof(w)))
-		return -EFAULT;
+	if (len < sizeof(w))
+		return -EINVAL;
+	memcpy(w, block, sizeof(w));
 	if (dbg_field(w, d->is_modules, d->is_size, &l->interp_modules) ||
 	    dbg_field(w, d->ts_native, d->ts_size, &l->tstate_native_thread_id) ||
 	    dbg_field(w, d->fr_localsplus, d->fr_size, &l->frame_localsplus))
@@ -116,6 +117,7 @@ static int from_debug(const struct pytarget *t, struct obj_layout *l)
 int obj_layout_for(const struct pytarget *t, struct obj_layout *out, char *err, size_t errlen)
 {
 	const struct obj_layout *l = t->major == 3 ? obj_layout_table(t->minor) : NULL;
+	uint8_t block[PY_DEBUG_OFFSETS_SIZE];
 	int ret;
 
 	if (!l) {
@@ -125,7 +127,8 @@ int obj_layout_for(const struct pytarget *t, struct obj_layout *out, char *err, 
 	*out = *l;
 	if (t->minor < 13)
 		return 0;
-	ret = from_debug(t, out);
+	ret = remote_read(t->pid, t->runtime, block, sizeof(block)) ? -EFAULT :
+	      obj_layout_from_debug(block, sizeof(block), t->minor, out);
 	if (ret)
 		snprintf(err, errlen, "cannot read the object layout from Python %s's "
 			 "_Py_DebugOffsets", t->version);

@@ -12,6 +12,7 @@
 #ifndef PYMEM_OBJ_LAYOUT_H
 #define PYMEM_OBJ_LAYOUT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "pytarget.h"
 
@@ -53,6 +54,11 @@ struct obj_layout {
  * on 3.13+ (read with @t's pid).  0, or -ENOTSUP / -EFAULT with a reason in err.
  */
 int obj_layout_for(const struct pytarget *t, struct obj_layout *out, char *err, size_t errlen);
+/*
+ * The runtime fields of a 3.13+ layout from the build's _Py_DebugOffsets
+ * block (the first len bytes of _PyRuntime).  0, -ENOTSUP or -EINVAL.
+ */
+int obj_layout_from_debug(const void *block, size_t len, int minor, struct obj_layout *l);
 /* The table entry of a minor version (runtime fields as the headers of its tested build). */
 const struct obj_layout *obj_layout_table(int minor);
 
