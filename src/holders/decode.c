@@ -14,6 +14,7 @@
 #define MANAGED_DICT	(-24)		/* 3.11+: the managed dict pointer before the object */
 #define MANAGED_VALUES	(-32)		/* 3.11: the managed values pointer */
 #define DKIX_GENERAL	0		/* 3.11+ dk_kind: entries with a hash */
+#define AHEAD		8		/* items prefetched ahead of the one visited */
 
 static uint32_t star(struct walk *w)
 {
@@ -40,8 +41,11 @@ static void visit_array(struct walk *w, uint64_t addr, uint64_t n, uint32_t pare
 	uint64_t *v = read_words(w, addr, n), i;
 	uint32_t name = star(w);
 
-	for (i = 0; v && i < n; i++)
+	for (i = 0; v && i < n; i++) {
+		if (i + AHEAD < n)
+			walk_prefetch(w, v[i + AHEAD]);
 		walk_visit(w, v[i], parent, EDGE_INDEX, name);
+	}
 	free(v);
 }
 

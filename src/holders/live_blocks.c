@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <bpf/bpf.h>
+#include "addr_table.h"
 #include "live_blocks.h"
 #include "probes.h"
 #include "pymem.h"
@@ -83,24 +84,19 @@ out:
 	return err;
 }
 
-static size_t hash(uint64_t addr, size_t cap)
-{
-	return ((addr >> 4) * 0x9e3779b97f4a7c15ULL >> 20) & (cap - 1);
-}
-
 static int build_index(struct live_blocks *b)
 {
 	size_t i, j;
 
 	for (b->cap = 1024; b->cap < b->n * 2; b->cap *= 2)
 		;
-	b->index = calloc(b->cap, sizeof(*b->index));
+	b->index = addr_table_alloc(b->cap * sizeof(*b->index));
 	if (!b->index)
 		return -ENOMEM;
 	for (i = 0; i < b->n; i++) {
-		for (j = hash(b->v[i].addr, b->cap); b->index[j]; j = (j + 1) & (b->cap - 1))
+		for (j = addr_hash(b->v[i].addr, b->cap); b->index[j].addr; j = (j + 1) & (b->cap - 1))
 			;
-		b->index[j] = i + 1;
+		b->index[j] = (struct addr_slot){ b->v[i].addr, i };
 	}
 	return 0;
 }
@@ -125,7 +121,7 @@ int live_blocks_read(const struct probes *p, pid_t pid, struct live_blocks *out)
 void live_blocks_free(struct live_blocks *b)
 {
 	free(b->v);
-	free(b->index);
+	addr_table_free(b->index, b->cap * sizeof(*b->index));
 	memset(b, 0, sizeof(*b));
 }
 
@@ -135,8 +131,8 @@ struct live_block *live_blocks_find(const struct live_blocks *b, uint64_t addr)
 
 	if (!b->cap)
 		return NULL;
-	for (j = hash(addr, b->cap); b->index[j]; j = (j + 1) & (b->cap - 1))
-		if (b->v[b->index[j] - 1].addr == addr)
-			return &b->v[b->index[j] - 1];
+	for (j = addr_hash(addr, b->cap); b->index[j].addr; j = (j + 1) & (b->cap - 1))
+		if (b->index[j].addr == addr)
+			return &b->v[b->index[j].i];
 	return NULL;
 }

@@ -25,10 +25,16 @@ struct live_block {
 
 #define LIVE_NO_HOLDER	0xffffffffU
 
+/* A slot of an index by address; 0 in addr is empty (the address is kept: one cache miss a probe) */
+struct addr_slot {
+	uint64_t addr;
+	uint32_t i;
+};
+
 struct live_blocks {
 	struct live_block *v;
 	size_t n;
-	uint32_t *index;	/* open addressing by address: block index + 1 */
+	struct addr_slot *index;	/* open addressing by address */
 	size_t cap;
 };
 

@@ -22,7 +22,7 @@ struct chunk {
 	uint8_t *data;
 };
 
-/* Chunks' memory comes in 2 MiB slabs, as huge pages where the kernel gives them: fewer faults */
+/* Chunks' memory comes in 2 MiB slabs: one mapping for 32 chunks, freed at once */
 #define SLAB		(2ULL << 20)
 
 struct rcache {
@@ -127,7 +127,6 @@ static uint8_t *chunk_memory(struct rcache *c)
 		slab = mmap(NULL, SLAB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (slab == MAP_FAILED)
 			return NULL;
-		//madvise(slab, SLAB, MADV_HUGEPAGE);
 		c->slabs[c->nslabs++] = slab;
 		c->slab_used = 0;
 	}
@@ -181,6 +180,19 @@ int rcache_read(struct rcache *c, uint64_t addr, void *buf, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+const void *rcache_peek(struct rcache *c, uint64_t addr, size_t len)
+{
+	uint64_t base = addr & ~(CHUNK - 1), off = addr - base;
+	struct chunk *k;
+
+	if (!addr || off + len > CHUNK || (off & (PAGE - 1)) + len > PAGE)
+		return NULL;
+	k = c->last && c->last->base == base ? c->last : slot(c->tab, c->cap, base);
+	if (k->base != base || !(k->ok & (1ULL << (off / PAGE))))
+		return NULL;
+	return k->data + off;
 }
 
 uint64_t rcache_word(struct rcache *c, uint64_t addr)

@@ -19,6 +19,11 @@ void rcache_free(struct rcache *c);
 
 /* Copy len bytes at addr; 0, or -EFAULT when any of them is not mapped. */
 int rcache_read(struct rcache *c, uint64_t addr, void *buf, size_t len);
+/*
+ * Where len bytes at addr (within one page) already are in the cache, or
+ * NULL: reads nothing, for prefetching.
+ */
+const void *rcache_peek(struct rcache *c, uint64_t addr, size_t len);
 /* One pointer-sized word at addr; 0 when unreadable. */
 uint64_t rcache_word(struct rcache *c, uint64_t addr);
 

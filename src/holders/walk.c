@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "addr_table.h"
 #include "elf_syms.h"
 #include "proc_maps.h"
 #include "py_str.h"
@@ -18,11 +19,7 @@
 #define MAX_NAME	256	/* a tp_name or a key longer than this is cut */
 #define MAX_SLOTS	64	/* __slots__ members kept per class, bases included */
 #define CHECK_EVERY	4096	/* nodes walked between two looks at the clock */
-
-static size_t hash64(uint64_t v, size_t cap)
-{
-	return ((v >> 3) * 0x9e3779b97f4a7c15ULL >> 17) & (cap - 1);
-}
+#define AHEAD		16	/* nodes of the queue prefetched ahead */
 
 static int lookup_types(struct walk *w, char *err, size_t errlen)
 {
@@ -81,14 +78,14 @@ int walk_init(struct walk *w, const struct pytarget *t, const struct obj_layout 
 	w->rc = rc;
 	w->blocks = blocks;
 	/* about as many objects as live blocks, and more: sized once, not grown step by step */
-	for (w->capseen = 1 << 16; w->capseen < blocks->n * 4; w->capseen *= 2)
+	for (w->capseen = 1 << 16; w->capseen < blocks->n * 2; w->capseen *= 2)
 		;
 	w->capnodes = w->capseen / 2;
 	w->nodes = malloc(w->capnodes * sizeof(*w->nodes));
 	w->captypes = 1024;
 	w->capstrs = 1 << 12;
 	w->capstr_objs = 1 << 12;
-	w->seen = calloc(w->capseen, sizeof(*w->seen));
+	w->seen = addr_table_alloc(w->capseen * sizeof(*w->seen));
 	w->types = calloc(w->captypes / 2, sizeof(*w->types));
 	w->type_index = calloc(w->captypes, sizeof(*w->type_index));
 	w->strs = calloc(w->capstrs / 2, sizeof(*w->strs));
@@ -111,7 +108,7 @@ void walk_free(struct walk *w)
 	for (i = 0; w->strs && i < w->nstrs; i++)
 		free(w->strs[i]);
 	free(w->nodes);
-	free(w->seen);
+	addr_table_free(w->seen, w->capseen * sizeof(*w->seen));
 	free(w->types);
 	free(w->type_index);
 	free(w->strs);
@@ -182,7 +179,7 @@ static uint64_t *str_obj_slot(uint64_t *tab, size_t cap, uint64_t obj)
 {
 	size_t j;
 
-	for (j = hash64(obj, cap); tab[2 * j] && tab[2 * j] != obj; j = (j + 1) & (cap - 1))
+	for (j = addr_hash(obj, cap); tab[2 * j] && tab[2 * j] != obj; j = (j + 1) & (cap - 1))
 		;
 	return &tab[2 * j];
 }
@@ -334,10 +331,11 @@ static void classify(struct walk *w, struct type_info *ti)
 	ti->kind = base ? kind_of_static(w, base, rcache_word(w->rc, base + w->l->tp_flags)) :
 		   TK_OPAQUE;
 	/* an unknown C base would leave the instance half decoded: opaque as a whole */
-	if (ti->kind == TK_OPAQUE || ti->kind == TK_LEAF) {
-		ti->kind = TK_OPAQUE;
+	if (ti->kind == TK_OPAQUE)
 		return;
-	}
+	/* a C base without references (int, str): the instance's own part is all there is */
+	if (ti->kind == TK_LEAF)
+		ti->kind = TK_INSTANCE;
 	ti->instance = true;
 	read_slots(w, ti, ti->addr);
 	if (w->l->ht_cached_keys != OBJ_NONE)
@@ -358,7 +356,7 @@ static int grow_types(struct walk *w)
 	}
 	w->types = types;
 	for (i = 0; i < w->ntypes; i++) {
-		for (j = hash64(types[i].addr, cap); index[j]; j = (j + 1) & (cap - 1))
+		for (j = addr_hash(types[i].addr, cap); index[j]; j = (j + 1) & (cap - 1))
 			;
 		index[j] = i + 1;
 	}
@@ -404,7 +402,7 @@ static struct type_info *type_info(struct walk *w, uint64_t type)
 	char buf[MAX_NAME];
 	size_t j;
 
-	for (j = hash64(type, w->captypes); w->type_index[j]; j = (j + 1) & (w->captypes - 1))
+	for (j = addr_hash(type, w->captypes); w->type_index[j]; j = (j + 1) & (w->captypes - 1))
 		if (w->types[w->type_index[j] - 1].addr == type)
 			return &w->types[w->type_index[j] - 1];
 	if (!is_type(w, type))
@@ -456,16 +454,18 @@ struct type_info *walk_type_of(struct walk *w, uint64_t obj)
 static int grow_seen(struct walk *w)
 {
 	size_t cap = w->capseen * 2, i, j;
-	uint32_t *seen = calloc(cap, sizeof(*seen));
+	struct addr_slot *seen = addr_table_alloc(cap * sizeof(*seen));
 
 	if (!seen)
 		return -ENOMEM;
-	for (i = 0; i < w->nnodes; i++) {
-		for (j = hash64(w->nodes[i].addr, cap); seen[j]; j = (j + 1) & (cap - 1))
+	for (i = 0; i < w->capseen; i++) {
+		if (!w->seen[i].addr)
+			continue;
+		for (j = addr_hash(w->seen[i].addr, cap); seen[j].addr; j = (j + 1) & (cap - 1))
 			;
-		seen[j] = i + 1;
+		seen[j] = w->seen[i];
 	}
-	free(w->seen);
+	addr_table_free(w->seen, w->capseen * sizeof(*w->seen));
 	w->seen = seen;
 	w->capseen = cap;
 	return 0;
@@ -474,6 +474,18 @@ static int grow_seen(struct walk *w)
 static struct live_block *block_of(struct walk *w, uint64_t obj, const struct type_info *ti)
 {
 	return live_blocks_find(w->blocks, obj - ti->preheader);
+}
+
+void walk_prefetch(const struct walk *w, uint64_t obj)
+{
+	const struct live_blocks *b = w->blocks;
+
+	__builtin_prefetch(&w->seen[addr_hash(obj, w->capseen)]);
+	if (!b->cap)
+		return;
+	/* the block of a non-GC object, and of a GC one (gc_head before it) */
+	__builtin_prefetch(&b->index[addr_hash(obj, b->cap)]);
+	__builtin_prefetch(&b->index[addr_hash(obj - w->l->gc_head, b->cap)]);
 }
 
 /*
@@ -511,8 +523,8 @@ uint32_t walk_visit(struct walk *w, uint64_t obj, uint32_t parent, enum edge_kin
 		visit_leaf(w, obj, ti, parent, kind, name);
 		return NO_NODE;
 	}
-	for (j = hash64(obj, w->capseen); w->seen[j]; j = (j + 1) & (w->capseen - 1))
-		if (w->nodes[w->seen[j] - 1].addr == obj)
+	for (j = addr_hash(obj, w->capseen); w->seen[j].addr; j = (j + 1) & (w->capseen - 1))
+		if (w->seen[j].addr == obj)
 			return NO_NODE;
 	if (w->nnodes == w->capnodes) {
 		size_t cap = w->capnodes * 2;
@@ -530,7 +542,7 @@ uint32_t walk_visit(struct walk *w, uint64_t obj, uint32_t parent, enum edge_kin
 			w->err = -ENOMEM;
 			return NO_NODE;
 		}
-		for (j = hash64(obj, w->capseen); w->seen[j]; j = (j + 1) & (w->capseen - 1))
+		for (j = addr_hash(obj, w->capseen); w->seen[j].addr; j = (j + 1) & (w->capseen - 1))
 			;
 	}
 	n = &w->nodes[w->nnodes];
@@ -542,8 +554,8 @@ uint32_t walk_visit(struct walk *w, uint64_t obj, uint32_t parent, enum edge_kin
 		if (b->holder == LIVE_NO_HOLDER)
 			b->holder = w->nnodes;
 	}
-	w->seen[j] = ++w->nnodes;
-	return w->nnodes - 1;
+	w->seen[j] = (struct addr_slot){ obj, w->nnodes };
+	return w->nnodes++;
 }
 
 void walk_own(struct walk *w, uint64_t addr, uint32_t node)
@@ -552,6 +564,39 @@ void walk_own(struct walk *w, uint64_t addr, uint32_t node)
 
 	if (b && b->holder == LIVE_NO_HOLDER)
 		b->holder = node;
+}
+
+/*
+ * Two steps ahead of the decoding: the items of the tuple AHEAD nodes on
+ * are fetched, and for the one half as far, what visiting its items will
+ * look up.  Tuples are most of a heap's small containers (rows, keys,
+ * pairs), and their items mostly leaves, each a lookup in tables larger
+ * than the caches.
+ */
+static void prefetch_queue(struct walk *w, size_t next)
+{
+	const struct node *far = next + AHEAD < w->nnodes ? &w->nodes[next + AHEAD] : NULL;
+	const struct node *near = next + AHEAD / 2 < w->nnodes ? &w->nodes[next + AHEAD / 2] : NULL;
+	const uint64_t *items;
+	const void *p;
+	int i;
+
+	if (far && w->types[far->type].kind == TK_TUPLE) {
+		p = rcache_peek(w->rc, far->addr + w->l->tuple_item, 16);
+		if (p)
+			__builtin_prefetch(p);
+	}
+	if (!near || w->types[near->type].kind != TK_TUPLE)
+		return;
+	items = rcache_peek(w->rc, near->addr + w->l->tuple_item, 16);
+	for (i = 0; items && i < 2; i++) {
+		if (!items[i])
+			continue;
+		walk_prefetch(w, items[i]);
+		p = rcache_peek(w->rc, items[i] + 8, 8);
+		if (p)
+			__builtin_prefetch(p);
+	}
 }
 
 int walk_run(struct walk *w)
@@ -565,6 +610,7 @@ int walk_run(struct walk *w)
 			w->partial = true;
 			break;
 		}
+		prefetch_queue(w, w->next);
 		if (!w->nodes[w->next].walked) {
 			w->nodes[w->next].walked = true;
 			decode_node(w, w->next);

@@ -87,7 +87,7 @@ struct walk {
 	struct node *nodes;
 	size_t nnodes, capnodes;
 	size_t nleaves;		/* leaf objects met that are live blocks */
-	uint32_t *seen;		/* open addressing by address: node index + 1 */
+	struct addr_slot *seen;	/* open addressing by address: node index */
 	size_t capseen;
 	struct type_info *types;
 	size_t ntypes, captypes;
@@ -118,6 +118,11 @@ struct type_info *walk_type_of(struct walk *w, uint64_t obj);
 /* Visit obj from parent by an edge; NO_NODE when it is no object or already seen. */
 uint32_t walk_visit(struct walk *w, uint64_t obj, uint32_t parent, enum edge_kind kind,
 		    uint32_t name);
+/*
+ * Start fetching what visiting obj will look up: the walk waits on memory,
+ * not on the CPU.  Called a few items ahead in arrays.
+ */
+void walk_prefetch(const struct walk *w, uint64_t obj);
 /* A buffer block (list items, dict keys, bytearray bytes) at addr belongs to node. */
 void walk_own(struct walk *w, uint64_t addr, uint32_t node);
 /* The string id of a str object (UTF-8), NO_STR if it is not a readable str. */

@@ -6,6 +6,7 @@
 #include "where.h"
 
 #define HEAP_TYPES	15	/* types listed */
+#define OPAQUE_TYPES	5	/* containers not walked, by count */
 
 static void print_holders(const struct pm_profile *p, FILE *f)
 {
@@ -46,10 +47,13 @@ void output_heap_print(const struct pm_profile *p, FILE *f)
 	for (i = 0; i < h->ntypes && i < HEAP_TYPES; i++)
 		fprintf(f, "  %12s %10llu  %s\n", fmt_bytes(h->types[i].bytes, a, sizeof(a)),
 			(unsigned long long)h->types[i].objects, h->types[i].type);
-	for (i = 0; i < h->nopaque; i++)
+	for (i = 0; i < h->nopaque && i < OPAQUE_TYPES; i++)
 		fprintf(f, "  not walked: %s (opaque) x%llu, e.g. at 0x%llx\n", h->opaque[i].type,
 			(unsigned long long)h->opaque[i].objects,
 			(unsigned long long)h->opaque[i].address);
+	if (h->nopaque > OPAQUE_TYPES)
+		fprintf(f, "  not walked: %zu more types of containers (opaque; all in the JSON)\n",
+			h->nopaque - OPAQUE_TYPES);
 	fprintf(f, "RSS %s, PSS %s; pymalloc arenas %s\n", fmt_bytes(h->rss_bytes, a, sizeof(a)),
 		fmt_bytes(h->pss_bytes, b, sizeof(b)), h->pymalloc ? h->pymalloc : "");
 }
