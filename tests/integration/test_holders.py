@@ -175,6 +175,14 @@ def test_holders_report_round_trip(tmp_path):
     table = Proc([binary(), "report", src, "-f", "top"], name="report")
     assert table.wait(T_STOP) == 0, table.describe()
     assert "module __main__ . ring -> Node x" in table.text("stdout"), table.describe()
+    # the flame graph's tooltips name each stack's main holder
+    html = str(tmp_path / "flame.html")
+    rep = Proc([binary(), "report", src, "-f", "html", "-o", html], name="report")
+    assert rep.wait(T_STOP) == 0, rep.describe()
+    with open(html) as f:
+        page = f.read()
+    assert '"h":"module __main__ . cache[*] (bytearray x6 = ' in page
+    assert "held by " in page
 
 
 def test_holders_max_pause_partial(tmp_path):
