@@ -13,6 +13,7 @@
 #include <string.h>
 #include "holders.h"
 #include "inject.h"
+#include "itable.h"
 #include "live_blocks.h"
 #include "proc_mem.h"
 #include "session.h"
@@ -44,19 +45,13 @@ struct group {
 	struct pm_holder h;	/* made once all are counted */
 };
 
-/* Open addressing by a 64-bit key: index + 1 */
-struct table {
-	uint32_t *slot;
-	size_t cap, n;
-};
-
 struct holders {
 	struct step *steps;
 	size_t nsteps, capsteps;
-	struct table step_index;
+	struct itable step_index;
 	struct group *groups;
 	size_t n, cap;
-	struct table group_index;
+	struct itable group_index;
 	struct pm_heap *heap;
 };
 
@@ -131,87 +126,54 @@ static uint32_t holder_of(const struct walk *w, const uint32_t *top, const struc
 	return n == NO_NODE ? b->holder : top[n];
 }
 
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	return (h ^ v) * 0x9e3779b97f4a7c15ULL + (h >> 29);
-}
-
-/*
- * The entry of key in t (whose entries @same compares), or an empty slot:
- * grows t first when it is half full.
- */
-static uint32_t *table_slot(struct table *t, uint64_t key, const void *ctx,
-			    bool (*same)(const void *ctx, uint32_t i, uint64_t key),
-			    uint64_t (*key_of)(const void *ctx, uint32_t i))
-{
-	size_t j, i, cap;
-	uint32_t *slot;
-
-	if ((t->n + 1) * 2 > t->cap) {
-		cap = t->cap ? t->cap * 2 : 1024;
-		slot = calloc(cap, sizeof(*slot));
-		if (!slot)
-			return NULL;
-		for (i = 0; i < t->cap; i++) {
-			if (!t->slot[i])
-				continue;
-			for (j = key_of(ctx, t->slot[i] - 1) & (cap - 1); slot[j]; j = (j + 1) & (cap - 1))
-				;
-			slot[j] = t->slot[i];
-		}
-		free(t->slot);
-		t->slot = slot;
-		t->cap = cap;
-	}
-	for (j = key & (t->cap - 1); t->slot[j]; j = (j + 1) & (t->cap - 1))
-		if (same(ctx, t->slot[j] - 1, key))
-			break;
-	return &t->slot[j];
-}
-
 static uint64_t step_key(const struct step *st)
 {
-	return mix(mix(mix(mix(st->parent, st->kind), st->name), st->function), st->thread);
+	uint64_t h = itable_mix(st->parent, st->kind);
+
+	return itable_mix(itable_mix(itable_mix(h, st->name), st->function), st->thread);
 }
 
-static uint64_t step_key_of(const void *ctx, uint32_t i)
-{
-	return step_key(&((const struct holders *)ctx)->steps[i]);
-}
+struct step_want {
+	const struct holders *hs;
+	const struct step *st;
+};
 
-static const struct step *step_want;
-
-static bool step_same(const void *ctx, uint32_t i, uint64_t key)
+static bool step_same(const void *ctx, uint32_t i)
 {
-	const struct step *a = &((const struct holders *)ctx)->steps[i], *b = step_want;
+	const struct step_want *want = ctx;
+	const struct step *a = &want->hs->steps[i], *b = want->st;
 
 	return a->parent == b->parent && a->kind == b->kind && a->name == b->name &&
 	       a->function == b->function && a->thread == b->thread;
 }
 
+static uint64_t step_hash(const void *ctx, uint32_t i)
+{
+	return step_key(&((const struct step_want *)ctx)->hs->steps[i]);
+}
+
+static const struct itable_ops step_ops = { step_same, step_hash };
+
 /* The id of a step, made on first sight; NO_PATH without memory. */
 static uint32_t step_id(struct holders *hs, const struct step *st)
 {
-	uint32_t *slot;
+	struct step_want want = { hs, st };
+	uint32_t id, *slot;
 	struct step *v;
 
-	step_want = st;
-	slot = table_slot(&hs->step_index, step_key(st), hs, step_same, step_key_of);
-	if (!slot)
-		return NO_PATH;
-	if (*slot)
-		return *slot - 1;
+	id = itable_find(&hs->step_index, step_key(st), &step_ops, &want, &slot);
+	if (id != UINT32_MAX || !slot)
+		return id == UINT32_MAX ? NO_PATH : id;
 	if (hs->nsteps == hs->capsteps) {
-		hs->capsteps = hs->capsteps ? hs->capsteps * 2 : 1024;
-		v = realloc(hs->steps, hs->capsteps * sizeof(*v));
+		v = realloc(hs->steps, (hs->capsteps ? hs->capsteps * 2 : 1024) * sizeof(*v));
 		if (!v)
 			return NO_PATH;
 		hs->steps = v;
+		hs->capsteps = hs->capsteps ? hs->capsteps * 2 : 1024;
 	}
 	hs->steps[hs->nsteps] = *st;
-	*slot = ++hs->nsteps;
-	hs->step_index.n++;
-	return hs->nsteps - 1;
+	itable_put(&hs->step_index, slot, hs->nsteps);
+	return hs->nsteps++;
 }
 
 /*
@@ -252,51 +214,56 @@ static uint32_t *paths_of(struct holders *hs, struct walk *w)
 
 static uint64_t group_key(uint64_t stack, uint32_t path, uint32_t type)
 {
-	return mix(mix(stack, path), type);
+	return itable_mix(itable_mix(stack, path), type);
 }
 
-static uint64_t group_key_of(const void *ctx, uint32_t i)
+struct group_want {
+	const struct holders *hs;
+	const struct group *g;
+};
+
+static bool group_same(const void *ctx, uint32_t i)
 {
-	const struct group *g = &((const struct holders *)ctx)->groups[i];
+	const struct group_want *want = ctx;
+	const struct group *a = &want->hs->groups[i], *b = want->g;
+
+	return a->stack_id == b->stack_id && a->path == b->path && a->type == b->type;
+}
+
+static uint64_t group_hash(const void *ctx, uint32_t i)
+{
+	const struct group *g = &((const struct group_want *)ctx)->hs->groups[i];
 
 	return group_key(g->stack_id, g->path, g->type);
 }
 
-static const struct group *group_want;
-
-static bool group_same(const void *ctx, uint32_t i, uint64_t key)
-{
-	const struct group *a = &((const struct holders *)ctx)->groups[i];
-
-	return a->stack_id == group_want->stack_id && a->path == group_want->path &&
-	       a->type == group_want->type;
-}
+static const struct itable_ops group_ops = { group_same, group_hash };
 
 /* Count block b in the group of its stack, path and type. */
 static int count(struct holders *hs, const struct live_block *b, uint32_t path, uint32_t type)
 {
-	struct group want = { .stack_id = b->stack_id, .path = path, .type = type }, *v;
-	uint32_t *slot;
+	struct group g = { .stack_id = b->stack_id, .path = path, .type = type }, *v;
+	struct group_want want = { hs, &g };
+	uint32_t i, *slot;
 
-	group_want = &want;
-	slot = table_slot(&hs->group_index, group_key(b->stack_id, path, type), hs, group_same,
-			  group_key_of);
-	if (!slot)
-		return -ENOMEM;
-	if (!*slot) {
+	i = itable_find(&hs->group_index, group_key(b->stack_id, path, type), &group_ops, &want,
+			&slot);
+	if (i == UINT32_MAX) {
+		if (!slot)
+			return -ENOMEM;
 		if (hs->n == hs->cap) {
-			hs->cap = hs->cap ? hs->cap * 2 : 256;
-			v = realloc(hs->groups, hs->cap * sizeof(*v));
+			v = realloc(hs->groups, (hs->cap ? hs->cap * 2 : 256) * sizeof(*v));
 			if (!v)
 				return -ENOMEM;
 			hs->groups = v;
+			hs->cap = hs->cap ? hs->cap * 2 : 256;
 		}
-		hs->groups[hs->n] = want;
-		*slot = ++hs->n;
-		hs->group_index.n++;
+		hs->groups[hs->n] = g;
+		itable_put(&hs->group_index, slot, hs->n);
+		i = hs->n++;
 	}
-	hs->groups[*slot - 1].objects++;
-	hs->groups[*slot - 1].bytes += b->size;
+	hs->groups[i].objects++;
+	hs->groups[i].bytes += b->size;
 	return 0;
 }
 
@@ -659,9 +626,9 @@ void holders_free(struct holders *hs)
 	for (i = 0; i < hs->n; i++)
 		pm_holder_free(&hs->groups[i].h);
 	free(hs->groups);
-	free(hs->group_index.slot);
+	itable_free(&hs->group_index);
 	free(hs->steps);
-	free(hs->step_index.slot);
+	itable_free(&hs->step_index);
 	pm_heap_free(hs->heap);
 	free(hs);
 }

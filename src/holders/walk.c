@@ -6,6 +6,7 @@
 #include <string.h>
 #include "addr_table.h"
 #include "elf_syms.h"
+#include "itable.h"
 #include "proc_maps.h"
 #include "py_str.h"
 #include "session.h"
@@ -82,17 +83,14 @@ int walk_init(struct walk *w, const struct pytarget *t, const struct obj_layout 
 		;
 	w->capnodes = w->capseen / 2;
 	w->nodes = malloc(w->capnodes * sizeof(*w->nodes));
-	w->captypes = 1024;
-	w->capstrs = 1 << 12;
+	w->captypes = 512;
+	w->capstrs = 1 << 11;
 	w->capstr_objs = 1 << 12;
 	w->seen = addr_table_alloc(w->capseen * sizeof(*w->seen));
-	w->types = calloc(w->captypes / 2, sizeof(*w->types));
-	w->type_index = calloc(w->captypes, sizeof(*w->type_index));
-	w->strs = calloc(w->capstrs / 2, sizeof(*w->strs));
-	w->str_index = calloc(w->capstrs, sizeof(*w->str_index));
+	w->types = calloc(w->captypes, sizeof(*w->types));
+	w->strs = calloc(w->capstrs, sizeof(*w->strs));
 	w->str_objs = calloc(w->capstr_objs * 2, sizeof(*w->str_objs));
-	if (!w->seen || !w->nodes || !w->types || !w->type_index || !w->strs || !w->str_index ||
-	    !w->str_objs) {
+	if (!w->seen || !w->nodes || !w->types || !w->strs || !w->str_objs) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -110,68 +108,55 @@ void walk_free(struct walk *w)
 	free(w->nodes);
 	addr_table_free(w->seen, w->capseen * sizeof(*w->seen));
 	free(w->types);
-	free(w->type_index);
+	itable_free(&w->type_index);
 	free(w->strs);
-	free(w->str_index);
+	itable_free(&w->str_index);
 	free(w->str_objs);
 	free(w->locals);
 	memset(w, 0, sizeof(*w));
 }
 
-static size_t hash_str(const char *s, size_t cap)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
+struct str_want {
+	const struct walk *w;
+	const char *s;
+};
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h & (cap - 1);
+static bool str_same(const void *ctx, uint32_t i)
+{
+	const struct str_want *want = ctx;
+
+	return !strcmp(want->w->strs[i], want->s);
 }
 
-static int grow_strs(struct walk *w)
+static uint64_t str_hash(const void *ctx, uint32_t i)
 {
-	size_t cap = w->capstrs * 2, i, j;
-	uint32_t *index = calloc(cap, sizeof(*index));
-	char **strs = realloc(w->strs, cap / 2 * sizeof(*strs));
-
-	if (!index || !strs) {
-		free(index);
-		if (strs)
-			w->strs = strs;
-		return -ENOMEM;
-	}
-	w->strs = strs;
-	for (i = 0; i < w->nstrs; i++) {
-		for (j = hash_str(strs[i], cap); index[j]; j = (j + 1) & (cap - 1))
-			;
-		index[j] = i + 1;
-	}
-	free(w->str_index);
-	w->str_index = index;
-	w->capstrs = cap;
-	return 0;
+	return itable_hash_str(((const struct str_want *)ctx)->w->strs[i]);
 }
+
+static const struct itable_ops str_ops = { str_same, str_hash };
 
 uint32_t walk_intern(struct walk *w, const char *s)
 {
-	size_t j;
+	struct str_want want = { w, s };
+	uint32_t id, *slot;
+	char **v;
 
-	for (j = hash_str(s, w->capstrs); w->str_index[j]; j = (j + 1) & (w->capstrs - 1))
-		if (!strcmp(w->strs[w->str_index[j] - 1], s))
-			return w->str_index[j] - 1;
-	if ((w->nstrs + 1) * 2 > w->capstrs) {
-		if (grow_strs(w)) {
-			w->err = -ENOMEM;
-			return NO_STR;
+	id = itable_find(&w->str_index, itable_hash_str(s), &str_ops, &want, &slot);
+	if (id != UINT32_MAX)
+		return id;
+	if (slot && w->nstrs == w->capstrs) {
+		v = realloc(w->strs, w->capstrs * 2 * sizeof(*v));
+		if (v) {
+			w->strs = v;
+			w->capstrs *= 2;
 		}
-		return walk_intern(w, s);
 	}
-	w->strs[w->nstrs] = strdup(s);
-	if (!w->strs[w->nstrs]) {
+	if (!slot || w->nstrs == w->capstrs || !(w->strs[w->nstrs] = strdup(s))) {
 		w->err = -ENOMEM;
 		return NO_STR;
 	}
-	w->str_index[j] = ++w->nstrs;
-	return w->nstrs - 1;
+	itable_put(&w->str_index, slot, w->nstrs);
+	return w->nstrs++;
 }
 
 /* str object address -> string id, as pairs; the same key object names many attributes */
@@ -342,29 +327,24 @@ static void classify(struct walk *w, struct type_info *ti)
 		ti->cached_keys = rcache_word(w->rc, ti->addr + w->l->ht_cached_keys);
 }
 
-static int grow_types(struct walk *w)
-{
-	size_t cap = w->captypes * 2, i, j;
-	uint32_t *index = calloc(cap, sizeof(*index));
-	struct type_info *types = realloc(w->types, cap / 2 * sizeof(*types));
+struct type_want {
+	const struct walk *w;
+	uint64_t addr;
+};
 
-	if (!index || !types) {
-		free(index);
-		if (types)
-			w->types = types;
-		return -ENOMEM;
-	}
-	w->types = types;
-	for (i = 0; i < w->ntypes; i++) {
-		for (j = addr_hash(types[i].addr, cap); index[j]; j = (j + 1) & (cap - 1))
-			;
-		index[j] = i + 1;
-	}
-	free(w->type_index);
-	w->type_index = index;
-	w->captypes = cap;
-	return 0;
+static bool type_same(const void *ctx, uint32_t i)
+{
+	const struct type_want *want = ctx;
+
+	return want->w->types[i].addr == want->addr;
 }
+
+static uint64_t type_hash(const void *ctx, uint32_t i)
+{
+	return itable_mix(0, ((const struct type_want *)ctx)->w->types[i].addr);
+}
+
+static const struct itable_ops type_ops = { type_same, type_hash };
 
 /* A type object: its own type is type, or a metaclass (a subclass of type) whose type is type. */
 static bool is_type(struct walk *w, uint64_t type)
@@ -397,22 +377,25 @@ static bool read_name(struct walk *w, uint64_t addr, char *buf, size_t len)
 
 static struct type_info *type_info(struct walk *w, uint64_t type)
 {
+	struct type_want want = { w, type };
 	const struct obj_layout *l = w->l;
 	struct type_info *ti;
 	char buf[MAX_NAME];
-	size_t j;
+	uint32_t i, *slot;
 
-	for (j = addr_hash(type, w->captypes); w->type_index[j]; j = (j + 1) & (w->captypes - 1))
-		if (w->types[w->type_index[j] - 1].addr == type)
-			return &w->types[w->type_index[j] - 1];
-	if (!is_type(w, type))
+	i = itable_find(&w->type_index, itable_mix(0, type), &type_ops, &want, &slot);
+	if (i != UINT32_MAX)
+		return &w->types[i];
+	if (!slot || !is_type(w, type))
 		return NULL;
-	if ((w->ntypes + 1) * 2 > w->captypes) {
-		if (grow_types(w)) {
+	if (w->ntypes == w->captypes) {
+		ti = realloc(w->types, w->captypes * 2 * sizeof(*ti));
+		if (!ti) {
 			w->err = -ENOMEM;
 			return NULL;
 		}
-		return type_info(w, type);
+		w->types = ti;
+		w->captypes *= 2;
 	}
 	ti = &w->types[w->ntypes];
 	memset(ti, 0, sizeof(*ti));
@@ -425,11 +408,9 @@ static struct type_info *type_info(struct walk *w, uint64_t type)
 					    sizeof(buf)) ? buf : "?");
 	ti->preheader = (ti->flags & TPFLAGS_HAVE_GC ? l->gc_head : 0) +
 			(ti->flags & (l->flag_managed_dict | l->flag_managed_weakref) ? 16 : 0);
-	w->ntypes++;
-	w->type_index[j] = w->ntypes;
+	itable_put(&w->type_index, slot, w->ntypes++);
 	classify(w, ti);
-	/* classify() may have grown the tables: find it again */
-	return type_info(w, type);
+	return ti;
 }
 
 struct type_info *walk_type_of(struct walk *w, uint64_t obj)

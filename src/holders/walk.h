@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "itable.h"
 #include "live_blocks.h"
 #include "obj_layout.h"
 #include "pytarget.h"
@@ -91,11 +92,11 @@ struct walk {
 	size_t capseen;
 	struct type_info *types;
 	size_t ntypes, captypes;
+	struct itable type_index;	/* by address */
 	size_t last_type;	/* the type met last, its index */
-	uint32_t *type_index;	/* by type address: types index + 1 */
 	char **strs;
 	size_t nstrs, capstrs;
-	uint32_t *str_index;	/* by content */
+	struct itable str_index;	/* by content */
 	uint64_t *str_objs;	/* str object address -> string id, pairs */
 	size_t capstr_objs;
 	struct local_root *locals;

@@ -18,7 +18,7 @@ $(OUTPUT)/tests/obj_layout_fixtures.h: $(OBJ_LAYOUT_PARTS)
 obj_layout_probe = $(CC) $(CFLAGS) $(1) $< -o $@.probe && $@.probe $(2) $(3) > $@.tmp && mv $@.tmp $@
 
 # Newest installed 3.X.N wins.
-$(OUTPUT)/tests/obj_layout_%.inc: tests/unit/obj_layout_probe.c
+$(OUTPUT)/tests/obj_layout_%.inc: tests/unit/obj_layout_probe.c tests/unit/cpython_internal.h
 	@mkdir -p $(@D)
 	@d=$$(ls -d $(OBJ_LAYOUT_PYENV)/$*.[0-9]* 2>/dev/null | sort -V | tail -n 1); \
 	if [ -z "$$d" ] || [ ! -d "$$d/include/python$*/internal" ]; then \
@@ -28,7 +28,7 @@ $(OUTPUT)/tests/obj_layout_%.inc: tests/unit/obj_layout_probe.c
 	echo "  PROBE   CPython $$(basename $$d) objects"; \
 	$(call obj_layout_probe,-isystem $$d/include/python$* -isystem $$d/include/python$*/internal,$$d/lib/libpython$*.so.1.0,pyenv)
 
-$(OUTPUT)/tests/obj_layout_sid%.inc: tests/unit/obj_layout_probe.c $(SID_STAMP)
+$(OUTPUT)/tests/obj_layout_sid%.inc: tests/unit/obj_layout_probe.c tests/unit/cpython_internal.h $(SID_STAMP)
 	@mkdir -p $(@D)
 	@echo "  PROBE   Debian sid CPython $* objects"
 	@$(call obj_layout_probe,$(call sid_python_includes,$*),$(SID_ROOT)/usr/bin/python$*,debian)

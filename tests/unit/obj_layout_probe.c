@@ -8,28 +8,13 @@
  *
  *   ./a.out ELF BUILD   (ELF holds _PyRuntime, BUILD is "pyenv" or "debian")
  */
-#define Py_BUILD_CORE 1
-#include <Python.h>
-#include <stdio.h>
+#include "cpython_internal.h"
 #include <structmember.h>
-#if PY_VERSION_HEX < 0x03090000
-#include <frameobject.h>
-#include "pycore_pystate.h"
-#elif PY_VERSION_HEX < 0x030b0000
-#include <frameobject.h>
+#if PY_VERSION_HEX >= 0x03090000
 #include "pycore_gc.h"
-#include "pycore_runtime.h"
-#include "pycore_interp.h"
-#else
-#include "pycore_dict.h"
-#include "pycore_frame.h"
-#include "pycore_gc.h"
-#include "pycore_interp.h"
-#include "pycore_runtime.h"
 #endif
-#if PY_VERSION_HEX >= 0x030e0000
-#include "pycore_interpframe.h"
-#include "pycore_tstate.h"
+#if PY_VERSION_HEX >= 0x030b0000
+#include "pycore_dict.h"
 #endif
 
 #define PUT(field, val)	printf(" { \"%s\", %lu },", #field, (unsigned long)(val))
