@@ -11,7 +11,8 @@
 
 #define MAX_ITEMS	(1 << 24)	/* a bigger array is not an object's */
 #define OB_SIZE		16		/* PyVarObject.ob_size */
-#define MANAGED_DICT	(-24)		/* 3.11+: the managed dict pointer before the object */
+/* 3.11+: the managed dict pointer, before the object */
+#define MANAGED_DICT	(-24)
 #define MANAGED_VALUES	(-32)		/* 3.11: the managed values pointer */
 #define DKIX_GENERAL	0		/* 3.11+ dk_kind: entries with a hash */
 #define AHEAD		8		/* items prefetched ahead of the one visited */

@@ -316,7 +316,7 @@ static const char *block_type(struct walk *w, const struct live_block *b)
 	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
 		if (b->size < offs[i] + 16)
 			break;
-		/* a live object's count of references is neither 0 nor absurd (immortals' included) */
+		/* a live object has references, not absurdly many (immortals included) */
 		refcnt = rcache_word(w->rc, b->addr + offs[i]);
 		if (!refcnt || refcnt >> 48)
 			continue;

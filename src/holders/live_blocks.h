@@ -25,7 +25,7 @@ struct live_block {
 
 #define LIVE_NO_HOLDER	0xffffffffU
 
-/* A slot of an index by address; 0 in addr is empty (the address is kept: one cache miss a probe) */
+/* A slot of an index by address, 0 when empty; the address is kept: one cache miss a probe */
 struct addr_slot {
 	uint64_t addr;
 	uint32_t i;

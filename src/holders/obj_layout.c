@@ -20,7 +20,8 @@
 	.keys_log2_size = OBJ_NONE, .keys_log2_index_bytes = OBJ_NONE, .keys_kind = OBJ_NONE, \
 	.keys_nentries = 32, .keys_indices = 40, .tuple_item = 24, \
 	.code_nlocals = 28, .code_varnames = 72, .code_cellvars = 88, .code_freevars = 80, \
-	.code_nlocalsplus = OBJ_NONE, .code_localsplusnames = OBJ_NONE, .bytearray_object = OBJ_NONE, \
+	.code_nlocalsplus = OBJ_NONE, .code_localsplusnames = OBJ_NONE, \
+	.bytearray_object = OBJ_NONE, \
 	.code_nfreevars = OBJ_NONE, .tstate_native_thread_id = OBJ_NONE
 
 #define NEW_DICT \
@@ -40,22 +41,27 @@ static const struct obj_layout table[] = {
 	{ .minor = 10, TYPE_OFFSETS, OLD_DICT, .func_code = 48, .func_defaults = 56,
 	  .func_kwdefaults = 64, .func_closure = 72, .func_dict = 88,
 	  .frame_localsplus = 352, .interp_modules = 856 },
-	{ .minor = 11, TYPE_OFFSETS, NEW_DICT, .bytearray_object = OBJ_NONE, .ht_cached_keys = 872, .tuple_item = 24,
+	{ .minor = 11, TYPE_OFFSETS, NEW_DICT, .bytearray_object = OBJ_NONE,
+	  .ht_cached_keys = 872, .tuple_item = 24,
 	  .dictvalues_values = 0, .code_nlocalsplus = 76, .code_nfreevars = 92,
 	  .frame_localsplus = 72, .interp_modules = 888, .tstate_native_thread_id = 160 },
-	{ .minor = 12, TYPE_OFFSETS, NEW_DICT, .bytearray_object = OBJ_NONE, .ht_cached_keys = 880, .tuple_item = 24,
+	{ .minor = 12, TYPE_OFFSETS, NEW_DICT, .bytearray_object = OBJ_NONE,
+	  .ht_cached_keys = 880, .tuple_item = 24,
 	  .flag_managed_weakref = 1 << 3, .dictvalues_values = 0, .code_nlocalsplus = 72,
 	  .code_nfreevars = 88, .frame_localsplus = 72, .interp_modules = 944,
 	  .tstate_native_thread_id = 144 },
-	{ .minor = 13, TYPE_OFFSETS, NEW_DICT, .bytearray_object = OBJ_NONE, .ht_cached_keys = 880, .tuple_item = 24,
+	{ .minor = 13, TYPE_OFFSETS, NEW_DICT, .bytearray_object = OBJ_NONE,
+	  .ht_cached_keys = 880, .tuple_item = 24,
 	  .flag_managed_weakref = 1 << 3, .flag_inline_values = 1 << 2, .dictvalues_values = 8,
 	  .code_nlocalsplus = 72, .code_nfreevars = 88, .frame_localsplus = 72,
 	  .interp_modules = 7656, .tstate_native_thread_id = 160 },
-	{ .minor = 14, TYPE_OFFSETS, NEW_DICT, .bytearray_object = OBJ_NONE, .ht_cached_keys = 880, .tuple_item = 32,
+	{ .minor = 14, TYPE_OFFSETS, NEW_DICT, .bytearray_object = OBJ_NONE,
+	  .ht_cached_keys = 880, .tuple_item = 32,
 	  .flag_managed_weakref = 1 << 3, .flag_inline_values = 1 << 2, .dictvalues_values = 8,
 	  .code_nlocalsplus = 72, .code_nfreevars = 88, .frame_localsplus = 80,
 	  .interp_modules = 7688, .tstate_native_thread_id = 160 },
-	{ .minor = 15, TYPE_OFFSETS, NEW_DICT, .bytearray_object = 56, .ht_cached_keys = 888, .tuple_item = 32,
+	{ .minor = 15, TYPE_OFFSETS, NEW_DICT, .bytearray_object = 56,
+	  .ht_cached_keys = 888, .tuple_item = 32,
 	  .flag_managed_weakref = 1 << 3, .flag_inline_values = 1 << 2, .dictvalues_values = 8,
 	  .code_nlocalsplus = 72, .code_nfreevars = 88, .frame_localsplus = 80,
 	  .interp_modules = 7592, .tstate_native_thread_id = 184 },

@@ -20,7 +20,8 @@
 
 struct obj_layout {
 	uint32_t minor;
-	uint32_t gc_head;		/* sizeof(PyGC_Head): a GC object's block starts that far before it */
+	/* sizeof(PyGC_Head): a GC object's block starts that far before it */
+	uint32_t gc_head;
 	/* PyTypeObject, PyHeapTypeObject */
 	uint32_t tp_name, tp_basicsize, tp_itemsize, tp_flags, tp_members, tp_base, tp_dict,
 		 tp_dictoffset;
@@ -38,7 +39,7 @@ struct obj_layout {
 	uint32_t cell_ref;
 	uint32_t func_code, func_defaults, func_kwdefaults, func_closure, func_dict;
 	uint32_t bytearray_bytes;
-	uint32_t bytearray_object;	/* 3.15+: the bytes object behind ob_bytes, else OBJ_NONE */
+	uint32_t bytearray_object;	/* 3.15+: the bytes object of ob_bytes, or OBJ_NONE */
 	uint32_t member_size, member_type, member_offset;	/* PyMemberDef; name at 0 */
 	/* PyCodeObject: 3.8-3.10 name tuples, 3.11+ localsplus */
 	uint32_t code_nlocals, code_varnames, code_cellvars, code_freevars;

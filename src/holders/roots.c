@@ -12,7 +12,8 @@
 #define MAX_FRAMES	4096
 #define MAX_LOCALS	65536
 #define OB_SIZE		16
-#define OWNED_BY_CSTACK	3	/* 3.12+: frames owned by the interpreter or C hold no Python locals */
+/* 3.12+: frames owned by the interpreter or by C hold no Python locals */
+#define OWNED_BY_CSTACK	3
 
 static int add_local(struct walk *w, uint32_t node, uint32_t function, uint64_t thread)
 {
