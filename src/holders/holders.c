@@ -490,15 +490,29 @@ static int digest(struct holders *hs, struct walk *w, struct pm_heap *heap)
 	return err;
 }
 
-/* With the target stopped: its live blocks, its graph, what holds each block. */
+/* Let the target go (once), and note how long it was stopped. */
+static void let_go(struct inject **in, double start, struct pm_heap *heap)
+{
+	if (!*in)
+		return;
+	inject_release(*in);
+	*in = NULL;
+	heap->paused_ms = (session_now() - start) * 1000;
+}
+
+/*
+ * With the target stopped: its live blocks, its graph, what holds each
+ * block; it is let go as soon as the walk is cut short (--max-pause), the
+ * rest of the reading done from what was read, else once all is done.
+ */
 static int read_stopped(const struct pytarget *t, const struct probes *p,
-			const struct holders_opts *o, double start, struct holders *hs,
-			char *err, size_t errlen)
+			const struct holders_opts *o, struct inject **in, double start,
+			struct holders *hs, char *err, size_t errlen)
 {
 	struct live_blocks blocks;
+	struct walk w = {};
 	struct obj_layout l;
 	struct rcache *rc;
-	struct walk w;
 	int ret;
 
 	/* the batched events not yet accounted: frees among them */
@@ -523,6 +537,8 @@ static int read_stopped(const struct pytarget *t, const struct probes *p,
 	if (!ret) {
 		hs->heap->partial = w.partial;
 		hs->heap->objects_walked = w.nnodes + w.nleaves;
+		if (w.partial)
+			let_go(in, start, hs->heap);
 		ret = digest(hs, &w, hs->heap);
 		if (ret)
 			snprintf(err, errlen, "out of memory");
@@ -551,10 +567,9 @@ int holders_take(const struct pytarget *t, const struct probes *p, const struct 
 	start = session_now();
 	ret = inject_stop(t->pid, &in, err, errlen);
 	if (!ret) {
-		ret = read_stopped(t, p, o, start, hs, err, errlen);
-		inject_release(in);
+		ret = read_stopped(t, p, o, &in, start, hs, err, errlen);
+		let_go(&in, start, hs->heap);
 	}
-	hs->heap->paused_ms = (session_now() - start) * 1000;
 	hs->heap->pymalloc = strdup("not read: pymalloc's arena table is not located yet");
 	if (!proc_mem_read(t->pid, &mem)) {
 		hs->heap->rss_bytes = mem.rss_bytes;
