@@ -16,6 +16,7 @@
 #include "itable.h"
 #include "live_blocks.h"
 #include "proc_mem.h"
+#include "pymalloc.h"
 #include "session.h"
 #include "walk.h"
 
@@ -490,6 +491,39 @@ static int digest(struct holders *hs, struct walk *w, struct pm_heap *heap)
 	return err;
 }
 
+/* pymalloc's arenas into the heap, or why not. */
+static int arenas_read(struct walk *w, struct pm_heap *heap)
+{
+	const struct py_offsets *o = &w->t->off;
+	uint64_t interp = rcache_word(w->rc, w->t->runtime + o->runtime_interp_main);
+	uint64_t arenas, maxarenas;
+	struct pymalloc_stats st;
+	char why[160];
+	size_t i, n;
+
+	if (pymalloc_locate(w->rc, w->l, interp, w->arenas_sym, w->maxarenas_sym, &arenas,
+			    &maxarenas, why, sizeof(why)) ||
+	    pymalloc_read(w->rc, w->l, arenas, maxarenas, &st, why, sizeof(why))) {
+		heap->pymalloc = strdup(why);
+		return heap->pymalloc ? 0 : -ENOMEM;
+	}
+	heap->arenas = st.arenas;
+	heap->arena_bytes = st.arena_bytes;
+	heap->pool_size = st.pool_size;
+	heap->empty_pools = st.empty_pools;
+	heap->classes = calloc(PYMALLOC_CLASSES, sizeof(*heap->classes));
+	if (!heap->classes)
+		return -ENOMEM;
+	for (i = 0, n = 0; i < PYMALLOC_CLASSES; i++)
+		if (st.cls[i].pools)
+			heap->classes[n++] = (struct pm_pool_class){
+				.size = (i + 1) * 16, .pools = st.cls[i].pools,
+				.used_blocks = st.cls[i].used_blocks,
+				.free_blocks = st.cls[i].free_blocks };
+	heap->nclasses = n;
+	return 0;
+}
+
 /* Let the target go (once), and note how long it was stopped. */
 static void let_go(struct inject **in, double start, struct pm_heap *heap)
 {
@@ -539,7 +573,13 @@ static int read_stopped(const struct pytarget *t, const struct probes *p,
 		hs->heap->objects_walked = w.nnodes + w.nleaves;
 		if (w.partial)
 			let_go(in, start, hs->heap);
-		ret = digest(hs, &w, hs->heap);
+		/* the arenas of a target running again would not hold together */
+		if (w.partial)
+			hs->heap->pymalloc = strdup("not read: --max-pause let the target go first");
+		else
+			ret = arenas_read(&w, hs->heap);
+		if (!ret)
+			ret = digest(hs, &w, hs->heap);
 		if (ret)
 			snprintf(err, errlen, "out of memory");
 	}
@@ -570,7 +610,6 @@ int holders_take(const struct pytarget *t, const struct probes *p, const struct 
 		ret = read_stopped(t, p, o, &in, start, hs, err, errlen);
 		let_go(&in, start, hs->heap);
 	}
-	hs->heap->pymalloc = strdup("not read: pymalloc's arena table is not located yet");
 	if (!proc_mem_read(t->pid, &mem)) {
 		hs->heap->rss_bytes = mem.rss_bytes;
 		hs->heap->pss_bytes = mem.pss_bytes;

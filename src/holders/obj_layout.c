@@ -22,49 +22,56 @@
 	.code_nlocals = 28, .code_varnames = 72, .code_cellvars = 88, .code_freevars = 80, \
 	.code_nlocalsplus = OBJ_NONE, .code_localsplusnames = OBJ_NONE, \
 	.bytearray_object = OBJ_NONE, \
-	.code_nfreevars = OBJ_NONE, .tstate_native_thread_id = OBJ_NONE
+	.code_nfreevars = OBJ_NONE, .tstate_native_thread_id = OBJ_NONE, \
+	.interp_obmalloc = OBJ_NONE, .obmalloc_arenas = OBJ_NONE, .obmalloc_maxarenas = OBJ_NONE
 
 #define NEW_DICT \
 	.keys_size = OBJ_NONE, .keys_log2_size = 8, .keys_log2_index_bytes = 9, .keys_kind = 10, \
 	.keys_nentries = 24, .keys_indices = 32, .flag_managed_dict = 1 << 4, \
 	.code_nlocals = OBJ_NONE, .code_varnames = OBJ_NONE, .code_cellvars = OBJ_NONE, \
 	.code_freevars = OBJ_NONE, .code_localsplusnames = 96, .func_code = 48, \
+	.pool_size = 16384, .arena_size = 1 << 20, \
 	.func_defaults = 56, .func_kwdefaults = 64, .func_closure = 72, .func_dict = 88
 
 static const struct obj_layout table[] = {
 	{ .minor = 8, TYPE_OFFSETS, OLD_DICT, .func_code = 16, .func_defaults = 32,
 	  .func_kwdefaults = 40, .func_closure = 48, .func_dict = 72,
-	  .frame_localsplus = 360, .interp_modules = 56 },
+	  .frame_localsplus = 360, .interp_modules = 56, .pool_size = 4096, .arena_size = 1 << 18 },
 	{ .minor = 9, TYPE_OFFSETS, OLD_DICT, .func_code = 16, .func_defaults = 32,
 	  .func_kwdefaults = 40, .func_closure = 48, .func_dict = 72,
-	  .frame_localsplus = 360, .interp_modules = 856 },
+	  .frame_localsplus = 360, .interp_modules = 856, .pool_size = 4096, .arena_size = 1 << 18 },
 	{ .minor = 10, TYPE_OFFSETS, OLD_DICT, .func_code = 48, .func_defaults = 56,
 	  .func_kwdefaults = 64, .func_closure = 72, .func_dict = 88,
-	  .frame_localsplus = 352, .interp_modules = 856 },
+	  .frame_localsplus = 352, .interp_modules = 856, .pool_size = 16384, .arena_size = 1 << 20 },
 	{ .minor = 11, TYPE_OFFSETS, NEW_DICT, .bytearray_object = OBJ_NONE,
 	  .ht_cached_keys = 872, .tuple_item = 24,
 	  .dictvalues_values = 0, .code_nlocalsplus = 76, .code_nfreevars = 92,
-	  .frame_localsplus = 72, .interp_modules = 888, .tstate_native_thread_id = 160 },
+	  .frame_localsplus = 72, .interp_modules = 888, .tstate_native_thread_id = 160,
+	  .interp_obmalloc = OBJ_NONE, .obmalloc_arenas = OBJ_NONE, .obmalloc_maxarenas = OBJ_NONE },
 	{ .minor = 12, TYPE_OFFSETS, NEW_DICT, .bytearray_object = OBJ_NONE,
 	  .ht_cached_keys = 880, .tuple_item = 24,
 	  .flag_managed_weakref = 1 << 3, .dictvalues_values = 0, .code_nlocalsplus = 72,
 	  .code_nfreevars = 88, .frame_localsplus = 72, .interp_modules = 944,
-	  .tstate_native_thread_id = 144 },
+	  .tstate_native_thread_id = 144, .interp_obmalloc = 3960, .obmalloc_arenas = 512,
+	  .obmalloc_maxarenas = 520 },
 	{ .minor = 13, TYPE_OFFSETS, NEW_DICT, .bytearray_object = OBJ_NONE,
 	  .ht_cached_keys = 880, .tuple_item = 24,
 	  .flag_managed_weakref = 1 << 3, .flag_inline_values = 1 << 2, .dictvalues_values = 8,
 	  .code_nlocalsplus = 72, .code_nfreevars = 88, .frame_localsplus = 72,
-	  .interp_modules = 7656, .tstate_native_thread_id = 160 },
+	  .interp_modules = 7656, .tstate_native_thread_id = 160, .interp_obmalloc = 10800,
+	  .obmalloc_arenas = 512, .obmalloc_maxarenas = 520 },
 	{ .minor = 14, TYPE_OFFSETS, NEW_DICT, .bytearray_object = OBJ_NONE,
 	  .ht_cached_keys = 880, .tuple_item = 32,
 	  .flag_managed_weakref = 1 << 3, .flag_inline_values = 1 << 2, .dictvalues_values = 8,
 	  .code_nlocalsplus = 72, .code_nfreevars = 88, .frame_localsplus = 80,
-	  .interp_modules = 7688, .tstate_native_thread_id = 160 },
+	  .interp_modules = 7688, .tstate_native_thread_id = 160, .interp_obmalloc = 10904,
+	  .obmalloc_arenas = 512, .obmalloc_maxarenas = 520 },
 	{ .minor = 15, TYPE_OFFSETS, NEW_DICT, .bytearray_object = 56,
 	  .ht_cached_keys = 888, .tuple_item = 32,
 	  .flag_managed_weakref = 1 << 3, .flag_inline_values = 1 << 2, .dictvalues_values = 8,
 	  .code_nlocalsplus = 72, .code_nfreevars = 88, .frame_localsplus = 80,
-	  .interp_modules = 7592, .tstate_native_thread_id = 184 },
+	  .interp_modules = 7592, .tstate_native_thread_id = 184, .interp_obmalloc = 10880,
+	  .obmalloc_arenas = 512, .obmalloc_maxarenas = 520 },
 };
 
 const struct obj_layout *obj_layout_table(int minor)

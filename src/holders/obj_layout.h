@@ -47,6 +47,14 @@ struct obj_layout {
 	/* PyFrameObject.f_localsplus (3.8-3.10) or _PyInterpreterFrame.localsplus (3.11+) */
 	uint32_t frame_localsplus;
 	uint32_t interp_modules;	/* modules, imports.modules (3.12+) */
+	/*
+	 * pymalloc: its state in the interpreter (3.12 inline, 3.13+ a pointer;
+	 * OBJ_NONE before: static arenas and maxarenas of obmalloc.c), where its
+	 * arena table and its length are in that state, and the sizes.
+	 */
+	uint32_t interp_obmalloc;
+	uint32_t obmalloc_arenas, obmalloc_maxarenas;
+	uint32_t pool_size, arena_size;
 	uint32_t tstate_native_thread_id;	/* 3.11+, else OBJ_NONE */
 };
 

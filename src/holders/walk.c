@@ -61,6 +61,11 @@ static int lookup_types(struct walk *w, char *err, size_t errlen)
 		else
 			*(uint64_t *)((char *)w + syms[i].off) = bias + vaddr;
 	}
+	/* pymalloc's arena table to 3.11: statics, named only where there is a .symtab */
+	if (!ret && !elf_syms_lookup(e, "arenas", &vaddr, &size) && size == 8)
+		w->arenas_sym = bias + vaddr;
+	if (!ret && !elf_syms_lookup(e, "maxarenas", &vaddr, &size) && size == 4)
+		w->maxarenas_sym = bias + vaddr;
 	elf_syms_close(e);
 	proc_maps_free(&maps);
 	if (ret)

@@ -85,6 +85,7 @@ struct walk {
 	uint64_t list_type, tuple_type, dict_type, set_type, frozenset_type, cell_type,
 		 function_type, module_type, type_type, bytearray_type, object_type, code_type;
 	uint64_t set_dummy;
+	uint64_t arenas_sym, maxarenas_sym;	/* obmalloc.c's statics (3.8-3.11), 0 unknown */
 	struct node *nodes;
 	size_t nnodes, capnodes;
 	size_t nleaves;		/* leaf objects met that are live blocks */

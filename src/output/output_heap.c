@@ -33,6 +33,34 @@ static void print_holders(const struct pm_profile *p, FILE *f)
 	}
 }
 
+/* pymalloc's arenas: how much of them holds blocks, and where the free room is. */
+static void print_pymalloc(const struct pm_heap *h, FILE *f)
+{
+	uint64_t used = 0, free_bytes = 0;
+	char a[32], b[32], c[32], d[32];
+	size_t i;
+
+	if (h->pymalloc) {
+		fprintf(f, "pymalloc arenas: %s\n", h->pymalloc);
+		return;
+	}
+	for (i = 0; i < h->nclasses; i++) {
+		used += h->classes[i].used_blocks * h->classes[i].size;
+		free_bytes += h->classes[i].free_blocks * h->classes[i].size;
+	}
+	fprintf(f, "pymalloc: %llu arenas, %s: blocks in use %s, free in used pools %s, "
+		"empty pools %s\n", (unsigned long long)h->arenas,
+		fmt_bytes(h->arena_bytes, a, sizeof(a)), fmt_bytes(used, b, sizeof(b)),
+		fmt_bytes(free_bytes, c, sizeof(c)),
+		fmt_bytes(h->empty_pools * h->pool_size, d, sizeof(d)));
+	fprintf(f, "  %8s %8s %12s %12s\n", "SIZE", "POOLS", "USED BLOCKS", "FREE BLOCKS");
+	for (i = 0; i < h->nclasses; i++)
+		fprintf(f, "  %8u %8llu %12llu %12llu\n", h->classes[i].size,
+			(unsigned long long)h->classes[i].pools,
+			(unsigned long long)h->classes[i].used_blocks,
+			(unsigned long long)h->classes[i].free_blocks);
+}
+
 void output_heap_print(const struct pm_profile *p, FILE *f)
 {
 	const struct pm_heap *h = p->heap;
@@ -54,6 +82,7 @@ void output_heap_print(const struct pm_profile *p, FILE *f)
 	if (h->nopaque > OPAQUE_TYPES)
 		fprintf(f, "  not walked: %zu more types of containers (opaque; all in the JSON)\n",
 			h->nopaque - OPAQUE_TYPES);
-	fprintf(f, "RSS %s, PSS %s; pymalloc arenas %s\n", fmt_bytes(h->rss_bytes, a, sizeof(a)),
-		fmt_bytes(h->pss_bytes, b, sizeof(b)), h->pymalloc ? h->pymalloc : "");
+	fprintf(f, "RSS %s, PSS %s\n", fmt_bytes(h->rss_bytes, a, sizeof(a)),
+		fmt_bytes(h->pss_bytes, b, sizeof(b)));
+	print_pymalloc(h, f);
 }

@@ -4,7 +4,10 @@
  *              "type", "objects", "bytes"}, ...]   per stack, root first;
  * "heap": {"paused_ms", "partial", "objects_walked", "types": [{"type",
  *          "objects", "bytes"}], "opaque": [{"type", "objects", "address"}],
- *          "pymalloc": {"available": false, "reason"}, "rss_bytes", "pss_bytes"}
+ *          "pymalloc": {"available": true, "arenas", "arena_bytes", "pool_size", "empty_pools",
+ *                       "classes": [{"size", "pools", "used_blocks", "free_blocks"}]}
+ *                      | {"available": false, "reason"},
+ *          "rss_bytes", "pss_bytes"}
  */
 #include <errno.h>
 #include <stdio.h>
@@ -74,23 +77,54 @@ static struct json_object *types_obj(const struct pm_heap_type *v, size_t n, boo
 	return arr;
 }
 
+static void put_u64(struct json_object *o, const char *key, uint64_t v)
+{
+	json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+static struct json_object *pymalloc_obj(const struct pm_heap *h)
+{
+	struct json_object *o = json_object_new_object(), *arr, *c;
+	size_t i;
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "available", json_object_new_boolean(!h->pymalloc));
+	if (h->pymalloc) {
+		json_object_object_add(o, "reason", json_object_new_string(h->pymalloc));
+		return o;
+	}
+	put_u64(o, "arenas", h->arenas);
+	put_u64(o, "arena_bytes", h->arena_bytes);
+	put_u64(o, "pool_size", h->pool_size);
+	put_u64(o, "empty_pools", h->empty_pools);
+	arr = json_object_new_array_ext(h->nclasses);
+	for (i = 0; arr && i < h->nclasses; i++) {
+		c = json_object_new_object();
+		if (!c)
+			break;
+		put_u64(c, "size", h->classes[i].size);
+		put_u64(c, "pools", h->classes[i].pools);
+		put_u64(c, "used_blocks", h->classes[i].used_blocks);
+		put_u64(c, "free_blocks", h->classes[i].free_blocks);
+		json_object_array_add(arr, c);
+	}
+	json_object_object_add(o, "classes", arr);
+	return o;
+}
+
 struct json_object *json_heap_obj(const struct pm_heap *h)
 {
-	struct json_object *o = json_object_new_object(), *pm = json_object_new_object();
+	struct json_object *o = json_object_new_object();
 
-	if (!o || !pm) {
-		json_object_put(o);
-		json_object_put(pm);
+	if (!o)
 		return NULL;
-	}
 	json_object_object_add(o, "paused_ms", json_object_new_double(h->paused_ms));
 	json_object_object_add(o, "partial", json_object_new_boolean(h->partial));
 	json_object_object_add(o, "objects_walked", json_object_new_uint64(h->objects_walked));
 	json_object_object_add(o, "types", types_obj(h->types, h->ntypes, false));
 	json_object_object_add(o, "opaque", types_obj(h->opaque, h->nopaque, true));
-	json_object_object_add(pm, "available", json_object_new_boolean(false));
-	json_object_object_add(pm, "reason", json_object_new_string(h->pymalloc ? h->pymalloc : ""));
-	json_object_object_add(o, "pymalloc", pm);
+	json_object_object_add(o, "pymalloc", pymalloc_obj(h));
 	json_object_object_add(o, "rss_bytes", json_object_new_uint64(h->rss_bytes));
 	json_object_object_add(o, "pss_bytes", json_object_new_uint64(h->pss_bytes));
 	return o;
@@ -184,11 +218,54 @@ static int read_types(struct json_object *arr, bool opaque, struct pm_heap_type 
 	return 0;
 }
 
+static int read_classes(struct json_object *arr, struct pm_heap *h)
+{
+	struct json_object *c;
+	uint64_t size;
+	size_t i;
+
+	if (!arr)
+		return -EINVAL;
+	h->nclasses = json_object_array_length(arr);
+	h->classes = calloc(h->nclasses ? h->nclasses : 1, sizeof(*h->classes));
+	if (!h->classes)
+		return -ENOMEM;
+	for (i = 0; i < h->nclasses; i++) {
+		c = json_object_array_get_idx(arr, i);
+		if (pmj_get_u64(c, "size", &size) || size > UINT32_MAX ||
+		    pmj_get_u64(c, "pools", &h->classes[i].pools) ||
+		    pmj_get_u64(c, "used_blocks", &h->classes[i].used_blocks) ||
+		    pmj_get_u64(c, "free_blocks", &h->classes[i].free_blocks))
+			return -EINVAL;
+		h->classes[i].size = size;
+	}
+	return 0;
+}
+
+/* "pymalloc": its arenas, or why they were not read */
+static int read_pymalloc(struct json_object *pm, struct pm_heap *h)
+{
+	struct json_object *ok = pmj_member(pm, "available", json_type_boolean);
+	bool bad = false;
+
+	if (!ok)
+		return -EINVAL;
+	if (!json_object_get_boolean(ok)) {
+		h->pymalloc = str_member(pm, "reason", true, &bad);
+		return bad ? -EINVAL : 0;
+	}
+	if (pmj_get_u64(pm, "arenas", &h->arenas) ||
+	    pmj_get_u64(pm, "arena_bytes", &h->arena_bytes) ||
+	    pmj_get_u64(pm, "pool_size", &h->pool_size) ||
+	    pmj_get_u64(pm, "empty_pools", &h->empty_pools))
+		return -EINVAL;
+	return read_classes(pmj_member(pm, "classes", json_type_array), h);
+}
+
 int json_heap_read(struct json_object *root, struct pm_profile *p)
 {
 	struct json_object *o = pmj_member(root, "heap", json_type_object), *v, *pm;
 	struct pm_heap *h;
-	bool bad = false;
 	int err;
 
 	if (!o)
@@ -204,10 +281,10 @@ int json_heap_read(struct json_object *root, struct pm_profile *p)
 	    pmj_get_u64(o, "rss_bytes", &h->rss_bytes) || pmj_get_u64(o, "pss_bytes", &h->pss_bytes))
 		return -EINVAL;
 	h->partial = json_object_get_boolean(v);
-	h->pymalloc = str_member(pm, "reason", false, &bad);
-	if (bad)
-		return -EINVAL;
-	err = read_types(pmj_member(o, "types", json_type_array), false, &h->types, &h->ntypes);
+	err = read_pymalloc(pm, h);
+	if (!err)
+		err = read_types(pmj_member(o, "types", json_type_array), false, &h->types,
+				 &h->ntypes);
 	if (!err)
 		err = read_types(pmj_member(o, "opaque", json_type_array), true, &h->opaque,
 				 &h->nopaque);

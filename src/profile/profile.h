@@ -78,6 +78,12 @@ struct pm_heap_type {
 	uint64_t address;	/* an example object (opaque containers only) */
 };
 
+/* A pymalloc size class: its pools and their blocks. */
+struct pm_pool_class {
+	uint32_t size;
+	uint64_t pools, used_blocks, free_blocks;
+};
+
 /* The live heap read with the target stopped, at the session's end (--holders). */
 struct pm_heap {
 	double paused_ms;
@@ -87,7 +93,10 @@ struct pm_heap {
 	struct pm_heap_type *types;	/* live blocks by type, most bytes first */
 	size_t nopaque;
 	struct pm_heap_type *opaque;	/* containers met whose layout is not known: not walked */
-	char *pymalloc;			/* why pymalloc's arenas are not reported */
+	char *pymalloc;			/* why pymalloc's arenas are not reported; NULL: they are */
+	uint64_t arenas, arena_bytes, pool_size, empty_pools;
+	size_t nclasses;
+	struct pm_pool_class *classes;	/* the classes with pools in use */
 	uint64_t rss_bytes, pss_bytes;
 };
 

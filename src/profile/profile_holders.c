@@ -159,6 +159,7 @@ void pm_heap_free(struct pm_heap *h)
 	types_free(h->types, h->ntypes);
 	types_free(h->opaque, h->nopaque);
 	free(h->pymalloc);
+	free(h->classes);
 	free(h);
 }
 

@@ -3,6 +3,7 @@ that is not its holder.  Runs on CPython 3.8-3.15.
 
     -> READY <pid> <python version>   then waits for a line on stdin
     <- go                              makes and holds everything below
+    -> BLOCKS <n>                      sys.getallocatedblocks()
     -> DONE                            everything is held
     <- ping                            any number of times: answers PONG (it runs)
     <- EOF                             os._exit(0)
@@ -166,6 +167,9 @@ def main():
     print("TRUTH " + json.dumps({
         "n": N, "size": SIZE, "ring": RING, "node_size": sys.getsizeof(ring),
         "thread": {"native": sleeper_ids[0], "ident": sleeper_ids[1]}}), flush=True)
+    # pymalloc's own count of the blocks in use in its arenas (and from 3.12 of those it
+    # passed on to malloc): what the arenas read from outside should add up to
+    print("BLOCKS %d" % sys.getallocatedblocks(), flush=True)
     print("DONE", flush=True)
     for line in sys.stdin:
         if line.strip() == "ping":

@@ -16,6 +16,9 @@
 #if PY_VERSION_HEX >= 0x030b0000
 #include "pycore_dict.h"
 #endif
+#if PY_VERSION_HEX >= 0x030c0000
+#include "pycore_obmalloc.h"
+#endif
 
 #define PUT(field, val)	printf(" { \"%s\", %lu },", #field, (unsigned long)(val))
 #define OFF(field, type, member)	PUT(field, offsetof(type, member))
@@ -81,6 +84,14 @@ int main(int argc, char **argv)
 	OFF(interp_modules, PyInterpreterState, imports.modules);
 #elif PY_VERSION_HEX >= 0x030b0000
 	OFF(interp_modules, PyInterpreterState, modules);
+#endif
+#if PY_VERSION_HEX >= 0x030c0000
+	/* 3.12 keeps pymalloc's state in the interpreter, 3.13+ a pointer to it */
+	OFF(interp_obmalloc, PyInterpreterState, obmalloc);
+	OFF(obmalloc_arenas, struct _obmalloc_state, mgmt.arenas);
+	OFF(obmalloc_maxarenas, struct _obmalloc_state, mgmt.maxarenas);
+	PUT(pool_size, POOL_SIZE);
+	PUT(arena_size, ARENA_SIZE);
 #endif
 #if PY_VERSION_HEX >= 0x030d0000
 	PUT(flag_inline_values, Py_TPFLAGS_INLINE_VALUES);

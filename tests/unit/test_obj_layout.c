@@ -25,7 +25,7 @@ struct fixture {
 	const char *build;
 	const char *elf;
 	int minor;
-	struct field fields[48];
+	struct field fields[64];
 };
 
 static const struct fixture fixtures[] = {
@@ -44,7 +44,8 @@ static const struct { const char *name; size_t off, size; } names[] = {
 	F(func_closure), F(func_dict), F(bytearray_bytes), F(bytearray_object), F(member_size),
 	F(member_type), F(member_offset), F(code_nlocals), F(code_varnames), F(code_cellvars),
 	F(code_freevars), F(code_nlocalsplus), F(code_localsplusnames), F(code_nfreevars),
-	F(frame_localsplus), F(interp_modules), F(tstate_native_thread_id),
+	F(frame_localsplus), F(interp_modules), F(tstate_native_thread_id), F(interp_obmalloc),
+	F(obmalloc_arenas), F(obmalloc_maxarenas), F(pool_size), F(arena_size),
 };
 
 static unsigned long field_of(const struct obj_layout *l, const char *name)
