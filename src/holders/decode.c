@@ -120,10 +120,10 @@ static int keys_view(struct walk *w, uint64_t keys, struct keys_view *kv)
 static void decode_keys(struct walk *w, uint64_t keys, uint64_t values, uint32_t parent,
 			enum edge_kind kind)
 {
+	uint32_t name, keys_name = walk_intern(w, "(keys)");
 	struct keys_view kv;
 	uint64_t *vals = NULL, i, key, val;
 	uint8_t *ent;
-	uint32_t name;
 
 	if (keys_view(w, keys, &kv) || !kv.n)
 		return;
@@ -145,6 +145,9 @@ static void decode_keys(struct walk *w, uint64_t keys, uint64_t values, uint32_t
 			continue;
 		name = walk_str(w, key);
 		walk_visit(w, val, parent, kind, name == NO_STR ? star(w) : name);
+		/* keys are held too (a dict of ints, of strs made in the session) */
+		if (parent != NO_NODE)
+			walk_visit(w, key, parent, EDGE_KEY, keys_name);
 	}
 out:
 	free(ent);

@@ -173,7 +173,8 @@ static void put_step(FILE *f, const struct pm_hold_step *st, bool first)
 		fprintf(f, "local %s in %s (thread %llu)", n, st->function ? st->function : "?",
 			(unsigned long long)st->thread);
 	else if (!strcmp(k, "key"))
-		fprintf(f, strcmp(n, "*") ? "[\"%s\"]" : "[%s]", n);
+		/* "*" (a key that is no str) and "(keys)" (the keys themselves) are no key's text */
+		fprintf(f, strcmp(n, "*") && strcmp(n, "(keys)") ? "[\"%s\"]" : "[%s]", n);
 	else if (!strcmp(k, "index"))
 		fputs("[*]", f);
 	else if (!strcmp(k, "cell"))
