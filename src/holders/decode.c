@@ -166,6 +166,26 @@ static uint64_t values_block(struct walk *w, uint64_t values)
 }
 
 /* A split table's values[], from a PyDictValues pointer */
+static uint64_t values_array(struct walk *w, uint64_t values);
+
+uint64_t decode_dict_get(struct walk *w, uint64_t dict, const char *key)
+{
+	uint64_t keys = rcache_word(w->rc, dict + w->l->dict_keys), i, k, v = 0;
+	uint64_t values = values_array(w, rcache_word(w->rc, dict + w->l->dict_values));
+	uint32_t want = walk_intern(w, key);
+	struct keys_view kv;
+
+	if (keys_view(w, keys, &kv))
+		return 0;
+	for (i = 0; i < kv.n && !v; i++) {
+		k = rcache_word(w->rc, kv.entries + i * kv.esize + kv.key);
+		if (k && walk_str(w, k) == want)
+			v = values ? rcache_word(w->rc, values + 8 * i) :
+			    rcache_word(w->rc, kv.entries + i * kv.esize + kv.value);
+	}
+	return v;
+}
+
 static uint64_t values_array(struct walk *w, uint64_t values)
 {
 	return values ? values + w->l->dictvalues_values : 0;
@@ -341,7 +361,7 @@ void decode_node(struct walk *w, uint32_t n)
 		decode_function(w, obj, n);
 		break;
 	case TK_MODULE:
-		owned_dict(w, rcache_word(w->rc, obj + 16), n, EDGE_ATTR);	/* md_dict */
+		owned_dict(w, rcache_word(w->rc, obj + MD_DICT), n, EDGE_ATTR);
 		break;
 	case TK_TYPE:
 		decode_type(w, obj, n);

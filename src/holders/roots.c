@@ -154,11 +154,20 @@ int roots_add(struct walk *w)
 	const struct py_offsets *o = &w->t->off;
 	uint64_t interp = rcache_word(w->rc, w->t->runtime + o->runtime_interp_main);
 	uint64_t modules = interp ? rcache_word(w->rc, interp + w->l->interp_modules) : 0;
-	uint64_t tstate;
+	uint64_t tstate, spec;
 	int n, err = 0;
 
 	if (!modules)
 		return -EFAULT;
+	/*
+	 * Every module's __spec__ is an importlib ModuleSpec, a class made by a
+	 * class statement: its tp_dealloc tells such classes from C types.
+	 */
+	spec = decode_dict_get(w, rcache_word(w->rc, decode_dict_get(w, modules, "sys") + MD_DICT),
+			       "__spec__");
+	w->subtype_dealloc = spec ? rcache_word(w->rc, rcache_word(w->rc, spec + 8) + TP_DEALLOC) : 0;
+	if (!w->subtype_dealloc)
+		return -ENOENT;
 	decode_dict_entries(w, modules, NO_NODE, EDGE_MODULE);
 	tstate = rcache_word(w->rc, interp + o->interp_threads_head);
 	for (n = 0; tstate && n < MAX_THREADS && !err; n++) {

@@ -230,6 +230,17 @@ uint32_t walk_str(struct walk *w, uint64_t obj)
 	return id;
 }
 
+/*
+ * A class made by a class statement (type_new), not a C type made from a
+ * spec: only the former's instances are a __dict__ and __slots__ over
+ * their base (3.12+ makes many stdlib C types heap types too).
+ */
+static bool python_class(struct walk *w, uint64_t type)
+{
+	return rcache_word(w->rc, type + w->l->tp_flags) & TPFLAGS_HEAPTYPE &&
+	       rcache_word(w->rc, type + TP_DEALLOC) == w->subtype_dealloc;
+}
+
 /* The __slots__ members of a class and its bases: object references only. */
 static void read_slots(struct walk *w, struct type_info *ti, uint64_t type)
 {
@@ -245,7 +256,7 @@ static void read_slots(struct walk *w, struct type_info *ti, uint64_t type)
 	if (!ti->slots)
 		return;
 	for (tp = type, depth = 0; tp && depth < 64; tp = rcache_word(w->rc, tp + l->tp_base), depth++) {
-		if (!(rcache_word(w->rc, tp + l->tp_flags) & TPFLAGS_HEAPTYPE))
+		if (!python_class(w, tp))
 			break;
 		m = rcache_word(w->rc, tp + l->tp_members);
 		for (k = 0; m && k < MAX_SLOTS && ti->nslots < MAX_SLOTS; k++, m += l->member_size) {
@@ -270,12 +281,13 @@ static void read_slots(struct walk *w, struct type_info *ti, uint64_t type)
 }
 
 /* The nearest static (C) base of a heap type: it decides the layout under the instance. */
-static uint64_t static_base(struct walk *w, uint64_t type)
+/* The nearest base of a class that is a C type: it decides the layout under the instance. */
+static uint64_t c_base(struct walk *w, uint64_t type)
 {
 	int depth;
 
 	for (depth = 0; type && depth < 64; depth++) {
-		if (!(rcache_word(w->rc, type + w->l->tp_flags) & TPFLAGS_HEAPTYPE))
+		if (!python_class(w, type))
 			return type;
 		type = rcache_word(w->rc, type + w->l->tp_base);
 	}
@@ -311,13 +323,13 @@ static void classify(struct walk *w, struct type_info *ti)
 {
 	uint64_t base;
 
-	if (!(ti->flags & TPFLAGS_HEAPTYPE)) {
+	if (!python_class(w, ti->addr)) {
 		ti->kind = kind_of_static(w, ti->addr, ti->flags);
 		ti->instance = false;
 		return;
 	}
 	/* a class: its instances have a __dict__ and __slots__ over its C base's layout */
-	base = static_base(w, ti->addr);
+	base = c_base(w, ti->addr);
 	ti->kind = base ? kind_of_static(w, base, rcache_word(w->rc, base + w->l->tp_flags)) :
 		   TK_OPAQUE;
 	/* an unknown C base would leave the instance half decoded: opaque as a whole */

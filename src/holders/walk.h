@@ -17,6 +17,9 @@
 #include "rcache.h"
 
 #define NO_NODE		0xffffffffU
+/* The same in every version: */
+#define MD_DICT		16	/* PyModuleObject.md_dict */
+#define TP_DEALLOC	48	/* PyTypeObject.tp_dealloc */
 #define NO_STR		0xffffffffU
 
 /* How an object was reached from its parent (the JSON's "kind"s, and one never shown). */
@@ -85,6 +88,7 @@ struct walk {
 	uint64_t list_type, tuple_type, dict_type, set_type, frozenset_type, cell_type,
 		 function_type, module_type, type_type, bytearray_type, object_type, code_type;
 	uint64_t set_dummy;
+	uint64_t subtype_dealloc;	/* the tp_dealloc of every class a class statement made */
 	uint64_t arenas_sym, maxarenas_sym;	/* obmalloc.c's statics (3.8-3.11), 0 unknown */
 	struct node *nodes;
 	size_t nnodes, capnodes;
@@ -132,6 +136,8 @@ uint32_t walk_str(struct walk *w, uint64_t obj);
 
 /* decode.c: the references of one node's object. */
 void decode_node(struct walk *w, uint32_t n);
+/* The value under a str key in a dict, 0 if none. */
+uint64_t decode_dict_get(struct walk *w, uint64_t dict, const char *key);
 /* A dict's entries as edges of kind from parent (keys named when they are str). */
 void decode_dict_entries(struct walk *w, uint64_t dict, uint32_t parent, enum edge_kind kind);
 

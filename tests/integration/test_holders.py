@@ -166,8 +166,18 @@ def test_holders_ground_truth(version, tmp_path):
     assert h["objects"] == truth["ring"], h
     assert h["bytes"] == truth["ring"] * truth["node_size"] == stacks[0]["live_bytes"], h
 
+    # a C container (a deque): never guessed through, its items not reached (a buffer not
+    # reached has no owner known: "(no Python object)"); the deque is listed, with an address
+    stacks, got = held(prof, "make_deque_payload")
+    assert all(json.loads(path) == [] for path, _ in got), got
+    assert sum(b for _, b in got.values()) == sum(s["live_bytes"] for s in stacks), got
+    assert got[("[]", "bytearray")][0] == 1, got
+    assert sum(b for _, b in got.values()) >= buffer_size(version, size + 7), got
+
     heap = prof["heap"]
     assert heap["partial"] is False and heap["paused_ms"] > 0, heap
+    deques = [o for o in heap["opaque"] if o["type"] == "collections.deque"]
+    assert deques and deques[0]["objects"] >= 1 and deques[0]["address"] > 0, heap["opaque"]
     types = {t["type"]: t for t in heap["types"]}
     assert types["Node"]["objects"] == truth["ring"], types["Node"]
     assert types["Node"]["bytes"] == truth["ring"] * truth["node_size"], types["Node"]

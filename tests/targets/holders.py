@@ -12,6 +12,7 @@ that is not its holder.  Runs on CPython 3.8-3.15.
 that takes long enough to measure.
 """
 
+import collections
 import json
 import os
 import sys
@@ -115,6 +116,14 @@ def sleeper():
     return mine
 
 
+# 7. a container whose layout pymem-bpf does not decode (a C type): its items are not walked
+def make_deque_payload(size):
+    return bytearray(size)
+
+
+opaque = None
+
+
 # 6. a reference cycle kept alive by one global: RING nodes, each made by new_node()
 RING = 5000
 
@@ -151,7 +160,7 @@ bulk = None
 
 
 def main():
-    global handler, ring, bulk
+    global handler, ring, bulk, opaque
     n_bulk = int(sys.argv[sys.argv.index("--bulk") + 1]) if "--bulk" in sys.argv else 0
     print("READY %d %s" % (os.getpid(), sys.version.split()[0]), flush=True)
     sys.stdin.readline()
@@ -163,6 +172,7 @@ def main():
     t.start()
     started.wait()
     ring = make_ring()
+    opaque = collections.deque([make_deque_payload(SIZE + 7)])
     bulk = make_bulk(n_bulk)
     print("TRUTH " + json.dumps({
         "n": N, "size": SIZE, "ring": RING, "node_size": sys.getsizeof(ring),
