@@ -88,7 +88,8 @@ static int build_index(struct live_blocks *b)
 {
 	size_t i, j;
 
-	for (b->cap = 1024; b->cap < b->n * 2; b->cap *= 2)
+	/* two thirds full at most: probes stay short, and less memory is zeroed than at half */
+	for (b->cap = 1024; b->cap < b->n + b->n / 2; b->cap *= 2)
 		;
 	b->index = addr_table_alloc(b->cap * sizeof(*b->index));
 	if (!b->index)

@@ -83,8 +83,8 @@ int walk_init(struct walk *w, const struct pytarget *t, const struct obj_layout 
 	w->l = l;
 	w->rc = rc;
 	w->blocks = blocks;
-	/* about as many objects as live blocks, and more: sized once, not grown step by step */
-	for (w->capseen = 1 << 16; w->capseen < blocks->n * 2; w->capseen *= 2)
+	/* containers are fewer than the live blocks, mostly: sized once, rarely grown */
+	for (w->capseen = 1 << 16; w->capseen < blocks->n; w->capseen *= 2)
 		;
 	w->capnodes = w->capseen / 2;
 	w->nodes = malloc(w->capnodes * sizeof(*w->nodes));
