@@ -69,8 +69,9 @@ def stacks_of(prof, function):
 
 
 def held(prof, function):
-    """The holders of every stack whose leaf Python frame is function, by path and type."""
-    stacks = stacks_of(prof, function)
+    """The holders of every stack whose leaf Python frame is function and that has live
+    bytes, by path and type."""
+    stacks = [s for s in stacks_of(prof, function) if s["live_bytes"]]
     assert stacks, "no stack allocates in %s" % function
     out = {}
     for s in stacks:
