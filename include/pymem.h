@@ -235,6 +235,34 @@ struct alias_key {
 #define LIVE_SPAN_SHIFT	7	/* 8 blocks of 16 bytes, the smallest aligned */
 #define LIVE_PAGE_BUCKETS	(1u << (12 - LIVE_SPAN_SHIFT))	/* a 4 KiB page's, side by side */
 
+/* A live block; addr is 0 in a free slot. */
+struct live_slot {
+	__u64 addr;
+	__u32 pid;
+	__u16 site;		/* a batched outer level takes over a block an inner one made */
+	__u16 spilled;		/* held in "spill", not in a bucket */
+	__u64 size;
+	__u64 stack_id;
+	__u64 ts;
+};
+
+/*
+ * An add holds the bucket (adding: 1), so that one block never gets two
+ * places; finds and takes do not (a take is a compare-and-swap of addr).
+ * bpf_spin_lock is not allowed in tracing programs.
+ */
+struct live_bucket {
+	__u64 adding;		/* 64-bit: clang 14 has no 32-bit BPF compare-and-swap */
+	struct live_slot slot[LIVE_WAYS];
+};
+
+/* A block in the spill map, by (pid, address) */
+struct spill_key {
+	__u32 pid;
+	__u32 pad;
+	__u64 addr;
+};
+
 #define PYMEM_LIFETIME_BUCKETS	32	/* log2 of microseconds from alloc to free */
 
 struct stack_stats {

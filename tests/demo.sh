@@ -21,7 +21,7 @@ exec 3> "$fifo"
 until grep -q READY "$out/app.out"; do sleep 0.1; done
 
 echo "== profiling PID $app ($py tests/targets/demo_app.py)"
-./build/pymem-bpf -p "$app" -o "$out/profile.json" -f json -n 8 2> "$out/pymem.err" &
+./build/pymem-bpf -p "$app" --holders -o "$out/profile.json" -f json -n 8 2> "$out/pymem.err" &
 prof=$!
 until grep -q attached "$out/pymem.err"; do
 	kill -0 "$prof" 2>/dev/null || { cat "$out/pymem.err"; exit 1; }

@@ -12,6 +12,7 @@
 #include "cli_args.h"
 #include "check.h"
 #include "diff.h"
+#include "holders.h"
 #include "kfeatures.h"
 #include "output.h"
 #include "output_file.h"
@@ -37,10 +38,13 @@ static struct env {
 	bool top_ui;			/* pymem-bpf top */
 	struct view_opts vopts;
 	struct top_opts topts;
+	bool holders;
+	struct holders_opts hopts;
 } env = {
 	.view = PM_VIEW_LIVE_BYTES,
 	.attach.probes = { .max_live = 1 << 20, .max_stacks = 1 << 18 },
 	.topts = TOP_OPTS_DEFAULT,
+	.hopts = { .top = 10 },
 };
 
 const char *argp_program_version = "pymem-bpf 0.1";
@@ -61,12 +65,13 @@ static const char doc[] =
 "    pymem-bpf -i 5 -- python3 app.py   # launch mode, a top table every 5 s\n"
 "    pymem-bpf -n 5 --view alloc-bytes -- python3 app.py   # what churns\n"
 "    pymem-bpf top -p 4242              # keys: l live, a alloc, r rate, f freed<1ms\n"
+"    pymem-bpf --holders -d 30 -p 4242  # and what holds the live bytes, at the end\n"
 "\n"
 "EXIT STATUS: 0 success, 1 runtime failure, 2 bad input (no such PID, not\n"
 "Python, unsupported version, missing privileges, bad option).";
 
 enum { OPT_VIEW = 0x100, OPT_MAX_LIVE, OPT_MAX_STACKS, OPT_NO_INJECT, OPT_SAMPLE_INTERVAL,
-       OPT_MAX_OVERHEAD };
+       OPT_MAX_OVERHEAD, OPT_HOLDERS, OPT_HOLDERS_TOP, OPT_MAX_PAUSE };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Profile this process", 0 },
@@ -87,6 +92,12 @@ static const struct argp_option opts[] = {
 	{ "max-overhead", OPT_MAX_OVERHEAD, "PCT", 0, "Sampled mode (at 512KiB unless "
 	  "--sample-interval says otherwise) whose interval grows while the probes take more "
 	  "than PCT% of the target's CPU time (0 < PCT <= 100)", 0 },
+	{ "holders", OPT_HOLDERS, NULL, 0, "At the end, stop the target and name what holds the "
+	  "top stacks' live blocks (retention paths), and the live heap by type", 0 },
+	{ "holders-top", OPT_HOLDERS_TOP, "N", 0, "Stacks given their holders, by live bytes "
+	  "(default 10)", 0 },
+	{ "max-pause", OPT_MAX_PAUSE, "MS", 0, "Let the target go after MS milliseconds of the "
+	  "holders' walk: a partial answer, marked as such", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{},
 };
@@ -189,6 +200,15 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_MAX_OVERHEAD:
 		env.attach.max_overhead = parse_percent(arg, state);
 		break;
+	case OPT_HOLDERS:
+		env.holders = true;
+		break;
+	case OPT_HOLDERS_TOP:
+		env.hopts.top = parse_count(arg, state);
+		break;
+	case OPT_MAX_PAUSE:
+		env.hopts.max_pause_ms = parse_seconds(arg, state);
+		break;
 	case ARGP_KEY_ARG:
 		env.attach.cmd = &state->argv[state->next - 1];
 		state->next = state->argc;
@@ -200,6 +220,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			env.attach.sample_interval = DEFAULT_SAMPLE_INTERVAL;
 		if (env.attach.sample_interval && env.attach.no_inject)
 			arg_fail(state, "sampled mode needs the trampolines --no-inject turns off");
+		if (!env.holders && (env.hopts.top != 10 || env.hopts.max_pause_ms))
+			arg_fail(state, "--holders-top and --max-pause go with --holders");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -259,6 +281,19 @@ static int finish(struct pm_profile *prof)
 	return EXIT_FAILURE;
 }
 
+/* The target stopped once more, for what holds its live blocks; a failure is one line. */
+static struct holders *take_holders(const struct attachment *a)
+{
+	struct holders *h;
+	char err[512] = "";
+
+	if (holders_take(&a->t, a->probes, &env.hopts, &h, err, sizeof(err))) {
+		fprintf(stderr, "pymem-bpf: no holders: %s\n", err);
+		return NULL;
+	}
+	return h;
+}
+
 /* The session from attach to its end: tables or top's screen, then the profile. */
 static int run(struct attachment *a, struct overhead *oh, struct pm_profile *prof)
 {
@@ -292,7 +327,13 @@ static int run(struct attachment *a, struct overhead *oh, struct pm_profile *pro
 	if (exited)
 		fprintf(stderr, "pymem-bpf: target PID %d exited; writing the profile gathered "
 			"so far\n", t->pid);
+	if (env.holders && exited)
+		fprintf(stderr, "pymem-bpf: no holders: the target is gone\n");
+	else if (env.holders)
+		s.holders = take_holders(a);
+	s.holders_top = env.hopts.top;
 	err = session_profile(&s, exited, prof);
+	holders_free(s.holders);
 	interval_free(s.iv);
 	return err;
 }

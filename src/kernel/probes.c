@@ -547,6 +547,21 @@ int probes_stats_fd(const struct probes *p)
 	return bpf_map__fd(p->skel->maps.stats);
 }
 
+int probes_live_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.live);
+}
+
+int probes_spill_fd(const struct probes *p)
+{
+	return bpf_map__fd(p->skel->maps.spill);
+}
+
+uint64_t probes_spilled(const struct probes *p)
+{
+	return p->skel->bss->spilled;
+}
+
 void probes_every_free_seen(struct probes *p)
 {
 	p->skel->bss->every_free_seen = true;

@@ -50,6 +50,11 @@ int probes_run_time(const struct probes *p, uint64_t *ns);
 void probes_print_verifier(const struct probes *p, FILE *out);
 
 int probes_stats_fd(const struct probes *p);
+/* The live-block table (struct live_bucket by index) and its spill map (spill_key -> live_slot). */
+int probes_live_fd(const struct probes *p);
+int probes_spill_fd(const struct probes *p);
+/* Blocks ever put in the spill map (none: it is empty). */
+uint64_t probes_spilled(const struct probes *p);
 /* Ring buffer of news_stack, news_code and news_table records, in the order they were met. */
 int probes_news_fd(const struct probes *p);
 /* Is gen still the incarnation of the code object at code?  (Never, once it died.) */

@@ -40,6 +40,7 @@ struct html_stack {
 	size_t n;
 	struct html_frame *fr;		/* root first; &unknown_frame when n == 0 */
 	const struct pm_counts *c;
+	const struct pm_stack *s;
 };
 
 /* Stands in for a stack without frames, as the folded writer does. */
@@ -64,6 +65,7 @@ static int stack_render(const struct pm_stack *s, struct html_stack *h)
 	size_t i;
 
 	h->c = &s->c;
+	h->s = s;
 	if (!s->nframes) {
 		h->fr = &unknown_frame;
 		h->n = 1;
@@ -157,6 +159,35 @@ static void add_values(struct json_object *o, const struct html_stack *hs, size_
 }
 
 /*
+ * The main holders (--holders) of the stacks [lo, hi) that end at a node, one
+ * line each, for its tooltip: "module __main__ . cache[*] (bytearray x6 = 28.6 MiB)".
+ */
+static void add_holders(struct json_object *o, const struct html_stack *hs, size_t lo, size_t hi)
+{
+	char *buf = NULL, *path;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&buf, &len);
+	const struct pm_holder *h;
+	bool any = false;
+
+	if (!f)
+		return;
+	for (i = lo; i < hi; i++) {
+		if (!hs[i].s->nholders)
+			continue;
+		h = &hs[i].s->holders[0];
+		path = pm_holder_path(h);
+		fprintf(f, "%s%s (%s x%llu = %llu bytes)", any ? "\n" : "", path ? path : "?",
+			h->type, (unsigned long long)h->objects, (unsigned long long)h->bytes);
+		free(path);
+		any = true;
+	}
+	if (!fclose(f) && any)
+		json_object_object_add(o, "h", json_object_new_string(buf));
+	free(buf);
+}
+
+/*
  * The node for stacks [lo, hi), which share their first @depth frames;
  * @fr is the last of those, NULL for the root.  Values are inclusive.
  */
@@ -178,6 +209,8 @@ static struct json_object *tree_node(const struct html_stack *hs, size_t lo, siz
 	/* Stacks that end at this node sort first and have no child here. */
 	for (i = lo; i < hi && hs[i].n == depth; i++)
 		;
+	if (fr)
+		add_holders(o, hs, lo, i);
 	for (; i < hi; i = j) {
 		for (j = i + 1; j < hi && !frame_cmp(&hs[j].fr[depth], &hs[i].fr[depth]); j++)
 			;

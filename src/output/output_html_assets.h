@@ -185,7 +185,7 @@ static const char output_html_js[] =
 	"\n"
 	"	return n.n + '\\n' + human(n.v[b]) + ' in ' + n.v[b + 1] + ' objects (' +\n"
 	"		(b ? 'allocated' : 'live') + ')\\n' +\n"
-	"		share(n.v[view]) + ' of ' + NAMES[view];\n"
+	"		share(n.v[view]) + ' of ' + NAMES[view] + (n.h ? '\\nheld by ' + n.h : '');\n"
 	"}\n"
 	"\n"
 	"function setView(v) {\n"

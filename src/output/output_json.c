@@ -15,6 +15,7 @@
 #include <string.h>
 #include <json-c/json.h>
 #include "output_json.h"
+#include "output_json_holders.h"
 
 #define JSON_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -160,6 +161,8 @@ static struct json_object *stack_obj(const struct pm_stack *s, double dur)
 	add_counts(o, &s->c, dur);
 	if (s->npoints)
 		json_object_object_add(o, "series", series_obj(s));
+	if (s->nholders)
+		json_object_object_add(o, "holders", json_holders_obj(s));
 	return o;
 }
 
@@ -249,6 +252,8 @@ static int header_write(const struct pm_profile *p, FILE *f)
 	series = series_info_obj(p);
 	if (!err && series)
 		err = put_value(f, ",", "series_info", series);
+	if (!err && p->heap)
+		err = put_value(f, ",", "heap", json_heap_obj(p->heap));
 	json_object_put(peak);
 	json_object_put(totals);
 	json_object_put(dropped);
@@ -291,7 +296,7 @@ out:
 
 /* Reading back. */
 
-static struct json_object *member(struct json_object *o, const char *key, enum json_type t)
+struct json_object *pmj_member(struct json_object *o, const char *key, enum json_type t)
 {
 	struct json_object *v;
 
@@ -301,21 +306,21 @@ static struct json_object *member(struct json_object *o, const char *key, enum j
 }
 
 /* A number, written as a double or as an integer. */
-static int get_double(struct json_object *o, const char *key, double *out)
+int pmj_get_double(struct json_object *o, const char *key, double *out)
 {
-	struct json_object *v = member(o, key, json_type_double);
+	struct json_object *v = pmj_member(o, key, json_type_double);
 
 	if (!v)
-		v = member(o, key, json_type_int);
+		v = pmj_member(o, key, json_type_int);
 	if (!v)
 		return -EINVAL;
 	*out = json_object_get_double(v);
 	return 0;
 }
 
-static int get_u64(struct json_object *o, const char *key, uint64_t *out)
+int pmj_get_u64(struct json_object *o, const char *key, uint64_t *out)
 {
-	struct json_object *v = member(o, key, json_type_int);
+	struct json_object *v = pmj_member(o, key, json_type_int);
 
 	/* json-c clamps values above INT64_MAX to INT64_MAX for get_int64. */
 	if (!v || json_object_get_int64(v) < 0)
@@ -334,15 +339,15 @@ static int read_counts(struct json_object *o, struct pm_counts *c)
 	memset(c, 0, sizeof(*c));
 	/* peak_bytes and the churn view are newer than the rest: optional */
 	for (i = 0; i < NCOUNTS; i++)
-		if (get_u64(o, count_keys[i], count_fields(c, i)) &&
+		if (pmj_get_u64(o, count_keys[i], count_fields(c, i)) &&
 		    (strcmp(count_keys[i], "peak_bytes") ||
 		     json_object_object_get_ex(o, count_keys[i], NULL)))
 			return -EINVAL;
-	within = member(o, "freed_within", json_type_object);
+	within = pmj_member(o, "freed_within", json_type_object);
 	for (i = 0; within && i < 3; i++)
-		if (get_u64(within, within_keys[i], &c->freed_within[i]))
+		if (pmj_get_u64(within, within_keys[i], &c->freed_within[i]))
 			return -EINVAL;
-	hist = member(o, "lifetime_bytes", json_type_array);
+	hist = pmj_member(o, "lifetime_bytes", json_type_array);
 	if (hist && json_object_array_length(hist) != PYMEM_LIFETIME_BUCKETS)
 		return -EINVAL;
 	for (i = 0; hist && i < PYMEM_LIFETIME_BUCKETS; i++) {
@@ -356,10 +361,10 @@ static int read_counts(struct json_object *o, struct pm_counts *c)
 
 static int read_frame(struct json_object *o, struct pm_frame *fr)
 {
-	struct json_object *kind = member(o, "kind", json_type_string);
-	struct json_object *fn = member(o, "function", json_type_string);
-	struct json_object *file = member(o, "file", json_type_string);
-	struct json_object *line = member(o, "line", json_type_int);
+	struct json_object *kind = pmj_member(o, "kind", json_type_string);
+	struct json_object *fn = pmj_member(o, "function", json_type_string);
+	struct json_object *file = pmj_member(o, "file", json_type_string);
+	struct json_object *line = pmj_member(o, "line", json_type_int);
 	int64_t l;
 
 	if (!kind || !fn || !file || !line)
@@ -383,7 +388,7 @@ static int read_frame(struct json_object *o, struct pm_frame *fr)
 /* The stack's series (optional: only -i sessions have one), into s->series. */
 static int read_series(struct json_object *o, struct pm_stack *s)
 {
-	struct json_object *arr = member(o, "series", json_type_array), *pt;
+	struct json_object *arr = pmj_member(o, "series", json_type_array), *pt;
 	size_t i, n;
 
 	if (!arr)
@@ -395,9 +400,9 @@ static int read_series(struct json_object *o, struct pm_stack *s)
 	for (i = 0; i < n; i++) {
 		pt = json_object_array_get_idx(arr, i);
 		if (!json_object_is_type(pt, json_type_object) ||
-		    get_double(pt, "t", &s->series[i].t) ||
-		    get_u64(pt, "alloc_bytes", &s->series[i].alloc_bytes) ||
-		    get_u64(pt, "live_bytes", &s->series[i].live_bytes))
+		    pmj_get_double(pt, "t", &s->series[i].t) ||
+		    pmj_get_u64(pt, "alloc_bytes", &s->series[i].alloc_bytes) ||
+		    pmj_get_u64(pt, "live_bytes", &s->series[i].live_bytes))
 			return -EINVAL;
 		/* merging stacks walks series in time order */
 		if (i && !(s->series[i].t > s->series[i - 1].t))
@@ -409,7 +414,7 @@ static int read_series(struct json_object *o, struct pm_stack *s)
 
 static int read_stack(struct json_object *o, struct pm_profile *p)
 {
-	struct json_object *arr = member(o, "frames", json_type_array);
+	struct json_object *arr = pmj_member(o, "frames", json_type_array);
 	struct pm_frame *frames = NULL;
 	struct pm_stack s = {};
 	size_t i, n;
@@ -418,6 +423,8 @@ static int read_stack(struct json_object *o, struct pm_profile *p)
 	if (!arr || read_counts(o, &s.c))
 		return -EINVAL;
 	err = read_series(o, &s);
+	if (!err)
+		err = json_holders_read(o, &s);
 	if (err)
 		goto out;
 	err = -EINVAL;
@@ -434,13 +441,14 @@ static int read_stack(struct json_object *o, struct pm_profile *p)
 out:
 	free(frames);
 	free(s.series);
+	pm_holders_free(&s);
 	return err;
 }
 
 static int read_python(struct json_object *o, struct pm_profile *p)
 {
-	struct json_object *ver = member(o, "version", json_type_string);
-	struct json_object *exe = member(o, "executable", json_type_string);
+	struct json_object *ver = pmj_member(o, "version", json_type_string);
+	struct json_object *exe = pmj_member(o, "executable", json_type_string);
 	struct json_object *lib;
 
 	if (!ver || !exe || !json_object_object_get_ex(o, "libpython", &lib))
@@ -470,7 +478,7 @@ static int read_dropped(struct json_object *o, struct pm_profile *p)
 	for (d = 0; d < DROP__MAX; d++) {
 		if (!json_object_object_get_ex(o, pm_drop_name(d), &v))
 			continue;
-		if (get_u64(o, pm_drop_name(d), &p->dropped[d]))
+		if (pmj_get_u64(o, pm_drop_name(d), &p->dropped[d]))
 			return -EINVAL;
 	}
 	return 0;
@@ -480,8 +488,8 @@ static int read_peak(struct json_object *o, struct pm_profile *p)
 {
 	if (!o)
 		return 0;
-	if (get_u64(o, "live_bytes", &p->peak_live_bytes) ||
-	    get_double(o, "time_s", &p->peak_time_s))
+	if (pmj_get_u64(o, "live_bytes", &p->peak_live_bytes) ||
+	    pmj_get_double(o, "time_s", &p->peak_time_s))
 		return -EINVAL;
 	return 0;
 }
@@ -504,7 +512,7 @@ static bool read_short_string(struct json_object *o, const char *key, char *out,
 /* Absent or null on the host (and in profiles written before it) */
 static int read_container(struct json_object *root, struct cgroup_id *c)
 {
-	struct json_object *o = member(root, "container", json_type_object);
+	struct json_object *o = pmj_member(root, "container", json_type_object);
 
 	if (!o)
 		return 0;
@@ -515,24 +523,24 @@ static int read_container(struct json_object *root, struct cgroup_id *c)
 
 static int read_optional(struct json_object *root, struct pm_profile *p)
 {
-	struct json_object *info = member(root, "series_info", json_type_object);
+	struct json_object *info = pmj_member(root, "series_info", json_type_object);
 	uint64_t points, stacks;
 
 	if (read_container(root, &p->container))
 		return -EINVAL;
 	if (json_object_object_get_ex(root, "start_time", NULL) &&
-	    get_double(root, "start_time", &p->start_time))
+	    pmj_get_double(root, "start_time", &p->start_time))
 		return -EINVAL;
 	if (json_object_object_get_ex(root, "sample_interval", NULL) &&
-	    get_u64(root, "sample_interval", &p->sample_interval))
+	    pmj_get_u64(root, "sample_interval", &p->sample_interval))
 		return -EINVAL;
 	if (json_object_object_get_ex(root, "max_overhead_pct", NULL) &&
-	    get_double(root, "max_overhead_pct", &p->max_overhead))
+	    pmj_get_double(root, "max_overhead_pct", &p->max_overhead))
 		return -EINVAL;
 	if (!info)
 		return json_object_object_get_ex(root, "series_info", NULL) ? -EINVAL : 0;
-	if (get_double(info, "step_s", &p->series.step_s) ||
-	    get_u64(info, "max_points", &points) || get_u64(info, "max_stacks", &stacks) ||
+	if (pmj_get_double(info, "step_s", &p->series.step_s) ||
+	    pmj_get_u64(info, "max_points", &points) || pmj_get_u64(info, "max_stacks", &stacks) ||
 	    points > UINT32_MAX || stacks > UINT32_MAX)
 		return -EINVAL;
 	p->series.max_points = points;
@@ -548,11 +556,11 @@ static int read_root(struct json_object *root, struct pm_profile *p)
 
 	if (!json_object_is_type(root, json_type_object))
 		return -EINVAL;
-	pid = member(root, "pid", json_type_int);
-	python = member(root, "python", json_type_object);
-	exited = member(root, "target_exited", json_type_boolean);
-	stacks = member(root, "stacks", json_type_array);
-	if (!pid || !python || !exited || !stacks || get_double(root, "duration_s", &p->duration_s))
+	pid = pmj_member(root, "pid", json_type_int);
+	python = pmj_member(root, "python", json_type_object);
+	exited = pmj_member(root, "target_exited", json_type_boolean);
+	stacks = pmj_member(root, "stacks", json_type_array);
+	if (!pid || !python || !exited || !stacks || pmj_get_double(root, "duration_s", &p->duration_s))
 		return -EINVAL;
 
 	p->pid = json_object_get_int(pid);
@@ -561,11 +569,13 @@ static int read_root(struct json_object *root, struct pm_profile *p)
 	if (!err)
 		err = read_optional(root, p);
 	if (!err)
-		err = read_counts(member(root, "totals", json_type_object), &p->totals);
+		err = read_counts(pmj_member(root, "totals", json_type_object), &p->totals);
 	if (!err)
-		err = read_dropped(member(root, "dropped", json_type_object), p);
+		err = read_dropped(pmj_member(root, "dropped", json_type_object), p);
 	if (!err)
-		err = read_peak(member(root, "peak", json_type_object), p);
+		err = read_peak(pmj_member(root, "peak", json_type_object), p);
+	if (!err)
+		err = json_heap_read(root, p);
 	n = json_object_array_length(stacks);
 	for (i = 0; i < n && !err; i++)
 		err = read_stack(json_object_array_get_idx(stacks, i), p);

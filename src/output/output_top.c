@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include "cli_args.h"
+#include "output_heap.h"
 #include "output_top.h"
 
 /* FREED<1MS: the churn view, bytes that died within a millisecond of birth */
@@ -263,6 +264,25 @@ static int rank_desc(const void *a, const void *b, void *arg)
 	return pm_stack_cmp(x, y, PM_VIEW_LIVE_BYTES);
 }
 
+/* WHERE, then the stack's main holder (--holders): "... <- module __main__ . cache [*] (bytearray x6)" */
+static char *with_holder(char *where, const struct pm_stack *s)
+{
+	char *path, *out, size[32];
+
+	if (!where || !s->nholders)
+		return where;
+	path = pm_holder_path(&s->holders[0]);
+	if (!path || asprintf(&out, "%s  <- %s (%s x%llu = %s)", where, path, s->holders[0].type,
+			      (unsigned long long)s->holders[0].objects,
+			      fmt_bytes(s->holders[0].bytes, size, sizeof(size))) < 0)
+		out = NULL;
+	free(path);
+	if (!out)
+		return where;
+	free(where);
+	return out;
+}
+
 /* Fill up to @n rows from the stacks, in the rank's order; returns the count. */
 static size_t pick_rows(const struct table *t, size_t n, const struct where_rule *w,
 			struct top_row *rows)
@@ -281,7 +301,8 @@ static size_t pick_rows(const struct table *t, size_t n, const struct where_rule
 		if (counts_empty(&order[i]->c))
 			continue;
 		fill_cells(t, &rows[k], &order[i]->c, &order[i]->d);
-		rows[k++].where = where_text(order[i]->frames, order[i]->nframes, w);
+		rows[k++].where = with_holder(where_text(order[i]->frames, order[i]->nframes, w),
+					      order[i]);
 	}
 	free(order);
 	return k;
@@ -365,6 +386,8 @@ void output_top_print(const struct pm_profile *p, enum pm_view view,
 	snprintf(where, sizeof(where), "total: %zu stacks in %.1f s", p->nstacks, p->duration_s);
 	print_row(f, &t, total.cell, w, where);
 	pm_drops_line(f, p, "");
+	if (p->heap)
+		output_heap_print(p, f);
 
 	for (i = 0; i < k; i++)
 		free(rows[i].where);

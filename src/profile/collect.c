@@ -152,6 +152,18 @@ static int add(struct collector *c, uint64_t id, const struct stack_rec *r)
 	return 0;
 }
 
+int collector_frames(const struct collector *c, uint64_t id, const struct pm_frame **frames,
+		     size_t *n)
+{
+	const struct sym_stack *e = slot(c->tab, c->cap, id);
+
+	if (e->id != id || !id)
+		return -ENOENT;
+	*frames = e->frames;
+	*n = e->nframes;
+	return 0;
+}
+
 /* Stacks' counters are read from the kernel this many at a time. */
 #define STATS_BATCH	4096
 

@@ -21,4 +21,8 @@ int collector_wait(struct collector *c, int timeout_ms);
  */
 int collector_profile(struct collector *c, struct pm_profile *out);
 
+/* The frames of stack @id, as symbolized; -ENOENT for a stack never seen. */
+int collector_frames(const struct collector *c, uint64_t id, const struct pm_frame **frames,
+		     size_t *n);
+
 #endif

@@ -443,7 +443,8 @@ int pm_profile_add_stack(struct pm_profile *p, const struct pm_frame *frames,
 	s->d.alloc_bytes += src->d.alloc_bytes;
 	s->d.alloc_objects += src->d.alloc_objects;
 	s->d.live_bytes += src->d.live_bytes;
-	return series_merge(s, src, p->nstacks > before);
+	err = pm_holders_merge(s, src);
+	return err ? err : series_merge(s, src, p->nstacks > before);
 }
 
 void pm_profile_sum(struct pm_profile *p)
@@ -535,8 +536,10 @@ void pm_profile_free(struct pm_profile *p)
 	for (i = 0; i < p->nstacks; i++) {
 		frames_free(p->stacks[i].frames, p->stacks[i].nframes);
 		free(p->stacks[i].series);
+		pm_holders_free(&p->stacks[i]);
 	}
 	free(p->stacks);
+	pm_heap_free(p->heap);
 	index_free(p->index);
 	free(p->executable);
 	free(p->libpython);

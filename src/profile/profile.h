@@ -54,6 +54,52 @@ struct pm_point {
 	uint64_t live_bytes;		/* live at t */
 };
 
+/* One step of a retention path: how an object is reached from the one before (holders.h). */
+struct pm_hold_step {
+	char *kind;		/* "module", "attr", "key", "index", "local", "cell", "slot", "class" */
+	char *name;
+	char *function;		/* a local's function; NULL otherwise */
+	uint64_t thread;	/* a local's thread (native id from 3.11, else pthread id) */
+};
+
+/* A stack's live blocks that one retention path holds, root first. */
+struct pm_holder {
+	size_t nsteps;		/* 0: not reached from any root */
+	struct pm_hold_step *steps;
+	char *type;		/* the holding object's type */
+	uint64_t objects;
+	uint64_t bytes;
+};
+
+struct pm_heap_type {
+	char *type;
+	uint64_t objects;
+	uint64_t bytes;
+	uint64_t address;	/* an example object (opaque containers only) */
+};
+
+/* A pymalloc size class: its pools and their blocks. */
+struct pm_pool_class {
+	uint32_t size;
+	uint64_t pools, used_blocks, free_blocks;
+};
+
+/* The live heap read with the target stopped, at the session's end (--holders). */
+struct pm_heap {
+	double paused_ms;
+	bool partial;			/* --max-pause cut the walk short */
+	uint64_t objects_walked;
+	size_t ntypes;
+	struct pm_heap_type *types;	/* live blocks by type, most bytes first */
+	size_t nopaque;
+	struct pm_heap_type *opaque;	/* containers met whose layout is not known: not walked */
+	char *pymalloc;			/* why pymalloc's arenas are not reported; NULL: they are */
+	uint64_t arenas, arena_bytes, pool_size, empty_pools;
+	size_t nclasses;
+	struct pm_pool_class *classes;	/* the classes with pools in use */
+	uint64_t rss_bytes, pss_bytes;
+};
+
 struct pm_stack {
 	size_t nframes;
 	struct pm_frame *frames;	/* root first, leaf last */
@@ -61,6 +107,8 @@ struct pm_stack {
 	struct pm_delta d;		/* over the profile's interval_s, if any */
 	size_t npoints;
 	struct pm_point *series;	/* by t; NULL when the stack has none */
+	size_t nholders;
+	struct pm_holder *holders;	/* --holders: most bytes first */
 };
 
 /* How the series were bounded (see interval.h); zeroed when there are none. */
@@ -106,6 +154,7 @@ struct pm_profile {
 	size_t nstacks;
 	size_t cap;
 	struct pm_stack *stacks;
+	struct pm_heap *heap;		/* --holders; NULL without */
 	struct pm_index *index;		/* private to profile.c: merge lookup */
 };
 
@@ -163,5 +212,16 @@ void pm_profile_sort(struct pm_profile *p, enum pm_view view);
 const struct pm_stack **pm_profile_order_by(const struct pm_profile *p,
 					    uint64_t (*key)(const struct pm_stack *s));
 void pm_profile_free(struct pm_profile *p);
+
+/* profile_holders.c */
+/* Add src's holders to dst's, one entry per path and type. 0 or -ENOMEM. */
+int pm_holders_merge(struct pm_stack *dst, const struct pm_stack *src);
+/* Most bytes first, at most max kept: the rest become one entry with no path and type "(other paths)". */
+void pm_holders_trim(struct pm_stack *s, size_t max);
+void pm_holders_free(struct pm_stack *s);
+void pm_holder_free(struct pm_holder *h);
+void pm_heap_free(struct pm_heap *h);
+/* "module __main__ . cache [*]": a holder's path as one line; malloc'd, NULL without memory. */
+char *pm_holder_path(const struct pm_holder *h);
 
 #endif /* PYMEM_PROFILE_H */

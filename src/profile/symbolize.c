@@ -13,6 +13,7 @@
 #include "elf_syms.h"
 #include "proc_maps.h"
 #include "py_line.h"
+#include "py_str.h"
 #include "remote.h"
 #include "symbolize.h"
 
@@ -135,56 +136,11 @@ static bool has_type(pid_t pid, uint64_t obj, uint64_t type)
 	return !type || (!read_u64(pid, obj + OB_TYPE_OFF, &t) && t == type);
 }
 
-/* Append one code point as UTF-8; lone surrogates (surrogateescape) become U+FFFD. */
-static size_t put_utf8(char *out, uint32_t cp)
-{
-	if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		cp = 0xfffd;
-	if (cp < 0x80) {
-		out[0] = cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = 0xc0 | (cp >> 6);
-		out[1] = 0x80 | (cp & 0x3f);
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = 0xe0 | (cp >> 12);
-		out[1] = 0x80 | ((cp >> 6) & 0x3f);
-		out[2] = 0x80 | (cp & 0x3f);
-		return 3;
-	}
-	out[0] = 0xf0 | (cp >> 18);
-	out[1] = 0x80 | ((cp >> 12) & 0x3f);
-	out[2] = 0x80 | ((cp >> 6) & 0x3f);
-	out[3] = 0x80 | (cp & 0x3f);
-	return 4;
-}
-
-/* len characters of kind (1, 2 or 4) bytes each, as a new UTF-8 C string */
-static char *utf8_from(const uint8_t *raw, unsigned int kind, size_t len)
-{
-	char *out = malloc(len * 4 + 1);
-	size_t i, n;
-
-	if (!out)
-		return NULL;
-	for (i = 0, n = 0; i < len; i++) {
-		uint32_t cp = kind == 1 ? raw[i] :
-			      kind == 2 ? ((const uint16_t *)raw)[i] : ((const uint32_t *)raw)[i];
-
-		n += put_utf8(out + n, cp);
-	}
-	out[n] = '\0';
-	return out;
-}
-
 /* A compact str object as a new UTF-8 C string. */
 static char *read_str(const struct symbolizer *s, uint64_t addr)
 {
 	const struct py_offsets *o = &s->t->off;
-	unsigned int kind, compact, ascii;
+	struct py_str_head h;
 	uint8_t *raw;
 	char *out = NULL;
 	uint32_t state;
@@ -194,15 +150,14 @@ static char *read_str(const struct symbolizer *s, uint64_t addr)
 	    remote_read(s->t->pid, addr + o->unicode_state, &state, sizeof(state)) ||
 	    remote_read(s->t->pid, addr + o->unicode_length, &len, sizeof(len)))
 		return NULL;
-	kind = (state >> 2) & 7;
-	compact = (state >> 5) & 1;
-	ascii = (state >> 6) & 1;
-	if (!compact || len < 0 || len > MAX_STR || (kind != 1 && kind != 2 && kind != 4))
+	h.state = state;
+	h.length = len;
+	if (py_str_check(&h, MAX_STR))
 		return NULL;
-	raw = malloc(len * kind + 1);
-	if (raw && !remote_read(s->t->pid, addr + (ascii ? o->unicode_ascii_data :
-						   o->unicode_compact_data), raw, len * kind))
-		out = utf8_from(raw, kind, len);
+	raw = malloc(h.length * h.kind + 1);
+	if (raw && !remote_read(s->t->pid, addr + (h.ascii ? o->unicode_ascii_data :
+						     o->unicode_compact_data), raw, h.length * h.kind))
+		out = py_str_utf8(raw, h.kind, h.length);
 	free(raw);
 	return out;
 }
@@ -377,8 +332,8 @@ void symbolizer_code_news(struct symbolizer *s, const struct news_code *r)
 	if (!c->table)
 		return;
 	c->table_len = r->table_len;
-	fn = utf8_from(r->name_data, r->name.kind, r->name.len);
-	path = utf8_from(r->file_data, r->file.kind, r->file.len);
+	fn = py_str_utf8(r->name_data, r->name.kind, r->name.len);
+	path = py_str_utf8(r->file_data, r->file.kind, r->file.len);
 	/* valid at once, or when the whole line table is in */
 	c->valid = code_set(s, c, fn, path) && !c->table_len;
 	free(fn);

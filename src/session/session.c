@@ -38,10 +38,15 @@ static int build(struct session *s, double secs, bool exited, struct pm_profile 
 	p->sample_interval = s->sample_interval;
 	p->max_overhead = s->max_overhead;
 	err = collector_profile(s->col, p);
+	/* holders go by the stacks as symbolized: before any view merges them */
+	if (!err && s->holders)
+		err = holders_attach(s->holders, s->col, p);
 	if (!err)
 		err = view_apply_root_first(p, s->o->vopts, s->o->view);
 	if (!err)
 		pm_profile_sort(p, PM_VIEW_LIVE_BYTES);
+	if (!err && s->holders)
+		holders_keep_top(p, s->holders_top);
 	return err;
 }
 

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include "collect.h"
+#include "holders.h"
 #include "interval.h"
 #include "overhead.h"
 #include "output_top.h"
@@ -37,6 +38,8 @@ struct session {
 	uint64_t sample_interval;	/* sampled mode's, in force (0: exact) */
 	double max_overhead;		/* and the share of CPU it adapts to (0: fixed) */
 	struct overhead *oh;		/* that adaptation */
+	struct holders *holders;	/* read at the end (--holders), or NULL */
+	unsigned int holders_top;	/* stacks that keep their holders */
 };
 
 /* CLOCK_MONOTONIC, in seconds. */

@@ -9,7 +9,7 @@ PY_OFFSETS_VERSIONS	:= 3.8 3.9 3.10 3.11 3.12 3.13
 PY_OFFSETS_SID		:= 3.13 3.14 3.15
 PY_OFFSETS_PARTS	:= $(patsubst %,$(OUTPUT)/tests/py_offsets_%.inc,$(PY_OFFSETS_VERSIONS)) \
 			   $(patsubst %,$(OUTPUT)/tests/py_offsets_sid%.inc,$(PY_OFFSETS_SID))
-PY_OFFSETS_DEPS		:= tests/unit/py_offsets_probe.c src/process/py_debug_offsets.h include/py_offsets.h \
+PY_OFFSETS_DEPS		:= tests/unit/py_offsets_probe.c tests/unit/cpython_internal.h src/process/py_debug_offsets.h include/py_offsets.h \
 			   $(OUTPUT)/obj/elf_syms.o
 
 $(OUTPUT)/tests/test_py_offsets: $(OUTPUT)/tests/py_offsets_fixtures.h

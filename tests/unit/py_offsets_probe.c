@@ -11,26 +11,7 @@
  *      py_offsets_probe.c build/obj/elf_syms.o -lelf -lz
  *   ./a.out $P/lib/libpython3.X.so.1.0 [debian|pyenv]
  */
-#define Py_BUILD_CORE 1
-#include <Python.h>
-#include <stdio.h>
-
-#if PY_VERSION_HEX < 0x03090000
-#include <frameobject.h>
-#include "pycore_pystate.h"		/* _PyRuntimeState, PyInterpreterState */
-#elif PY_VERSION_HEX < 0x030b0000
-#include <frameobject.h>
-#include "pycore_runtime.h"
-#include "pycore_interp.h"
-#else
-#include "pycore_runtime.h"
-#include "pycore_interp.h"
-#include "pycore_frame.h"		/* _PyInterpreterFrame */
-#endif
-#if PY_VERSION_HEX >= 0x030e0000
-#include "pycore_interpframe.h"
-#include "pycore_tstate.h"
-#endif
+#include "cpython_internal.h"
 
 #include "../../src/process/elf_syms.h"
 #include "../../src/process/py_debug_offsets.h"

@@ -1,0 +1,688 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The pause, and what is made of the walk: each live block's holder path
+ * grouped per stack, and the heap by type.  A block is held by the topmost
+ * object on its path whose own block has the same stack: the blocks of a
+ * structure one stack built (a linked list, a cycle) are one entry, under
+ * the path that keeps all of them.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "holders.h"
+#include "inject.h"
+#include "itable.h"
+#include "live_blocks.h"
+#include "proc_mem.h"
+#include "pymalloc.h"
+#include "session.h"
+#include "walk.h"
+
+#define MAX_HOLDERS	10	/* paths kept per stack */
+/*
+ * Steps looked up a path for an object of the block's own stack: the bound
+ * keeps a long chain (a linked list of a million nodes) linear.
+ */
+#define SEARCH		256
+
+/* One step of a path, shared by every path through it: a trie, by (parent, step). */
+struct step {
+	uint32_t parent;	/* NO_PATH for a root */
+	uint32_t name;
+	uint32_t function;	/* a local's, else NO_STR */
+	uint8_t kind;
+	uint64_t thread;
+};
+
+#define NO_PATH	0xffffffffU
+
+struct group {
+	uint64_t stack_id;
+	uint32_t path;		/* its last step, NO_PATH for none */
+	uint32_t type;		/* the holding object's type name */
+	uint64_t objects, bytes;
+	struct pm_holder h;	/* made once all are counted */
+};
+
+struct holders {
+	struct step *steps;
+	size_t nsteps, capsteps;
+	struct itable step_index;
+	struct group *groups;
+	size_t n, cap;
+	struct itable group_index;
+	struct pm_heap *heap;
+};
+
+static const char *const kind_names[] = {
+	[EDGE_MODULE] = "module", [EDGE_LOCAL] = "local", [EDGE_ATTR] = "attr",
+	[EDGE_CLASS] = "class", [EDGE_KEY] = "key", [EDGE_INDEX] = "index",
+	[EDGE_CELL] = "cell", [EDGE_SLOT] = "slot",
+};
+
+static const char *str_of(const struct walk *w, uint32_t id)
+{
+	return id == NO_STR ? "?" : w->strs[id];
+}
+
+static const struct local_root *local_of(const struct walk *w, uint32_t node)
+{
+	size_t lo = 0, hi = w->nlocals;
+
+	/* added in node order */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (w->locals[mid].node < node)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < w->nlocals && w->locals[lo].node == node ? &w->locals[lo] : NULL;
+}
+
+/* The nearest node from n up (n included) whose own block has stack; NO_NODE past SEARCH steps. */
+static uint32_t same_stack_up(const struct walk *w, uint32_t n, uint64_t stack)
+{
+	int steps;
+
+	for (steps = 0; n != NO_NODE && steps < SEARCH; n = w->nodes[n].parent, steps++)
+		if (w->nodes[n].block != NO_NODE && w->blocks->v[w->nodes[n].block].stack_id == stack)
+			return n;
+	return NO_NODE;
+}
+
+/*
+ * For each node with a block of its own, the topmost node above it of the
+ * same stack, in node order: a parent comes before its children.
+ */
+static uint32_t *tops_of(const struct walk *w)
+{
+	uint32_t *top = malloc((w->nnodes ? w->nnodes : 1) * sizeof(*top)), up;
+	size_t i;
+
+	for (i = 0; top && i < w->nnodes; i++) {
+		const struct node *nd = &w->nodes[i];
+
+		top[i] = i;
+		if (nd->block == NO_NODE || nd->parent == NO_NODE)
+			continue;
+		up = same_stack_up(w, nd->parent, w->blocks->v[nd->block].stack_id);
+		if (up != NO_NODE)
+			top[i] = top[up];
+	}
+	return top;
+}
+
+/* The node holding block b: the topmost on its path whose own block has b's stack. */
+static uint32_t holder_of(const struct walk *w, const uint32_t *top, const struct live_block *b)
+{
+	uint32_t n;
+
+	if (b->holder == LIVE_NO_HOLDER)
+		return NO_NODE;
+	n = same_stack_up(w, b->holder, b->stack_id);
+	return n == NO_NODE ? b->holder : top[n];
+}
+
+static uint64_t step_key(const struct step *st)
+{
+	uint64_t h = itable_mix(st->parent, st->kind);
+
+	return itable_mix(itable_mix(itable_mix(h, st->name), st->function), st->thread);
+}
+
+struct step_want {
+	const struct holders *hs;
+	const struct step *st;
+};
+
+static bool step_same(const void *ctx, uint32_t i)
+{
+	const struct step_want *want = ctx;
+	const struct step *a = &want->hs->steps[i], *b = want->st;
+
+	return a->parent == b->parent && a->kind == b->kind && a->name == b->name &&
+	       a->function == b->function && a->thread == b->thread;
+}
+
+static uint64_t step_hash(const void *ctx, uint32_t i)
+{
+	return step_key(&((const struct step_want *)ctx)->hs->steps[i]);
+}
+
+static const struct itable_ops step_ops = { step_same, step_hash };
+
+/* The id of a step, made on first sight; NO_PATH without memory. */
+static uint32_t step_id(struct holders *hs, const struct step *st)
+{
+	struct step_want want = { hs, st };
+	uint32_t id, *slot;
+	struct step *v;
+
+	id = itable_find(&hs->step_index, step_key(st), &step_ops, &want, &slot);
+	if (id != UINT32_MAX || !slot)
+		return id == UINT32_MAX ? NO_PATH : id;
+	if (hs->nsteps == hs->capsteps) {
+		v = realloc(hs->steps, (hs->capsteps ? hs->capsteps * 2 : 1024) * sizeof(*v));
+		if (!v)
+			return NO_PATH;
+		hs->steps = v;
+		hs->capsteps = hs->capsteps ? hs->capsteps * 2 : 1024;
+	}
+	hs->steps[hs->nsteps] = *st;
+	itable_put(&hs->step_index, slot, hs->nsteps);
+	return hs->nsteps++;
+}
+
+/*
+ * Every node's path, in node order (a parent before its children): a
+ * container's parts share their owner's, a list's items all read [*].
+ */
+static uint32_t *paths_of(struct holders *hs, struct walk *w)
+{
+	uint32_t *path = malloc((w->nnodes ? w->nnodes : 1) * sizeof(*path)), star;
+	const struct local_root *lr;
+	struct step st;
+	size_t i;
+
+	star = walk_intern(w, "*");
+	for (i = 0; path && i < w->nnodes; i++) {
+		const struct node *nd = &w->nodes[i];
+
+		if (nd->kind == EDGE_INNER) {
+			path[i] = nd->parent == NO_NODE ? NO_PATH : path[nd->parent];
+			continue;
+		}
+		st = (struct step){ .parent = nd->parent == NO_NODE ? NO_PATH : path[nd->parent],
+				    .name = nd->kind == EDGE_INDEX ? star : nd->name,
+				    .function = NO_STR, .kind = nd->kind };
+		lr = nd->kind == EDGE_LOCAL ? local_of(w, i) : NULL;
+		if (lr) {
+			st.function = lr->function;
+			st.thread = lr->thread;
+		}
+		path[i] = step_id(hs, &st);
+		if (path[i] == NO_PATH) {
+			free(path);
+			return NULL;
+		}
+	}
+	return path;
+}
+
+static uint64_t group_key(uint64_t stack, uint32_t path, uint32_t type)
+{
+	return itable_mix(itable_mix(stack, path), type);
+}
+
+struct group_want {
+	const struct holders *hs;
+	const struct group *g;
+};
+
+static bool group_same(const void *ctx, uint32_t i)
+{
+	const struct group_want *want = ctx;
+	const struct group *a = &want->hs->groups[i], *b = want->g;
+
+	return a->stack_id == b->stack_id && a->path == b->path && a->type == b->type;
+}
+
+static uint64_t group_hash(const void *ctx, uint32_t i)
+{
+	const struct group *g = &((const struct group_want *)ctx)->hs->groups[i];
+
+	return group_key(g->stack_id, g->path, g->type);
+}
+
+static const struct itable_ops group_ops = { group_same, group_hash };
+
+/* Count block b in the group of its stack, path and type. */
+static int count(struct holders *hs, const struct live_block *b, uint32_t path, uint32_t type)
+{
+	struct group g = { .stack_id = b->stack_id, .path = path, .type = type }, *v;
+	struct group_want want = { hs, &g };
+	uint32_t i, *slot;
+
+	i = itable_find(&hs->group_index, group_key(b->stack_id, path, type), &group_ops, &want,
+			&slot);
+	if (i == UINT32_MAX) {
+		if (!slot)
+			return -ENOMEM;
+		if (hs->n == hs->cap) {
+			v = realloc(hs->groups, (hs->cap ? hs->cap * 2 : 256) * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			hs->groups = v;
+			hs->cap = hs->cap ? hs->cap * 2 : 256;
+		}
+		hs->groups[hs->n] = g;
+		itable_put(&hs->group_index, slot, hs->n);
+		i = hs->n++;
+	}
+	hs->groups[i].objects++;
+	hs->groups[i].bytes += b->size;
+	return 0;
+}
+
+/* A group as the profile holds it: its path's steps, root first. */
+static int make_holder(const struct holders *hs, const struct walk *w, struct group *g)
+{
+	struct pm_holder *h = &g->h;
+	uint32_t p;
+	size_t n, i;
+
+	for (n = 0, p = g->path; p != NO_PATH; p = hs->steps[p].parent)
+		n++;
+	h->steps = calloc(n ? n : 1, sizeof(*h->steps));
+	h->type = strdup(str_of(w, g->type));
+	if (!h->steps || !h->type)
+		return -ENOMEM;
+	h->nsteps = n;
+	h->objects = g->objects;
+	h->bytes = g->bytes;
+	for (i = n, p = g->path; p != NO_PATH; p = hs->steps[p].parent) {
+		const struct step *st = &hs->steps[p];
+		struct pm_hold_step *out = &h->steps[--i];
+
+		out->kind = strdup(kind_names[st->kind]);
+		out->name = strdup(str_of(w, st->name));
+		if (!out->kind || !out->name)
+			return -ENOMEM;
+		if (st->function != NO_STR) {
+			out->function = strdup(str_of(w, st->function));
+			out->thread = st->thread;
+			if (!out->function)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The type of an object a block not reached holds: at its start, or past a
+ * GC header (and 3.11+'s managed dict and weakref words), where that type's
+ * own header puts it.
+ */
+static const char *block_type(struct walk *w, const struct live_block *b)
+{
+	uint32_t offs[] = { 0, w->l->gc_head, w->l->gc_head + 16 };
+	struct type_info *ti;
+	uint64_t refcnt;
+	size_t i;
+
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		if (b->size < offs[i] + 16)
+			break;
+		/* a live object has references, not absurdly many (immortals included) */
+		refcnt = rcache_word(w->rc, b->addr + offs[i]);
+		if (!refcnt || refcnt >> 48)
+			continue;
+		ti = walk_type_of(w, b->addr + offs[i]);
+		if (ti && ti->preheader == offs[i] && ti->name != walk_intern(w, "?"))
+			return str_of(w, ti->name);
+	}
+	return NULL;
+}
+
+struct type_count {
+	uint32_t name;
+	uint64_t objects, bytes, address;
+};
+
+/* Counts by type name, found by the name's string id. */
+struct tally {
+	struct type_count *v;
+	size_t n;
+	uint32_t *pos;		/* by string id: index in v + 1 */
+	size_t cappos;
+};
+
+static int tally(struct tally *t, uint32_t name, uint64_t objects, uint64_t bytes,
+		 uint64_t address)
+{
+	struct type_count *v;
+	uint32_t *pos;
+	size_t cap;
+
+	if (name >= t->cappos) {
+		cap = (name + 1) * 2;
+		pos = realloc(t->pos, cap * sizeof(*pos));
+		if (!pos)
+			return -ENOMEM;
+		memset(pos + t->cappos, 0, (cap - t->cappos) * sizeof(*pos));
+		t->pos = pos;
+		t->cappos = cap;
+	}
+	if (!t->pos[name]) {
+		v = realloc(t->v, (t->n + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		t->v = v;
+		v[t->n++] = (struct type_count){ .name = name, .address = address };
+		t->pos[name] = t->n;
+	}
+	t->v[t->pos[name] - 1].objects += objects;
+	t->v[t->pos[name] - 1].bytes += bytes;
+	return 0;
+}
+
+static void tally_free(struct tally *t)
+{
+	free(t->v);
+	free(t->pos);
+}
+
+static int by_bytes(const void *a, const void *b)
+{
+	const struct type_count *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->objects < y->objects ? 1 : x->objects > y->objects ? -1 : 0;
+}
+
+static int to_heap_types(const struct walk *w, struct type_count *v, size_t n,
+			 struct pm_heap_type **out, size_t *nout)
+{
+	size_t i;
+
+	qsort(v, n, sizeof(*v), by_bytes);
+	*out = calloc(n ? n : 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	*nout = n;
+	for (i = 0; i < n; i++) {
+		(*out)[i] = (struct pm_heap_type){ .type = strdup(str_of(w, v[i].name)),
+						   .objects = v[i].objects, .bytes = v[i].bytes,
+						   .address = v[i].address };
+		if (!(*out)[i].type)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Where a block goes: its holder's path and type, and its own type for the heap. */
+struct place {
+	uint32_t path, holder_type;
+	uint32_t type;
+	bool object;		/* it is an object's block, not a buffer */
+};
+
+static int place(struct holders *hs, struct walk *w, const uint32_t *tops, const uint32_t *paths,
+		 const struct live_block *b, size_t i, struct place *out)
+{
+	uint32_t top, up;
+	const char *name;
+	struct step st;
+
+	if (b->leaf_type != LIVE_NO_HOLDER) {
+		out->type = w->types[b->leaf_type].name;
+		out->object = true;
+		up = same_stack_up(w, b->holder, b->stack_id);
+		if (up != NO_NODE) {
+			out->path = paths[tops[up]];
+			out->holder_type = w->types[w->nodes[tops[up]].type].name;
+			return 0;
+		}
+		/* the leaf holds itself, one step past its holder */
+		out->holder_type = out->type;
+		out->path = paths[b->holder];
+		if (b->leaf_kind == EDGE_INNER)
+			return 0;
+		st = (struct step){ .parent = out->path, .kind = b->leaf_kind, .function = NO_STR,
+				    .name = b->leaf_kind == EDGE_INDEX ? walk_intern(w, "*") :
+					    b->leaf_name };
+		out->path = step_id(hs, &st);
+		return out->path == NO_PATH ? -ENOMEM : 0;
+	}
+	top = holder_of(w, tops, b);
+	if (b->holder != LIVE_NO_HOLDER) {
+		/* an object's own block, or a buffer its holder owns */
+		out->object = w->nodes[b->holder].block == i;
+		out->type = w->types[w->nodes[b->holder].type].name;
+	} else {
+		name = block_type(w, b);
+		out->object = name;
+		out->type = walk_intern(w, name ? name : "(no Python object)");
+	}
+	out->path = top == NO_NODE ? NO_PATH : paths[top];
+	out->holder_type = top == NO_NODE ? out->type : w->types[w->nodes[top].type].name;
+	return 0;
+}
+
+/* Every block into its stack's group, and into the heap by type. */
+static int digest(struct holders *hs, struct walk *w, struct pm_heap *heap)
+{
+	struct tally types = {}, opaque = {};
+	uint32_t *tops = tops_of(w), *paths = paths_of(hs, w);
+	struct place where;
+	size_t i;
+	int err = 0;
+
+	if (!tops || !paths)
+		err = -ENOMEM;
+	for (i = 0; i < w->blocks->n && !err; i++) {
+		const struct live_block *b = &w->blocks->v[i];
+
+		err = place(hs, w, tops, paths, b, i, &where);
+		if (!err)
+			err = count(hs, b, where.path, where.holder_type);
+		if (!err)
+			err = tally(&types, where.type, where.object, b->size, 0);
+	}
+	for (i = 0; i < w->nnodes && !err; i++)
+		if (w->types[w->nodes[i].type].kind == TK_OPAQUE)
+			err = tally(&opaque, w->types[w->nodes[i].type].name, 1, 0,
+				    w->nodes[i].addr);
+	for (i = 0; i < hs->n && !err; i++)
+		err = make_holder(hs, w, &hs->groups[i]);
+	if (!err)
+		err = to_heap_types(w, types.v, types.n, &heap->types, &heap->ntypes);
+	if (!err)
+		err = to_heap_types(w, opaque.v, opaque.n, &heap->opaque, &heap->nopaque);
+	tally_free(&types);
+	tally_free(&opaque);
+	free(tops);
+	free(paths);
+	return err;
+}
+
+/* pymalloc's arenas into the heap, or why not. */
+static int arenas_read(struct walk *w, struct pm_heap *heap)
+{
+	const struct py_offsets *o = &w->t->off;
+	uint64_t interp = rcache_word(w->rc, w->t->runtime + o->runtime_interp_main);
+	uint64_t arenas, maxarenas;
+	struct pymalloc_stats st;
+	char why[160];
+	size_t i, n;
+
+	if (pymalloc_locate(w->rc, w->l, interp, w->arenas_sym, w->maxarenas_sym, &arenas,
+			    &maxarenas, why, sizeof(why)) ||
+	    pymalloc_read(w->rc, w->l, arenas, maxarenas, &st, why, sizeof(why))) {
+		heap->pymalloc = strdup(why);
+		return heap->pymalloc ? 0 : -ENOMEM;
+	}
+	heap->arenas = st.arenas;
+	heap->arena_bytes = st.arena_bytes;
+	heap->pool_size = st.pool_size;
+	heap->empty_pools = st.empty_pools;
+	heap->classes = calloc(PYMALLOC_CLASSES, sizeof(*heap->classes));
+	if (!heap->classes)
+		return -ENOMEM;
+	for (i = 0, n = 0; i < PYMALLOC_CLASSES; i++)
+		if (st.cls[i].pools)
+			heap->classes[n++] = (struct pm_pool_class){
+				.size = (i + 1) * 16, .pools = st.cls[i].pools,
+				.used_blocks = st.cls[i].used_blocks,
+				.free_blocks = st.cls[i].free_blocks };
+	heap->nclasses = n;
+	return 0;
+}
+
+/* Let the target go (once), and note how long it was stopped. */
+static void let_go(struct inject **in, double start, struct pm_heap *heap)
+{
+	if (!*in)
+		return;
+	inject_release(*in);
+	*in = NULL;
+	heap->paused_ms = (session_now() - start) * 1000;
+}
+
+/*
+ * With the target stopped: its live blocks, its graph, what holds each
+ * block; it is let go as soon as the walk is cut short (--max-pause), the
+ * rest of the reading done from what was read, else once all is done.
+ */
+static int read_stopped(const struct pytarget *t, const struct probes *p,
+			const struct holders_opts *o, struct inject **in, double start,
+			struct holders *hs, char *err, size_t errlen)
+{
+	struct live_blocks blocks;
+	struct walk w = {};
+	struct obj_layout l;
+	struct rcache *rc;
+	int ret;
+
+	/* the batched events not yet accounted: frees among them */
+	probes_drain_batch(p);
+	ret = live_blocks_read(p, t->pid, &blocks);
+	if (ret) {
+		snprintf(err, errlen, "cannot read the live blocks: %s", strerror(-ret));
+		return ret;
+	}
+	ret = obj_layout_for(t, &l, err, errlen);
+	rc = ret ? NULL : rcache_new(t->pid);
+	if (!ret && !rc)
+		ret = -ENOMEM;
+	if (!ret)
+		ret = walk_init(&w, t, &l, rc, &blocks, err, errlen);
+	if (!ret) {
+		w.deadline = o->max_pause_ms > 0 ? start + o->max_pause_ms / 1000 : 0;
+		ret = walk_run(&w);
+		if (ret)
+			snprintf(err, errlen, "cannot walk the object graph: %s", strerror(-ret));
+	}
+	if (!ret) {
+		hs->heap->partial = w.partial;
+		hs->heap->objects_walked = w.nnodes + w.nleaves;
+		if (w.partial)
+			let_go(in, start, hs->heap);
+		/* the arenas of a target running again would not hold together */
+		if (w.partial)
+			hs->heap->pymalloc = strdup("not read: --max-pause let the target go first");
+		else
+			ret = arenas_read(&w, hs->heap);
+		if (!ret)
+			ret = digest(hs, &w, hs->heap);
+		if (ret)
+			snprintf(err, errlen, "out of memory");
+	}
+	walk_free(&w);
+	rcache_free(rc);
+	live_blocks_free(&blocks);
+	return ret;
+}
+
+int holders_take(const struct pytarget *t, const struct probes *p, const struct holders_opts *o,
+		 struct holders **out, char *err, size_t errlen)
+{
+	struct holders *hs = calloc(1, sizeof(*hs));
+	struct proc_mem mem;
+	struct inject *in;
+	double start;
+	int ret;
+
+	*out = NULL;
+	if (!hs || !(hs->heap = calloc(1, sizeof(*hs->heap)))) {
+		free(hs);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	start = session_now();
+	ret = inject_stop(t->pid, &in, err, errlen);
+	if (!ret) {
+		ret = read_stopped(t, p, o, &in, start, hs, err, errlen);
+		let_go(&in, start, hs->heap);
+	}
+	if (!proc_mem_read(t->pid, &mem)) {
+		hs->heap->rss_bytes = mem.rss_bytes;
+		hs->heap->pss_bytes = mem.pss_bytes;
+	}
+	if (ret) {
+		holders_free(hs);
+		return ret;
+	}
+	*out = hs;
+	return 0;
+}
+
+int holders_attach(struct holders *hs, const struct collector *c, struct pm_profile *p)
+{
+	struct pm_stack one = {};
+	const struct pm_frame *frames;
+	struct pm_stack *s;
+	size_t i, n;
+	int err;
+
+	for (i = 0; i < hs->n; i++) {
+		if (collector_frames(c, hs->groups[i].stack_id, &frames, &n))
+			continue;
+		s = pm_profile_find(p, frames, n);
+		if (!s)
+			continue;
+		one.nholders = 1;
+		one.holders = &hs->groups[i].h;
+		err = pm_holders_merge(s, &one);
+		if (err)
+			return err;
+	}
+	pm_heap_free(p->heap);
+	p->heap = hs->heap;
+	hs->heap = NULL;
+	return 0;
+}
+
+static uint64_t live_bytes(const struct pm_stack *s)
+{
+	return s->c.live_bytes;
+}
+
+void holders_keep_top(struct pm_profile *p, unsigned int top)
+{
+	const struct pm_stack **order = pm_profile_order_by(p, live_bytes);
+	size_t i;
+
+	if (!order)
+		return;
+	for (i = 0; i < p->nstacks; i++) {
+		struct pm_stack *s = (struct pm_stack *)order[i];
+
+		if (i < top)
+			pm_holders_trim(s, MAX_HOLDERS);
+		else
+			pm_holders_free(s);
+	}
+	free(order);
+}
+
+void holders_free(struct holders *hs)
+{
+	size_t i;
+
+	if (!hs)
+		return;
+	for (i = 0; i < hs->n; i++)
+		pm_holder_free(&hs->groups[i].h);
+	free(hs->groups);
+	itable_free(&hs->group_index);
+	free(hs->steps);
+	itable_free(&hs->step_index);
+	pm_heap_free(hs->heap);
+	free(hs);
+}
