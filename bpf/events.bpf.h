@@ -17,9 +17,9 @@
  */
 __noinline int account_free(__u32 pid, __u64 addr, __u64 now)
 {
-	code_forget(addr);
+	code_forget(pid, addr);
 	if (!release_block(pid, addr, now))
-		drop(DROP_UNKNOWN_FREE);
+		drop(pid, DROP_UNKNOWN_FREE);
 	return 0;
 }
 
@@ -33,12 +33,12 @@ static __always_inline bool inner_site(__u32 site)
 /* The stack a batched allocation's hash was learnt for; none is counted. */
 static __always_inline __u64 hash_stack(__u32 pid, struct batch_ev *ev)
 {
-	struct alias_key key = { .pid = pid, .hash = ev->hash };
+	struct pid_key key = { .pid = pid, .key = ev->hash };
 	__u64 *id = bpf_map_lookup_elem(&alias, &key);
 
 	if (id)
 		return *id;
-	drop(DROP_STACK_UNREGISTERED);
+	drop(pid, DROP_STACK_UNREGISTERED);
 	return STACK_ID_UNKNOWN(BATCH_META_SITE(ev->meta));
 }
 
@@ -76,15 +76,15 @@ __noinline int account_alloc(__u32 pid, struct batch_ev *ev, __u64 now)
 		} else {
 			/* a realloc in place releases its block; anything else missed a free */
 			if (old != addr)
-				drop(DROP_MISSED_FREE);
+				drop(pid, DROP_MISSED_FREE);
 			release_block(pid, addr, now);
 		}
 		err = live_add(pid, addr, ev->meta, id, ts);
 	}
 	/* an inner realloc already released the old block */
 	if (old_gone && !nested)
-		drop(DROP_UNKNOWN_FREE);
-	count_alloc(id, size, made, ts, !err);
+		drop(pid, DROP_UNKNOWN_FREE);
+	count_alloc(pid, id, size, made, ts, !err);
 	return 0;
 }
 
@@ -152,15 +152,15 @@ __noinline int account_pair(__u32 pid, struct batch_ev *ev, __u64 now)
 	old = ev->old;
 	/* an inner realloc already released the old block */
 	if (old && old != addr && !release_block(pid, old, now) && !v)
-		drop(DROP_UNKNOWN_FREE);
+		drop(pid, DROP_UNKNOWN_FREE);
 	size = BATCH_META_SIZE(ev->meta);
-	s = stats_get(hash_stack(pid, ev));
+	s = stats_get(pid, hash_stack(pid, ev));
 	if (!s)
 		return 0;
 	__sync_fetch_and_add(&s->alloc_bytes, size);
 	__sync_fetch_and_add(&s->alloc_objects, 1);
 	if (made) {
-		g = peak_get();
+		g = peak_get(pid);
 		peak_touch(s, g);
 		/* live at the last peak, under the inner level's stack until now */
 		if (live_at_peak(g, made))

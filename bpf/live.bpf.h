@@ -10,35 +10,29 @@
 #include "pystack.bpf.h"
 #include "live_table.bpf.h"
 
-/* One more entry than stacks: STACK_ID_MAP_FULL, inserted before attach. */
+/* Per process and stack id; a process's STACK_ID_MAP_FULL is inserted before its probes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65537);
-	__type(key, __u64);
+	__type(key, struct pid_key);
 	__type(value, struct stack_stats);
 } stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct peak_state);
-} peak SEC(".maps");
 
 /* A new stack's counters, from here rather than 344 bytes of BPF stack */
 const struct stack_stats stats_zero = {};
 
-static __always_inline struct stack_stats *stats_get(__u64 id)
+static __always_inline struct stack_stats *stats_get(__u32 pid, __u64 id)
 {
-	struct stack_stats *s = bpf_map_lookup_elem(&stats, &id);
+	struct pid_key key = { .pid = pid, .key = id };
+	struct stack_stats *s = bpf_map_lookup_elem(&stats, &key);
 
 	if (s)
 		return s;
-	bpf_map_update_elem(&stats, &id, &stats_zero, BPF_NOEXIST);
-	s = bpf_map_lookup_elem(&stats, &id);
+	bpf_map_update_elem(&stats, &key, &stats_zero, BPF_NOEXIST);
+	s = bpf_map_lookup_elem(&stats, &key);
 	if (!s)
-		drop(DROP_STATS_FULL);
+		drop(pid, DROP_STATS_FULL);
 	return s;
 }
 
@@ -56,11 +50,12 @@ static __always_inline __u32 log2_u64(__u64 v)
 	return r;
 }
 
-static __always_inline struct peak_state *peak_get(void)
+/* The process's high-water mark of live bytes */
+static __always_inline struct peak_state *peak_get(__u32 pid)
 {
-	__u32 zero = 0;
+	struct pymem_target *t = target_of(pid);
 
-	return bpf_map_lookup_elem(&peak, &zero);
+	return t ? &t->peak : NULL;
 }
 
 /* Before a stack's live bytes change, keep what they were at the last peak. */
@@ -129,8 +124,8 @@ __noinline bool release_block(__u32 pid, __u64 addr, __u64 now)
 	 */
 	if (ts > now || !live_take(v, addr))
 		return true;	/* (or another CPU released it first) */
-	g = peak_get();
-	s = stats_get(id);
+	g = peak_get(pid);
+	s = stats_get(pid, id);
 	if (s) {
 		count_release(s, size, now - ts);
 		peak_touch(s, g);
@@ -163,8 +158,8 @@ __noinline __u64 unrecord_block(__u32 pid, __u64 addr)
 	ts = v->ts;
 	if (!live_take(v, addr))
 		return 0;
-	g = peak_get();
-	s = stats_get(id);
+	g = peak_get(pid);
+	s = stats_get(pid, id);
 	if (s) {
 		__sync_fetch_and_add(&s->alloc_bytes, -size);
 		__sync_fetch_and_add(&s->alloc_objects, -1);
@@ -180,10 +175,11 @@ __noinline __u64 unrecord_block(__u32 pid, __u64 addr)
  * The counters of a block that entered the live set under stack id at ts
  * (tracked: the live table holds it); made as for record_block.
  */
-static __always_inline void count_alloc(__u64 id, __u64 size, __u64 made, __u64 ts, bool tracked)
+static __always_inline void count_alloc(__u32 pid, __u64 id, __u64 size, __u64 made, __u64 ts,
+					bool tracked)
 {
-	struct peak_state *g = peak_get();
-	struct stack_stats *s = stats_get(id);
+	struct peak_state *g = peak_get(pid);
+	struct stack_stats *s = stats_get(pid, id);
 	__s64 now_live;
 
 	if (s) {
@@ -192,7 +188,7 @@ static __always_inline void count_alloc(__u64 id, __u64 size, __u64 made, __u64 
 	}
 	if (!tracked) {
 		/* untracked: its free will not be seen, so it is not live either */
-		drop(DROP_LIVE_FULL);
+		drop(pid, DROP_LIVE_FULL);
 		return;
 	}
 	if (s) {
@@ -228,19 +224,20 @@ __noinline int record_block(__u64 addr, __u64 meta, __u64 id, __u64 made, __u64 
 	err = live_add(pid, addr, meta, id, ts);
 	if (err == -EEXIST) {
 		/* The old block was released through a path we did not see. */
-		drop(DROP_MISSED_FREE);
+		drop(pid, DROP_MISSED_FREE);
 		release_block(pid, addr, ts);
 		err = live_add(pid, addr, meta, id, ts);
 	}
-	count_alloc(id, size, made, ts, !err);
+	count_alloc(pid, id, size, made, ts, !err);
 	return 0;
 }
 
 /* Walk the stack and record the block; returns the stack's id.  made, now: as for record_block */
-static __always_inline __u64 record_alloc(struct walker *wk, __u32 pid, __u64 addr, __u64 size,
-					  __u32 site, __u64 ip, __u64 made, __u64 now)
+static __always_inline __u64 record_alloc(struct walker *wk, const struct pymem_target *tg,
+					  __u64 addr, __u64 size, __u32 site, __u64 ip, __u64 made,
+					  __u64 now)
 {
-	__u64 id = capture_stack(wk, pid, site, ip);
+	__u64 id = capture_stack(wk, tg->pid, site, ip);
 
 	record_block(addr, BATCH_META_SIZE(size) | (__u64)site << 56, id, made, now);
 	return id;
@@ -258,7 +255,7 @@ static __always_inline __u64 outer_level(__u32 pid, __u64 addr, __u64 old, bool 
 
 	/* an inner realloc already released the old block; an inner malloc did not */
 	if (old && (old != addr || !nested) && !release_block(pid, old, now) && !nested)
-		drop(DROP_UNKNOWN_FREE);
+		drop(pid, DROP_UNKNOWN_FREE);
 	return made;
 }
 

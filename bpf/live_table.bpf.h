@@ -16,39 +16,13 @@
 #define EBUSY		16
 #define ENOSPC		28
 
-/* A live block; addr is 0 in a free slot. */
-struct live_slot {
-	__u64 addr;
-	__u32 pid;
-	__u16 site;		/* a batched outer level takes over a block an inner one made */
-	__u16 spilled;		/* held in "spill", not in a bucket */
-	__u64 size;
-	__u64 stack_id;
-	__u64 ts;
-};
-
-/*
- * An add holds the bucket (adding: 1), so that one block never gets two
- * places; finds and takes do not (a take is a compare-and-swap of addr).
- * bpf_spin_lock is not allowed in tracing programs.
- */
-struct live_bucket {
-	__u64 adding;		/* 64-bit: clang 14 has no 32-bit BPF compare-and-swap */
-	struct live_slot slot[LIVE_WAYS];
-};
-
 /* An add that finds its bucket held this many times gives up (live_map_full). */
 #define LIVE_ADD_TRIES	256
-
-struct spill_key {
-	__u32 pid;
-	__u32 pad;
-	__u64 addr;
-};
 
 /* Sized by userspace: a power of two buckets, at least LIVE_PAGE_BUCKETS */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);	/* userspace frees a process's blocks in place */
 	__uint(max_entries, LIVE_PAGE_BUCKETS);
 	__type(key, __u32);
 	__type(value, struct live_bucket);
@@ -58,7 +32,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1 << 20);
-	__type(key, struct spill_key);
+	__type(key, struct pid_key);
 	__type(value, struct live_slot);
 } spill SEC(".maps");
 
@@ -78,7 +52,7 @@ static __always_inline struct live_bucket *live_bucket(__u32 pid, __u64 addr)
 
 static __always_inline struct live_slot *spill_find(__u32 pid, __u64 addr)
 {
-	struct spill_key k = { .pid = pid, .addr = addr };
+	struct pid_key k = { .pid = pid, .key = addr };
 
 	return spilled ? bpf_map_lookup_elem(&spill, &k) : NULL;
 }
@@ -144,7 +118,7 @@ static __always_inline void slot_fill(struct live_slot *s, __u32 pid, __u32 site
 __noinline int live_add(__u32 pid, __u64 addr, __u64 meta, __u64 id, __u64 ts)
 {
 	struct live_bucket *b = live_bucket(pid, addr);
-	struct spill_key key = { .pid = pid, .addr = addr };
+	struct pid_key key = { .pid = pid, .key = addr };
 	__u32 site = BATCH_META_SITE(meta);
 	__u64 size = BATCH_META_SIZE(meta);
 	int k, free = -1, err = 0;
@@ -186,7 +160,7 @@ __noinline int live_add(__u32 pid, __u64 addr, __u64 meta, __u64 id, __u64 ts)
  */
 static __always_inline bool live_take(struct live_slot *s, __u64 addr)
 {
-	struct spill_key key = { .addr = addr };
+	struct pid_key key = { .key = addr };
 
 	if (!s->spilled)
 		return __sync_val_compare_and_swap(&s->addr, addr, 0) == addr;

@@ -20,7 +20,7 @@ struct redirect;
  * -EPERM ptrace refused, -EBUSY tables already hooked (tracemalloc,
  * debug hooks, a custom allocator), -ENOENT tables not found.
  */
-int redirect_start(const struct pytarget *t, struct probes *p, struct redirect **out,
+int redirect_start(const struct pytarget *t, struct probe_target *p, struct redirect **out,
 		   char *err, size_t errlen);
 /* Restore the original pointers (every thread stopped again); the mapping stays. */
 void redirect_stop(struct redirect *r);
