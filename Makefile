@@ -17,7 +17,7 @@ CFLAGS	+= -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ \
 	      -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	      -Wno-compare-distinct-pointer-types
-LDLIBS	:= -lbpf -lelf -lz -ljson-c -lcapstone
+LDLIBS	:= -lbpf -lelf -lz -ljson-c -lcapstone -lmicrohttpd
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -38,7 +38,7 @@ DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev 
 	    protobuf-c-compiler libprotobuf-c-dev golang-go chromium libpython3.11-testsuite \
 	    libjson-c-dev libcmocka-dev python3-pytest pkg-config gcc make \
 	    util-linux procps bpfcc-tools tmux debootstrap podman runc \
-	    qemu-system-x86 cpio
+	    qemu-system-x86 cpio libmicrohttpd-dev prometheus
 
 .PHONY: all clean deps test unit integration demo bench
 all: $(OUTPUT)/pymem-bpf

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "agent_main.h"
 #include "attach.h"
 #include "cli_args.h"
 #include "check.h"
@@ -51,6 +52,8 @@ static const char doc[] =
 "       pymem-bpf report PROFILE.json [-f FORMAT] [-o FILE]   (see report --help)\n"
 "       pymem-bpf diff BASE.json NEW.json [-f FORMAT] [-o FILE] (see diff --help)\n"
 "       pymem-bpf check [-p PID]       can this kernel run it? (see check --help)\n"
+"       pymem-bpf agent [--listen ADDR:PORT] [--match REGEX]   every Python process,\n"
+"                                      over HTTP (see agent --help)\n"
 "\n"
 "EXAMPLES:\n"
 "    pymem-bpf -p 4242                 # until Ctrl-C, then the top stacks by live bytes\n"
@@ -250,6 +253,7 @@ static const struct {
 	{ "report", "pymem-bpf report", report_main },
 	{ "diff", "pymem-bpf diff", diff_main },
 	{ "check", "pymem-bpf check", check_main },
+	{ "agent", "pymem-bpf agent", agent_main },
 };
 
 int main(int argc, char **argv)
