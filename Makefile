@@ -100,6 +100,7 @@ $(OUTPUT)/probe_cost: tests/bench/probe_cost.c | $(OUTPUT)
 # and on Debian's 3.14 and 3.15 (sid root).
 bench: deps all sidroot $(OUTPUT)/probe_cost
 	$(PYTHON) tests/bench/attach.py
+	$(PYTHON) tests/bench/agent.py
 	$(PYTHON) tests/bench/bench.py --python /root/.pyenv/versions/3.11.7/bin/python3 --depth 30
 	$(PYTHON) tests/bench/bench.py --python /usr/bin/python3.11 --depth 28
 	$(PYTHON) tests/bench/bench.py --sid --python /usr/bin/python3.14 --depth 28

@@ -32,6 +32,7 @@ struct agent_target {
 	char status[256];		/* "attached", or why not */
 	struct attachment *a;		/* while attached */
 	double attached_at;		/* monotonic seconds */
+	double attach_ms;		/* what the last attach took */
 	double attached_wall;		/* epoch seconds */
 	int tries;
 	double next_try;

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include "agent.h"
 #include "collect.h"
+#include "session.h"
 
 struct agent_target *agent_find(struct agent *ag, pid_t pid)
 {
@@ -32,18 +33,20 @@ void targets_attach(struct agent *ag, struct agent_target *t, double now)
 	struct attach_opts o = {
 		.pid = t->pid, .quiet = true, .shared = ag->probes, .news = ag->news,
 	};
+	double t0 = session_now();
 	int ret;
 
 	t->tries++;
 	ret = attach_open(&o, &t->a);
+	t->attach_ms = (session_now() - t0) * 1e3;
 	if (!ret) {
 		snprintf(t->status, sizeof(t->status), "%s", "attached");
 		t->attached_at = now;
 		t->attached_wall = wall_now();
 		cgroup_id_read(t->pid, &t->cg);
-		fprintf(stderr, "pymem-bpf: agent: attached to PID %d (python %s, %s)%s%s\n",
-			t->pid, t->a->t.version, t->a->t.interp, t->a->why[0] ? ": " : "",
-			t->a->why);
+		fprintf(stderr, "pymem-bpf: agent: attached to PID %d (python %s, %s) in %.1f ms%s%s\n",
+			t->pid, t->a->t.version, t->a->t.interp, t->attach_ms,
+			t->a->why[0] ? ": " : "", t->a->why);
 		return;
 	}
 	snprintf(t->status, sizeof(t->status), "%s",
@@ -92,6 +95,7 @@ static json_object *target_json(const struct agent_target *t)
 	add_str(o, "pod", t->pod);
 	add_str(o, "namespace", t->ns);
 	add_str(o, "status", t->status);
+	json_object_object_add(o, "attach_ms", json_object_new_double(t->attach_ms));
 	if (t->a) {
 		probes_drops(t->a->pt, d);
 		for (k = 0; k < DROP__MAX; k++)
