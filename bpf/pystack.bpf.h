@@ -159,16 +159,24 @@ static __always_inline __u64 search_tstate(const struct pymem_target *tg, __u64 
 
 /*
  * Read the thread's span of PyThreadState (the cached pointer is checked by
- * its thread_id) and set the top frame and the chunk holding it.
+ * its thread_id) and set the top frame and the chunk holding it.  A
+ * subprogram of its own, off the walk's call chain: the process's layout
+ * it holds over its reads is not on the stack under every frame walked.
  */
-static __always_inline bool thread_top(struct walker *wk, const struct pymem_target *tg)
+static __noinline bool thread_top(struct walker *wk)
 {
+	const struct pymem_target *tg;
 	/* a trusted BTF pointer: a direct load, not a helper call */
 	__u64 fsbase = bpf_get_current_task_btf()->thread.fsbase;
-	struct frame_walk *w = &wk->w;
-	__u64 ts = wk->tstate, f;
+	struct frame_walk *w;
+	__u64 ts, f;
 
-	if (!tg->py_runtime || !fsbase)
+	if (!wk)
+		return false;
+	w = &wk->w;
+	ts = wk->tstate;
+	tg = target_at(&wk->news.rec.pid);
+	if (!tg || !tg->py_runtime || !fsbase)
 		return false;
 	if (!ts || !read_span(wk, tg, ts) ||
 	    SPAN_FIELD(wk, tg, tg->off.tstate_thread_id) != fsbase) {
@@ -371,7 +379,6 @@ static long frame_step(__u32 i, void *data)
 /* Walk the Python stack and return the id of the deduplicated stack record. */
 static __noinline __u64 capture_stack(struct walker *wk, __u32 pid, __u32 site, __u64 ip)
 {
-	const struct pymem_target *tg;
 	struct pid_key *key;
 	struct frame_walk *w;
 	struct stack_rec *r;
@@ -392,9 +399,7 @@ static __noinline __u64 capture_stack(struct walker *wk, __u32 pid, __u32 site, 
 	r->flags = 0;
 	w->h = mix(mix(mix(0xcbf29ce484222325ULL, pid), site), ip);
 
-	/* looked up, not handed down: one pointer less held over the walk */
-	tg = target_of(pid);
-	if (!tg || !thread_top(wk, tg))
+	if (!thread_top(wk))
 		r->flags |= STACK_F_NO_THREAD;
 
 	/* shim frames are skipped without a slot, so allow more steps than slots */
