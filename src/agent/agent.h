@@ -67,13 +67,16 @@ char *targets_json(struct agent *ag);
 int metrics_write(struct agent *ag, FILE *f);
 
 struct agent_query;
+struct pm_profile;
 /*
- * GET /debug/pprof/heap or allocs (alloc_default): the query's process, or
- * its container's or pod's merged, as gzip'd pprof into f.  0, -ENOENT for
- * no such target (why says which), or -errno.
+ * What /debug/pprof/heap and /allocs serve: the query's process, or its
+ * container's or pod's merged, root first.  0, -ENOENT for no such target
+ * (why says which), or -errno.
  */
-int pprof_http_write(struct agent *ag, const struct agent_query *q, bool alloc_default,
-		     FILE *f, char *why, size_t whylen);
+int pprof_http_profile(struct agent *ag, const struct agent_query *q, struct pm_profile *out,
+		       char *why, size_t whylen);
+/* ?seconds=S: end's allocations less base's (taken S seconds before); live stays end's */
+void pprof_http_delta(struct pm_profile *end, struct pm_profile *base);
 
 /* The HTTP server on a listening socket; NULL with the reason printed (one line). */
 struct http;

@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * GET /debug/pprof/heap and /debug/pprof/allocs: Go's heap profile (the
- * four sample types, inuse_space or alloc_space the default), of one
- * process or of a container's or pod's processes merged.  Counts run from
- * attach, as Go's do from the program's start.
+ * four sample types), of one process or of a container's or pod's
+ * processes merged.  Counts run from attach, as Go's do from the program's
+ * start; with ?seconds=S, allocations over those S seconds.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "agent.h"
-#include "output_pprof.h"
 #include "query.h"
 #include "session.h"
 #include "view.h"
@@ -43,16 +42,17 @@ static int merge(struct pm_profile *m, const struct pm_profile *p)
 	return err;
 }
 
-int pprof_http_write(struct agent *ag, const struct agent_query *q, bool alloc_default,
-		     FILE *f, char *why, size_t whylen)
+int pprof_http_profile(struct agent *ag, const struct agent_query *q, struct pm_profile *out,
+		       char *why, size_t whylen)
 {
 	static const struct view_opts whole = {};
-	struct pm_profile merged = {}, one;
+	struct pm_profile one;
 	double now = session_now();
 	struct agent_target *t;
 	size_t i, n = 0;
 	int err = 0;
 
+	memset(out, 0, sizeof(*out));
 	for (i = 0; i < ag->n && !err; i++) {
 		t = ag->t[i];
 		if (!selects(q, t))
@@ -61,10 +61,10 @@ int pprof_http_write(struct agent *ag, const struct agent_query *q, bool alloc_d
 				      &one);
 		err = err ?: view_apply_root_first(&one, &whole, PM_VIEW_LIVE_BYTES);
 		if (!err && !n++) {
-			merged = one;
+			*out = one;
 			continue;
 		}
-		err = err ?: merge(&merged, &one);
+		err = err ?: merge(out, &one);
 		pm_profile_free(&one);
 	}
 	if (!err && !n) {
@@ -76,11 +76,31 @@ int pprof_http_write(struct agent *ag, const struct agent_query *q, bool alloc_d
 				 q->has & QUERY_CONTAINER ? q->container : q->pod);
 		err = -ENOENT;
 	}
-	if (!err) {
-		pm_profile_sum(&merged);
-		err = output_pprof_write_as(&merged, alloc_default ? PPROF_ALLOC_SPACE :
-					    PPROF_INUSE_SPACE, f);
-	}
-	pm_profile_free(&merged);
+	if (err)
+		pm_profile_free(out);
+	else
+		pm_profile_sum(out);
 	return err;
+}
+
+static uint64_t minus(uint64_t a, uint64_t b)
+{
+	/* a process gone since base took its counts with it: never below zero */
+	return a > b ? a - b : 0;
+}
+
+void pprof_http_delta(struct pm_profile *end, struct pm_profile *base)
+{
+	struct pm_stack *s, *was;
+	size_t i;
+
+	for (i = 0; i < end->nstacks; i++) {
+		s = &end->stacks[i];
+		was = pm_profile_find(base, s->frames, s->nframes);
+		if (!was)
+			continue;
+		s->c.alloc_bytes = minus(s->c.alloc_bytes, was->c.alloc_bytes);
+		s->c.alloc_objects = minus(s->c.alloc_objects, was->c.alloc_objects);
+	}
+	pm_profile_sum(end);
 }

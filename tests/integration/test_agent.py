@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -164,7 +165,7 @@ def test_go_pprof_names_the_allocating_function_heap_and_allocs():
             code, body = status_of(agent.port, q)
             assert code == 400 and body.count(b"\n") == 1, (q, code, body)
         code, body = status_of(agent.port, "/debug/pprof/heap?pid=999999999")
-        assert code in (400, 404), (code, body)
+        assert code == 400 and body.count(b"\n") == 1, (code, body)
         code, body = status_of(agent.port, "/debug/pprof/heap?pid=1")
         assert code == 404 and body.count(b"\n") == 1, (code, body)
         req = urllib.request.Request(f"http://127.0.0.1:{agent.port}/metrics", data=b"x",
@@ -172,6 +173,44 @@ def test_go_pprof_names_the_allocating_function_heap_and_allocs():
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(req, timeout=30)
         assert e.value.code == 405
+    finally:
+        agent.proc.signal(signal.SIGTERM)
+        assert agent.proc.wait(T_STOP) == 0, agent.proc.describe()
+        t.kill()
+
+
+def raw_alloc_space(port, path):
+    """Total alloc_space of a profile, as `go tool pprof -raw` lists its samples."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "p.pb.gz")
+        with open(out, "wb") as f:
+            f.write(get(port, path)[2])
+        env = dict(os.environ, HOME=tmp, PPROF_TMPDIR=tmp, GOCACHE=tmp + "/gocache")
+        raw = subprocess.run(["go", "tool", "pprof", "-raw", out], capture_output=True,
+                             text=True, env=env, timeout=120)
+    assert raw.returncode == 0, raw.stderr
+    lines = raw.stdout.split("Samples:\n", 1)[1].split("Locations", 1)[0].splitlines()[1:]
+    return sum(int(line.split()[1]) for line in lines if line.strip())
+
+
+def test_allocs_seconds_is_the_delta_over_those_seconds():
+    tok = token()
+    count = 800
+    t = start_target(tok, "delta_window_alloc", count)
+    agent = Agent(tok)
+    try:
+        agent.wait_attached([t.pid])
+        run_targets([t])  # before the window: in the cumulative profile only
+        got = {}
+        fetch = threading.Thread(target=lambda: got.update(
+            delta=raw_alloc_space(agent.port, f"/debug/pprof/allocs?pid={t.pid}&seconds=4")))
+        fetch.start()
+        time.sleep(1)
+        run_targets([t])  # within it
+        fetch.join(60)
+        total = raw_alloc_space(agent.port, f"/debug/pprof/allocs?pid={t.pid}")
+        assert within(total, 2 * count * SIZE, 0.10), total
+        assert within(got["delta"], count * SIZE, 0.10), (got, total)
     finally:
         agent.proc.signal(signal.SIGTERM)
         assert agent.proc.wait(T_STOP) == 0, agent.proc.describe()
