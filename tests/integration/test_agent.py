@@ -77,6 +77,27 @@ class Agent:
         return out
 
 
+def map_pids(agent_pid, names=("stats", "stacks", "alias", "codes", "spill")):
+    """The pids keying the entries of the agent's shared maps (its own map fds, by id)."""
+    pids = set()
+    for fd in os.listdir(f"/proc/{agent_pid}/fdinfo"):
+        try:
+            with open(f"/proc/{agent_pid}/fdinfo/{fd}") as f:
+                m = re.search(r"^map_id:\s+(\d+)$", f.read(), re.M)
+        except OSError:
+            continue
+        if not m:
+            continue
+        show = json.loads(subprocess.run(["bpftool", "map", "show", "id", m.group(1), "-j"],
+                                         capture_output=True, text=True).stdout)
+        if show.get("name") not in names:
+            continue
+        dump = json.loads(subprocess.run(["bpftool", "map", "dump", "id", m.group(1), "-j"],
+                                         capture_output=True, text=True).stdout)
+        pids.update(e["formatted"]["key"]["pid"] for e in dump)
+    return pids
+
+
 def start_target(token, name, count):
     t = Proc(python_argv(DEFAULT_VERSION) + [str(AGENT_TARGET), name, str(count), str(SIZE),
                                              token], name=name)
@@ -118,6 +139,10 @@ def test_twenty_processes_each_its_own_bytes_and_exits_mid_session():
             time.sleep(0.2)
         listed = {x["pid"] for x in agent.targets()}
         assert not listed & set(pids[::2]), listed
+        # their entries in the kernel maps are freed; the survivors' are there
+        in_maps = map_pids(agent.proc.pid)
+        assert not in_maps & set(pids[::2]), in_maps
+        assert set(pids[1::2]) <= in_maps, in_maps
         m = agent.metrics()
         for i, t in enumerate(targets):
             if i % 2 == 0:
