@@ -29,7 +29,7 @@ struct agent_target {
 	struct cgroup_id cg;
 	char pod[254];			/* from the kubelet, when asked */
 	char ns[64];
-	char status[256];		/* "attached", or why not */
+	char status[256];		/* "attached", "symbol probes: WHY", or why not */
 	struct attachment *a;		/* while attached */
 	double attached_at;		/* monotonic seconds */
 	double attach_ms;		/* what the last attach took */

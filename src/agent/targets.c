@@ -40,7 +40,8 @@ void targets_attach(struct agent *ag, struct agent_target *t, double now)
 	ret = attach_open(&o, &t->a);
 	t->attach_ms = (session_now() - t0) * 1e3;
 	if (!ret) {
-		snprintf(t->status, sizeof(t->status), "%s", "attached");
+		/* attached through symbol probes says why it is not redirected */
+		snprintf(t->status, sizeof(t->status), "%s", t->a->why[0] ? t->a->why : "attached");
 		t->attached_at = now;
 		t->attached_wall = wall_now();
 		cgroup_id_read(t->pid, &t->cg);

@@ -173,8 +173,9 @@ def go_pprof_top(port, pid, path="heap"):
 
 def test_go_pprof_names_the_allocating_function_heap_and_allocs():
     tok = token()
-    t = start_target(tok, "agent_heap_maker", 1500)
     agent = Agent(tok)
+    # started after the agent: found by its scan
+    t = start_target(tok, "agent_heap_maker", 1500)
     try:
         agent.wait_attached([t.pid])
         run_targets([t])
@@ -310,6 +311,35 @@ def test_agent_exit_leaves_targets_running(sig):
     finally:
         for t in targets:
             t.kill()
+
+
+def test_tables_hooked_falls_back_to_symbol_probes():
+    """Another pymem-bpf holds the target's allocator tables: the agent probes its symbols."""
+    tok = token()
+    count = 1000
+    t = start_target(tok, "fallback_alloc", count)
+    other = Proc([binary(), "-p", str(t.pid)], name="pymem-bpf -p")
+    agent = None
+    try:
+        other.wait_line("stderr", r"^pymem-bpf: attached to PID", T_ATTACH)
+        agent = Agent(tok)
+        end = time.time() + T_ATTACH
+        while time.time() < end:
+            status = {x["pid"]: x["status"] for x in agent.targets()}.get(t.pid, "")
+            if status:
+                break
+            time.sleep(0.2)
+        assert status.startswith("symbol probes: "), (status, agent.proc.describe())
+        run_targets([t])
+        m = agent.metrics()
+        assert within(m[("pymem_live_bytes", t.pid)], count * SIZE, 0.10), m
+    finally:
+        if agent:
+            agent.proc.signal(signal.SIGTERM)
+            assert agent.proc.wait(T_STOP) == 0, agent.proc.describe()
+        other.signal(signal.SIGINT)
+        assert other.wait(T_STOP) == 0, other.describe()
+        t.kill()
 
 
 @pytest.mark.parametrize("args, says", [
