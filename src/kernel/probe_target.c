@@ -286,16 +286,21 @@ static void spill_gone(struct probes *p, const struct pid_key *k)
  * fire: its blocks are taken out of the live table as the BPF side takes
  * them (a compare-and-swap of the address).
  */
-static void forget(struct probes *p, pid_t pid)
+static void forget(struct probes *p, pid_t pid, uint32_t slot)
 {
 	struct pymem_bpf *skel = p->skel;
+	struct live_bucket *live = probes_map_whole(skel->maps.live);
+	uint64_t *cache = probes_map_whole(skel->maps.code_cache);
 	struct live_slot *s;
 	uint32_t b, k;
 	__u64 addr;
 
-	for (b = 0; b < p->live_buckets; b++) {
+	if (!live || !cache)
+		fprintf(stderr, "pymem-bpf: cannot map the live table to free PID %d's entries: "
+			"%s\n", pid, strerror(errno));
+	for (b = 0; live && b < p->live_buckets; b++) {
 		for (k = 0; k < LIVE_WAYS; k++) {
-			s = &p->live[b].slot[k];
+			s = &live[b].slot[k];
 			addr = __atomic_load_n(&s->addr, __ATOMIC_RELAXED);
 			if (addr && s->pid == (__u32)pid)
 				__atomic_compare_exchange_n(&s->addr, &addr, 0, false,
@@ -307,6 +312,11 @@ static void forget(struct probes *p, pid_t pid)
 	forget_keys(bpf_map__fd(skel->maps.stacks), pid, NULL, p);
 	forget_keys(bpf_map__fd(skel->maps.alias), pid, NULL, p);
 	forget_keys(bpf_map__fd(skel->maps.codes), pid, code_gone, p);
+	if (cache)
+		memset(&cache[(size_t)slot * CODE_CACHE_SLOTS], 0,
+		       CODE_CACHE_SLOTS * sizeof(*cache));
+	probes_unmap_whole(live, skel->maps.live);
+	probes_unmap_whole(cache, skel->maps.code_cache);
 }
 
 /* The slot's configuration for t; -ENOTSUP if the walker cannot read its layout */
@@ -393,9 +403,7 @@ void probes_target_close(struct probe_target *pt)
 		bpf_link__destroy(pt->links[i]);
 	free(pt->links);
 	bpf_map_delete_elem(bpf_map__fd(p->skel->maps.target_slots), &pid);
-	forget(p, pt->pid);
-	memset(&p->code_cache[(size_t)pt->slot * CODE_CACHE_SLOTS], 0,
-	       CODE_CACHE_SLOTS * sizeof(*p->code_cache));
+	forget(p, pt->pid, pt->slot);
 	memset(&p->targets[pt->slot], 0, sizeof(p->targets[pt->slot]));
 	p->used[pt->slot] = false;
 	free(pt);

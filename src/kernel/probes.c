@@ -125,8 +125,7 @@ void probes_print_verifier(const struct probes *p, FILE *out)
 		BPF_STACK_LIMIT);
 }
 
-/* A map userspace writes in place, mapped whole; NULL on failure (errno set) */
-static void *map_whole(struct bpf_map *m)
+void *probes_map_whole(struct bpf_map *m)
 {
 	size_t len = (size_t)bpf_map__value_size(m) * bpf_map__max_entries(m);
 	void *at = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
@@ -134,7 +133,7 @@ static void *map_whole(struct bpf_map *m)
 	return at == MAP_FAILED ? NULL : at;
 }
 
-static void unmap_whole(void *at, struct bpf_map *m)
+void probes_unmap_whole(void *at, struct bpf_map *m)
 {
 	if (at)
 		munmap(at, (size_t)bpf_map__value_size(m) * bpf_map__max_entries(m));
@@ -187,11 +186,9 @@ int probes_load(const struct probes_opts *o, struct probes **out)
 	err = load(p);
 	if (err)
 		goto fail;
-	p->targets = map_whole(p->skel->maps.targets);
-	p->live = map_whole(p->skel->maps.live);
-	p->code_cache = map_whole(p->skel->maps.code_cache);
-	p->code_filter = map_whole(p->skel->maps.code_filter);
-	if (!p->targets || !p->live || !p->code_cache || !p->code_filter) {
+	p->targets = probes_map_whole(p->skel->maps.targets);
+	p->code_filter = probes_map_whole(p->skel->maps.code_filter);
+	if (!p->targets || !p->code_filter) {
 		err = -errno;
 		fprintf(stderr, "pymem-bpf: cannot map the BPF maps: %s\n", strerror(errno));
 		goto fail;
@@ -208,10 +205,8 @@ void probes_stop(struct probes *p)
 	if (!p)
 		return;
 	if (p->skel) {
-		unmap_whole(p->targets, p->skel->maps.targets);
-		unmap_whole(p->live, p->skel->maps.live);
-		unmap_whole(p->code_cache, p->skel->maps.code_cache);
-		unmap_whole(p->code_filter, p->skel->maps.code_filter);
+		probes_unmap_whole(p->targets, p->skel->maps.targets);
+		probes_unmap_whole(p->code_filter, p->skel->maps.code_filter);
 	}
 	pymem_bpf__destroy(p->skel);
 	free(p->used);

@@ -17,12 +17,18 @@ struct probes {
 	double load_ms;
 	uint32_t max_targets;
 	bool *used;			/* slots of targets taken */
-	/* the maps userspace writes in place, mapped */
+	/*
+	 * The small maps userspace writes in place, mapped for good; the live
+	 * table and the code cache only while a target's entries are freed
+	 * (mapped, their pages count in the agent's RSS).
+	 */
 	struct pymem_target *targets;
-	struct live_bucket *live;
-	uint32_t live_buckets;
-	uint64_t *code_cache;
 	uint32_t *code_filter;
+	uint32_t live_buckets;
 };
+
+/* A map userspace writes in place, mapped whole; NULL on failure (errno set) */
+void *probes_map_whole(struct bpf_map *m);
+void probes_unmap_whole(void *at, struct bpf_map *m);
 
 #endif
