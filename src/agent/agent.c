@@ -33,7 +33,7 @@ static struct {
 	.listen = "127.0.0.1:9464",
 	.sample_interval = 512 * 1024,
 	.probes = { .max_live = 1 << 18, .max_stacks = 1 << 16, .max_targets = 128,
-		    .max_codes = 1 << 16, .news_bytes = 8 << 20 },
+		    .max_codes = 1 << 16, .news_bytes = 4 << 20 },
 };
 
 static const char doc[] =
