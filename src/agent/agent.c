@@ -90,14 +90,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (errno || *end || !aenv.sample_interval || arg[0] == '-')
 			arg_fail(state, "invalid --sample-interval: %s", arg);
 		break;
-	case 'v':
-		aenv.probes.verbose = true;
-		break;
-	case ARGP_KEY_ARG:
-		arg_fail(state, "unexpected argument: %s", arg);
-		break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return arg_rest(key, arg, state, &aenv.probes.verbose);
 	}
 	return 0;
 }

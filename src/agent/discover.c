@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "agent.h"
+#include "proc_maps.h"
 
 /* Field 22 of /proc/PID/stat, after the command's closing parenthesis; 0 if unreadable */
 static unsigned long long start_time(pid_t pid)
@@ -41,16 +42,6 @@ static unsigned long long start_time(pid_t pid)
 	if (p)
 		v = strtoull(p + 1, NULL, 10);
 	return v;
-}
-
-static void read_exe(pid_t pid, char *out, size_t len)
-{
-	char path[64];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-	n = readlink(path, out, len - 1);
-	out[n > 0 ? n : 0] = '\0';
 }
 
 /* The command line, its arguments joined by spaces */
@@ -151,7 +142,7 @@ static void look_at(struct agent *ag, pid_t pid, double now)
 
 	if (!start)
 		return;		/* gone already */
-	read_exe(pid, exe, sizeof(exe));
+	proc_readlink(pid, "exe", exe, sizeof(exe));
 	if (t && t->start == start && !strcmp(t->exe, exe)) {
 		t->seen = true;
 		if (t->python && !t->a && t->tries < AGENT_TRIES && now >= t->next_try)

@@ -62,7 +62,8 @@ static void label(FILE *f, const char *name, const char *v, bool more)
 static void labels(FILE *f, const struct agent_target *t, bool more)
 {
 	fprintf(f, "{pid=\"%d\",", t->pid);
-	label(f, "exe", t->exe, true);
+	/* the path as the process sees it (in its container, say) */
+	label(f, "exe", t->a->t.exe, true);
 	label(f, "python", t->a->t.version, true);
 	label(f, "container_id", t->cg.container, true);
 	label(f, "pod", t->pod, true);

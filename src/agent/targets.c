@@ -89,7 +89,7 @@ static json_object *target_json(const struct agent_target *t)
 	int k;
 
 	json_object_object_add(o, "pid", json_object_new_int(t->pid));
-	add_str(o, "exe", t->exe);
+	add_str(o, "exe", t->a ? t->a->t.exe : t->exe);
 	add_str(o, "python", t->a ? t->a->t.version : "");
 	add_str(o, "container_id", t->cg.container);
 	add_str(o, "pod_uid", t->cg.pod_uid);

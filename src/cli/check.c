@@ -46,14 +46,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (*end || cenv.pid <= 0)
 			arg_fail(state, "invalid PID: %s", arg);
 		break;
-	case 'v':
-		cenv.probes.verbose = true;
-		break;
-	case ARGP_KEY_ARG:
-		arg_fail(state, "unexpected argument: %s", arg);
-		break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return arg_rest(key, arg, state, &cenv.probes.verbose);
 	}
 	return 0;
 }

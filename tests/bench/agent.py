@@ -11,14 +11,14 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "targets"))
+from agent_client import free_port, get  # noqa: E402
 BINARY = REPO / "build" / "pymem-bpf"
 PYTHON = "/root/.pyenv/versions/3.11.7/bin/python3"
 WINDOW = 10.0
@@ -29,15 +29,8 @@ BUSY = ("import sys, time\nprint('READY', flush=True)\n"
         "while True:\n    x = [{'i': i, 's': str(i)} for i in range(200)]\n    time.sleep(0.005)\n")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(port, path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60) as r:
-        return r.read().decode()
+def text(port, path):
+    return get(port, path)[2].decode()
 
 
 def cpu_s(pid):
@@ -60,7 +53,7 @@ def start(code, token):
 def wait_attached(port, pids, timeout=120):
     end = time.time() + timeout
     while time.time() < end:
-        got = {t["pid"]: t for t in json.loads(get(port, "/targets"))}
+        got = {t["pid"]: t for t in json.loads(text(port, "/targets"))}
         if all(got.get(p, {}).get("status") == "attached" for p in pids):
             return got
         time.sleep(0.2)
@@ -79,9 +72,9 @@ def case(n, busy):
         wait_attached(port, [t.pid for t in targets])
         c0, t0 = cpu_s(agent.pid), time.time()
         time.sleep(WINDOW)
-        get(port, "/metrics")
+        text(port, "/metrics")
         cpu = (cpu_s(agent.pid) - c0) / (time.time() - t0)
-        maps = int(re.search(r"^pymem_bpf_maps_bytes (\d+)$", get(port, "/metrics"),
+        maps = int(re.search(r"^pymem_bpf_maps_bytes (\d+)$", text(port, "/metrics"),
                              re.M).group(1))
         one = start(IDLE, token)
         got = wait_attached(port, [one.pid])

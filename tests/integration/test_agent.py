@@ -21,22 +21,12 @@ import urllib.request
 
 import pytest
 
+from agent_client import free_port, get
 from conftest import (DEFAULT_VERSION, T_ATTACH, T_START, T_STOP, TARGETS, Proc, binary,
                       python_argv, within)
 
 SIZE = 10000
 AGENT_TARGET = TARGETS / "agent_target.py"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(port, path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
-        return r.status, r.headers.get("Content-Type"), r.read()
 
 
 def status_of(port, path):
