@@ -17,7 +17,7 @@ CFLAGS	+= -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ \
 	      -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	      -Wno-compare-distinct-pointer-types
-LDLIBS	:= -lbpf -lelf -lz -ljson-c -lcapstone -lmicrohttpd
+LDLIBS	:= -lbpf -lelf -lz -ljson-c -lcapstone -lcurl -lmicrohttpd
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -31,6 +31,10 @@ vpath %.c $(SRC_DIRS)
 -include tests/vm/vm.mk
 # the Debian sid root with Debian's Python 3.13-3.15
 include tests/sid/sid.mk
+# make fuzz, make fuzz-long: libFuzzer on the parsers of outside input
+include tests/fuzz/fuzz.mk
+# make image: the container image the DaemonSet runs (deploy/)
+include deploy/image.mk
 LIB_OBJS := $(filter-out $(OUTPUT)/obj/main.o,$(OBJS))
 TESTS	 := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -38,7 +42,8 @@ DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev 
 	    protobuf-c-compiler libprotobuf-c-dev golang-go chromium libpython3.11-testsuite \
 	    libjson-c-dev libcmocka-dev python3-pytest pkg-config gcc make \
 	    util-linux procps bpfcc-tools tmux debootstrap podman runc \
-	    qemu-system-x86 cpio libmicrohttpd-dev prometheus
+	    qemu-system-x86 cpio libcurl4-openssl-dev openssl python3-yaml libclang-rt-dev \
+	    libmicrohttpd-dev prometheus
 
 .PHONY: all clean deps test unit integration demo bench
 all: $(OUTPUT)/pymem-bpf
@@ -86,6 +91,7 @@ deps:
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) fuzz
 	$(MAKE) integration
 	$(MAKE) vmtest
 

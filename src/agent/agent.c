@@ -15,6 +15,7 @@
 #include "cli_args.h"
 #include "collect.h"
 #include "kfeatures.h"
+#include "kubelet.h"
 #include "session.h"
 
 #define SCAN_S		0.5	/* a new process is attached within this (and the attach) */
@@ -27,6 +28,7 @@
 static struct {
 	const char *listen;
 	const char *match;
+	const char *kubelet;
 	unsigned long long sample_interval;
 	struct probes_opts probes;
 } aenv = {
@@ -40,6 +42,7 @@ static const char doc[] =
 "Profile every CPython process on the host and serve the results over HTTP.\n"
 "\n"
 "USAGE: pymem-bpf agent [--listen ADDR:PORT] [--match REGEX] [--sample-interval BYTES]\n"
+"                       [--kubelet URL]\n"
 "\n"
 "ENDPOINTS (read-only GETs):\n"
 "    /metrics                      Prometheus text: live and allocated bytes per process\n"
@@ -50,7 +53,7 @@ static const char doc[] =
 "It listens on 127.0.0.1:9464 unless --listen says otherwise. EXIT STATUS: 0 after\n"
 "SIGTERM or SIGINT (every target restored), 1 runtime failure, 2 bad input.";
 
-enum { OPT_LISTEN = 0x200, OPT_MATCH, OPT_SAMPLE };
+enum { OPT_LISTEN = 0x200, OPT_MATCH, OPT_SAMPLE, OPT_KUBELET };
 
 static const struct argp_option opts[] = {
 	{ "listen", OPT_LISTEN, "ADDR:PORT", 0, "Serve HTTP here (default 127.0.0.1:9464)", 0 },
@@ -58,6 +61,8 @@ static const struct argp_option opts[] = {
 	  "matches this POSIX extended regex", 0 },
 	{ "sample-interval", OPT_SAMPLE, "BYTES", 0, "Mean bytes between sampled allocations "
 	  "(default 524288)", 0 },
+	{ "kubelet", OPT_KUBELET, "URL", 0, "Label pods with their names and namespaces from "
+	  "this kubelet (https://NODE_IP:10250, or the API server's proxy to it)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{},
 };
@@ -83,6 +88,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			arg_fail(state, "bad --match regex %s: %s", arg, why);
 		}
 		has_match = true;
+		break;
+	case OPT_KUBELET:
+		aenv.kubelet = arg;
 		break;
 	case OPT_SAMPLE:
 		errno = 0;
@@ -198,6 +206,15 @@ int agent_main(int argc, char **argv)
 	}
 	ag.match = match_re;
 	ag.has_match = has_match;
+	/* a wrong URL, token or certificate is said now, in one line */
+	if (aenv.kubelet) {
+		ag.kubelet = kubelet_open(aenv.kubelet, why, sizeof(why));
+		if (!ag.kubelet) {
+			fprintf(stderr, "pymem-bpf agent: %s\n", why);
+			close(fd);
+			return EXIT_BAD_INPUT;
+		}
+	}
 	aenv.probes.uprobe_multi = kf.uprobe_multi;
 	/* every way the agent is told to stop must reach the restore of every target */
 	signal(SIGINT, on_signal);
@@ -225,6 +242,7 @@ out:
 	targets_free(&ag);
 	news_free(ag.news);
 	probes_stop(ag.probes);
+	kubelet_close(ag.kubelet);
 	if (has_match)
 		regfree(&match_re);
 	return ret;

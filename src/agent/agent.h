@@ -45,6 +45,7 @@ struct agent {
 	size_t n, cap;
 	regex_t match;
 	bool has_match;
+	struct kubelet *kubelet;	/* with --kubelet: pod names and namespaces */
 	pid_t self;
 	size_t n_attached;		/* of them, attached at the last count */
 };
@@ -55,6 +56,8 @@ struct agent_target *agent_find(struct agent *ag, pid_t pid);
 /* Scan /proc: new CPython processes are attached, those gone detached. */
 void discover_scan(struct agent *ag, double now);
 
+/* t's pod name and namespace from the kubelet, once it knows them */
+void targets_pod(struct agent *ag, struct agent_target *t);
 /* Attach t (its first time, or again after a failure). */
 void targets_attach(struct agent *ag, struct agent_target *t, double now);
 /* Restore and forget t's process; t stays listed if keep. */

@@ -171,6 +171,7 @@ int metrics_write(struct agent *ag, FILE *f)
 			continue;
 		/* the events its trampolines logged since their last probe hit */
 		probes_drain_batch(ag->t[i]->a->pt);
+		targets_pod(ag, ag->t[i]);
 		sc.t[sc.n++].pid = ag->t[i]->pid;
 		ag->n_attached++;
 	}

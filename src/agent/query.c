@@ -42,18 +42,14 @@ static bool copy_hex(const char *s, size_t min, size_t max, char *out)
 	return true;
 }
 
-/* 8-4-4-4-12 lower-case hex; the kubelet's pod UIDs */
-static bool copy_uuid(const char *s, char *out)
+/* The kubelet's pod UIDs: a lower-case UUID, or a static pod's 32 hex digits */
+static bool copy_pod_uid(const char *s, char *out)
 {
-	if (!s || strlen(s) != POD_UID_LEN)
-		return false;
-	for (size_t i = 0; i < POD_UID_LEN; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+	size_t n = s ? strlen(s) : 0;
 
-		if (dash ? s[i] != '-' : !is_hex(s[i]))
-			return false;
-	}
-	memcpy(out, s, POD_UID_LEN + 1);
+	if (!cgroup_pod_uid_valid(s, n))
+		return false;
+	memcpy(out, s, n + 1);
 	return true;
 }
 
@@ -77,7 +73,7 @@ int query_arg(struct agent_query *q, const char *key, const char *value, char *e
 		ok = copy_hex(value, 12, CGROUP_ID_LEN, q->container);
 	} else if (!strcmp(key, "pod")) {
 		bit = QUERY_POD;
-		ok = copy_uuid(value, q->pod);
+		ok = copy_pod_uid(value, q->pod);
 	} else if (!strcmp(key, "seconds")) {
 		bit = QUERY_SECONDS;
 		ok = parse_uint(value, 1, QUERY_SECONDS_MAX, &v);

@@ -28,7 +28,7 @@ struct agent_query {
 	unsigned int has;			/* enum query_has: what was given */
 	pid_t pid;
 	char container[CGROUP_ID_LEN + 1];	/* lower-case hex, 12 to 64 digits (a prefix) */
-	char pod[POD_UID_LEN + 1];		/* lower-case UUID */
+	char pod[POD_UID_LEN + 1];		/* lower-case UUID, or a static pod's 32 hex */
 	unsigned int seconds;			/* 1..QUERY_SECONDS_MAX */
 	unsigned int debug;			/* Go's ?debug=N: 0 binary, 1 text */
 };

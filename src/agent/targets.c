@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include "agent.h"
 #include "collect.h"
+#include "kubelet.h"
 #include "session.h"
 
 struct agent_target *agent_find(struct agent *ag, pid_t pid)
@@ -28,6 +29,14 @@ static double wall_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+void targets_pod(struct agent *ag, struct agent_target *t)
+{
+	/* a pod the kubelet did not list yet is asked again (its cache bounds how often) */
+	if (ag->kubelet && t->cg.pod_uid[0] && !t->pod[0])
+		kubelet_pod(ag->kubelet, t->cg.pod_uid, t->pod, sizeof(t->pod), t->ns,
+			    sizeof(t->ns));
+}
+
 void targets_attach(struct agent *ag, struct agent_target *t, double now)
 {
 	struct attach_opts o = {
@@ -45,6 +54,7 @@ void targets_attach(struct agent *ag, struct agent_target *t, double now)
 		t->attached_at = now;
 		t->attached_wall = wall_now();
 		cgroup_id_read(t->pid, &t->cg);
+		targets_pod(ag, t);
 		fprintf(stderr, "pymem-bpf: agent: attached to PID %d (python %s, %s) in %.1f ms%s%s\n",
 			t->pid, t->a->t.version, t->a->t.interp, t->attach_ms,
 			t->a->why[0] ? ": " : "", t->a->why);
@@ -112,9 +122,12 @@ char *targets_json(struct agent *ag)
 	char *out;
 	size_t i;
 
-	for (i = 0; i < ag->n; i++)
-		if (ag->t[i]->python)
-			json_object_array_add(arr, target_json(ag->t[i]));
+	for (i = 0; i < ag->n; i++) {
+		if (!ag->t[i]->python)
+			continue;
+		targets_pod(ag, ag->t[i]);
+		json_object_array_add(arr, target_json(ag->t[i]));
+	}
 	out = strdup(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
 	json_object_put(arr);
 	return out;

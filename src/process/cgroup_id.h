@@ -7,11 +7,12 @@
 #ifndef PYMEM_CGROUP_ID_H
 #define PYMEM_CGROUP_ID_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 #define CGROUP_ID_LEN	64	/* a container ID: 64 hex digits */
-#define POD_UID_LEN	36	/* a UUID */
+#define POD_UID_LEN	36	/* a UUID; a static pod's is 32 hex digits */
 
 struct cgroup_id {
 	char container[CGROUP_ID_LEN + 1];	/* "" outside a container */
@@ -19,7 +20,13 @@ struct cgroup_id {
 	char runtime[16];	/* "containerd", "cri-o", "docker", "podman", or "" if not named */
 };
 
-/* Parse the text of /proc/PID/cgroup. */
+/*
+ * s[0..n) is a pod UID as the kubelet writes it: a lower-case UUID, or a
+ * static pod's 32 hex digits (the hash of its manifest).
+ */
+bool cgroup_pod_uid_valid(const char *s, size_t n);
+
+/* Parse the NUL-terminated text of /proc/PID/cgroup. */
 void cgroup_id_parse(const char *text, struct cgroup_id *out);
 
 /* Read and parse /proc/PID/cgroup; 0 or -errno. */

@@ -21,7 +21,8 @@ static int parse_line(char *line, struct proc_map *pm)
 	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu%n", &start, &end, pm->perms, &off,
 		   &pm->dev_major, &pm->dev_minor, &ino, &n) != 7 || !n)
 		return -EINVAL;
-	if (end < start || strlen(pm->perms) != 4)
+	/* the kernel never shows an empty mapping; one would hide its neighbour from lookups */
+	if (end <= start || strlen(pm->perms) != 4)
 		return -EINVAL;
 	pm->start = start;
 	pm->end = end;
@@ -79,8 +80,8 @@ int proc_maps_parse(FILE *f, struct proc_maps *m)
 	}
 	if (ferror(f))
 		err = errno ? -errno : -EIO;
-	/* The kernel emits them sorted; crafted input may not be. */
-	if (!err)
+	/* The kernel emits them sorted; crafted input may not be. (No lines: no array.) */
+	if (!err && m->n)
 		qsort(m->v, m->n, sizeof(*m->v), map_cmp);
 out:
 	free(line);
