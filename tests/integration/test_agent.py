@@ -338,6 +338,7 @@ def test_tables_hooked_falls_back_to_symbol_probes():
     (["--listen", "127.0.0.1:0"], "bad --listen"),
     (["--listen", "1.2.3:80"], "bad --listen"),
     (["--sample-interval", "-5"], "invalid --sample-interval"),
+    (["--kubelet", "http://127.0.0.1:1"], "--kubelet: GET http://127.0.0.1:1/pods"),
 ])
 def test_bad_input_one_line_exit_2(args, says):
     p = Proc([binary(), "agent"] + args, name="pymem-bpf agent")
