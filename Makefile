@@ -17,7 +17,7 @@ CFLAGS	+= -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ \
 	      -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	      -Wno-compare-distinct-pointer-types
-LDLIBS	:= -lbpf -lelf -lz -ljson-c -lcapstone -lcurl -lm
+LDLIBS	:= -lbpf -lelf -lz -ljson-c -lcapstone -lcurl -lmicrohttpd -lm
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -42,7 +42,8 @@ DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev 
 	    protobuf-c-compiler libprotobuf-c-dev golang-go chromium libpython3.11-testsuite \
 	    libjson-c-dev libcmocka-dev python3-pytest pkg-config gcc make \
 	    util-linux procps bpfcc-tools tmux debootstrap podman runc \
-	    qemu-system-x86 cpio libcurl4-openssl-dev openssl python3-yaml libclang-rt-dev
+	    qemu-system-x86 cpio libcurl4-openssl-dev openssl python3-yaml libclang-rt-dev \
+	    libmicrohttpd-dev prometheus
 
 .PHONY: all clean deps test unit integration demo bench
 all: $(OUTPUT)/pymem-bpf
@@ -105,6 +106,7 @@ $(OUTPUT)/probe_cost: tests/bench/probe_cost.c | $(OUTPUT)
 # and on Debian's 3.14 and 3.15 (sid root).
 bench: deps all sidroot $(OUTPUT)/probe_cost
 	$(PYTHON) tests/bench/attach.py
+	$(PYTHON) tests/bench/agent.py
 	$(PYTHON) tests/bench/bench.py --python /root/.pyenv/versions/3.11.7/bin/python3 --depth 30
 	$(PYTHON) tests/bench/bench.py --python /usr/bin/python3.11 --depth 28
 	$(PYTHON) tests/bench/bench.py --sid --python /usr/bin/python3.14 --depth 28

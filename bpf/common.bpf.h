@@ -10,6 +10,9 @@
 #include "pymem.h"
 #include "py_offsets.h"
 
+/* A field other CPUs change: read it afresh each time */
+#define READ_ONCE(x)	(*(const volatile typeof(x) *)&(x))
+
 #define MAP_ANONYMOUS	0x20
 #define EEXIST		17
 
@@ -21,38 +24,59 @@
  */
 #define TASK_STORAGE_VALUE_MAX	7680
 
-const volatile __u64 py_runtime = 0;	/* &_PyRuntime in the target, 0 if unknown */
-const volatile struct py_offsets pyoff = {};
-/* the interpreter's own code: mmaps it makes directly are pymalloc's arenas */
-const volatile __u64 interp_text_lo = 0;
-const volatile __u64 interp_text_hi = 0;
-/* bytes of a frame holding every field the walker reads (at most PYMEM_FRAME_CHUNK) */
-const volatile __u32 frame_need = 0;
 /*
- * Set by userspace once every free of the target's objects is seen (through
- * trampolines, or symbols on a non-LTO build), so a code object's death is
- * seen before its address is reused (pycode.bpf.h).
+ * The processes served, by slot (sized and filled by userspace, which maps
+ * it to write a slot's batch_addr and every_free_seen and read its drops).
  */
-volatile bool every_free_seen = false;
-
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, DROP__MAX);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
-} drops SEC(".maps");
+	__type(value, struct pymem_target);
+} targets SEC(".maps");
 
-static __always_inline void drop_n(__u32 reason, __u64 n)
+/* A served process's slot in targets, by pid */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} target_slots SEC(".maps");
+
+/*
+ * The slot of the process whose pid is at *pid (map memory, or the stack),
+ * or NULL if it is not served (or no longer)
+ */
+static __always_inline struct pymem_target *target_at(const __u32 *pid)
 {
-	__u64 *c = bpf_map_lookup_elem(&drops, &reason);
+	struct pymem_target *t;
+	__u32 *slot;
 
-	if (c)
-		*c += n;
+	slot = bpf_map_lookup_elem(&target_slots, pid);
+	if (!slot)
+		return NULL;
+	t = bpf_map_lookup_elem(&targets, slot);
+	return t && t->pid == *pid ? t : NULL;
 }
 
-static __always_inline void drop(__u32 reason)
+static __always_inline struct pymem_target *target_of(__u32 pid)
 {
-	drop_n(reason, 1);
+	return target_at(&pid);
+}
+
+/* An event of process pid was lost (or n of them) for reason: counted in its slot. */
+static __always_inline void drop_n(__u32 pid, __u32 reason, __u64 n)
+{
+	struct pymem_target *t = target_of(pid);
+
+	if (t && reason < DROP__MAX)
+		__sync_fetch_and_add(&t->drops[reason], n);
+}
+
+static __always_inline void drop(__u32 pid, __u32 reason)
+{
+	drop_n(pid, reason, 1);
 }
 
 /* The current thread's value in a task storage map, made on first use; NULL if it cannot be */

@@ -17,9 +17,9 @@
  */
 __noinline int account_free(__u32 pid, __u64 addr, __u64 now)
 {
-	code_forget(addr);
+	code_forget(pid, addr);
 	if (!release_block(pid, addr, now))
-		drop(DROP_UNKNOWN_FREE);
+		drop(pid, DROP_UNKNOWN_FREE);
 	return 0;
 }
 
@@ -33,12 +33,12 @@ static __always_inline bool inner_site(__u32 site)
 /* The stack a batched allocation's hash was learnt for; none is counted. */
 static __always_inline __u64 hash_stack(__u32 pid, struct batch_ev *ev)
 {
-	struct alias_key key = { .pid = pid, .hash = ev->hash };
+	struct pid_key key = { .pid = pid, .key = ev->hash };
 	__u64 *id = bpf_map_lookup_elem(&alias, &key);
 
 	if (id)
 		return *id;
-	drop(DROP_STACK_UNREGISTERED);
+	drop(pid, DROP_STACK_UNREGISTERED);
 	return STACK_ID_UNKNOWN(BATCH_META_SITE(ev->meta));
 }
 
@@ -52,7 +52,7 @@ static __always_inline __u64 hash_stack(__u32 pid, struct batch_ev *ev)
  */
 __noinline int account_alloc(__u32 pid, struct batch_ev *ev, __u64 now)
 {
-	__u64 made = 0, addr, old, size, id, meta, ts = now;
+	__u64 made = 0, addr, old, size, id, meta, iv, ts = now;
 	bool nested = false, old_gone = false;
 	struct live_slot *v;
 	int err;
@@ -60,7 +60,7 @@ __noinline int account_alloc(__u32 pid, struct batch_ev *ev, __u64 now)
 	if (!ev)
 		return 0;
 	id = hash_stack(pid, ev);
-	meta = sample_meta(ev->meta);
+	meta = sample_meta(sample_interval_of(pid), ev->meta);
 	size = BATCH_META_SIZE(meta);
 	addr = ev->addr;
 	old = ev->old;
@@ -77,17 +77,19 @@ __noinline int account_alloc(__u32 pid, struct batch_ev *ev, __u64 now)
 		} else {
 			/* a realloc in place releases its block; anything else missed a free */
 			if (old != addr)
-				drop(DROP_MISSED_FREE);
+				drop(pid, DROP_MISSED_FREE);
 			release_block(pid, addr, now);
 		}
 		err = live_add(pid, addr, meta, id, ts);
 	}
 	/* an inner realloc already released the old block */
 	if (old_gone && !nested)
-		drop(DROP_UNKNOWN_FREE);
-	count_alloc(id, size, made, ts, !err);
-	if (sample_interval)
-		count_raw(stats_get(id), BATCH_META_SIZE(ev->meta));
+		drop(pid, DROP_UNKNOWN_FREE);
+	count_alloc(pid, id, size, made, ts, !err);
+	/* looked up again: held across the calls above, it would deepen this frame */
+	iv = sample_interval_of(pid);
+	if (iv)
+		count_raw(iv, stats_get(pid, id), BATCH_META_SIZE(ev->meta));
 	return 0;
 }
 
@@ -139,7 +141,7 @@ __noinline __u64 batch_pair(struct event_batch *b, __u64 i, __u64 end)
  */
 __noinline int account_pair(__u32 pid, struct batch_ev *ev, __u64 now)
 {
-	__u64 made = 0, size, addr, old;
+	__u64 made = 0, size, addr, old, iv;
 	struct peak_state *g;
 	struct stack_stats *s;
 	struct live_slot *v;
@@ -155,17 +157,18 @@ __noinline int account_pair(__u32 pid, struct batch_ev *ev, __u64 now)
 	old = ev->old;
 	/* an inner realloc already released the old block */
 	if (old && old != addr && !release_block(pid, old, now) && !v)
-		drop(DROP_UNKNOWN_FREE);
+		drop(pid, DROP_UNKNOWN_FREE);
 	size = BATCH_META_SIZE(ev->meta);
-	s = stats_get(hash_stack(pid, ev));
+	s = stats_get(pid, hash_stack(pid, ev));
 	if (!s)
 		return 0;
-	count_raw(s, size);
-	size = sample_weigh(size);
+	iv = sample_interval_of(pid);
+	count_raw(iv, s, size);
+	size = sample_weigh(iv, size);
 	__sync_fetch_and_add(&s->alloc_bytes, size);
 	__sync_fetch_and_add(&s->alloc_objects, 1);
 	if (made) {
-		g = peak_get();
+		g = peak_get(pid);
 		peak_touch(s, g);
 		/* live at the last peak, under the inner level's stack until now */
 		if (live_at_peak(g, made))

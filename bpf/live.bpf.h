@@ -11,35 +11,29 @@
 #include "live_table.bpf.h"
 #include "sample.bpf.h"
 
-/* One more entry than stacks: STACK_ID_MAP_FULL, inserted before attach. */
+/* Per process and stack id; a process's STACK_ID_MAP_FULL is inserted before its probes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65537);
-	__type(key, __u64);
+	__type(key, struct pid_key);
 	__type(value, struct stack_stats);
 } stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct peak_state);
-} peak SEC(".maps");
 
 /* A new stack's counters, from here rather than 344 bytes of BPF stack */
 const struct stack_stats stats_zero = {};
 
-static __always_inline struct stack_stats *stats_get(__u64 id)
+static __always_inline struct stack_stats *stats_get(__u32 pid, __u64 id)
 {
-	struct stack_stats *s = bpf_map_lookup_elem(&stats, &id);
+	struct pid_key key = { .pid = pid, .key = id };
+	struct stack_stats *s = bpf_map_lookup_elem(&stats, &key);
 
 	if (s)
 		return s;
-	bpf_map_update_elem(&stats, &id, &stats_zero, BPF_NOEXIST);
-	s = bpf_map_lookup_elem(&stats, &id);
+	bpf_map_update_elem(&stats, &key, &stats_zero, BPF_NOEXIST);
+	s = bpf_map_lookup_elem(&stats, &key);
 	if (!s)
-		drop(DROP_STATS_FULL);
+		drop(pid, DROP_STATS_FULL);
 	return s;
 }
 
@@ -57,11 +51,12 @@ static __always_inline __u32 log2_u64(__u64 v)
 	return r;
 }
 
-static __always_inline struct peak_state *peak_get(void)
+/* The process's high-water mark of live bytes */
+static __always_inline struct peak_state *peak_get(__u32 pid)
 {
-	__u32 zero = 0;
+	struct pymem_target *t = target_of(pid);
 
-	return bpf_map_lookup_elem(&peak, &zero);
+	return t ? &t->peak : NULL;
 }
 
 /* Before a stack's live bytes change, keep what they were at the last peak. */
@@ -130,8 +125,8 @@ __noinline bool release_block(__u32 pid, __u64 addr, __u64 now)
 	 */
 	if (ts > now || !live_take(v, addr))
 		return true;	/* (or another CPU released it first) */
-	g = peak_get();
-	s = stats_get(id);
+	g = peak_get(pid);
+	s = stats_get(pid, id);
 	if (s) {
 		count_release(s, size, now - ts);
 		peak_touch(s, g);
@@ -164,8 +159,8 @@ __noinline __u64 unrecord_block(__u32 pid, __u64 addr)
 	ts = v->ts;
 	if (!live_take(v, addr))
 		return 0;
-	g = peak_get();
-	s = stats_get(id);
+	g = peak_get(pid);
+	s = stats_get(pid, id);
 	if (s) {
 		__sync_fetch_and_add(&s->alloc_bytes, -size);
 		__sync_fetch_and_add(&s->alloc_objects, -1);
@@ -181,10 +176,11 @@ __noinline __u64 unrecord_block(__u32 pid, __u64 addr)
  * The counters of a block that entered the live set under stack id at ts
  * (tracked: the live table holds it); made as for record_block.
  */
-static __always_inline void count_alloc(__u64 id, __u64 size, __u64 made, __u64 ts, bool tracked)
+static __always_inline void count_alloc(__u32 pid, __u64 id, __u64 size, __u64 made, __u64 ts,
+					bool tracked)
 {
-	struct peak_state *g = peak_get();
-	struct stack_stats *s = stats_get(id);
+	struct peak_state *g = peak_get(pid);
+	struct stack_stats *s = stats_get(pid, id);
 	__s64 now_live;
 
 	if (s) {
@@ -193,7 +189,7 @@ static __always_inline void count_alloc(__u64 id, __u64 size, __u64 made, __u64 
 	}
 	if (!tracked) {
 		/* untracked: its free will not be seen, so it is not live either */
-		drop(DROP_LIVE_FULL);
+		drop(pid, DROP_LIVE_FULL);
 		return;
 	}
 	if (s) {
@@ -220,28 +216,38 @@ static __always_inline void count_alloc(__u64 id, __u64 size, __u64 made, __u64 
  * function, off the stack walk's call chain: inlined, its live table and
  * counters would sit on the BPF stack under every frame of the walk.
  */
+/* Sampled mode: the bytes a sample asked for, beside its weighed estimate */
+static __always_inline void count_raw(__u64 iv, struct stack_stats *s, __u64 size)
+{
+	if (iv && s)
+		__sync_fetch_and_add(&s->alloc_raw_bytes, size);
+}
+
+/*
+ * meta's size is the bytes asked for; sampled, the block is recorded and
+ * counted with its weighed estimate (here, at the end of the walk's chain,
+ * where the weighing's temporaries deepen no frame held during the walk).
+ */
 __noinline int record_block(__u64 addr, __u64 meta, __u64 id, __u64 made, __u64 now)
 {
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
-	__u64 size = BATCH_META_SIZE(meta), ts = made ?: now;
+	__u64 iv = sample_interval_of(pid), size, ts = made ?: now;
 	int err;
 
+	if (iv) {
+		count_raw(iv, stats_get(pid, id), BATCH_META_SIZE(meta));
+		meta = sample_meta(iv, meta);
+	}
+	size = BATCH_META_SIZE(meta);
 	err = live_add(pid, addr, meta, id, ts);
 	if (err == -EEXIST) {
 		/* The old block was released through a path we did not see. */
-		drop(DROP_MISSED_FREE);
+		drop(pid, DROP_MISSED_FREE);
 		release_block(pid, addr, ts);
 		err = live_add(pid, addr, meta, id, ts);
 	}
-	count_alloc(id, size, made, ts, !err);
+	count_alloc(pid, id, size, made, ts, !err);
 	return 0;
-}
-
-/* Sampled mode: the bytes a sample asked for, beside its weighed estimate */
-static __always_inline void count_raw(struct stack_stats *s, __u64 size)
-{
-	if (sample_interval && s)
-		__sync_fetch_and_add(&s->alloc_raw_bytes, size);
 }
 
 /* Walk the stack and record the block; returns the stack's id.  made, now: as for record_block */
@@ -250,9 +256,7 @@ static __always_inline __u64 record_alloc(struct walker *wk, __u32 pid, __u64 ad
 {
 	__u64 id = capture_stack(wk, pid, site, ip);
 
-	record_block(addr, BATCH_META_SIZE(sample_weigh(size)) | (__u64)site << 56, id, made, now);
-	if (sample_interval)
-		count_raw(stats_get(id), size);
+	record_block(addr, BATCH_META_SIZE(size) | (__u64)site << 56, id, made, now);
 	return id;
 }
 
@@ -268,7 +272,7 @@ static __always_inline __u64 outer_level(__u32 pid, __u64 addr, __u64 old, bool 
 
 	/* an inner realloc already released the old block; an inner malloc did not */
 	if (old && (old != addr || !nested) && !release_block(pid, old, now) && !nested)
-		drop(DROP_UNKNOWN_FREE);
+		drop(pid, DROP_UNKNOWN_FREE);
 	return made;
 }
 

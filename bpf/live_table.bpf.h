@@ -19,11 +19,11 @@
 /* An add that finds its bucket held this many times gives up (live_map_full). */
 #define LIVE_ADD_TRIES	256
 
-
 /*
  * Sized by userspace: a power of two buckets, at least LIVE_PAGE_BUCKETS.
- * Mappable: --holders scans it with the target stopped, and a copy by
- * batched lookups took 60 ms for the default 40 MiB.
+ * Mappable: userspace frees a process's blocks in place, and --holders
+ * scans it with the target stopped (a copy by batched lookups took 60 ms
+ * for 40 MiB).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -37,7 +37,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1 << 20);
-	__type(key, struct spill_key);
+	__type(key, struct pid_key);
 	__type(value, struct live_slot);
 } spill SEC(".maps");
 
@@ -57,7 +57,7 @@ static __always_inline struct live_bucket *live_bucket(__u32 pid, __u64 addr)
 
 static __always_inline struct live_slot *spill_find(__u32 pid, __u64 addr)
 {
-	struct spill_key k = { .pid = pid, .addr = addr };
+	struct pid_key k = { .pid = pid, .key = addr };
 
 	return spilled ? bpf_map_lookup_elem(&spill, &k) : NULL;
 }
@@ -123,7 +123,7 @@ static __always_inline void slot_fill(struct live_slot *s, __u32 pid, __u32 site
 __noinline int live_add(__u32 pid, __u64 addr, __u64 meta, __u64 id, __u64 ts)
 {
 	struct live_bucket *b = live_bucket(pid, addr);
-	struct spill_key key = { .pid = pid, .addr = addr };
+	struct pid_key key = { .pid = pid, .key = addr };
 	__u32 site = BATCH_META_SITE(meta);
 	__u64 size = BATCH_META_SIZE(meta);
 	int k, free = -1, err = 0;
@@ -165,7 +165,7 @@ __noinline int live_add(__u32 pid, __u64 addr, __u64 meta, __u64 id, __u64 ts)
  */
 static __always_inline bool live_take(struct live_slot *s, __u64 addr)
 {
-	struct spill_key key = { .addr = addr };
+	struct pid_key key = { .key = addr };
 
 	if (!s->spilled)
 		return __sync_val_compare_and_swap(&s->addr, addr, 0) == addr;

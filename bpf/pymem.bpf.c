@@ -61,11 +61,6 @@ struct {
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
-/* The target's struct event_batch, once its trampolines are in (set by userspace) */
-volatile __u64 batch_addr = 0;
-/* How many of its events are accounted; any thread may drain it (batch_account). */
-volatile __u64 batch_done = 0;
-
 /* drain_batch's drain: only pymem-bpf's own thread runs it */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -133,7 +128,7 @@ static long batch_step(__u32 i, void *data)
 		pair = batch_pair(&w->b, at, w->end);
 		if (pair && !account_pair(w->pid, ev, w->now)) {
 			w->b.ev[pair & (PYMEM_BATCH - 1)].meta = (__u64)BATCH_PAIRED << 56;
-			code_forget(addr);
+				code_forget(w->pid, addr);
 		} else {
 			account_alloc(w->pid, ev, w->now);
 		}
@@ -146,19 +141,20 @@ static long batch_step(__u32 i, void *data)
 }
 
 /*
- * Account the events in d->b (a copy of the target's batch) that no thread
- * has claimed yet; any thread may drain, so a range is claimed by compare
- * and swap before it is accounted.  Returns the block freed by the last
- * event, or 0 if that was not a free.  A global function: verified once,
- * not at each caller's every path.
+ * Account the events in d->b (a copy of tg's batch) that no thread has
+ * claimed yet (tg->batch_done counts those claimed); any thread may drain,
+ * so a range is claimed by compare and swap before it is accounted.
+ * Returns the block freed by the last event, or 0 if that was not a free.
+ * A global function: verified once, not at each caller's every path.
  */
-__noinline __u64 batch_account(struct drain *d, __u32 pid)
+__noinline __u64 batch_account(struct drain *d, struct pymem_target *tg)
 {
-	__u64 seq, done = batch_done, now;
+	__u64 seq, done, now;
 	int i;
 
-	if (!d)
+	if (!d || !tg)
 		return 0;
+	done = READ_ONCE(tg->batch_done);
 	seq = d->b.seq;
 	/*
 	 * After the copy, before the claim: a block recorded later than now was
@@ -169,16 +165,16 @@ __noinline __u64 batch_account(struct drain *d, __u32 pid)
 	for (i = 0; i < 4; i++) {
 		if (seq <= done)
 			return 0;
-		if (__sync_val_compare_and_swap(&batch_done, done, seq) == done)
+		if (__sync_val_compare_and_swap(&tg->batch_done, done, seq) == done)
 			break;
-		done = batch_done;
+		done = READ_ONCE(tg->batch_done);
 	}
 	if (i == 4)
 		return 0;	/* others are draining it right now */
 	d->from = seq - done >= PYMEM_BATCH ? seq - PYMEM_BATCH + 1 : done;
 	if (d->from > done)
-		drop_n(DROP_BATCH_LOST, d->from - done);
-	d->pid = pid;
+		__sync_fetch_and_add(&tg->drops[DROP_BATCH_LOST], d->from - done);
+	d->pid = tg->pid;
 	d->now = now;
 	d->end = seq;
 	d->last = 0;
@@ -192,21 +188,21 @@ __noinline __u64 batch_account(struct drain *d, __u32 pid)
  * and allocated again is seen in that order.  seq: the batch's count as the
  * trampoline read it, 0 to read it here.
  */
-static __always_inline void batch_drain(struct inflight *st, __u32 pid, __u64 seq)
+static __always_inline void batch_drain(struct inflight *st, struct pymem_target *tg, __u64 seq)
 {
-	__u64 last;
+	__u64 last, at = tg->batch_addr;
 
 	/* without its thread state a drain leaves the events in the batch for the next one */
-	if (!batch_addr || !st)
+	if (!at || !st)
 		return;
 	if (!seq)
-		seq = read_ptr(batch_addr + offsetof(struct event_batch, seq));
-	if (seq <= batch_done ||
-	    bpf_probe_read_user(&st->drain.b, sizeof(st->drain.b), (void *)batch_addr))
+		seq = read_ptr(at + offsetof(struct event_batch, seq));
+	if (seq <= READ_ONCE(tg->batch_done) ||
+	    bpf_probe_read_user(&st->drain.b, sizeof(st->drain.b), (void *)at))
 		return;
 	st->drain.last_alloc = st->last_alloc;
 	st->drain.last_free = st->last_free;
-	last = batch_account(&st->drain, pid);
+	last = batch_account(&st->drain, tg);
 	st->last_alloc = st->drain.last_alloc;
 	/* its nested PyMem_RawFree and free() are the same release */
 	st->last_free = last ?: st->drain.last_free;
@@ -226,7 +222,7 @@ int BPF_KPROBE(alloc_enter)
 	st->last_free = 0;
 	d = st->depth++;
 	if (d >= PYMEM_MAX_NEST) {
-		drop(DROP_NEST_OVERFLOW);
+		drop(bpf_get_current_pid_tgid() >> 32, DROP_NEST_OVERFLOW);
 		return 0;
 	}
 	/* Only the outermost call is recorded; inner ones just keep the depth. */
@@ -262,17 +258,20 @@ SEC("uretprobe")
 int BPF_KRETPROBE(alloc_exit, __u64 ret)
 {
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	struct pymem_target *tg = target_of(pid);
 	struct inflight *st = inflight_find();
 	struct inflight_lvl l;
 	__u64 addr = ret, now;
 
+	if (!tg)
+		return 0;
 	if (!st || !st->depth) {
-		drop(DROP_MISSED_ENTRY);
+		drop(pid, DROP_MISSED_ENTRY);
 		return 0;
 	}
 	if (--st->depth)
 		return 0;
-	batch_drain(st, pid, 0);
+	batch_drain(st, tg, 0);
 	l = st->lvl[0];
 	if (l.kind == CALL_IGNORED)
 		return 0;
@@ -286,11 +285,11 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 		if (!ret) {
 			/* A failed realloc frees nothing; realloc(p, 0) may free p. */
 			if (l.size == 0 && l.ptr && !release_block(pid, l.ptr, now))
-				drop(DROP_UNKNOWN_FREE);
+				drop(pid, DROP_UNKNOWN_FREE);
 			return 0;
 		}
 		if (l.ptr && !release_block(pid, l.ptr, now))
-			drop(DROP_UNKNOWN_FREE);
+			drop(pid, DROP_UNKNOWN_FREE);
 		break;
 	case CALL_POSIX_MEMALIGN:
 		if (ret)
@@ -309,9 +308,13 @@ SEC("uprobe")
 int BPF_KPROBE(free_enter, __u64 addr)
 {
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
-	struct inflight *st = inflight_get();
+	struct pymem_target *tg = target_of(pid);
+	struct inflight *st;
 
-	batch_drain(st, pid, 0);
+	if (!tg)
+		return 0;
+	st = inflight_get();
+	batch_drain(st, tg, 0);
 	do_free(st, pid, addr);
 	return 0;
 }
@@ -321,9 +324,13 @@ SEC("uprobe")
 int BPF_KPROBE(tramp_free, __u64 ctx_arg, __u64 addr)
 {
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
-	struct inflight *st = inflight_get();
+	struct pymem_target *tg = target_of(pid);
+	struct inflight *st;
 
-	batch_drain(st, pid, PT_REGS_PARM5(ctx));
+	if (!tg)
+		return 0;
+	st = inflight_get();
+	batch_drain(st, tg, PT_REGS_PARM5(ctx));
 	do_free(st, pid, addr);
 	return 0;
 }
@@ -332,7 +339,10 @@ int BPF_KPROBE(tramp_free, __u64 ctx_arg, __u64 addr)
 SEC("uprobe")
 int BPF_KPROBE(tramp_batch)
 {
-	batch_drain(inflight_get(), bpf_get_current_pid_tgid() >> 32, PT_REGS_PARM5(ctx));
+	struct pymem_target *tg = target_of(bpf_get_current_pid_tgid() >> 32);
+
+	if (tg)
+		batch_drain(inflight_get(), tg, PT_REGS_PARM5(ctx));
 	return 0;
 }
 
@@ -340,13 +350,14 @@ int BPF_KPROBE(tramp_batch)
 SEC("syscall")
 int drain_batch(struct batch_args *args)
 {
+	struct pymem_target *tg = target_of(args->pid);
 	__u32 zero = 0;
 	struct drain *d = bpf_map_lookup_elem(&batch_copy, &zero);
 
-	if (d && !bpf_probe_read_kernel(&d->b, sizeof(d->b), &args->batch)) {
+	if (tg && d && !bpf_probe_read_kernel(&d->b, sizeof(d->b), &args->batch)) {
 		d->last_alloc = 0;
 		d->last_free = 0;
-		batch_account(d, args->pid);
+		batch_account(d, tg);
 	}
 	return 0;
 }
@@ -386,14 +397,18 @@ int BPF_KPROBE(tramp_alloc)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	struct pymem_target *tg;
 	struct inflight *st;
 	struct walker *wk;
 	__u64 made, id, now;
 
 	if (!PT_REGS_RC(ctx))
 		return 0;	/* failed: a failed realloc frees nothing */
+	tg = target_of(pid);
+	if (!tg)
+		return 0;
 	st = inflight_get();
-	batch_drain(st, pid, PT_REGS_PARM5(ctx));
+	batch_drain(st, tg, PT_REGS_PARM5(ctx));
 	now = bpf_ktime_get_ns();
 	made = outer_level(pid, PT_REGS_RC(ctx), tramp_old(ctx, cookie),
 			   st && st->last_alloc == PT_REGS_RC(ctx), now);
@@ -424,11 +439,12 @@ int BPF_KPROBE(tramp_alloc)
 SEC("uprobe")
 int BPF_KPROBE(mmap_enter, __u64 addr, __u64 len, __u64 prot, __u64 flags)
 {
+	struct pymem_target *tg = target_of(bpf_get_current_pid_tgid() >> 32);
 	struct inflight *st = inflight_get();
 	struct inflight_lvl *l;
 	__u64 caller;
 
-	if (!st)
+	if (!tg || !st)
 		return 0;
 	st->last_free = 0;
 	if (st->depth++)
@@ -445,7 +461,7 @@ int BPF_KPROBE(mmap_enter, __u64 addr, __u64 len, __u64 prot, __u64 flags)
 	 * itself) hold objects counted one by one.
 	 */
 	if (!(flags & MAP_ANONYMOUS) || !prot ||
-	    (caller >= interp_text_lo && caller < interp_text_hi))
+	    (caller >= tg->interp_text_lo && caller < tg->interp_text_hi))
 		l->kind = CALL_IGNORED;
 	else
 		l->kind = CALL_MALLOC;

@@ -19,12 +19,12 @@
 /* low bits of a frame's code reference that are tags (3.14+ _PyStackRef), not address */
 #define STACKREF_TAGS 3ULL
 
-/* Ids of the stacks sent to userspace (struct news_stack carries the frames). */
+/* Ids of the stacks sent to userspace (struct news_stack carries the frames), by pid */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
-	__type(key, __u64);
+	__type(key, struct pid_key);
 	__type(value, __u8);
 } stacks SEC(".maps");
 
@@ -32,15 +32,15 @@ struct {
 const __u8 stack_sent = 1;
 
 /*
- * The stack id each trampoline stack hash was learnt for (struct
- * alias_key): relearnt when the hash is met afresh after a code object's
+ * The stack id each trampoline stack hash was learnt for, by pid and hash:
+ * relearnt when the hash is met afresh after a code object's
  * death, so a hash never names a stack of dead code.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
-	__type(key, struct alias_key);
+	__type(key, struct pid_key);
 	__type(value, __u64);
 } alias SEC(".maps");
 
@@ -50,7 +50,7 @@ struct {
  */
 __noinline int alias_learn(__u32 pid, __u64 hash, __u64 id)
 {
-	struct alias_key key = { .pid = pid, .hash = hash };
+	struct pid_key key = { .pid = pid, .key = hash };
 
 	return bpf_map_update_elem(&alias, &key, &id, BPF_ANY);
 }
@@ -77,6 +77,7 @@ struct frame_walk {
  */
 struct walker {
 	__u64 tstate;		/* this thread's PyThreadState, checked on each use */
+	struct pid_key key;	/* the stack's, here rather than on the BPF stack */
 	struct frame_walk w;	/* the walk under way */
 	struct news_stack news;	/* the stack being walked, as the ring carries it */
 	/* frames read in bulk; first the PyThreadState span */
@@ -104,23 +105,22 @@ static __always_inline struct walker *walker_get(void)
 	return task_state(&walkers);
 }
 
-/* The PyThreadState fields: [tstate_span_lo, tstate_span_lo + tstate_span_len) */
-const volatile __u32 tstate_span_lo = 0;
-const volatile __u32 tstate_span_len = 0;
+/* A field of the PyThreadState span the walker read (tg's [tstate_span_lo, + tstate_span_len)) */
+#define SPAN_FIELD(wk, tg, off) \
+	(*(__u64 *)((wk)->window + (((off) - (tg)->tstate_span_lo) & (TSTATE_SPAN - 1))))
 
-#define SPAN_FIELD(wk, off) \
-	(*(__u64 *)((wk)->window + (((off) - tstate_span_lo) & (TSTATE_SPAN - 1))))
-
-static __always_inline bool read_span(struct walker *wk, __u64 ts)
+static __always_inline bool read_span(struct walker *wk, const struct pymem_target *tg, __u64 ts)
 {
-	__u32 len = tstate_span_len & (TSTATE_SPAN - 1);
+	__u32 len = tg->tstate_span_len & (TSTATE_SPAN - 1);
 
-	return !bpf_probe_read_user(wk->window, len, (void *)(ts + tstate_span_lo));
+	return !bpf_probe_read_user(wk->window, len, (void *)(ts + tg->tstate_span_lo));
 }
 
 struct thread_walk {
 	__u64 ts;
 	__u64 fsbase;
+	__u32 thread_id;	/* the offsets of PyThreadState's thread_id and next */
+	__u32 next;
 };
 
 static long thread_step(__u32 i, void *data)
@@ -129,58 +129,71 @@ static long thread_step(__u32 i, void *data)
 
 	if (!w->ts)
 		return 1;
-	if (read_ptr(w->ts + pyoff.tstate_thread_id) == w->fsbase)
+	if (read_ptr(w->ts + w->thread_id) == w->fsbase)
 		return 1;
-	w->ts = read_ptr(w->ts + pyoff.tstate_next);
+	w->ts = read_ptr(w->ts + w->next);
 	return 0;
 }
 
 /* The PyThreadState whose thread_id is our fs base, from the interpreters' lists. */
-static __always_inline __u64 search_tstate(__u64 fsbase)
+static __always_inline __u64 search_tstate(const struct pymem_target *tg, __u64 fsbase)
 {
-	struct thread_walk w = { .fsbase = fsbase };
+	struct thread_walk w = {
+		.fsbase = fsbase,
+		.thread_id = tg->off.tstate_thread_id,
+		.next = tg->off.tstate_next,
+	};
 	__u64 interp;
 	int i;
 
-	interp = read_ptr(py_runtime + pyoff.runtime_interp_head);
+	interp = read_ptr(tg->py_runtime + tg->off.runtime_interp_head);
 	for (i = 0; i < MAX_INTERPS && interp; i++) {
-		w.ts = read_ptr(interp + pyoff.interp_threads_head);
+		w.ts = read_ptr(interp + tg->off.interp_threads_head);
 		bpf_loop(PYMEM_MAX_THREADS, thread_step, &w, 0);
 		if (w.ts)
 			return w.ts;
-		interp = read_ptr(interp + pyoff.interp_next);
+		interp = read_ptr(interp + tg->off.interp_next);
 	}
 	return 0;
 }
 
 /*
  * Read the thread's span of PyThreadState (the cached pointer is checked by
- * its thread_id) and set the top frame and the chunk holding it.
+ * its thread_id) and set the top frame and the chunk holding it.  A
+ * subprogram of its own, off the walk's call chain: the process's layout
+ * it holds over its reads is not on the stack under every frame walked.
  */
-static __always_inline bool thread_top(struct walker *wk)
+static __noinline bool thread_top(struct walker *wk)
 {
+	const struct pymem_target *tg;
 	/* a trusted BTF pointer: a direct load, not a helper call */
 	__u64 fsbase = bpf_get_current_task_btf()->thread.fsbase;
-	struct frame_walk *w = &wk->w;
-	__u64 ts = wk->tstate, f;
+	struct frame_walk *w;
+	__u64 ts, f;
 
-	if (!py_runtime || !fsbase)
+	if (!wk)
 		return false;
-	if (!ts || !read_span(wk, ts) || SPAN_FIELD(wk, pyoff.tstate_thread_id) != fsbase) {
-		ts = search_tstate(fsbase);
-		if (!ts || !read_span(wk, ts))
+	w = &wk->w;
+	ts = wk->tstate;
+	tg = target_at(&wk->news.rec.pid);
+	if (!tg || !tg->py_runtime || !fsbase)
+		return false;
+	if (!ts || !read_span(wk, tg, ts) ||
+	    SPAN_FIELD(wk, tg, tg->off.tstate_thread_id) != fsbase) {
+		ts = search_tstate(tg, fsbase);
+		if (!ts || !read_span(wk, tg, ts))
 			return false;
 		wk->tstate = ts;
 	}
-	f = SPAN_FIELD(wk, pyoff.tstate_frame);
-	if (f && pyoff.cframe_current_frame != PY_OFF_NONE)
-		f = read_ptr(f + pyoff.cframe_current_frame);
+	f = SPAN_FIELD(wk, tg, tg->off.tstate_frame);
+	if (f && tg->off.cframe_current_frame != PY_OFF_NONE)
+		f = read_ptr(f + tg->off.cframe_current_frame);
 	w->frame = f;
-	if (pyoff.tstate_base_frame != PY_OFF_NONE)
-		w->base = SPAN_FIELD(wk, pyoff.tstate_base_frame);
-	if (pyoff.tstate_datastack_chunk != PY_OFF_NONE) {
-		w->chunk_lo = SPAN_FIELD(wk, pyoff.tstate_datastack_chunk);
-		w->chunk_hi = SPAN_FIELD(wk, pyoff.tstate_datastack_limit);
+	if (tg->off.tstate_base_frame != PY_OFF_NONE)
+		w->base = SPAN_FIELD(wk, tg, tg->off.tstate_base_frame);
+	if (tg->off.tstate_datastack_chunk != PY_OFF_NONE) {
+		w->chunk_lo = SPAN_FIELD(wk, tg, tg->off.tstate_datastack_chunk);
+		w->chunk_hi = SPAN_FIELD(wk, tg, tg->off.tstate_datastack_limit);
 	}
 	return true;
 }
@@ -192,29 +205,30 @@ static __always_inline __u64 mix(__u64 h, __u64 v)
 	return h ^ (h >> 29);
 }
 
-/* Field at a (rodata) offset of a frame's first FRAME_CHUNK bytes. */
+/* Field at an offset (of tg->off) of a frame's first FRAME_CHUNK bytes. */
 #define CHUNK_FIELD(buf, off, type) (*(type *)((buf) + ((off) & (FRAME_CHUNK - 1))))
 
 /* A frame from its first bytes, already read; 1 to record it, 0 to skip it. */
-static __always_inline int parse_frame(const __u8 *buf, struct py_frame *out, __u64 *back)
+static __always_inline int parse_frame(const struct pymem_target *tg, const __u8 *buf,
+				       struct py_frame *out, __u64 *back)
 {
 	__u64 code;
 
-	*back = CHUNK_FIELD(buf, pyoff.frame_back, __u64);
-	if (pyoff.frame_owner != PY_OFF_NONE &&
-	    CHUNK_FIELD(buf, pyoff.frame_owner, __u8) >= FRAME_OWNED_BY_CSTACK)
+	*back = CHUNK_FIELD(buf, tg->off.frame_back, __u64);
+	if (tg->off.frame_owner != PY_OFF_NONE &&
+	    CHUNK_FIELD(buf, tg->off.frame_owner, __u8) >= FRAME_OWNED_BY_CSTACK)
 		return 0;
 	/* 3.14+ tag stack references in their low bits; objects are 16-byte aligned */
-	code = CHUNK_FIELD(buf, pyoff.frame_code, __u64) & ~STACKREF_TAGS;
+	code = CHUNK_FIELD(buf, tg->off.frame_code, __u64) & ~STACKREF_TAGS;
 	if (!code)
 		return 0;
-	if (pyoff.code_adaptive == PY_OFF_NONE)
-		out->lasti = CHUNK_FIELD(buf, pyoff.frame_lasti, __s32);
+	if (tg->off.code_adaptive == PY_OFF_NONE)
+		out->lasti = CHUNK_FIELD(buf, tg->off.frame_lasti, __s32);
 	else
-		out->lasti = (CHUNK_FIELD(buf, pyoff.frame_lasti, __u64) -
-			      (code + pyoff.code_adaptive)) / 2;
+		out->lasti = (CHUNK_FIELD(buf, tg->off.frame_lasti, __u64) -
+			      (code + tg->off.code_adaptive)) / 2;
 	out->code = code;
-	out->gen = code_gen(code);
+	out->gen = code_gen(tg, code);
 	return 1;
 }
 
@@ -222,40 +236,42 @@ static __always_inline int parse_frame(const __u8 *buf, struct py_frame *out, __
  * A frame outside any frame stack chunk (<=3.10, generators, C-stack shims):
  * read its first frame_need bytes, which every frame has.
  */
-static __always_inline int read_frame(struct walker *wk, __u64 frame, struct py_frame *out,
-				      __u64 *back)
+static __always_inline int read_frame(struct walker *wk, const struct pymem_target *tg,
+				      __u64 frame, struct py_frame *out, __u64 *back)
 {
-	if (frame_need > FRAME_CHUNK ||
-	    bpf_probe_read_user(wk->lone, frame_need, (void *)frame))
+	__u32 need = tg->frame_need;
+
+	if (need > FRAME_CHUNK || bpf_probe_read_user(wk->lone, need, (void *)frame))
 		return -1;
-	return parse_frame(wk->lone, out, back);
+	return parse_frame(tg, wk->lone, out, back);
 }
 
-static __always_inline bool in_range(__u64 f, __u64 lo, __u64 hi)
+static __always_inline bool in_range(const struct pymem_target *tg, __u64 f, __u64 lo, __u64 hi)
 {
-	return f >= lo && f + frame_need <= hi;
+	return f >= lo && f + tg->frame_need <= hi;
 }
 
 /*
  * Frames below the current chunk's are in older chunks: each chunk starts
  * with a pointer to the one before and its size.
  */
-static __always_inline bool find_chunk(struct frame_walk *w, __u64 f)
+static __always_inline bool find_chunk(const struct pymem_target *tg, struct frame_walk *w,
+				       __u64 f)
 {
 	__u64 prev;
 
-	if (in_range(f, w->chunk_lo, w->chunk_hi))
+	if (in_range(tg, f, w->chunk_lo, w->chunk_hi))
 		return true;
 	if (!w->chunk_lo)
 		return false;
 	if (!w->prev_lo) {
-		prev = read_ptr(w->chunk_lo + pyoff.stackchunk_previous);
+		prev = read_ptr(w->chunk_lo + tg->off.stackchunk_previous);
 		if (!prev)
 			return false;
 		w->prev_lo = prev;
-		w->prev_hi = prev + read_ptr(prev + pyoff.stackchunk_size);
+		w->prev_hi = prev + read_ptr(prev + tg->off.stackchunk_size);
 	}
-	if (!in_range(f, w->prev_lo, w->prev_hi))
+	if (!in_range(tg, f, w->prev_lo, w->prev_hi))
 		return false;	/* a frame outside the stack, e.g. a generator's */
 	w->chunk_lo = w->prev_lo;
 	w->chunk_hi = w->prev_hi;
@@ -268,13 +284,14 @@ static __always_inline bool find_chunk(struct frame_walk *w, __u64 f)
  * this frame, callers below it) when it is not there; NULL if the frame is
  * not in the frame stack.  One read stands for dozens of frames.
  */
-static __always_inline const __u8 *frame_bytes(struct walker *wk, __u64 f)
+static __always_inline const __u8 *frame_bytes(struct walker *wk, const struct pymem_target *tg,
+					       __u64 f)
 {
 	struct frame_walk *w = &wk->w;
 	__u64 lo, hi, len;
 
-	if (!in_range(f, w->win_lo, w->win_hi)) {
-		if (!find_chunk(w, f))
+	if (!in_range(tg, f, w->win_lo, w->win_hi)) {
+		if (!find_chunk(tg, w, f))
 			return NULL;
 		hi = f + FRAME_CHUNK;
 		if (hi > w->chunk_hi)
@@ -298,9 +315,12 @@ static __always_inline const __u8 *frame_bytes(struct walker *wk, __u64 f)
 /*
  * A few frames of the walk; returns 1 when it is over.  A global function,
  * so the verifier checks it once rather than once per path into the loop.
+ * The process's layout is looked up here, not handed down: a pointer more
+ * on the walk's frames would cost the call chain's stack.
  */
 __noinline int walk_step(struct walker *wk)
 {
+	const struct pymem_target *tg;
 	struct frame_walk *w;
 	struct py_frame *out;
 	const __u8 *buf;
@@ -309,6 +329,9 @@ __noinline int walk_step(struct walker *wk)
 	__u32 n;
 
 	if (!wk)
+		return 1;
+	tg = target_at(&wk->news.rec.pid);
+	if (!tg)
 		return 1;
 	w = &wk->w;
 	f = w->frame;
@@ -325,11 +348,11 @@ __noinline int walk_step(struct walker *wk)
 		}
 		out = &wk->news.rec.frames[n & (PYMEM_MAX_FRAMES - 1)];
 		back = 0;
-		buf = frame_bytes(wk, f);
+		buf = frame_bytes(wk, tg, f);
 		if (buf)
-			ret = parse_frame(buf, out, &back);
+			ret = parse_frame(tg, buf, out, &back);
 		else
-			ret = read_frame(wk, f, out, &back);
+			ret = read_frame(wk, tg, f, out, &back);
 		if (ret < 0) {
 			w->read_error = true;
 			ret = 1;
@@ -356,14 +379,15 @@ static long frame_step(__u32 i, void *data)
 /* Walk the Python stack and return the id of the deduplicated stack record. */
 static __noinline __u64 capture_stack(struct walker *wk, __u32 pid, __u32 site, __u64 ip)
 {
+	struct pid_key *key;
 	struct frame_walk *w;
 	struct stack_rec *r;
-	__u64 id, size, n;
+	__u64 size, n;
 	int err;
 
 	if (!wk) {
 		/* no task storage for this thread's walker: the stack is not known */
-		drop(DROP_STACK_READ);
+		drop(pid, DROP_STACK_READ);
 		return STACK_ID_UNKNOWN(site);
 	}
 	w = &wk->w;
@@ -382,31 +406,34 @@ static __noinline __u64 capture_stack(struct walker *wk, __u32 pid, __u32 site, 
 	bpf_loop(PYMEM_MAX_FRAMES * 2 / STEP_FRAMES, frame_step, &wk, 0);
 	if (w->read_error) {
 		r->flags |= STACK_F_READ_ERROR;
-		drop(DROP_STACK_READ);
+		drop(pid, DROP_STACK_READ);
 	} else if (w->frame) {
 		r->flags |= STACK_F_TRUNCATED;
-		drop(DROP_STACK_TRUNCATED);
+		drop(pid, DROP_STACK_TRUNCATED);
 	}
 	r->nframes = w->n;
-	id = mix(w->h, r->flags) | 2;	/* never a reserved id */
-	if (bpf_map_lookup_elem(&stacks, &id))
-		return id;
-	err = bpf_map_update_elem(&stacks, &id, &stack_sent, BPF_NOEXIST);
+	key = &wk->key;
+	key->pid = pid;
+	key->pad = 0;
+	key->key = mix(w->h, r->flags) | 2;	/* never a reserved id */
+	if (bpf_map_lookup_elem(&stacks, key))
+		return key->key;
+	err = bpf_map_update_elem(&stacks, key, &stack_sent, BPF_NOEXIST);
 	if (err == -EEXIST)
-		return id;
+		return key->key;
 	if (err) {
-		drop(DROP_STACKS_FULL);
+		drop(pid, DROP_STACKS_FULL);
 		return STACK_ID_MAP_FULL;
 	}
 	wk->news.type = NEWS_STACK;
-	wk->news.id = id;
+	wk->news.id = key->key;
 	n = w->n < PYMEM_MAX_FRAMES ? w->n : PYMEM_MAX_FRAMES;
 	/* the mask keeps the verifier's bound (n <= PYMEM_MAX_FRAMES already) */
 	size = NEWS_STACK_HEAD + (n & (2 * PYMEM_MAX_FRAMES - 1)) * sizeof(struct py_frame);
 	/* a full ring: forget the id, so that the stack's next event sends it again */
 	if (bpf_ringbuf_output(&news, &wk->news, size, 0))
-		bpf_map_delete_elem(&stacks, &id);
-	return id;
+		bpf_map_delete_elem(&stacks, key);
+	return key->key;
 }
 
 #endif /* PYMEM_PYSTACK_BPF_H */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Sampled mode's weights (the sampling is the target's trampolines', see
- * src/inject/trampoline.h): an allocation of s bytes was sampled with
+ * src/inject/trampoline.h; the interval is each target's, in its slot): an allocation of s bytes was sampled with
  * probability 1 - e^(-s/interval), so it stands for s / (1 - e^(-s/interval))
  * bytes, as Go's heap profile scales it.  Weighed here, with the interval
  * in force when it was sampled, every byte counter (and the live table's
@@ -13,8 +13,13 @@
 
 #include "common.bpf.h"
 
-/* The trampolines' mean bytes between samples; 0: exact.  Set by userspace. */
-volatile __u64 sample_interval = 0;
+/* The mean bytes between samples process pid's trampolines draw; 0: exact */
+static __always_inline __u64 sample_interval_of(__u32 pid)
+{
+	struct pymem_target *t = target_of(pid);
+
+	return t ? t->sample_interval : 0;
+}
 
 /* e^-k and e^(-j/64) as fractions of 2^32 */
 static const __u64 exp_int[32] = {
@@ -43,9 +48,9 @@ static const __u64 exp_frac[64] = {
  * x / (1 - e^-x) = 1 + x/2 + x^2/12 - x^4/720 (within x^6/30240), above
  * from the tables with a linear step (within 1e-4); from 32 on, s itself.
  */
-static __always_inline __u64 sample_weigh(__u64 size)
+static __always_inline __u64 sample_weigh(__u64 iv, __u64 size)
 {
-	__u64 iv = sample_interval, x, x2, e;
+	__u64 x, x2, e;
 
 	if (!iv || !size || size >= 32 * iv)
 		return size;
@@ -60,9 +65,10 @@ static __always_inline __u64 sample_weigh(__u64 size)
 }
 
 /* A logged event's meta, its size weighed */
-static __always_inline __u64 sample_meta(__u64 meta)
+static __always_inline __u64 sample_meta(__u64 iv, __u64 meta)
 {
-	return (meta & ~BATCH_META_SIZE(~0ULL)) | BATCH_META_SIZE(sample_weigh(BATCH_META_SIZE(meta)));
+	return (meta & ~BATCH_META_SIZE(~0ULL)) |
+	       BATCH_META_SIZE(sample_weigh(iv, BATCH_META_SIZE(meta)));
 }
 
 #endif /* PYMEM_SAMPLE_BPF_H */

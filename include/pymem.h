@@ -8,6 +8,7 @@
 #else
 #include <linux/types.h>
 #endif
+#include "py_offsets.h"
 
 #define PYMEM_MAX_FRAMES	128
 #define PYMEM_MAX_NEST		4
@@ -113,6 +114,19 @@ struct stack_rec {
 	struct py_frame frames[PYMEM_MAX_FRAMES];
 };
 
+/*
+ * Map "code_filter": how many of the codes entries hash to each slot, and
+ * the slot of process pid's code object at code (both sides count).
+ */
+#define CODE_FILTER_BITS	15
+#define CODE_FILTER_SLOTS	(1 << CODE_FILTER_BITS)
+#define CODE_FILTER_INDEX(pid, code) \
+	((__u32)((((code) >> 4) ^ (pid)) * 0x9e3779b1U) >> (32 - CODE_FILTER_BITS))
+
+/* Map "code_cache": slots of each process's recently met code objects */
+#define CODE_CACHE_BITS		13
+#define CODE_CACHE_SLOTS	(1 << CODE_CACHE_BITS)
+
 /* A live code object the BPF side met (map "codes") */
 struct code_ent {
 	__u32 gen;		/* its incarnation number */
@@ -148,6 +162,8 @@ struct news_code {
 	__u64 code;
 	__s32 firstlineno;
 	__u32 table_len;	/* 0xffffffff: too long or unreadable, not sent */
+	__u32 pid;		/* whose code object */
+	__u32 pad;
 	struct news_str name;	/* co_qualname (3.11+) or co_name */
 	struct news_str file;
 	__u8 name_data[PYMEM_NAME_MAX];
@@ -161,6 +177,8 @@ struct news_table {
 	__u64 code;
 	__u32 off;
 	__u32 len;
+	__u32 pid;
+	__u32 pad;
 	__u8 data[PYMEM_TABLE_CHUNK];
 };
 
@@ -220,11 +238,16 @@ struct batch_args {
 	struct event_batch batch;
 };
 
-/* A trampoline's stack hash in a target (map "alias") */
-struct alias_key {
+/*
+ * What the maps every process shares are keyed by: the process and its
+ * stack id (maps "stacks" and "stats"), its trampoline's stack hash (map
+ * "alias") or its code object's address (map "codes").  Userspace frees a
+ * process's entries when it leaves.
+ */
+struct pid_key {
 	__u32 pid;
 	__u32 pad;
-	__u64 hash;
+	__u64 key;
 };
 
 /*
@@ -249,18 +272,12 @@ struct live_slot {
 /*
  * An add holds the bucket (adding: 1), so that one block never gets two
  * places; finds and takes do not (a take is a compare-and-swap of addr).
- * bpf_spin_lock is not allowed in tracing programs.
+ * bpf_spin_lock is not allowed in tracing programs.  Userspace takes a
+ * process's blocks out the same way when it leaves.
  */
 struct live_bucket {
 	__u64 adding;		/* 64-bit: clang 14 has no 32-bit BPF compare-and-swap */
 	struct live_slot slot[LIVE_WAYS];
-};
-
-/* A block in the spill map, by (pid, address) */
-struct spill_key {
-	__u32 pid;
-	__u32 pad;
-	__u64 addr;
 };
 
 #define PYMEM_LIFETIME_BUCKETS	32	/* log2 of microseconds from alloc to free */
@@ -297,6 +314,40 @@ struct peak_state {
 	__u64 peak;
 	__u64 gen;
 	__u64 peak_ns;
+};
+
+/*
+ * One process served by the loaded object (map "targets", by slot; map
+ * "target_slots" gives a pid's slot): what the probes of that process need
+ * to know of it, and what they count for it alone.  Userspace writes it
+ * before the process's probes are attached, then only batch_addr and
+ * every_free_seen, each before the events that read it.
+ */
+struct pymem_target {
+	__u32 pid;			/* 0: a free slot */
+	/*
+	 * every free of the process's objects is seen (through trampolines, or
+	 * symbols on a non-LTO build), so a code object's death is seen before
+	 * its address is reused (pycode.bpf.h)
+	 */
+	__u32 every_free_seen;
+	__u64 py_runtime;		/* &_PyRuntime, 0 if unknown */
+	/* the interpreter's own code: mmaps it makes directly are pymalloc's arenas */
+	__u64 interp_text_lo;
+	__u64 interp_text_hi;
+	__u64 batch_addr;		/* its struct event_batch, once its trampolines are in */
+	__u64 batch_done;		/* how many of those events are accounted */
+	/* the mean bytes between the samples its trampolines draw; 0: exact */
+	__u64 sample_interval;
+	/* bytes of a frame holding every field the walker reads (at most PYMEM_FRAME_CHUNK) */
+	__u32 frame_need;
+	/* the PyThreadState fields the walker reads: [tstate_span_lo, + tstate_span_len) */
+	__u32 tstate_span_lo;
+	__u32 tstate_span_len;
+	__u32 slot;			/* its own: where its code_cache slots are */
+	struct peak_state peak;
+	__u64 drops[DROP__MAX];
+	struct py_offsets off;
 };
 
 #endif /* PYMEM_PYMEM_H */

@@ -25,12 +25,13 @@ static const char doc[] =
 "\n"
 "USAGE: pymem-bpf check [-p PID]\n"
 "\n"
-"With -p, the programs are loaded for that process's Python layout; without,\n"
-"for CPython 3.12's.  EXIT STATUS: 0 loadable, 1 refused by the verifier,\n"
-"2 a required kernel feature is missing, or bad input.";
+"The programs serve every Python layout (each process's is in a map); with\n"
+"-p, that process is first checked to be a Python pymem-bpf can profile.\n"
+"EXIT STATUS: 0 loadable, 1 refused by the verifier, 2 a required kernel\n"
+"feature is missing, or bad input.";
 
 static const struct argp_option opts[] = {
-	{ "pid", 'p', "PID", 0, "Load for this Python process's layout", 0 },
+	{ "pid", 'p', "PID", 0, "Check that this process is a Python pymem-bpf can profile", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{},
 };
@@ -45,14 +46,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (*end || cenv.pid <= 0)
 			arg_fail(state, "invalid PID: %s", arg);
 		break;
-	case 'v':
-		cenv.probes.verbose = true;
-		break;
-	case ARGP_KEY_ARG:
-		arg_fail(state, "unexpected argument: %s", arg);
-		break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return arg_rest(key, arg, state, &cenv.probes.verbose);
 	}
 	return 0;
 }
@@ -76,17 +71,6 @@ static void print_features(const struct kfeatures *f)
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		printf("  %-20s %s%s\n", rows[i].name, rows[i].have ? "yes" : "no",
 		       rows[i].required ? "" : " (optional: slower without)");
-}
-
-/* A layout to verify against when no process is named: the table's newest */
-static int default_target(struct pytarget *t)
-{
-	memset(t, 0, sizeof(*t));
-	t->major = 3;
-	t->minor = 12;
-	/* nonzero, so that no path of the walker is known dead at load */
-	t->runtime = 1;
-	return py_offsets_from_table(t->major, t->minor, &t->off);
 }
 
 int check_main(int argc, char **argv)
@@ -118,12 +102,10 @@ int check_main(int argc, char **argv)
 			fprintf(stderr, "pymem-bpf: %s\n", err);
 			return EXIT_BAD_INPUT;
 		}
-	} else if (default_target(&t)) {
-		fprintf(stderr, "pymem-bpf: no built-in layout\n");
-		return EXIT_FAILURE;
+		printf("PID %d: python %s (%s)\n", t.pid, t.version, t.interp);
 	}
 	cenv.probes.uprobe_multi = f.uprobe_multi;
-	ret = probes_load(&t, &cenv.probes, &p);
+	ret = probes_load(&cenv.probes, &p);
 	if (!ret)
 		probes_print_verifier(p, stdout);
 	probes_stop(p);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "agent_main.h"
 #include "attach.h"
 #include "cli_args.h"
 #include "check.h"
@@ -57,6 +58,8 @@ static const char doc[] =
 "       pymem-bpf report PROFILE.json [-f FORMAT] [-o FILE]   (see report --help)\n"
 "       pymem-bpf diff BASE.json NEW.json [-f FORMAT] [-o FILE] (see diff --help)\n"
 "       pymem-bpf check [-p PID]       can this kernel run it? (see check --help)\n"
+"       pymem-bpf agent [--listen ADDR:PORT] [--match REGEX]   every Python process,\n"
+"                                      over HTTP (see agent --help)\n"
 "\n"
 "EXAMPLES:\n"
 "    pymem-bpf -p 4242                 # until Ctrl-C, then the top stacks by live bytes\n"
@@ -133,27 +136,6 @@ static double parse_percent(const char *arg, struct argp_state *state)
 	return v;
 }
 
-/* BYTES with an optional K/KiB/M/MiB (binary) suffix */
-static uint64_t parse_bytes(const char *arg, struct argp_state *state)
-{
-	static const struct { const char *s; unsigned int shift; } units[] = {
-		{ "", 0 }, { "K", 10 }, { "KiB", 10 }, { "M", 20 }, { "MiB", 20 },
-	};
-	unsigned long long v;
-	char *end;
-	size_t i;
-
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (end == arg || errno || *arg == '-' || *arg == '+')
-		arg_fail(state, "invalid number of bytes: %s", arg);
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (!strcmp(end, units[i].s) && v <= UINT64_MAX >> (16 + units[i].shift))
-			return v << units[i].shift;
-	arg_fail(state, "invalid number of bytes: %s", arg);
-	return 0;
-}
-
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
@@ -195,7 +177,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.attach.no_inject = true;
 		break;
 	case OPT_SAMPLE_INTERVAL:
-		env.attach.sample_interval = parse_bytes(arg, state);
+		env.attach.sample_interval = arg_bytes(arg, state);
 		break;
 	case OPT_MAX_OVERHEAD:
 		env.attach.max_overhead = parse_percent(arg, state);
@@ -287,7 +269,7 @@ static struct holders *take_holders(const struct attachment *a)
 	struct holders *h;
 	char err[512] = "";
 
-	if (holders_take(&a->t, a->probes, &env.hopts, &h, err, sizeof(err))) {
+	if (holders_take(&a->t, a->pt, &env.hopts, &h, err, sizeof(err))) {
 		fprintf(stderr, "pymem-bpf: no holders: %s\n", err);
 		return NULL;
 	}
@@ -345,6 +327,7 @@ static const struct {
 	{ "report", "pymem-bpf report", report_main },
 	{ "diff", "pymem-bpf diff", diff_main },
 	{ "check", "pymem-bpf check", check_main },
+	{ "agent", "pymem-bpf agent", agent_main },
 };
 
 int main(int argc, char **argv)

@@ -539,7 +539,7 @@ static void let_go(struct inject **in, double start, struct pm_heap *heap)
  * block; it is let go as soon as the walk is cut short (--max-pause), the
  * rest of the reading done from what was read, else once all is done.
  */
-static int read_stopped(const struct pytarget *t, const struct probes *p,
+static int read_stopped(const struct pytarget *t, const struct probe_target *pt,
 			const struct holders_opts *o, struct inject **in, double start,
 			struct holders *hs, char *err, size_t errlen)
 {
@@ -550,8 +550,8 @@ static int read_stopped(const struct pytarget *t, const struct probes *p,
 	int ret;
 
 	/* the batched events not yet accounted: frees among them */
-	probes_drain_batch(p);
-	ret = live_blocks_read(p, t->pid, &blocks);
+	probes_drain_batch(pt);
+	ret = live_blocks_read(probes_of(pt), t->pid, &blocks);
 	if (ret) {
 		snprintf(err, errlen, "cannot read the live blocks: %s", strerror(-ret));
 		return ret;
@@ -589,8 +589,8 @@ static int read_stopped(const struct pytarget *t, const struct probes *p,
 	return ret;
 }
 
-int holders_take(const struct pytarget *t, const struct probes *p, const struct holders_opts *o,
-		 struct holders **out, char *err, size_t errlen)
+int holders_take(const struct pytarget *t, const struct probe_target *pt,
+		 const struct holders_opts *o, struct holders **out, char *err, size_t errlen)
 {
 	struct holders *hs = calloc(1, sizeof(*hs));
 	struct proc_mem mem;
@@ -607,7 +607,7 @@ int holders_take(const struct pytarget *t, const struct probes *p, const struct 
 	start = session_now();
 	ret = inject_stop(t->pid, &in, err, errlen);
 	if (!ret) {
-		ret = read_stopped(t, p, o, &in, start, hs, err, errlen);
+		ret = read_stopped(t, pt, o, &in, start, hs, err, errlen);
 		let_go(&in, start, hs->heap);
 	}
 	if (!proc_mem_read(t->pid, &mem)) {

@@ -25,8 +25,8 @@ struct holders;
  * Stop the target, read its live blocks and object graph, let it go.
  * 0, or -errno with a one-line reason in err (the target then runs on as it was).
  */
-int holders_take(const struct pytarget *t, const struct probes *p, const struct holders_opts *o,
-		 struct holders **out, char *err, size_t errlen);
+int holders_take(const struct pytarget *t, const struct probe_target *pt,
+		 const struct holders_opts *o, struct holders **out, char *err, size_t errlen);
 /* Give p's stacks (as symbolized, before any view) their holders, and p its heap. */
 int holders_attach(struct holders *h, const struct collector *c, struct pm_profile *p);
 /* Keep the holders of the top stacks by live bytes only, each trimmed to its largest paths. */

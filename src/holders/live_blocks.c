@@ -58,7 +58,7 @@ static int read_table(int fd, struct live_blocks *b, size_t *cap, pid_t pid)
 static int read_spill(int fd, struct live_blocks *b, size_t *cap, pid_t pid)
 {
 	struct live_slot *vals = calloc(BATCH, sizeof(*vals));
-	struct spill_key *keys = calloc(BATCH, sizeof(*keys)), batch;
+	struct pid_key *keys = calloc(BATCH, sizeof(*keys)), batch;
 	void *in = NULL;
 	int ret, err = 0;
 	__u32 i, n;

@@ -232,7 +232,7 @@ static int write_tables(struct inject *in, struct redirect *r,
 	return 0;
 }
 
-int redirect_start(const struct pytarget *t, struct probes *p, const struct redirect_opts *o,
+int redirect_start(const struct pytarget *t, struct probe_target *p, const struct redirect_opts *o,
 		   struct redirect **out, char *err, size_t errlen)
 {
 	uint64_t now[TRAMP_DOMAINS][TRAMP__MAX], base = 0;
@@ -269,7 +269,7 @@ int redirect_start(const struct pytarget *t, struct probes *p, const struct redi
 	r->base = base;
 	/* probes first, then the swap: no event falls between the two */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", r->memfd);
-	ret = probes_attach_tramp(p, t->pid, path, &img);
+	ret = probes_attach_tramp(p, path, &img);
 	if (ret) {
 		snprintf(err, errlen, "cannot attach to the trampolines: %s", strerror(-ret));
 		goto fail;
@@ -284,7 +284,7 @@ int redirect_start(const struct pytarget *t, struct probes *p, const struct redi
 		goto fail;
 	}
 	/* before the threads run again, so the first batched event is drained */
-	probes_batch_at(p, t->pid, base + TRAMP_BATCH_OFF);
+	probes_batch_at(p, base + TRAMP_BATCH_OFF);
 	inject_release(in);
 	*out = r;
 	return 0;

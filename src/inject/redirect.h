@@ -32,7 +32,7 @@ struct redirect_opts {
  * -EPERM ptrace refused, -EBUSY tables already hooked (tracemalloc,
  * debug hooks, a custom allocator), -ENOENT tables not found.
  */
-int redirect_start(const struct pytarget *t, struct probes *p, const struct redirect_opts *o,
+int redirect_start(const struct pytarget *t, struct probe_target *p, const struct redirect_opts *o,
 		   struct redirect **out, char *err, size_t errlen);
 /*
  * Sampled mode: from now on the trampolines draw their intervals for this

@@ -65,6 +65,7 @@ struct pprof_names {
 	int64_t unit[NVALUES];
 	int64_t executable;
 	int64_t space;
+	int64_t deflt;		/* the default sample type */
 };
 
 /* What a hash index compares a candidate entry with. */
@@ -532,7 +533,7 @@ static int pack_profile(struct pprof_build *b, const struct pm_profile *p,
 
 	prof.n_sample_type = NVALUES;
 	prof.sample_type = vtp;
-	prof.default_sample_type = nm->type[NVALUES - 1];
+	prof.default_sample_type = nm->deflt;
 	prof.n_sample = b->nsamples;
 	prof.sample = sp;
 	prof.n_mapping = 1;
@@ -558,7 +559,7 @@ out:
 }
 
 static int intern_names(struct pprof_build *b, const struct pm_profile *p,
-			struct pprof_names *nm)
+			enum pprof_default deflt, struct pprof_names *nm)
 {
 	/* Sample types in the order of stack_values(); the last is the default. */
 	static const char *const types[NVALUES][2] = {
@@ -576,6 +577,7 @@ static int intern_names(struct pprof_build *b, const struct pm_profile *p,
 		if (nm->type[i] < 0 || nm->unit[i] < 0)
 			return -ENOMEM;
 	}
+	nm->deflt = nm->type[deflt == PPROF_ALLOC_SPACE ? 1 : NVALUES - 1];
 	nm->executable = intern(b, p->executable ? p->executable : "");
 	nm->space = intern(b, "space");
 	return nm->executable < 0 || nm->space < 0 ? -ENOMEM : 0;
@@ -583,11 +585,16 @@ static int intern_names(struct pprof_build *b, const struct pm_profile *p,
 
 int output_pprof_write(const struct pm_profile *p, FILE *f)
 {
+	return output_pprof_write_as(p, PPROF_INUSE_SPACE, f);
+}
+
+int output_pprof_write_as(const struct pm_profile *p, enum pprof_default deflt, FILE *f)
+{
 	struct pprof_build b = { 0 };
 	struct pprof_names nm;
 	int err;
 
-	err = intern_names(&b, p, &nm);
+	err = intern_names(&b, p, deflt, &nm);
 	if (!err)
 		err = build_comments(&b, p);
 	if (!err)

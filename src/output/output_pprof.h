@@ -17,4 +17,13 @@
  */
 int output_pprof_write(const struct pm_profile *p, FILE *f);
 
+/* Go's two memory profiles: /debug/pprof/heap's default, and /debug/pprof/allocs' */
+enum pprof_default {
+	PPROF_INUSE_SPACE,
+	PPROF_ALLOC_SPACE,
+};
+
+/* output_pprof_write() with deflt as the default sample type */
+int output_pprof_write_as(const struct pm_profile *p, enum pprof_default deflt, FILE *f);
+
 #endif /* PYMEM_OUTPUT_PPROF_H */

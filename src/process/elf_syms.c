@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "elf_syms.h"
 
 struct esym {
@@ -34,6 +35,16 @@ struct erange {
 };
 
 struct elf_syms {
+	/*
+	 * The file as opened: a file open already is shared (refs), so that an
+	 * agent's fifty processes of one libpython hold its symbols once.
+	 */
+	dev_t dev;
+	ino_t ino;
+	off_t fsize;
+	struct timespec mtime;
+	unsigned int refs;
+	struct elf_syms *next;		/* in open_files */
 	int fd;
 	bool has_symtab;
 	struct esym *syms;	/* by address, best alias first */
@@ -233,9 +244,18 @@ static int finish_syms(struct elf_syms *e)
 	return 0;
 }
 
+static struct elf_syms *open_files;
+
+static bool same_file(const struct elf_syms *e, const struct stat *st)
+{
+	return e->dev == st->st_dev && e->ino == st->st_ino && e->fsize == st->st_size &&
+	       e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
 struct elf_syms *elf_syms_open(const char *path)
 {
-	struct elf_syms *e;
+	struct elf_syms *e, *o;
+	struct stat st;
 	Elf *elf = NULL;
 	int err;
 
@@ -247,10 +267,22 @@ struct elf_syms *elf_syms_open(const char *path)
 	if (!e)
 		return NULL;
 	e->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (e->fd < 0) {
+	if (e->fd < 0 || fstat(e->fd, &st)) {
 		err = -errno;
 		goto err;
 	}
+	for (o = open_files; o; o = o->next) {
+		if (same_file(o, &st)) {
+			close(e->fd);
+			free(e);
+			o->refs++;
+			return o;
+		}
+	}
+	e->dev = st.st_dev;
+	e->ino = st.st_ino;
+	e->fsize = st.st_size;
+	e->mtime = st.st_mtim;
 	elf = elf_begin(e->fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF) {
 		err = -ENOEXEC;
@@ -264,6 +296,9 @@ struct elf_syms *elf_syms_open(const char *path)
 	if (err)
 		goto err;
 	elf_end(elf);
+	e->refs = 1;
+	e->next = open_files;
+	open_files = e;
 	return e;
 err:
 	elf_end(elf);
@@ -274,8 +309,16 @@ err:
 
 void elf_syms_close(struct elf_syms *e)
 {
-	if (!e)
+	struct elf_syms **at;
+
+	if (!e || (e->refs && --e->refs))
 		return;
+	for (at = &open_files; *at; at = &(*at)->next) {
+		if (*at == e) {
+			*at = e->next;
+			break;
+		}
+	}
 	if (e->fd >= 0)
 		close(e->fd);
 	free(e->syms);

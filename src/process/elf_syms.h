@@ -19,7 +19,9 @@ struct elf_syms;
 /*
  * Reads .symtab and .dynsym (whichever exist), keeping defined function and
  * object symbols with a nonzero value, and the PT_LOAD program headers.
- * Returns NULL with errno set on failure.
+ * Returns NULL with errno set on failure.  A file open already (the same
+ * one: device, inode, size and mtime) is shared, not read again, until
+ * its last elf_syms_close().
  */
 struct elf_syms *elf_syms_open(const char *path);
 void elf_syms_close(struct elf_syms *e);

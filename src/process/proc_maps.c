@@ -90,17 +90,24 @@ out:
 	return err;
 }
 
-/* The root of process @pid as this process sees it, "" for our own root. */
-static void target_root(int pid, char *root, size_t len)
+ssize_t proc_readlink(int pid, const char *name, char *out, size_t len)
 {
 	char link[64];
 	ssize_t n;
 
-	snprintf(link, sizeof(link), "/proc/%d/root", pid);
-	n = readlink(link, root, len - 1);
+	snprintf(link, sizeof(link), "/proc/%d/%s", pid, name);
+	n = readlink(link, out, len - 1);
+	out[n > 0 ? n : 0] = '\0';
+	return n < 0 ? -errno : n;
+}
+
+/* The root of process @pid as this process sees it, "" for our own root. */
+static void target_root(int pid, char *root, size_t len)
+{
+	ssize_t n = proc_readlink(pid, "root", root, len);
+
 	if (n <= 1 || (size_t)n >= len - 1)
-		n = 0;		/* "/", unreadable, or too long to prefix anything */
-	root[n] = '\0';
+		root[0] = '\0';	/* "/", unreadable, or too long to prefix anything */
 }
 
 /* @path without @root in front, in place, if @root is in front of it. */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 struct proc_map {
 	uint64_t start, end, offset;
@@ -30,6 +31,9 @@ struct proc_maps {
  * another negative errno.
  */
 int proc_maps_read(int pid, struct proc_maps *m);
+
+/* /proc/PID/NAME's target, NUL-terminated in out ("" if unreadable): its length, or -errno */
+ssize_t proc_readlink(int pid, const char *name, char *out, size_t len);
 /*
  * The kernel names a process's files (in /proc/PID/maps, /proc/PID/exe) by
  * the reader's path to them where the reader can reach them: a process

@@ -230,15 +230,12 @@ static int locate(struct pytarget *t, struct proc_maps *maps, char *err, size_t 
 {
 	const struct proc_map *m;
 	ssize_t n;
-	char link[64];
 
-	snprintf(link, sizeof(link), "/proc/%d/exe", t->pid);
-	n = readlink(link, t->exe, sizeof(t->exe) - 1);
+	n = proc_readlink(t->pid, "exe", t->exe, sizeof(t->exe));
 	if (n < 0) {
-		snprintf(err, errlen, "cannot read %s: %s", link, strerror(errno));
-		return -errno;
+		snprintf(err, errlen, "cannot read /proc/%d/exe: %s", t->pid, strerror(-n));
+		return n;
 	}
-	t->exe[n] = '\0';
 	proc_maps_target_path(t->pid, t->exe);
 
 	m = proc_maps_find_path(maps, is_libpython, NULL);

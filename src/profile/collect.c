@@ -20,8 +20,9 @@ struct sym_stack {
 };
 
 struct collector {
-	const struct probes *p;
-	struct ring_buffer *rb;
+	const struct probe_target *pt;
+	pid_t pid;
+	struct news *news;
 	uint64_t start_ns;	/* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns() */
 	struct symbolizer *s;
 	struct sym_stack *tab;	/* open addressing, power-of-two size */
@@ -39,23 +40,58 @@ static struct pm_frame lost_frame = {
 
 static int add(struct collector *c, uint64_t id, const struct stack_rec *r);
 
+/*
+ * The news ring every target shares: a record goes to the collector of
+ * its process (none once that one is gone: it is let go).
+ */
+struct news {
+	struct ring_buffer *rb;
+	struct collector **cols;	/* the collectors of the targets served */
+	size_t n, cap;
+};
+
+/* The record's process, and whether it is whole enough to be read */
+static bool news_pid(const void *data, size_t len, uint32_t type, uint32_t *pid)
+{
+	const struct news_stack *ns = data;
+
+	if (type == NEWS_CODE && len >= sizeof(struct news_code))
+		*pid = ((const struct news_code *)data)->pid;
+	else if (type == NEWS_TABLE && len >= offsetof(struct news_table, data))
+		*pid = ((const struct news_table *)data)->pid;
+	else if (type == NEWS_STACK && len >= NEWS_STACK_HEAD && len <= sizeof(*ns))
+		*pid = ns->rec.pid;
+	else
+		return false;
+	return true;
+}
+
 static int on_news(void *ctx, void *data, size_t len)
 {
-	struct collector *c = ctx;
+	struct news *n = ctx;
 	const struct news_stack *ns = data;
-	uint32_t type;
+	struct collector *c = NULL;
+	uint32_t type, pid;
+	size_t i;
 
 	if (len < sizeof(type))
 		return 0;
 	memcpy(&type, data, sizeof(type));
-	if (type == NEWS_CODE && len >= sizeof(struct news_code)) {
+	if (!news_pid(data, len, type, &pid))
+		return 0;
+	for (i = 0; i < n->n && !c; i++)
+		if (n->cols[i]->pid == (pid_t)pid)
+			c = n->cols[i];
+	if (!c)
+		return 0;
+	if (type == NEWS_CODE) {
 		symbolizer_code_news(c->s, data);
-	} else if (type == NEWS_TABLE && len >= offsetof(struct news_table, data)) {
+	} else if (type == NEWS_TABLE) {
 		const struct news_table *t = data;
 
 		if (t->len <= len - offsetof(struct news_table, data))
 			symbolizer_table_news(c->s, t);
-	} else if (type == NEWS_STACK && len >= NEWS_STACK_HEAD && len <= sizeof(*ns)) {
+	} else {
 		/* the record ends after its last frame, and only those are read */
 		if (ns->rec.nframes > (len - NEWS_STACK_HEAD) / sizeof(struct py_frame))
 			return 0;
@@ -64,32 +100,95 @@ static int on_news(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-struct collector *collector_new(const struct probes *p, struct symbolizer *s)
+struct news *news_new(const struct probes *p)
+{
+	struct news *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->rb = ring_buffer__new(probes_news_fd(p), on_news, n, NULL);
+	if (!n->rb) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+void news_free(struct news *n)
+{
+	if (!n)
+		return;
+	ring_buffer__free(n->rb);
+	free(n->cols);
+	free(n);
+}
+
+int news_poll(struct news *n, int timeout_ms)
+{
+	int ret = ring_buffer__poll(n->rb, timeout_ms);
+
+	return ret < 0 && ret != -EINTR ? ret : 0;
+}
+
+int news_fd(const struct news *n)
+{
+	return ring_buffer__epoll_fd(n->rb);
+}
+
+static int news_join(struct news *n, struct collector *c)
+{
+	struct collector **grown;
+
+	if (n->n == n->cap) {
+		grown = realloc(n->cols, (n->cap ? n->cap * 2 : 8) * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		n->cols = grown;
+		n->cap = n->cap ? n->cap * 2 : 8;
+	}
+	n->cols[n->n++] = c;
+	return 0;
+}
+
+static void news_leave(struct news *n, struct collector *c)
+{
+	size_t i;
+
+	for (i = 0; i < n->n; i++) {
+		if (n->cols[i] == c) {
+			n->cols[i] = n->cols[--n->n];
+			return;
+		}
+	}
+}
+
+struct collector *collector_new(const struct probe_target *pt, struct symbolizer *s,
+				struct news *n)
 {
 	struct collector *c = calloc(1, sizeof(*c));
 	struct timespec ts;
 
 	if (!c)
 		return NULL;
-	c->p = p;
+	c->pt = pt;
+	c->pid = probes_target_pid(pt);
 	c->s = s;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	c->start_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	c->cap = 1024;
 	c->tab = calloc(c->cap, sizeof(*c->tab));
-	c->rb = ring_buffer__new(probes_news_fd(p), on_news, c, NULL);
-	if (!c->tab || !c->rb) {
-		collector_free(c);
+	if (!c->tab || news_join(n, c)) {
+		free(c->tab);
+		free(c);
 		return NULL;
 	}
+	c->news = n;
 	return c;
 }
 
 int collector_wait(struct collector *c, int timeout_ms)
 {
-	int n = ring_buffer__poll(c->rb, timeout_ms);
-
-	return n < 0 && n != -EINTR ? n : 0;
+	return news_poll(c->news, timeout_ms);
 }
 
 void collector_free(struct collector *c)
@@ -98,7 +197,7 @@ void collector_free(struct collector *c)
 
 	if (!c)
 		return;
-	ring_buffer__free(c->rb);
+	news_leave(c->news, c);
 	for (i = 0; c->tab && i < c->cap; i++)
 		free(c->tab[i].frames);
 	free(c->tab);
@@ -164,9 +263,6 @@ int collector_frames(const struct collector *c, uint64_t id, const struct pm_fra
 	return 0;
 }
 
-/* Stacks' counters are read from the kernel this many at a time. */
-#define STATS_BATCH	4096
-
 /* Events whose stack is not known: a marker, then the allocator they went through */
 static int add_unknown(struct collector *c, uint64_t key)
 {
@@ -216,50 +312,38 @@ static int add_stats(struct collector *c, struct pm_profile *out, uint64_t key,
 	return pm_profile_add(out, e->frames, e->nframes, &cnt);
 }
 
+struct stats_walk {
+	struct collector *c;
+	struct pm_profile *out;
+	struct peak_state g;
+};
+
+static int on_stats(void *arg, const struct pid_key *k, const struct stack_stats *st)
+{
+	struct stats_walk *w = arg;
+
+	/* every target's counters are in the map: this one's only */
+	return k->pid == (__u32)w->c->pid ? add_stats(w->c, w->out, k->key, st, &w->g) : 0;
+}
+
 int collector_profile(struct collector *c, struct pm_profile *out)
 {
-	int fd = probes_stats_fd(c->p);
-	struct stack_stats *vals;
-	struct peak_state g;
-	uint64_t *keys, batch;
-	void *in = NULL;
-	int err = 0, ret;
-	__u32 i, n;
+	struct stats_walk w = { .c = c, .out = out };
+	int err;
 
 	/* frees since the target's last probe hit; a target gone took its last few with it */
-	probes_drain_batch(c->p);
+	probes_drain_batch(c->pt);
 	/* stacks still on the ring belong in this profile */
-	ring_buffer__consume(c->rb);
-	probes_drops(c->p, out->dropped);
+	ring_buffer__consume(c->news->rb);
+	probes_drops(c->pt, out->dropped);
 	out->dropped[DROP_UNSYMBOLIZED] = symbolizer_unknown_frames(c->s);
-	if (probes_peak(c->p, &g))
-		memset(&g, 0, sizeof(g));
-	keys = calloc(STATS_BATCH, sizeof(*keys));
-	vals = calloc(STATS_BATCH, sizeof(*vals));
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* in batches: one key at a time took seconds for tens of thousands of stacks */
-	do {
-		n = STATS_BATCH;
-		ret = bpf_map_lookup_batch(fd, in, &batch, keys, vals, &n, NULL);
-		if (ret && ret != -ENOENT) {
-			err = ret;
-			goto out;
-		}
-		for (i = 0; i < n && !err; i++)
-			err = add_stats(c, out, keys[i], &vals[i], &g);
-		in = &batch;
-	} while (!ret && !err);
+	probes_peak(c->pt, &w.g);
+	err = probes_stats_each(probes_of(c->pt), on_stats, &w);
 	if (err)
-		goto out;
+		return err;
 	pm_profile_sum(out);
 	/* sampled, the peak's height is the weighed bytes' too */
-	out->peak_live_bytes = g.peak;
-	out->peak_time_s = g.peak_ns > c->start_ns ? (g.peak_ns - c->start_ns) / 1e9 : 0;
-out:
-	free(keys);
-	free(vals);
-	return err;
+	out->peak_live_bytes = w.g.peak;
+	out->peak_time_s = w.g.peak_ns > c->start_ns ? (w.g.peak_ns - c->start_ns) / 1e9 : 0;
+	return 0;
 }

@@ -8,8 +8,22 @@
 #include "symbolize.h"
 
 struct collector;
+struct news;
 
-struct collector *collector_new(const struct probes *p, struct symbolizer *s);
+/*
+ * The reader of the news ring every target shares: each record goes to the
+ * collector of its process.
+ */
+struct news *news_new(const struct probes *p);
+void news_free(struct news *n);
+/* Wait up to timeout_ms for records, handing each to its collector.  0 or -errno. */
+int news_poll(struct news *n, int timeout_ms);
+/* A descriptor that polls readable when records wait */
+int news_fd(const struct news *n);
+
+/* The collector of target pt, fed by n. */
+struct collector *collector_new(const struct probe_target *pt, struct symbolizer *s,
+				struct news *n);
 void collector_free(struct collector *c);
 
 /* Wait up to timeout_ms, symbolizing new stacks as the kernel reports them. */

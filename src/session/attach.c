@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -60,33 +62,38 @@ static int attach_allocator(struct attachment *a, const struct attach_opts *o)
 			return ret;
 	}
 	if (!o->no_inject) {
-		if (ro.sample_interval) {
+		if (ro.sample_interval)
 			sample_seed(&ro);
-			/* before the first sample: each is weighed with the interval it was taken at */
-			probes_sample_interval(a->probes, ro.sample_interval);
-		}
-		ret = redirect_start(t, a->probes, &ro, &a->redir, err, sizeof(err));
+		a->sample_interval = ro.sample_interval;
+		ret = redirect_start(t, a->pt, &ro, &a->redir, err, sizeof(err));
 		if (!ret) {
-			probes_every_free_seen(a->probes);
+			probes_every_free_seen(a->pt);
 			return 0;
 		}
-		if (ro.sample_interval) {
-			fprintf(stderr, "pymem-bpf: allocator redirection failed (%s); sampled mode "
-				"needs it\n", err);
+		/* asked for on the command line, sampled mode is refused; the agent counts exactly */
+		if (ro.sample_interval && !o->shared) {
+			snprintf(a->why, sizeof(a->why), "allocator redirection failed (%s); sampled "
+				 "mode needs it", err);
+			fprintf(stderr, "pymem-bpf: %s\n", a->why);
 			return ret;
 		}
+		a->sample_interval = 0;
+		probes_sample_interval(a->pt, 0);
 		fprintf(stderr, "pymem-bpf: warning: allocator redirection failed (%s); probing "
 			"allocator symbols instead\n", err);
+		snprintf(a->why, sizeof(a->why), "symbol probes: %s", err);
 	}
 	lto = !t->shared && t->stripped;
 	if (lto)
 		fprintf(stderr, "pymem-bpf: warning: %s is a static, stripped (likely LTO) build: "
 			"pymalloc's inlined fast path is not probed, coverage is incomplete\n",
 			t->interp);
-	ret = probes_attach_python(a->probes, t);
+	ret = probes_attach_python(a->pt, t);
 	/* an LTO build frees objects inline, past the symbol probes */
 	if (!ret && !lto)
-		probes_every_free_seen(a->probes);
+		probes_every_free_seen(a->pt);
+	if (ret)
+		snprintf(a->why, sizeof(a->why), "cannot probe the allocator: %s", strerror(-ret));
 	return ret;
 }
 
@@ -101,7 +108,9 @@ static void warn_coverage(const struct pytarget *t)
 int attach_open(const struct attach_opts *o, struct attachment **out)
 {
 	struct attachment *a = calloc(1, sizeof(*a));
+	struct probes *shared;
 	char err[512] = "";
+	int ret;
 
 	*out = a;
 	if (!a) {
@@ -116,8 +125,8 @@ int attach_open(const struct attach_opts *o, struct attachment **out)
 		}
 		a->launched = a->cmd = true;
 	}
-	if (pytarget_open(a->pid, &a->t, err, sizeof(err))) {
-		fprintf(stderr, "pymem-bpf: %s\n", err);
+	if (pytarget_open(a->pid, &a->t, a->why, sizeof(a->why))) {
+		fprintf(stderr, "pymem-bpf: %s\n", a->why);
 		return EXIT_BAD_INPUT;
 	}
 	/* a launched interpreter sets PYTHONMALLOC's tables after the redirection, over it */
@@ -128,25 +137,59 @@ int attach_open(const struct attach_opts *o, struct attachment **out)
 		return EXIT_BAD_INPUT;
 	}
 	warn_coverage(&a->t);
-	/* sampled mode probes no libc function: each would cost a trap per event */
-	if ((o->sample_interval ? probes_load(&a->t, &o->probes, &a->probes) :
-				  probes_start(&a->t, &o->probes, &a->probes)) ||
-	    attach_allocator(a, o))
+	if (o->shared) {
+		shared = o->shared;
+		a->news = o->news;
+	} else {
+		if (probes_load(&o->probes, &a->probes))
+			return EXIT_FAILURE;
+		shared = a->probes;
+		a->news = news_new(shared);
+		if (!a->news) {
+			fprintf(stderr, "pymem-bpf: out of memory\n");
+			return EXIT_FAILURE;
+		}
+	}
+	ret = probes_target_open(shared, &a->t, o->sample_interval, &a->pt);
+	if (ret) {
+		snprintf(a->why, sizeof(a->why), "cannot attach the probes: %s",
+			 ret == -ENOSPC ? "every target slot is taken" : strerror(-ret));
+		if (ret == -ENOSPC)
+			fprintf(stderr, "pymem-bpf: %s\n", a->why);
+		return EXIT_FAILURE;
+	}
+	if (attach_allocator(a, o))
 		return EXIT_FAILURE;
 	/* until here a failure kills the launched command, stopped or traced */
 	if (a->launched) {
 		kill(a->pid, SIGCONT);
 		a->launched = false;
 	}
-	fprintf(stderr, "pymem-bpf: attached to PID %d (python %s, %s)\n", a->t.pid, a->t.version,
-		a->t.interp);
-	a->sym = symbolizer_new(&a->t, &sym_ops, a->probes);
-	a->col = a->sym ? collector_new(a->probes, a->sym) : NULL;
+	if (!o->quiet)
+		fprintf(stderr, "pymem-bpf: attached to PID %d (python %s, %s)\n", a->t.pid,
+			a->t.version, a->t.interp);
+	a->sym = symbolizer_new(&a->t, &sym_ops, a->pt);
+	a->col = a->sym ? collector_new(a->pt, a->sym, a->news) : NULL;
 	if (!a->col) {
 		fprintf(stderr, "pymem-bpf: out of memory\n");
 		return EXIT_FAILURE;
 	}
 	return 0;
+}
+
+int attach_snapshot(const struct pytarget *t, struct collector *col, double start_time,
+		    double secs, struct pm_profile *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->pid = t->pid;
+	snprintf(p->version, sizeof(p->version), "%s", t->version);
+	p->executable = strdup(t->exe);
+	p->libpython = t->shared ? strdup(t->interp) : NULL;
+	/* unreadable (the target is gone): shown as on the host */
+	cgroup_id_read(t->pid, &p->container);
+	p->start_time = start_time;
+	p->duration_s = secs;
+	return collector_profile(col, p);
 }
 
 void attach_close(struct attachment *a)
@@ -158,7 +201,11 @@ void attach_close(struct attachment *a)
 	redirect_stop(a->redir);
 	collector_free(a->col);
 	symbolizer_free(a->sym);
-	probes_stop(a->probes);
+	probes_target_close(a->pt);
+	if (a->probes) {
+		news_free(a->news);
+		probes_stop(a->probes);
+	}
 	if (a->launched) {
 		kill(a->pid, SIGKILL);
 		waitpid(a->pid, &status, 0);

@@ -28,16 +28,27 @@ struct attach_opts {
 	uint64_t sample_interval;
 	/* with it: adapt the interval so the probes stay under this % of the target's CPU (0: off) */
 	double max_overhead;
+	bool quiet;		/* no "attached to" line (the agent lists its targets) */
+	/*
+	 * The loaded object and its news reader, shared with other targets (the
+	 * agent); NULL: attach_open() loads one for this target alone, with:
+	 */
+	struct probes *shared;
+	struct news *news;
 	struct probes_opts probes;
 };
 
 struct attachment {
 	struct pytarget t;
-	struct probes *probes;
+	struct probes *probes;	/* the object loaded for this target alone, or NULL */
+	struct news *news;	/* and its news reader */
+	struct probe_target *pt;
 	struct redirect *redir;
 	struct symbolizer *sym;
 	struct collector *col;
 	pid_t pid;
+	char why[256];		/* why attach_open() failed, or why it fell back to symbols */
+	uint64_t sample_interval;	/* in force at attach (0: exact, as symbol probes are) */
 	bool launched;		/* a launched command not let go yet: close kills it */
 	bool cmd;		/* launch mode: close reports how the command ended */
 };
@@ -45,9 +56,17 @@ struct attachment {
 /*
  * Attach to the target o names, printing "pymem-bpf: attached to PID ..."
  * once it is.  Returns 0, or an exit status (EXIT_BAD_INPUT, EXIT_FAILURE)
- * with the reason printed; *out is set either way, for attach_close().
+ * with the reason printed (and, mostly, in (*out)->why); *out is set either
+ * way, for attach_close().
  */
 int attach_open(const struct attach_opts *o, struct attachment **out);
+
+/*
+ * Everything col counted so far, as a profile (leaf first) headed with t's
+ * identity; start_time (epoch seconds) and secs say when and how long.
+ */
+int attach_snapshot(const struct pytarget *t, struct collector *col, double start_time,
+		    double secs, struct pm_profile *p);
 
 /* Restore the target and free it all; a launched command not yet let go is killed. */
 void attach_close(struct attachment *a);

@@ -84,9 +84,9 @@ uint64_t overhead_tick(struct overhead *o, double now)
 	if (next == o->interval)
 		return o->interval;
 	/* what the batch holds was sampled at the old interval: weigh it so first */
-	probes_drain_batch(o->a->probes);
+	probes_drain_batch(o->a->pt);
 	if (!redirect_sample_interval(o->a->redir, next)) {
-		probes_sample_interval(o->a->probes, next);
+		probes_sample_interval(o->a->pt, next);
 		o->interval = next;
 	}
 	return o->interval;

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include "attach.h"
 #include "session.h"
 
 #define TICK_MS 200
@@ -22,22 +23,11 @@ double session_now(void)
 /* The counters now, @secs after the start, under the view options. */
 static int build(struct session *s, double secs, bool exited, struct pm_profile *p)
 {
-	const struct pytarget *t = s->t;
-	int err;
+	int err = attach_snapshot(s->t, s->col, s->start_time, secs, p);
 
-	memset(p, 0, sizeof(*p));
-	p->pid = t->pid;
-	snprintf(p->version, sizeof(p->version), "%s", t->version);
-	p->executable = strdup(t->exe);
-	p->libpython = t->shared ? strdup(t->interp) : NULL;
-	/* unreadable (the target is gone): shown as on the host */
-	cgroup_id_read(t->pid, &p->container);
-	p->start_time = s->start_time;
-	p->duration_s = secs;
 	p->target_exited = exited;
 	p->sample_interval = s->sample_interval;
 	p->max_overhead = s->max_overhead;
-	err = collector_profile(s->col, p);
 	/* holders go by the stacks as symbolized: before any view merges them */
 	if (!err && s->holders)
 		err = holders_attach(s->holders, s->col, p);
