@@ -16,6 +16,8 @@
 #include "collect.h"
 #include "kfeatures.h"
 #include "kubelet.h"
+#include "overhead.h"
+#include "proc_cpu.h"
 #include "session.h"
 
 #define SCAN_S		0.5	/* a new process is attached within this (and the attach) */
@@ -30,6 +32,7 @@ static struct {
 	const char *match;
 	const char *kubelet;
 	uint64_t sample_interval;
+	double max_overhead;
 	struct probes_opts probes;
 } aenv = {
 	.listen = "127.0.0.1:9464",
@@ -42,7 +45,7 @@ static const char doc[] =
 "Profile every CPython process on the host and serve the results over HTTP.\n"
 "\n"
 "USAGE: pymem-bpf agent [--listen ADDR:PORT] [--match REGEX] [--sample-interval BYTES]\n"
-"                       [--kubelet URL]\n"
+"                       [--max-overhead PCT] [--kubelet URL]\n"
 "\n"
 "ENDPOINTS (read-only GETs):\n"
 "    /metrics                      Prometheus text: live and allocated bytes per process\n"
@@ -53,14 +56,16 @@ static const char doc[] =
 "It listens on 127.0.0.1:9464 unless --listen says otherwise. EXIT STATUS: 0 after\n"
 "SIGTERM or SIGINT (every target restored), 1 runtime failure, 2 bad input.";
 
-enum { OPT_LISTEN = 0x200, OPT_MATCH, OPT_SAMPLE, OPT_KUBELET };
+enum { OPT_LISTEN = 0x200, OPT_MATCH, OPT_SAMPLE, OPT_MAX_OVERHEAD, OPT_KUBELET };
 
 static const struct argp_option opts[] = {
 	{ "listen", OPT_LISTEN, "ADDR:PORT", 0, "Serve HTTP here (default 127.0.0.1:9464)", 0 },
 	{ "match", OPT_MATCH, "REGEX", 0, "Only processes whose executable or command line "
 	  "matches this POSIX extended regex", 0 },
 	{ "sample-interval", OPT_SAMPLE, "BYTES", 0, "Mean bytes between sampled allocations "
-	  "(default 524288)", 0 },
+	  "(suffix K, KiB, M, MiB; default 512KiB; 0: every allocation)", 0 },
+	{ "max-overhead", OPT_MAX_OVERHEAD, "PCT", 0, "Grow the interval while the probes take "
+	  "more than PCT% of the targets' CPU time together (0 < PCT <= 100)", 0 },
 	{ "kubelet", OPT_KUBELET, "URL", 0, "Label pods with their names and namespaces from "
 	  "this kubelet (https://NODE_IP:10250, or the API server's proxy to it)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
@@ -94,6 +99,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_SAMPLE:
 		aenv.sample_interval = arg_bytes(arg, state);
+		break;
+	case OPT_MAX_OVERHEAD:
+		aenv.max_overhead = arg_percent(arg, state);
+		break;
+	case ARGP_KEY_END:
+		if (aenv.max_overhead && !aenv.sample_interval)
+			arg_fail(state, "--max-overhead adapts sampled mode's interval: not with "
+				 "--sample-interval 0");
 		break;
 	default:
 		return arg_rest(key, arg, state, &aenv.probes.verbose);
@@ -159,6 +172,39 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
+static int targets_cpu_ns(void *arg, uint64_t *ns)
+{
+	struct agent *ag = arg;
+	uint64_t one;
+	size_t i;
+
+	*ns = 0;
+	for (i = 0; i < ag->n; i++)
+		if (ag->t[i]->a && !proc_cpu_read(ag->t[i]->pid, &one))
+			*ns += one;
+	return 0;
+}
+
+/* Every attached target sampled at interval, and those attached from now on */
+static int targets_interval(void *arg, uint64_t interval)
+{
+	struct agent *ag = arg;
+	size_t i;
+
+	for (i = 0; i < ag->n; i++)
+		if (ag->t[i]->a && attach_sample_interval(ag->t[i]->a, interval))
+			fprintf(stderr, "pymem-bpf agent: PID %d keeps its interval: it is gone\n",
+				ag->t[i]->pid);
+	ag->sample_interval = interval;
+	return 0;
+}
+
+/* --max-overhead over the targets together: the BPF programs' time is the object's */
+static const struct overhead_ops all_targets = {
+	.cpu_ns = targets_cpu_ns,
+	.apply = targets_interval,
+};
+
 static void run(struct agent *ag, struct http *h)
 {
 	double next = 0, now;
@@ -169,6 +215,8 @@ static void run(struct agent *ag, struct http *h)
 			discover_scan(ag, now);
 			next = now + SCAN_S;
 		}
+		if (ag->oh)
+			overhead_tick(ag->oh, now);
 		http_serve(h, TICK_MS);
 	}
 }
@@ -176,7 +224,7 @@ static void run(struct agent *ag, struct http *h)
 int agent_main(int argc, char **argv)
 {
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
-	struct agent ag = { .self = getpid(), .sample_interval = aenv.sample_interval };
+	struct agent ag = { .self = getpid() };
 	struct http *h = NULL;
 	struct kfeatures kf;
 	int fd, ret = EXIT_FAILURE;
@@ -203,6 +251,7 @@ int agent_main(int argc, char **argv)
 	}
 	ag.match = match_re;
 	ag.has_match = has_match;
+	ag.sample_interval = aenv.sample_interval;
 	/* a wrong URL, token or certificate is said now, in one line */
 	if (aenv.kubelet) {
 		ag.kubelet = kubelet_open(aenv.kubelet, why, sizeof(why));
@@ -221,6 +270,14 @@ int agent_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (probes_load(&aenv.probes, &ag.probes))
 		goto out;
+	if (aenv.max_overhead) {
+		ag.oh = overhead_new(ag.probes, &all_targets, &ag, aenv.sample_interval,
+				     aenv.max_overhead, why, sizeof(why));
+		if (!ag.oh) {
+			fprintf(stderr, "pymem-bpf agent: %s\n", why);
+			goto out;
+		}
+	}
 	ag.news = news_new(ag.probes);
 	h = ag.news ? http_start(&ag, fd) : NULL;
 	if (!h)
@@ -234,6 +291,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	targets_free(&ag);
+	overhead_free(ag.oh);
 	news_free(ag.news);
 	probes_stop(ag.probes);
 	kubelet_close(ag.kubelet);

@@ -48,6 +48,7 @@ struct agent {
 	struct kubelet *kubelet;	/* with --kubelet: pod names and namespaces */
 	pid_t self;
 	uint64_t sample_interval;	/* each target's, where its trampolines are in (0: exact) */
+	struct overhead *oh;		/* --max-overhead's adaptation of it, or NULL */
 	size_t n_attached;		/* of them, attached at the last count */
 };
 

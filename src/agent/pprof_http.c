@@ -59,6 +59,8 @@ int pprof_http_profile(struct agent *ag, const struct agent_query *q, struct pm_
 			continue;
 		err = attach_snapshot(&t->a->t, t->a->col, t->attached_wall, now - t->attached_at,
 				      &one);
+		/* pprof's period: the interval its estimates were scaled with */
+		one.sample_interval = t->a->sample_interval;
 		err = err ?: view_apply_root_first(&one, &whole, PM_VIEW_LIVE_BYTES);
 		if (!err && !n++) {
 			*out = one;

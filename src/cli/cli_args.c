@@ -24,3 +24,13 @@ uint64_t arg_bytes(const char *arg, struct argp_state *state)
 	arg_fail(state, "invalid number of bytes: %s", arg);
 	return 0;
 }
+
+double arg_percent(const char *arg, struct argp_state *state)
+{
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (end == arg || *end || !(v > 0 && v <= 100))
+		arg_fail(state, "invalid percentage (0 < PCT <= 100): %s", arg);
+	return v;
+}

@@ -13,6 +13,8 @@
 
 /* BYTES with an optional K/KiB/M/MiB (binary) suffix; bad input is arg_fail()'s */
 uint64_t arg_bytes(const char *arg, struct argp_state *state);
+/* A percentage in (0, 100] */
+double arg_percent(const char *arg, struct argp_state *state);
 
 /* The keys a command without positional arguments leaves to this: -v, a stray argument */
 static inline error_t arg_rest(int key, char *arg, struct argp_state *state, bool *verbose)

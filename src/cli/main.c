@@ -17,6 +17,7 @@
 #include "kfeatures.h"
 #include "output.h"
 #include "output_file.h"
+#include "proc_cpu.h"
 #include "report.h"
 #include "session.h"
 #include "summary.h"
@@ -125,17 +126,6 @@ static long parse_count(const char *arg, struct argp_state *state)
 	return v;
 }
 
-/* A percentage in (0, 100] */
-static double parse_percent(const char *arg, struct argp_state *state)
-{
-	char *end;
-	double v = strtod(arg, &end);
-
-	if (end == arg || *end || !(v > 0 && v <= 100))
-		arg_fail(state, "invalid percentage (0 < PCT <= 100): %s", arg);
-	return v;
-}
-
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
@@ -180,7 +170,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.attach.sample_interval = arg_bytes(arg, state);
 		break;
 	case OPT_MAX_OVERHEAD:
-		env.attach.max_overhead = parse_percent(arg, state);
+		env.attach.max_overhead = arg_percent(arg, state);
 		break;
 	case OPT_HOLDERS:
 		env.holders = true;
@@ -320,6 +310,22 @@ static int run(struct attachment *a, struct overhead *oh, struct pm_profile *pro
 	return err;
 }
 
+static int target_cpu_ns(void *arg, uint64_t *ns)
+{
+	return proc_cpu_read(((struct attachment *)arg)->pid, ns);
+}
+
+static int target_interval(void *arg, uint64_t interval)
+{
+	return attach_sample_interval(arg, interval);
+}
+
+/* --max-overhead on the one target */
+static const struct overhead_ops one_target = {
+	.cpu_ns = target_cpu_ns,
+	.apply = target_interval,
+};
+
 static const struct {
 	const char *name, *prog;
 	int (*run)(int argc, char **argv);
@@ -383,7 +389,8 @@ int main(int argc, char **argv)
 
 	ret = attach_open(&env.attach, &a);
 	if (!ret && env.attach.max_overhead) {
-		oh = overhead_new(a, env.attach.sample_interval, env.attach.max_overhead, err,
+		oh = overhead_new(a->probes, &one_target, a, env.attach.sample_interval,
+				  env.attach.max_overhead, err,
 				  sizeof(err));
 		if (!oh) {
 			fprintf(stderr, "pymem-bpf: %s\n", err);

@@ -192,6 +192,21 @@ int attach_snapshot(const struct pytarget *t, struct collector *col, double star
 	return collector_profile(col, p);
 }
 
+int attach_sample_interval(struct attachment *a, uint64_t interval)
+{
+	int err;
+
+	if (!a->sample_interval || !a->redir)
+		return 0;
+	probes_drain_batch(a->pt);
+	err = redirect_sample_interval(a->redir, interval);
+	if (err)
+		return err;
+	probes_sample_interval(a->pt, interval);
+	a->sample_interval = interval;
+	return 0;
+}
+
 void attach_close(struct attachment *a)
 {
 	int status;

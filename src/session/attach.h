@@ -68,6 +68,13 @@ int attach_open(const struct attach_opts *o, struct attachment **out);
 int attach_snapshot(const struct pytarget *t, struct collector *col, double start_time,
 		    double secs, struct pm_profile *p);
 
+/*
+ * Sampled mode: sample a's target at interval from now on (what its batch
+ * holds, sampled at the old one, is weighed first).  0 or -errno; an exact
+ * target is left alone.
+ */
+int attach_sample_interval(struct attachment *a, uint64_t interval);
+
 /* Restore the target and free it all; a launched command not yet let go is killed. */
 void attach_close(struct attachment *a);
 

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "overhead.h"
-#include "proc_cpu.h"
 
 /* a window: long enough for /proc's clock ticks (10 ms) to count */
 #define WINDOW_S	1.0
@@ -13,7 +12,9 @@
 #define MAX_STEP	8.0
 
 struct overhead {
-	struct attachment *a;
+	struct probes *p;
+	const struct overhead_ops *ops;
+	void *arg;
 	uint64_t floor;		/* the interval asked for: never less */
 	uint64_t interval;
 	double max_pct;
@@ -23,11 +24,11 @@ struct overhead {
 
 static int sample(const struct overhead *o, uint64_t *bpf_ns, uint64_t *cpu_ns)
 {
-	return probes_run_time(o->a->probes, bpf_ns) ?: proc_cpu_read(o->a->pid, cpu_ns);
+	return probes_run_time(o->p, bpf_ns) ?: o->ops->cpu_ns(o->arg, cpu_ns);
 }
 
-struct overhead *overhead_new(struct attachment *a, uint64_t interval, double max_pct,
-			      char *err, size_t errlen)
+struct overhead *overhead_new(struct probes *p, const struct overhead_ops *ops, void *arg,
+			      uint64_t interval, double max_pct, char *err, size_t errlen)
 {
 	struct overhead *o = calloc(1, sizeof(*o));
 	int ret;
@@ -36,10 +37,12 @@ struct overhead *overhead_new(struct attachment *a, uint64_t interval, double ma
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	o->a = a;
+	o->p = p;
+	o->ops = ops;
+	o->arg = arg;
 	o->floor = o->interval = interval;
 	o->max_pct = max_pct;
-	ret = probes_count_run_time(a->probes);
+	ret = probes_count_run_time(p);
 	if (!ret)
 		ret = sample(o, &o->bpf_ns, &o->cpu_ns);
 	if (ret) {
@@ -73,8 +76,16 @@ uint64_t overhead_tick(struct overhead *o, double now)
 	uint64_t bpf_ns, cpu_ns, next;
 	double pct;
 
-	if (now - o->since < WINDOW_S || sample(o, &bpf_ns, &cpu_ns) ||
-	    cpu_ns < o->cpu_ns + MIN_CPU_NS)
+	if (now - o->since < WINDOW_S || sample(o, &bpf_ns, &cpu_ns))
+		return o->interval;
+	/* a target gone (the agent's) takes its CPU time out of the sum: a window anew */
+	if (cpu_ns < o->cpu_ns || bpf_ns < o->bpf_ns) {
+		o->since = now;
+		o->bpf_ns = bpf_ns;
+		o->cpu_ns = cpu_ns;
+		return o->interval;
+	}
+	if (cpu_ns < o->cpu_ns + MIN_CPU_NS)
 		return o->interval;
 	pct = 100.0 * (double)(bpf_ns - o->bpf_ns) / (double)(cpu_ns - o->cpu_ns);
 	o->since = now;
@@ -83,12 +94,8 @@ uint64_t overhead_tick(struct overhead *o, double now)
 	next = adapt(o, pct);
 	if (next == o->interval)
 		return o->interval;
-	/* what the batch holds was sampled at the old interval: weigh it so first */
-	probes_drain_batch(o->a->pt);
-	if (!redirect_sample_interval(o->a->redir, next)) {
-		probes_sample_interval(o->a->pt, next);
+	if (!o->ops->apply(o->arg, next))
 		o->interval = next;
-	}
 	return o->interval;
 }
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * --max-overhead: sampled mode's interval, adapted while the session runs
- * so that the time the target spends in the BPF programs (the kernel's
- * run-time statistics) stays under a share of the target's CPU time
- * (/proc/PID/stat).  Each sample is weighed with the interval in force
+ * so that the time the targets spend in the BPF programs (the kernel's
+ * run-time statistics of the loaded object) stays under a share of their
+ * CPU time (/proc/PID/stat): one target's with -p, the agent's every
+ * target's together, all of them then sampled at the same interval.  Each sample is weighed with the interval in force
  * when it was taken (bpf/sample.bpf.h), so estimates stay unbiased across
  * changes, but for each thread's one sample point drawn before a change.
  */
@@ -16,13 +17,20 @@
 
 struct overhead;
 
+struct overhead_ops {
+	/* the targets' CPU time so far, in ns; 0 or -errno */
+	int (*cpu_ns)(void *arg, uint64_t *ns);
+	/* sample every target at interval from now on; 0 or -errno (nothing changed) */
+	int (*apply)(void *arg, uint64_t interval);
+};
+
 /*
- * Start measuring for a's target, sampled at interval bytes, its probes to
- * stay under max_pct percent of its CPU time; the interval never goes
+ * Start measuring p's probes, the targets sampled at interval bytes, to
+ * stay under max_pct percent of their CPU time; the interval never goes
  * below the first.  NULL with a one-line reason in err.
  */
-struct overhead *overhead_new(struct attachment *a, uint64_t interval, double max_pct,
-			      char *err, size_t errlen);
+struct overhead *overhead_new(struct probes *p, const struct overhead_ops *ops, void *arg,
+			      uint64_t interval, double max_pct, char *err, size_t errlen);
 /* At now (seconds): once a window has passed, measure it and adapt.  The interval in force. */
 uint64_t overhead_tick(struct overhead *o, double now);
 void overhead_free(struct overhead *o);

@@ -26,6 +26,7 @@ from conftest import (DEFAULT_VERSION, T_ATTACH, T_START, T_STOP, TARGETS, Proc,
                       python_argv, within)
 
 SIZE = 10000
+EXACT = ("--sample-interval", "0")
 AGENT_TARGET = TARGETS / "agent_target.py"
 
 
@@ -88,8 +89,8 @@ def map_pids(agent_pid, names=("stats", "stacks", "alias", "codes", "spill")):
     return pids
 
 
-def start_target(token, name, count):
-    t = Proc(python_argv(DEFAULT_VERSION) + [str(AGENT_TARGET), name, str(count), str(SIZE),
+def start_target(token, name, count, size=SIZE):
+    t = Proc(python_argv(DEFAULT_VERSION) + [str(AGENT_TARGET), name, str(count), str(size),
                                              token], name=name)
     t.wait_line("stdout", r"^READY$", T_START)
     return t
@@ -109,7 +110,8 @@ def token():
 def test_twenty_processes_each_its_own_bytes_and_exits_mid_session():
     tok = token()
     targets = [start_target(tok, "alloc_in_proc_%d" % i, 100 + 37 * i) for i in range(20)]
-    agent = Agent(tok)
+    # exact: a byte lost or counted under another process shows
+    agent = Agent(tok, EXACT)
     try:
         pids = [t.pid for t in targets]
         agent.wait_attached(pids)
@@ -213,7 +215,7 @@ def test_allocs_seconds_is_the_delta_over_those_seconds():
     tok = token()
     count = 800
     t = start_target(tok, "delta_window_alloc", count)
-    agent = Agent(tok)
+    agent = Agent(tok, EXACT)
     try:
         agent.wait_attached([t.pid])
         run_targets([t])  # before the window: in the cumulative profile only
@@ -235,8 +237,10 @@ def test_allocs_seconds_is_the_delta_over_those_seconds():
 
 def test_prometheus_scrapes_live_bytes_within_ten_percent():
     tok = token()
-    count = 2000
-    t = start_target(tok, "prom_scraped_alloc", count)
+    # the agent's default, sampled at 512 KiB: blocks of 2 MiB are each seen with probability
+    # 1 - e^-4, so 100 of them are estimated within about 1.4% (one standard deviation)
+    count, size = 100, 2 << 20
+    t = start_target(tok, "prom_scraped_alloc", count, size)
     agent = Agent(tok)
     prom = None
     try:
@@ -263,7 +267,8 @@ def test_prometheus_scrapes_live_bytes_within_ten_percent():
                     pass
                 time.sleep(0.5)
             assert value is not None, prom.describe()
-            assert within(value, count * SIZE, 0.10), (value, count * SIZE)
+            assert within(value, count * size, 0.10), (value, count * size)
+        assert agent.metrics()[("pymem_sample_interval_bytes", t.pid)] == 512 << 10
     finally:
         if prom:
             prom.kill()
@@ -332,12 +337,38 @@ def test_tables_hooked_falls_back_to_symbol_probes():
         t.kill()
 
 
+def test_max_overhead_grows_every_targets_interval():
+    """--max-overhead 1 from 16 KiB: a churning target's probes take more than 1% of its CPU at
+    that interval, so the agent grows it, and says so in pymem_sample_interval_bytes."""
+    tok = token()
+    t = Proc(python_argv(DEFAULT_VERSION) + [str(TARGETS / "churn.py"), "3000000", "20", tok],
+             name="churn")
+    t.wait_line("stdout", r"^READY", T_START)
+    agent = Agent(tok, ("--sample-interval", "16KiB", "--max-overhead", "1"))
+    try:
+        agent.wait_attached([t.pid])
+        assert agent.metrics()[("pymem_sample_interval_bytes", t.pid)] == 16 << 10
+        t.send("go\n")
+        seen, end = 16 << 10, time.time() + 60
+        while time.time() < end and seen <= 16 << 10:
+            time.sleep(1)
+            seen = agent.metrics().get(("pymem_sample_interval_bytes", t.pid), seen)
+        assert seen > 16 << 10, agent.proc.describe()
+    finally:
+        agent.proc.signal(signal.SIGTERM)
+        assert agent.proc.wait(T_STOP) == 0, agent.proc.describe()
+        t.kill()
+
+
 @pytest.mark.parametrize("args, says", [
     (["--match", "("], "bad --match regex"),
     (["--listen", "nowhere"], "bad --listen"),
     (["--listen", "127.0.0.1:0"], "bad --listen"),
     (["--listen", "1.2.3:80"], "bad --listen"),
-    (["--sample-interval", "-5"], "invalid --sample-interval"),
+    (["--sample-interval", "-5"], "invalid number of bytes"),
+    (["--max-overhead", "0"], "invalid percentage"),
+    (["--max-overhead", "101"], "invalid percentage"),
+    (["--sample-interval", "0", "--max-overhead", "5"], "--max-overhead adapts sampled mode"),
     (["--kubelet", "http://127.0.0.1:1"], "--kubelet: GET http://127.0.0.1:1/pods"),
 ])
 def test_bad_input_one_line_exit_2(args, says):
