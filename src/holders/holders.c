@@ -524,6 +524,14 @@ static int arenas_read(struct walk *w, struct pm_heap *heap)
 	return 0;
 }
 
+/*
+ * Writable memory copied at the stop at most: more is walked with the
+ * target stopped.  With --max-pause, only what copies in that time (at a
+ * rate measured here, with room).
+ */
+#define SNAPSHOT_BUDGET		(1ULL << 30)
+#define SNAPSHOT_BYTES_PER_MS	(2ULL << 20)
+
 /* Let the target go (once), and note how long it was stopped. */
 static void let_go(struct inject **in, double start, struct pm_heap *heap)
 {
@@ -534,10 +542,20 @@ static void let_go(struct inject **in, double start, struct pm_heap *heap)
 	heap->paused_ms = (session_now() - start) * 1000;
 }
 
+static uint64_t snapshot_budget(const struct holders_opts *o)
+{
+	double by_pause = o->max_pause_ms * SNAPSHOT_BYTES_PER_MS;
+
+	return o->max_pause_ms > 0 && by_pause < SNAPSHOT_BUDGET ? (uint64_t)by_pause :
+								    SNAPSHOT_BUDGET;
+}
+
 /*
- * With the target stopped: its live blocks, its graph, what holds each
- * block; it is let go as soon as the walk is cut short (--max-pause), the
- * rest of the reading done from what was read, else once all is done.
+ * With the target stopped: its live blocks and a copy of its writable
+ * memory, then it runs on while the graph is walked in the copy.  Without
+ * a copy (over the budget) the walk reads the stopped target, which is let
+ * go as soon as the walk is cut short (--max-pause), the rest of the
+ * reading done from what was read, else once all is done.
  */
 static int read_stopped(const struct pytarget *t, const struct probe_target *pt,
 			const struct holders_opts *o, struct inject **in, double start,
@@ -560,10 +578,18 @@ static int read_stopped(const struct pytarget *t, const struct probe_target *pt,
 	rc = ret ? NULL : rcache_new(t->pid);
 	if (!ret && !rc)
 		ret = -ENOMEM;
+	/*
+	 * A copy of its writable memory, and the target runs on while the walk
+	 * reads the copy: the pause is the copy's, not the walk's.  Past the
+	 * budget the walk reads the stopped target as it goes.
+	 */
+	if (!ret && !rcache_snapshot(rc, snapshot_budget(o)))
+		let_go(in, start, hs->heap);
 	if (!ret)
 		ret = walk_init(&w, t, &l, rc, &blocks, err, errlen);
 	if (!ret) {
-		w.deadline = o->max_pause_ms > 0 ? start + o->max_pause_ms / 1000 : 0;
+		/* --max-pause bounds the walk only while the target waits on it */
+		w.deadline = *in && o->max_pause_ms > 0 ? start + o->max_pause_ms / 1000 : 0;
 		ret = walk_run(&w);
 		if (ret)
 			snprintf(err, errlen, "cannot walk the object graph: %s", strerror(-ret));

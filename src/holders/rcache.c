@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include "proc_maps.h"
 #include "rcache.h"
 
 #define CHUNK_SHIFT	16
@@ -34,6 +35,10 @@ struct rcache {
 	void **slabs;
 	size_t nslabs;
 	size_t slab_used;	/* bytes of the last slab handed out */
+	/* after rcache_snapshot(): the mappings a miss may still read, which were not writable */
+	bool frozen;
+	struct range { uint64_t start, end; } *ro;
+	size_t nro;
 };
 
 struct rcache *rcache_new(pid_t pid)
@@ -61,6 +66,7 @@ void rcache_free(struct rcache *c)
 	for (i = 0; i < c->nslabs; i++)
 		munmap(c->slabs[i], SLAB);
 	free(c->slabs);
+	free(c->ro);
 	free(c->tab);
 	free(c);
 }
@@ -115,6 +121,23 @@ static void fill(struct rcache *c, struct chunk *k)
 			k->ok |= 1ULL << p;
 }
 
+/* Frozen: the pages of the chunk at base that lie in a mapping that was not writable */
+static uint64_t readonly_pages(const struct rcache *c, uint64_t base)
+{
+	uint64_t ok = 0, p, a;
+	size_t i;
+
+	for (p = 0; p < PAGES; p++) {
+		a = base + p * PAGE;
+		for (i = 0; i < c->nro; i++)
+			if (a >= c->ro[i].start && a < c->ro[i].end) {
+				ok |= 1ULL << p;
+				break;
+			}
+	}
+	return ok;
+}
+
 static uint8_t *chunk_memory(struct rcache *c)
 {
 	void **slabs, *slab;
@@ -156,7 +179,49 @@ static struct chunk *get(struct rcache *c, uint64_t base)
 	c->n++;
 	c->bytes += CHUNK;
 	fill(c, k);
+	if (c->frozen)
+		k->ok &= readonly_pages(c, base);
 	return c->last = k;
+}
+
+static bool writable(const struct proc_map *m)
+{
+	return m->perms[0] == 'r' && m->perms[1] == 'w';
+}
+
+int rcache_snapshot(struct rcache *c, uint64_t budget)
+{
+	struct proc_maps maps;
+	uint64_t total = 0, base;
+	size_t i;
+	int err;
+
+	err = proc_maps_read(c->pid, &maps);
+	if (err)
+		return err;
+	for (i = 0; i < maps.n; i++)
+		if (writable(&maps.v[i]))
+			total += maps.v[i].end - maps.v[i].start;
+	c->ro = calloc(maps.n ?: 1, sizeof(*c->ro));
+	if (total > budget || !c->ro) {
+		err = c->ro ? -E2BIG : -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < maps.n; i++) {
+		const struct proc_map *m = &maps.v[i];
+
+		if (m->perms[0] == 'r' && !writable(m))
+			c->ro[c->nro++] = (struct range){ m->start, m->end };
+		if (!writable(m))
+			continue;
+		for (base = m->start & ~(CHUNK - 1); base < m->end && !err; base += CHUNK)
+			if (!get(c, base))
+				err = -ENOMEM;
+	}
+	c->frozen = !err;
+out:
+	proc_maps_free(&maps);
+	return err;
 }
 
 int rcache_read(struct rcache *c, uint64_t addr, void *buf, size_t len)

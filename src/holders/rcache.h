@@ -17,6 +17,15 @@ struct rcache;
 struct rcache *rcache_new(pid_t pid);
 void rcache_free(struct rcache *c);
 
+/*
+ * Copy every writable mapping of the stopped process now, if they come to
+ * budget bytes at most (else -E2BIG, and the cache reads on as before).
+ * From then on the process may run: the cache answers from the copy, and
+ * a miss is read only where a mapping was not writable (its bytes cannot
+ * have changed since).  0 or -errno.
+ */
+int rcache_snapshot(struct rcache *c, uint64_t budget);
+
 /* Copy len bytes at addr; 0, or -EFAULT when any of them is not mapped. */
 int rcache_read(struct rcache *c, uint64_t addr, void *buf, size_t len);
 /*
