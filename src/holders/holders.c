@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "heap_types.h"
 #include "holders.h"
 #include "inject.h"
 #include "itable.h"
@@ -61,11 +62,6 @@ static const char *const kind_names[] = {
 	[EDGE_CLASS] = "class", [EDGE_KEY] = "key", [EDGE_INDEX] = "index",
 	[EDGE_CELL] = "cell", [EDGE_SLOT] = "slot",
 };
-
-static const char *str_of(const struct walk *w, uint32_t id)
-{
-	return id == NO_STR ? "?" : w->strs[id];
-}
 
 static const struct local_root *local_of(const struct walk *w, uint32_t node)
 {
@@ -278,7 +274,7 @@ static int make_holder(const struct holders *hs, const struct walk *w, struct gr
 	for (n = 0, p = g->path; p != NO_PATH; p = hs->steps[p].parent)
 		n++;
 	h->steps = calloc(n ? n : 1, sizeof(*h->steps));
-	h->type = strdup(str_of(w, g->type));
+	h->type = strdup(walk_name(w, g->type));
 	if (!h->steps || !h->type)
 		return -ENOMEM;
 	h->nsteps = n;
@@ -289,118 +285,15 @@ static int make_holder(const struct holders *hs, const struct walk *w, struct gr
 		struct pm_hold_step *out = &h->steps[--i];
 
 		out->kind = strdup(kind_names[st->kind]);
-		out->name = strdup(str_of(w, st->name));
+		out->name = strdup(walk_name(w, st->name));
 		if (!out->kind || !out->name)
 			return -ENOMEM;
 		if (st->function != NO_STR) {
-			out->function = strdup(str_of(w, st->function));
+			out->function = strdup(walk_name(w, st->function));
 			out->thread = st->thread;
 			if (!out->function)
 				return -ENOMEM;
 		}
-	}
-	return 0;
-}
-
-/*
- * The type of an object a block not reached holds: at its start, or past a
- * GC header (and 3.11+'s managed dict and weakref words), where that type's
- * own header puts it.
- */
-static const char *block_type(struct walk *w, const struct live_block *b)
-{
-	uint32_t offs[] = { 0, w->l->gc_head, w->l->gc_head + 16 };
-	struct type_info *ti;
-	uint64_t refcnt;
-	size_t i;
-
-	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
-		if (b->size < offs[i] + 16)
-			break;
-		/* a live object has references, not absurdly many (immortals included) */
-		refcnt = rcache_word(w->rc, b->addr + offs[i]);
-		if (!refcnt || refcnt >> 48)
-			continue;
-		ti = walk_type_of(w, b->addr + offs[i]);
-		if (ti && ti->preheader == offs[i] && ti->name != walk_intern(w, "?"))
-			return str_of(w, ti->name);
-	}
-	return NULL;
-}
-
-struct type_count {
-	uint32_t name;
-	uint64_t objects, bytes, address;
-};
-
-/* Counts by type name, found by the name's string id. */
-struct tally {
-	struct type_count *v;
-	size_t n;
-	uint32_t *pos;		/* by string id: index in v + 1 */
-	size_t cappos;
-};
-
-static int tally(struct tally *t, uint32_t name, uint64_t objects, uint64_t bytes,
-		 uint64_t address)
-{
-	struct type_count *v;
-	uint32_t *pos;
-	size_t cap;
-
-	if (name >= t->cappos) {
-		cap = (name + 1) * 2;
-		pos = realloc(t->pos, cap * sizeof(*pos));
-		if (!pos)
-			return -ENOMEM;
-		memset(pos + t->cappos, 0, (cap - t->cappos) * sizeof(*pos));
-		t->pos = pos;
-		t->cappos = cap;
-	}
-	if (!t->pos[name]) {
-		v = realloc(t->v, (t->n + 1) * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		t->v = v;
-		v[t->n++] = (struct type_count){ .name = name, .address = address };
-		t->pos[name] = t->n;
-	}
-	t->v[t->pos[name] - 1].objects += objects;
-	t->v[t->pos[name] - 1].bytes += bytes;
-	return 0;
-}
-
-static void tally_free(struct tally *t)
-{
-	free(t->v);
-	free(t->pos);
-}
-
-static int by_bytes(const void *a, const void *b)
-{
-	const struct type_count *x = a, *y = b;
-
-	if (x->bytes != y->bytes)
-		return x->bytes < y->bytes ? 1 : -1;
-	return x->objects < y->objects ? 1 : x->objects > y->objects ? -1 : 0;
-}
-
-static int to_heap_types(const struct walk *w, struct type_count *v, size_t n,
-			 struct pm_heap_type **out, size_t *nout)
-{
-	size_t i;
-
-	qsort(v, n, sizeof(*v), by_bytes);
-	*out = calloc(n ? n : 1, sizeof(**out));
-	if (!*out)
-		return -ENOMEM;
-	*nout = n;
-	for (i = 0; i < n; i++) {
-		(*out)[i] = (struct pm_heap_type){ .type = strdup(str_of(w, v[i].name)),
-						   .objects = v[i].objects, .bytes = v[i].bytes,
-						   .address = v[i].address };
-		if (!(*out)[i].type)
-			return -ENOMEM;
 	}
 	return 0;
 }

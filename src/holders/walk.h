@@ -133,6 +133,11 @@ void walk_prefetch(const struct walk *w, uint64_t obj);
 void walk_own(struct walk *w, uint64_t addr, uint32_t node);
 /* The string id of a str object (UTF-8), NO_STR if it is not a readable str. */
 uint32_t walk_str(struct walk *w, uint64_t obj);
+/* The string of an id walk_intern() or walk_str() gave; "?" for NO_STR. */
+static inline const char *walk_name(const struct walk *w, uint32_t id)
+{
+	return id == NO_STR ? "?" : w->strs[id];
+}
 
 /* decode.c: the references of one node's object. */
 void decode_node(struct walk *w, uint32_t n);
