@@ -17,7 +17,7 @@ int json_holders_read(struct json_object *o, struct pm_stack *s);
 /* The profile's "heap" (optional) into p->heap; 0 or -EINVAL / -ENOMEM. */
 int json_heap_read(struct json_object *root, struct pm_profile *p);
 
-/* output_json.c: a member of type t, or NULL; numbers into *out, 0 or -EINVAL */
+/* output_json_read.c: a member of type t, or NULL; numbers into *out, 0 or -EINVAL */
 struct json_object *pmj_member(struct json_object *o, const char *key, enum json_type t);
 int pmj_get_double(struct json_object *o, const char *key, double *out);
 int pmj_get_u64(struct json_object *o, const char *key, uint64_t *out);
