@@ -45,24 +45,20 @@ struct {
 } target_slots SEC(".maps");
 
 /*
- * The slot of the process whose pid is at *pid (map memory, or the stack),
- * or NULL if it is not served (or no longer)
+ * The slot of process pid, or NULL if it is not served (or no longer).  The
+ * key is this frame's copy: before 6.2 the verifier takes no map key from
+ * a global function's pointer argument (PTR_TO_MEM), as walk_step's is.
  */
-static __always_inline struct pymem_target *target_at(const __u32 *pid)
+static __always_inline struct pymem_target *target_of(__u32 pid)
 {
 	struct pymem_target *t;
 	__u32 *slot;
 
-	slot = bpf_map_lookup_elem(&target_slots, pid);
+	slot = bpf_map_lookup_elem(&target_slots, &pid);
 	if (!slot)
 		return NULL;
 	t = bpf_map_lookup_elem(&targets, slot);
-	return t && t->pid == *pid ? t : NULL;
-}
-
-static __always_inline struct pymem_target *target_of(__u32 pid)
-{
-	return target_at(&pid);
+	return t && t->pid == pid ? t : NULL;
 }
 
 /* An event of process pid was lost (or n of them) for reason: counted in its slot. */

@@ -175,7 +175,7 @@ static __noinline bool thread_top(struct walker *wk)
 		return false;
 	w = &wk->w;
 	ts = wk->tstate;
-	tg = target_at(&wk->news.rec.pid);
+	tg = target_of(wk->news.rec.pid);
 	if (!tg || !tg->py_runtime || !fsbase)
 		return false;
 	if (!ts || !read_span(wk, tg, ts) ||
@@ -330,7 +330,7 @@ __noinline int walk_step(struct walker *wk)
 
 	if (!wk)
 		return 1;
-	tg = target_at(&wk->news.rec.pid);
+	tg = target_of(wk->news.rec.pid);
 	if (!tg)
 		return 1;
 	w = &wk->w;
