@@ -22,6 +22,12 @@ static const uint8_t nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
 struct emit {
 	uint8_t *p;
 	uint32_t off;
+	/*
+	 * Sampled mode: every batched event flushes.  Samples are rare, and one
+	 * left in the batch would wait for the next (a process that exits
+	 * first, a launched one most of all, would take it along unseen).
+	 */
+	bool flush_every;
 };
 
 static inline void put(struct emit *e, const uint8_t *b, size_t n)
@@ -178,12 +184,13 @@ static inline uint32_t batch_commit(struct emit *e)
 	static const uint8_t inc[] = { 0x48, 0xff, 0xc0 };		/* inc %rax */
 	static const uint8_t store_seq[] = { 0x48, 0x89, 0x05 };	/* mov %rax,seq(%rip) */
 	static const uint8_t full[] = { 0xa8, PYMEM_BATCH_FLUSH - 1 };	/* test $F-1,%al */
+	static const uint8_t every[] = { 0xa8, 0 };			/* test $0,%al: ZF */
 	static const uint8_t seq_r8[] = { 0x49, 0x89, 0xc0 };		/* mov %rax,%r8 */
 	uint32_t part;
 
 	put(e, inc, sizeof(inc));
 	rip_op(e, store_seq, sizeof(store_seq), TRAMP_SEQ_OFF, 0);
-	put(e, full, sizeof(full));
+	put(e, e->flush_every ? every : full, sizeof(full));
 	part = jump_fwd(e, JNE);
 	put(e, seq_r8, sizeof(seq_r8));
 	return part;

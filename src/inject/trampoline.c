@@ -384,7 +384,7 @@ enum pymem_site tramp_site(int d, enum tramp_fn f)
 void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX],
 		 const struct tramp_walk *walk, bool sampled)
 {
-	struct emit e = { .p = img->bytes };
+	struct emit e = { .p = img->bytes, .flush_every = sampled };
 	bool batched_allocs = walk && walk->get_tstate;
 	int d, f;
 

@@ -8,11 +8,12 @@ seed.  Only what is sampled reaches the probes: the estimates come from about on
 500 of the churn's.
 """
 
+import json
 import os
 
 import pytest
 
-from conftest import (DEBIAN, at_line, excerpt, functions, profile_pid, require_ok, total,
+from conftest import (DEBIAN, DEFAULT_VERSION, T_STOP, Proc, binary, python_argv, at_line, excerpt, functions, profile_pid, require_ok, total,
                       under_holder, within)
 
 INTERVAL = 512 * 1024
@@ -112,3 +113,30 @@ def test_max_overhead():
         excerpt(prof, pred, key="alloc_bytes")
     assert within(total(prof, under_holder, "live_bytes"), 30_000_000, 0.10), \
         excerpt(prof, under_holder)
+
+
+HELD_EXIT = """import os
+HELD = []
+def make_and_hold():
+    for _ in range(6):
+        HELD.append(bytearray(5_000_000))
+make_and_hold()
+os._exit(0)
+"""
+
+
+def test_launched_command_that_exits_keeps_its_last_samples(tmp_path):
+    """A launched command that exits right after allocating: each sample is accounted as it is
+    taken, not left in the batch for a flush the process never reaches (it took 5 of these 6
+    blocks along).  5 MB blocks are each sampled with probability 1 - e^-9.5 at 512 KiB."""
+    script, out = tmp_path / "held_exit.py", tmp_path / "held_exit.json"
+    script.write_text(HELD_EXIT)
+    p = Proc([binary(), "--sample-interval", "512KiB", "-f", "json", "-o", str(out), "--"]
+             + python_argv(DEFAULT_VERSION) + [str(script)], name="pymem-bpf")
+    assert p.wait(T_STOP) == 0, p.describe()
+    with open(out) as f:
+        prof = json.load(f)
+    held = [s for s in prof["stacks"] if "make_and_hold" in functions(s)]
+    expected = 6 * (bytearray.__basicsize__ + 5_000_000 + 1)
+    assert within(sum(s["live_bytes"] for s in held), expected, 0.02), \
+        excerpt(prof, lambda s: "make_and_hold" in functions(s))
