@@ -61,18 +61,17 @@ static __always_inline struct pymem_target *target_of(__u32 pid)
 	return t && t->pid == pid ? t : NULL;
 }
 
-/* An event of process pid was lost (or n of them) for reason: counted in its slot. */
-static __always_inline void drop_n(__u32 pid, __u32 reason, __u64 n)
+/* An event of the process in slot t was lost for reason (t NULL: not served). */
+static __always_inline void drop_at(struct pymem_target *t, __u32 reason)
 {
-	struct pymem_target *t = target_of(pid);
-
 	if (t && reason < DROP__MAX)
-		__sync_fetch_and_add(&t->drops[reason], n);
+		__sync_fetch_and_add(&t->drops[reason], 1);
 }
 
+/* Likewise, for process pid, its slot looked up: where no slot is at hand */
 static __always_inline void drop(__u32 pid, __u32 reason)
 {
-	drop_n(pid, reason, 1);
+	drop_at(target_of(pid), reason);
 }
 
 /* The current thread's value in a task storage map, made on first use; NULL if it cannot be */

@@ -12,14 +12,17 @@
 #include "live.bpf.h"
 
 /*
- * A freed block: forget it if it was a code object, then release it.  A
- * global function, verified once rather than in each batch_account step.
+ * A freed block of the process in slot tg: forget it if it was a code
+ * object, then release it.  A global function, verified once rather than
+ * in each batch_account step.
  */
-__noinline int account_free(__u32 pid, __u64 addr, __u64 now)
+__noinline int account_free(struct pymem_target *tg, __u64 addr, __u64 now)
 {
-	code_forget(pid, addr);
-	if (!release_block(pid, addr, now))
-		drop(pid, DROP_UNKNOWN_FREE);
+	if (!tg)
+		return 0;
+	code_forget(tg, addr);
+	if (!release_block(tg, addr, now))
+		drop_at(tg, DROP_UNKNOWN_FREE);
 	return 0;
 }
 
@@ -31,14 +34,14 @@ static __always_inline bool inner_site(__u32 site)
 }
 
 /* The stack a batched allocation's hash was learnt for; none is counted. */
-static __always_inline __u64 hash_stack(__u32 pid, struct batch_ev *ev)
+static __always_inline __u64 hash_stack(struct pymem_target *tg, struct batch_ev *ev)
 {
-	struct pid_key key = { .pid = pid, .key = ev->hash };
+	struct pid_key key = { .pid = tg->pid, .key = ev->hash };
 	__u64 *id = bpf_map_lookup_elem(&alias, &key);
 
 	if (id)
 		return *id;
-	drop(pid, DROP_STACK_UNREGISTERED);
+	drop_at(tg, DROP_STACK_UNREGISTERED);
 	return STACK_ID_UNKNOWN(BATCH_META_SITE(ev->meta));
 }
 
@@ -50,46 +53,46 @@ static __always_inline __u64 hash_stack(__u32 pid, struct batch_ev *ev)
  * seen, and the batch's events before it are accounted.  Inserting first
  * spares a lookup of the live table on every allocation.  A global function.
  */
-__noinline int account_alloc(__u32 pid, struct batch_ev *ev, __u64 now)
+__noinline int account_alloc(struct pymem_target *tg, struct batch_ev *ev, __u64 now)
 {
 	__u64 made = 0, addr, old, size, id, meta, iv, ts = now;
 	bool nested = false, old_gone = false;
 	struct live_slot *v;
 	int err;
 
-	if (!ev)
+	if (!ev || !tg)
 		return 0;
-	id = hash_stack(pid, ev);
-	meta = sample_meta(sample_interval_of(pid), ev->meta);
+	id = hash_stack(tg, ev);
+	meta = sample_meta(tg->sample_interval, ev->meta);
 	size = BATCH_META_SIZE(meta);
 	addr = ev->addr;
 	old = ev->old;
 	/* first, so that the old block's bytes never count twice at a peak */
 	if (old && old != addr)
-		old_gone = !release_block(pid, old, now);
-	err = live_add(pid, addr, meta, id, ts);
+		old_gone = !release_block(tg, old, now);
+	err = live_add(tg->pid, addr, meta, id, ts);
 	if (err == -EEXIST) {
-		v = live_find(pid, addr);
+		v = live_find(tg->pid, addr);
 		nested = v && inner_site(v->site);
 		if (nested) {
-			made = unrecord_block(pid, addr);
+			made = unrecord_block(tg, addr);
 			ts = made ?: now;
 		} else {
 			/* a realloc in place releases its block; anything else missed a free */
 			if (old != addr)
-				drop(pid, DROP_MISSED_FREE);
-			release_block(pid, addr, now);
+				drop_at(tg, DROP_MISSED_FREE);
+			release_block(tg, addr, now);
 		}
-		err = live_add(pid, addr, meta, id, ts);
+		err = live_add(tg->pid, addr, meta, id, ts);
 	}
 	/* an inner realloc already released the old block */
 	if (old_gone && !nested)
-		drop(pid, DROP_UNKNOWN_FREE);
-	count_alloc(pid, id, size, made, ts, !err);
-	/* looked up again: held across the calls above, it would deepen this frame */
-	iv = sample_interval_of(pid);
+		drop_at(tg, DROP_UNKNOWN_FREE);
+	count_alloc(tg, id, size, made, ts, !err);
+	/* read again: held across the calls above, it would deepen this frame */
+	iv = tg->sample_interval;
 	if (iv)
-		count_raw(iv, stats_get(pid, id), BATCH_META_SIZE(ev->meta));
+		count_raw(iv, stats_get(tg, id), BATCH_META_SIZE(ev->meta));
 	return 0;
 }
 
@@ -139,36 +142,36 @@ __noinline __u64 batch_pair(struct event_batch *b, __u64 i, __u64 end)
  * is live otherwise (a realloc in place, or a missed free): account_alloc()
  * sorts that out.  A global function.
  */
-__noinline int account_pair(__u32 pid, struct batch_ev *ev, __u64 now)
+__noinline int account_pair(struct pymem_target *tg, struct batch_ev *ev, __u64 now)
 {
 	__u64 made = 0, size, addr, old, iv;
 	struct peak_state *g;
 	struct stack_stats *s;
 	struct live_slot *v;
 
-	if (!ev)
+	if (!ev || !tg)
 		return -1;
 	addr = ev->addr;
-	v = live_find(pid, addr);
+	v = live_find(tg->pid, addr);
 	if (v && !inner_site(v->site))
 		return -1;
 	if (v)
-		made = unrecord_block(pid, addr);
+		made = unrecord_block(tg, addr);
 	old = ev->old;
 	/* an inner realloc already released the old block */
-	if (old && old != addr && !release_block(pid, old, now) && !v)
-		drop(pid, DROP_UNKNOWN_FREE);
+	if (old && old != addr && !release_block(tg, old, now) && !v)
+		drop_at(tg, DROP_UNKNOWN_FREE);
 	size = BATCH_META_SIZE(ev->meta);
-	s = stats_get(pid, hash_stack(pid, ev));
+	s = stats_get(tg, hash_stack(tg, ev));
 	if (!s)
 		return 0;
-	iv = sample_interval_of(pid);
+	iv = tg->sample_interval;
 	count_raw(iv, s, size);
 	size = sample_weigh(iv, size);
 	__sync_fetch_and_add(&s->alloc_bytes, size);
 	__sync_fetch_and_add(&s->alloc_objects, 1);
 	if (made) {
-		g = peak_get(pid);
+		g = &tg->peak;
 		peak_touch(s, g);
 		/* live at the last peak, under the inner level's stack until now */
 		if (live_at_peak(g, made))

@@ -23,9 +23,14 @@ struct {
 /* A new stack's counters, from here rather than 344 bytes of BPF stack */
 const struct stack_stats stats_zero = {};
 
-static __always_inline struct stack_stats *stats_get(__u32 pid, __u64 id)
+/*
+ * The counters of stack id of the process in slot tg.  The event paths
+ * hand the slot down rather than look it up by pid again: a hash lookup
+ * per use cost 13% of exact mode's time on a request-handler loop.
+ */
+static __always_inline struct stack_stats *stats_get(struct pymem_target *tg, __u64 id)
 {
-	struct pid_key key = { .pid = pid, .key = id };
+	struct pid_key key = { .pid = tg->pid, .key = id };
 	struct stack_stats *s = bpf_map_lookup_elem(&stats, &key);
 
 	if (s)
@@ -33,7 +38,7 @@ static __always_inline struct stack_stats *stats_get(__u32 pid, __u64 id)
 	bpf_map_update_elem(&stats, &key, &stats_zero, BPF_NOEXIST);
 	s = bpf_map_lookup_elem(&stats, &key);
 	if (!s)
-		drop(pid, DROP_STATS_FULL);
+		drop_at(tg, DROP_STATS_FULL);
 	return s;
 }
 
@@ -51,18 +56,10 @@ static __always_inline __u32 log2_u64(__u64 v)
 	return r;
 }
 
-/* The process's high-water mark of live bytes */
-static __always_inline struct peak_state *peak_get(__u32 pid)
-{
-	struct pymem_target *t = target_of(pid);
-
-	return t ? &t->peak : NULL;
-}
-
 /* Before a stack's live bytes change, keep what they were at the last peak. */
 static __always_inline void peak_touch(struct stack_stats *s, struct peak_state *g)
 {
-	__u64 gen = g ? g->gen : 0;
+	__u64 gen = g->gen;
 
 	if (s->peak_gen != gen) {
 		s->peak_snap = s->live_bytes;
@@ -70,15 +67,14 @@ static __always_inline void peak_touch(struct stack_stats *s, struct peak_state 
 	}
 }
 
-/* A tracked block left the live set: its stack's live counts (s, if found; peak_touch()ed first) and the session's */
+/* A tracked block left the live set: its stack's live counts (s, if found; peak_touch()ed first) and the session's (g) */
 static __always_inline void leave_live(struct stack_stats *s, struct peak_state *g, __u64 size)
 {
 	if (s) {
 		__sync_fetch_and_add(&s->live_bytes, -(__s64)size);
 		__sync_fetch_and_add(&s->live_objects, -1);
 	}
-	if (g)
-		__sync_fetch_and_add(&g->live, -(__s64)size);
+	__sync_fetch_and_add(&g->live, -(__s64)size);
 }
 
 /* A release's counters: a block of size bytes freed made_ns after it was made */
@@ -103,16 +99,19 @@ static __always_inline void count_release(struct stack_stats *s, __u64 size, __u
 }
 
 /*
- * Account a block's release at now (ns); returns false if the block was not
- * tracked.  A global function: verified once, not in each caller.
+ * Account a block's release at now (ns) in the process of slot tg; returns
+ * false if the block was not tracked.  A global function: verified once,
+ * not in each caller.
  */
-__noinline bool release_block(__u32 pid, __u64 addr, __u64 now)
+__noinline bool release_block(struct pymem_target *tg, __u64 addr, __u64 now)
 {
-	struct live_slot *v = live_find(pid, addr);
-	struct peak_state *g;
+	struct live_slot *v;
 	struct stack_stats *s;
 	__u64 size, id, ts;
 
+	if (!tg)
+		return false;
+	v = live_find(tg->pid, addr);
 	if (!v)
 		return false;
 	size = v->size;
@@ -125,33 +124,35 @@ __noinline bool release_block(__u32 pid, __u64 addr, __u64 now)
 	 */
 	if (ts > now || !live_take(v, addr))
 		return true;	/* (or another CPU released it first) */
-	g = peak_get(pid);
-	s = stats_get(pid, id);
+	s = stats_get(tg, id);
 	if (s) {
 		count_release(s, size, now - ts);
-		peak_touch(s, g);
+		peak_touch(s, &tg->peak);
 	}
-	leave_live(s, g, size);
+	leave_live(s, &tg->peak, size);
 	return true;
 }
 
 /* Was a block allocated at ts live at the last peak?  (It is live now.) */
 static __always_inline bool live_at_peak(struct peak_state *g, __u64 ts)
 {
-	return g && ts && ts <= g->peak_ns;
+	return ts && ts <= g->peak_ns;
 }
 
 /*
  * Take back an allocation an inner level recorded, so the outer one can own
  * it; returns when it was made.  Its share of the peak moves with it.
  */
-__noinline __u64 unrecord_block(__u32 pid, __u64 addr)
+__noinline __u64 unrecord_block(struct pymem_target *tg, __u64 addr)
 {
-	struct live_slot *v = live_find(pid, addr);
+	struct live_slot *v;
 	struct peak_state *g;
 	struct stack_stats *s;
 	__u64 size, id, ts;
 
+	if (!tg)
+		return 0;
+	v = live_find(tg->pid, addr);
 	if (!v)
 		return 0;
 	size = v->size;
@@ -159,8 +160,8 @@ __noinline __u64 unrecord_block(__u32 pid, __u64 addr)
 	ts = v->ts;
 	if (!live_take(v, addr))
 		return 0;
-	g = peak_get(pid);
-	s = stats_get(pid, id);
+	g = &tg->peak;
+	s = stats_get(tg, id);
 	if (s) {
 		__sync_fetch_and_add(&s->alloc_bytes, -size);
 		__sync_fetch_and_add(&s->alloc_objects, -1);
@@ -176,11 +177,11 @@ __noinline __u64 unrecord_block(__u32 pid, __u64 addr)
  * The counters of a block that entered the live set under stack id at ts
  * (tracked: the live table holds it); made as for record_block.
  */
-static __always_inline void count_alloc(__u32 pid, __u64 id, __u64 size, __u64 made, __u64 ts,
-					bool tracked)
+static __always_inline void count_alloc(struct pymem_target *tg, __u64 id, __u64 size,
+					__u64 made, __u64 ts, bool tracked)
 {
-	struct peak_state *g = peak_get(pid);
-	struct stack_stats *s = stats_get(pid, id);
+	struct peak_state *g = &tg->peak;
+	struct stack_stats *s = stats_get(tg, id);
 	__s64 now_live;
 
 	if (s) {
@@ -189,7 +190,7 @@ static __always_inline void count_alloc(__u32 pid, __u64 id, __u64 size, __u64 m
 	}
 	if (!tracked) {
 		/* untracked: its free will not be seen, so it is not live either */
-		drop(pid, DROP_LIVE_FULL);
+		drop_at(tg, DROP_LIVE_FULL);
 		return;
 	}
 	if (s) {
@@ -199,8 +200,6 @@ static __always_inline void count_alloc(__u32 pid, __u64 id, __u64 size, __u64 m
 		__sync_fetch_and_add(&s->live_bytes, size);
 		__sync_fetch_and_add(&s->live_objects, 1);
 	}
-	if (!g)
-		return;
 	now_live = __sync_fetch_and_add(&g->live, size) + size;
 	if (now_live > 0 && (__u64)now_live > g->peak) {
 		g->peak = now_live;
@@ -230,23 +229,26 @@ static __always_inline void count_raw(__u64 iv, struct stack_stats *s, __u64 siz
  */
 __noinline int record_block(__u64 addr, __u64 meta, __u64 id, __u64 made, __u64 now)
 {
-	__u32 pid = bpf_get_current_pid_tgid() >> 32;
-	__u64 iv = sample_interval_of(pid), size, ts = made ?: now;
+	struct pymem_target *tg = target_of(bpf_get_current_pid_tgid() >> 32);
+	__u64 iv, size, ts = made ?: now;
 	int err;
 
+	if (!tg)
+		return 0;
+	iv = tg->sample_interval;
 	if (iv) {
-		count_raw(iv, stats_get(pid, id), BATCH_META_SIZE(meta));
+		count_raw(iv, stats_get(tg, id), BATCH_META_SIZE(meta));
 		meta = sample_meta(iv, meta);
 	}
 	size = BATCH_META_SIZE(meta);
-	err = live_add(pid, addr, meta, id, ts);
+	err = live_add(tg->pid, addr, meta, id, ts);
 	if (err == -EEXIST) {
 		/* The old block was released through a path we did not see. */
-		drop(pid, DROP_MISSED_FREE);
-		release_block(pid, addr, ts);
-		err = live_add(pid, addr, meta, id, ts);
+		drop_at(tg, DROP_MISSED_FREE);
+		release_block(tg, addr, ts);
+		err = live_add(tg->pid, addr, meta, id, ts);
 	}
-	count_alloc(pid, id, size, made, ts, !err);
+	count_alloc(tg, id, size, made, ts, !err);
 	return 0;
 }
 
@@ -265,14 +267,14 @@ static __always_inline __u64 record_alloc(struct walker *wk, __u32 pid, __u64 ad
  * nested when an inner level recorded the block first: that record is
  * taken back, and returned is when it was made.
  */
-static __always_inline __u64 outer_level(__u32 pid, __u64 addr, __u64 old, bool nested,
-					 __u64 now)
+static __always_inline __u64 outer_level(struct pymem_target *tg, __u64 addr, __u64 old,
+					 bool nested, __u64 now)
 {
-	__u64 made = nested ? unrecord_block(pid, addr) : 0;
+	__u64 made = nested ? unrecord_block(tg, addr) : 0;
 
 	/* an inner realloc already released the old block; an inner malloc did not */
-	if (old && (old != addr || !nested) && !release_block(pid, old, now) && !nested)
-		drop(pid, DROP_UNKNOWN_FREE);
+	if (old && (old != addr || !nested) && !release_block(tg, old, now) && !nested)
+		drop_at(tg, DROP_UNKNOWN_FREE);
 	return made;
 }
 

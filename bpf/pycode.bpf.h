@@ -261,19 +261,17 @@ static __always_inline __u32 code_gen(const struct pymem_target *tg, __u64 code)
  * address is reused.  Incarnations are only kept once every free of its
  * process is seen, so until then none is in codes.
  */
-static __always_inline void code_forget(__u32 pid, __u64 addr)
+static __always_inline void code_forget(struct pymem_target *tg, __u64 addr)
 {
-	struct pid_key key = { .pid = pid, .key = addr };
-	struct pymem_target *tg;
+	struct pid_key key = { .pid = tg->pid, .key = addr };
 	__u32 *f;
 	__u64 *slot;
 
-	f = code_filter_slot(pid, addr);
+	f = code_filter_slot(tg->pid, addr);
 	if (!f || !*f || bpf_map_delete_elem(&codes, &key))
 		return;
 	__sync_fetch_and_add(f, -1);
-	tg = target_of(pid);
-	if (tg && code_cacheable(addr)) {
+	if (code_cacheable(addr)) {
 		slot = code_slot(tg, addr);
 		if (slot && *slot >> 32 == addr >> 17)
 			*slot = 0;

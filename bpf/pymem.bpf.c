@@ -23,7 +23,12 @@ struct drain {
 	__u64 from;
 	__u64 end;
 	__u64 last;
-	__u32 pid;
+};
+
+/* What a drain's steps are handed: the drain, and its process's slot */
+struct drain_ctx {
+	struct drain *d;
+	struct pymem_target *tg;
 };
 
 /* One allocator call in flight on a thread, per nesting level. */
@@ -80,7 +85,7 @@ static __always_inline struct inflight *inflight_find(void)
 	return bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), NULL, 0);
 }
 
-static __always_inline void do_free(struct inflight *st, __u32 pid, __u64 addr)
+static __always_inline void do_free(struct inflight *st, struct pymem_target *tg, __u64 addr)
 {
 	if (!addr)
 		return;
@@ -95,19 +100,21 @@ static __always_inline void do_free(struct inflight *st, __u32 pid, __u64 addr)
 		if (st->last_alloc == addr)
 			st->last_alloc = 0;
 	}
-	account_free(pid, addr, bpf_ktime_get_ns());
+	account_free(tg, addr, bpf_ktime_get_ns());
 }
 
 
 /* Event from + i of a drain */
 static long batch_step(__u32 i, void *data)
 {
-	struct drain *w = *(struct drain **)data;
+	struct drain_ctx *c = data;
+	struct drain *w = c->d;
+	struct pymem_target *tg = c->tg;
 	struct batch_ev *ev;
 	__u64 at, pair, addr;
 	__u32 site;
 
-	if (!w)
+	if (!w || !tg)
 		return 1;
 	at = w->from + i;
 	ev = &w->b.ev[at & (PYMEM_BATCH - 1)];
@@ -126,16 +133,16 @@ static long batch_step(__u32 i, void *data)
 	}
 	if (!free_site(site)) {
 		pair = batch_pair(&w->b, at, w->end);
-		if (pair && !account_pair(w->pid, ev, w->now)) {
+		if (pair && !account_pair(tg, ev, w->now)) {
 			w->b.ev[pair & (PYMEM_BATCH - 1)].meta = (__u64)BATCH_PAIRED << 56;
-				code_forget(w->pid, addr);
+			code_forget(tg, addr);
 		} else {
-			account_alloc(w->pid, ev, w->now);
+			account_alloc(tg, ev, w->now);
 		}
 		w->last = 0;
 		return 0;
 	}
-	account_free(w->pid, addr, w->now);
+	account_free(tg, addr, w->now);
 	w->last = addr;
 	return 0;
 }
@@ -149,6 +156,7 @@ static long batch_step(__u32 i, void *data)
  */
 __noinline __u64 batch_account(struct drain *d, struct pymem_target *tg)
 {
+	struct drain_ctx c = { .d = d, .tg = tg };
 	__u64 seq, done, now;
 	int i;
 
@@ -174,12 +182,11 @@ __noinline __u64 batch_account(struct drain *d, struct pymem_target *tg)
 	d->from = seq - done >= PYMEM_BATCH ? seq - PYMEM_BATCH + 1 : done;
 	if (d->from > done)
 		__sync_fetch_and_add(&tg->drops[DROP_BATCH_LOST], d->from - done);
-	d->pid = tg->pid;
 	d->now = now;
 	d->end = seq;
 	d->last = 0;
 	/* bpf_loop: the verifier checks one step, not each of up to PYMEM_BATCH */
-	bpf_loop(seq - d->from, batch_step, &d, 0);
+	bpf_loop(seq - d->from, batch_step, &c, 0);
 	return d->last;
 }
 
@@ -266,7 +273,7 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	if (!tg)
 		return 0;
 	if (!st || !st->depth) {
-		drop(pid, DROP_MISSED_ENTRY);
+		drop_at(tg, DROP_MISSED_ENTRY);
 		return 0;
 	}
 	if (--st->depth)
@@ -284,12 +291,12 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	case CALL_REALLOC:
 		if (!ret) {
 			/* A failed realloc frees nothing; realloc(p, 0) may free p. */
-			if (l.size == 0 && l.ptr && !release_block(pid, l.ptr, now))
-				drop(pid, DROP_UNKNOWN_FREE);
+			if (l.size == 0 && l.ptr && !release_block(tg, l.ptr, now))
+				drop_at(tg, DROP_UNKNOWN_FREE);
 			return 0;
 		}
-		if (l.ptr && !release_block(pid, l.ptr, now))
-			drop(pid, DROP_UNKNOWN_FREE);
+		if (l.ptr && !release_block(tg, l.ptr, now))
+			drop_at(tg, DROP_UNKNOWN_FREE);
 		break;
 	case CALL_POSIX_MEMALIGN:
 		if (ret)
@@ -307,15 +314,14 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 SEC("uprobe")
 int BPF_KPROBE(free_enter, __u64 addr)
 {
-	__u32 pid = bpf_get_current_pid_tgid() >> 32;
-	struct pymem_target *tg = target_of(pid);
+	struct pymem_target *tg = target_of(bpf_get_current_pid_tgid() >> 32);
 	struct inflight *st;
 
 	if (!tg)
 		return 0;
 	st = inflight_get();
 	batch_drain(st, tg, 0);
-	do_free(st, pid, addr);
+	do_free(st, tg, addr);
 	return 0;
 }
 
@@ -323,15 +329,14 @@ int BPF_KPROBE(free_enter, __u64 addr)
 SEC("uprobe")
 int BPF_KPROBE(tramp_free, __u64 ctx_arg, __u64 addr)
 {
-	__u32 pid = bpf_get_current_pid_tgid() >> 32;
-	struct pymem_target *tg = target_of(pid);
+	struct pymem_target *tg = target_of(bpf_get_current_pid_tgid() >> 32);
 	struct inflight *st;
 
 	if (!tg)
 		return 0;
 	st = inflight_get();
 	batch_drain(st, tg, PT_REGS_PARM5(ctx));
-	do_free(st, pid, addr);
+	do_free(st, tg, addr);
 	return 0;
 }
 
@@ -410,7 +415,7 @@ int BPF_KPROBE(tramp_alloc)
 	st = inflight_get();
 	batch_drain(st, tg, PT_REGS_PARM5(ctx));
 	now = bpf_ktime_get_ns();
-	made = outer_level(pid, PT_REGS_RC(ctx), tramp_old(ctx, cookie),
+	made = outer_level(tg, PT_REGS_RC(ctx), tramp_old(ctx, cookie),
 			   st && st->last_alloc == PT_REGS_RC(ctx), now);
 	wk = walker_get();
 	id = record_alloc(wk, pid, PT_REGS_RC(ctx), tramp_size(ctx, cookie),
@@ -476,7 +481,7 @@ int BPF_KPROBE(munmap_enter, __u64 addr)
 	if (st && st->depth)
 		return 0;
 	/* Arenas and malloc's own chunks were never tracked: not a lost event. */
-	release_block(bpf_get_current_pid_tgid() >> 32, addr, bpf_ktime_get_ns());
+	release_block(target_of(bpf_get_current_pid_tgid() >> 32), addr, bpf_ktime_get_ns());
 	return 0;
 }
 

@@ -13,14 +13,6 @@
 
 #include "common.bpf.h"
 
-/* The mean bytes between samples process pid's trampolines draw; 0: exact */
-static __always_inline __u64 sample_interval_of(__u32 pid)
-{
-	struct pymem_target *t = target_of(pid);
-
-	return t ? t->sample_interval : 0;
-}
-
 /* e^-k and e^(-j/64) as fractions of 2^32 */
 static const __u64 exp_int[32] = {
 	0x100000000ULL, 0x5e2d58d9ULL, 0x22a55547ULL, 0xcbed866ULL, 0x4b0556eULL, 0x1b993feULL,
