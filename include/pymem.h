@@ -204,9 +204,13 @@ struct news_stack {
  * slots, so a copy made in address order that reads seq = S holds intact
  * every event k > S - N: event S + 1 overwriting k = S + 1 - N would be
  * stored after seq = S + 1.  The trampolines hit a probe every N/2 events,
- * so that all the events not yet seen stay well inside that window.
+ * so that all the events not yet seen stay well inside that window.  Each
+ * hit costs a trap and a copy of the batch: at 64 events (a hit per 32) the
+ * hits were an eighth of exact mode's time on a request-handler loop.  128
+ * is the most the slot index's 8-bit immediate and a drain's copy in task
+ * storage allow.
  */
-#define PYMEM_BATCH		64
+#define PYMEM_BATCH		128
 #define PYMEM_BATCH_FLUSH	(PYMEM_BATCH / 2)
 
 /* A logged event's meta word: its size, and its site in the top byte. */

@@ -76,19 +76,20 @@ enum tramp_fn {
 /*
  * The image fills the mapping's first two pages.  The data pages follow:
  * the guard flag is the first byte of the third page, then the batch
- * (struct event_batch), the salt, sampled mode's state (struct
- * tramp_sample_state), and from the fourth page the tag table of stack
- * hashes met, then sampled mode's table of draws and set of sampled blocks.
+ * (struct event_batch, 4 KiB), the salt and sampled mode's state (struct
+ * tramp_sample_state) in the fourth, and from the fifth page the tag table
+ * of stack hashes met, then sampled mode's table of draws and set of
+ * sampled blocks.
  */
 #define TRAMP_PAGE	4096
 #define TRAMP_GUARD_OFF	(2 * TRAMP_PAGE)
 #define TRAMP_BATCH_OFF	(TRAMP_GUARD_OFF + 64)
 #define TRAMP_SEQ_OFF	(TRAMP_BATCH_OFF + offsetof(struct event_batch, seq))
-#define TRAMP_SALT_OFF	(TRAMP_GUARD_OFF + 3072)
-#define TRAMP_SAMPLE_OFF (TRAMP_GUARD_OFF + 3136)
+#define TRAMP_SALT_OFF	(TRAMP_GUARD_OFF + TRAMP_PAGE + 1024)
+#define TRAMP_SAMPLE_OFF (TRAMP_SALT_OFF + 64)
 #define TRAMP_TAGS	8192
 #define TRAMP_WAYS	4	/* tags a set holds: 32 bytes, in one cache line */
-#define TRAMP_TAGS_OFF	(TRAMP_GUARD_OFF + TRAMP_PAGE)
+#define TRAMP_TAGS_OFF	(TRAMP_GUARD_OFF + 2 * TRAMP_PAGE)
 /* exponential draws, picked at random: a power of two */
 #define TRAMP_DRAWS	4096
 #define TRAMP_DRAWS_OFF	(TRAMP_TAGS_OFF + TRAMP_TAGS * 8)
