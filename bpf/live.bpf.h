@@ -92,9 +92,9 @@ static __always_inline void count_release(struct stack_stats *s, __u64 size, __u
 	__sync_fetch_and_add(&s->lifetime_bytes[b & (PYMEM_LIFETIME_BUCKETS - 1)], size);
 	if (us < 1000)
 		__sync_fetch_and_add(&s->freed_within[0], size);
-	if (us < 100000)
+	else if (us < 100000)
 		__sync_fetch_and_add(&s->freed_within[1], size);
-	if (us < 1000000)
+	else if (us < 1000000)
 		__sync_fetch_and_add(&s->freed_within[2], size);
 }
 

@@ -291,7 +291,11 @@ struct stack_stats {
 	__u64 alloc_objects;
 	__u64 free_bytes;
 	__u64 free_objects;
-	/* bytes freed within 1 ms, 100 ms and 1 s of their allocation */
+	/*
+	 * bytes freed within 1 ms of their allocation, then from 1 to 100 ms,
+	 * then from 100 ms to 1 s: a release adds to one (userspace sums them
+	 * into "within 1 ms, 100 ms, 1 s")
+	 */
 	__u64 freed_within[3];
 	/* bytes freed, by lifetime: bucket b holds [2^(b-1), 2^b) us, 0 holds < 1 us */
 	__u64 lifetime_bytes[PYMEM_LIFETIME_BUCKETS];

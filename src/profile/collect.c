@@ -278,7 +278,7 @@ static int add_stats(struct collector *c, struct pm_profile *out, uint64_t key,
 	struct sym_stack *e;
 	struct pm_counts cnt;
 	int64_t peak;
-	int err;
+	int err, i;
 
 	/* the reserved "map full" slot exists from the start, used or not */
 	if (!st->alloc_objects)
@@ -300,7 +300,9 @@ static int add_stats(struct collector *c, struct pm_profile *out, uint64_t key,
 	/* untouched since the last peak: what is live now was live then */
 	peak = st->peak_gen == g->gen ? st->peak_snap : st->live_bytes;
 	cnt.peak_bytes = peak > 0 ? peak : 0;
-	memcpy(cnt.freed_within, st->freed_within, sizeof(cnt.freed_within));
+	/* the kernel's bands, summed into thresholds */
+	for (i = 0; i < 3; i++)
+		cnt.freed_within[i] = st->freed_within[i] + (i ? cnt.freed_within[i - 1] : 0);
 	memcpy(cnt.lifetime_bytes, st->lifetime_bytes, sizeof(cnt.lifetime_bytes));
 	pm_sample_objects(&cnt, st->alloc_raw_bytes);
 	if (key == STACK_ID_MAP_FULL)
