@@ -12,6 +12,7 @@
 
 /* A field other CPUs change: read it afresh each time */
 #define READ_ONCE(x)	(*(const volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
 
 #define MAP_ANONYMOUS	0x20
 #define EEXIST		17

@@ -36,11 +36,10 @@ static __always_inline bool inner_site(__u32 site)
 /* The stack a batched allocation's hash was learnt for; none is counted. */
 static __always_inline __u64 hash_stack(struct pymem_target *tg, struct batch_ev *ev)
 {
-	struct pid_key key = { .pid = tg->pid, .key = ev->hash };
-	__u64 *id = bpf_map_lookup_elem(&alias, &key);
+	__u64 id;
 
-	if (id)
-		return *id;
+	if (alias_find(tg->pid, ev->hash, &id))
+		return id;
 	drop_at(tg, DROP_STACK_UNREGISTERED);
 	return STACK_ID_UNKNOWN(BATCH_META_SITE(ev->meta));
 }

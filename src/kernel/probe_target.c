@@ -311,6 +311,8 @@ static void forget(struct probes *p, pid_t pid, uint32_t slot)
 	forget_keys(bpf_map__fd(skel->maps.stats), pid, NULL, p);
 	forget_keys(bpf_map__fd(skel->maps.stacks), pid, NULL, p);
 	forget_keys(bpf_map__fd(skel->maps.alias), pid, NULL, p);
+	/* and its hashes out of alias_cache: a pid seen again is another process */
+	__atomic_fetch_add(&skel->bss->alias_gen, 1, __ATOMIC_RELAXED);
 	forget_keys(bpf_map__fd(skel->maps.codes), pid, code_gone, p);
 	if (cache)
 		memset(&cache[(size_t)slot * CODE_CACHE_SLOTS], 0,
