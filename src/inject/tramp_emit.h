@@ -9,6 +9,7 @@
 #ifndef PYMEM_TRAMP_EMIT_H
 #define PYMEM_TRAMP_EMIT_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -124,6 +125,7 @@ static inline void land(struct emit *e, uint32_t from)
 		memcpy(e->p + from - 4, &rel, 4);
 		return;
 	}
+	assert(e->off - from <= 127);
 	e->p[from - 1] = (uint8_t)(e->off - from);
 }
 

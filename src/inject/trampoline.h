@@ -62,10 +62,10 @@ enum tramp_fn {
  * without a lock serves them; the raw domain is called without.
  */
 #define TRAMP_BATCHED(d)	((d) != 0)
-#define TRAMP_SLOT	256	/* bytes of code per trampoline */
+#define TRAMP_SLOT	384	/* bytes of code per trampoline */
 #define TRAMP_SHARED_OFF (TRAMP_DOMAINS * TRAMP__MAX * TRAMP_SLOT)
 /* the stack hashing code the batched allocations call, then sampled mode's routines */
-#define TRAMP_SHARED	1024
+#define TRAMP_SHARED	1536
 #define TRAMP_SAMPLE_CODE_OFF (TRAMP_SHARED_OFF + 512)
 #define TRAMP_CODE_SIZE	(TRAMP_SHARED_OFF + TRAMP_SHARED)
 /* the original function pointers the code calls through, then the getter and &PyCode_Type */
@@ -150,16 +150,34 @@ struct tramp_image {
  * threads' interleaving); and the thread (its %fs base) inside a GIL
  * domain's call, whose raw-domain calls are that call's inner level
  * (pymalloc's large blocks), not events of their own.
+ *
+ * Then the countdown of the thread that last called a GIL domain, kept
+ * here rather than in its slot (whose copy is stale meanwhile): with the
+ * GIL held, an allocation checks one %fs base and subtracts from one
+ * place, where finding a thread's slot by hash doubled the instructions
+ * an unsampled allocation costs.  Another thread's call writes it back to
+ * its slot first.  That thread's own raw-domain calls use it too; if it
+ * makes one without the GIL while another thread takes the cache over,
+ * the bytes may count against the other's countdown, which only moves a
+ * sample point.  gil_fs is 0 in a forked child (the data pages are wiped),
+ * whose every call so goes the way that checks the guard.
  */
 struct tramp_sample_state {
 	uint64_t seed;
 	uint64_t seed_fs_mask;
 	uint64_t owner;
+	uint64_t gil_fs;
+	uint64_t gil_slot;		/* its struct tramp_thread's address */
+	int64_t gil_countdown;
 };
 
 #define TRAMP_SEED_OFF	(TRAMP_SAMPLE_OFF + offsetof(struct tramp_sample_state, seed))
 #define TRAMP_SEED_MASK_OFF (TRAMP_SAMPLE_OFF + offsetof(struct tramp_sample_state, seed_fs_mask))
 #define TRAMP_OWNER_OFF	(TRAMP_SAMPLE_OFF + offsetof(struct tramp_sample_state, owner))
+#define TRAMP_GIL_FS_OFF (TRAMP_SAMPLE_OFF + offsetof(struct tramp_sample_state, gil_fs))
+#define TRAMP_GIL_SLOT_OFF (TRAMP_SAMPLE_OFF + offsetof(struct tramp_sample_state, gil_slot))
+#define TRAMP_GIL_COUNTDOWN_OFF \
+	(TRAMP_SAMPLE_OFF + offsetof(struct tramp_sample_state, gil_countdown))
 
 /*
  * A thread's sampling state, found by its %fs base: the bytes left before

@@ -4,6 +4,7 @@
  * which allocations and frees reach a probe point, and with what.
  */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -128,26 +129,51 @@ static void put_stub(int k)
 	memcpy(p + at + 38, &rel, 4);
 }
 
-/* Every thread's bytes left before its next sample */
+/*
+ * Every thread's bytes left before its next sample; the GIL domains'
+ * cache let go (not written back), so that the next call loads its slot's
+ */
 static void countdown(int64_t v)
 {
 	struct tramp_thread *t = (struct tramp_thread *)(p + TRAMP_THREADS_OFF);
+	struct tramp_sample_state *st = (struct tramp_sample_state *)(p + TRAMP_SAMPLE_OFF);
 	int i;
 
 	for (i = 0; i < TRAMP_THREAD_SLOTS; i++)
 		t[i].countdown = v;
+	st->gil_fs = 0;
+	st->gil_slot = 0;
 }
 
-/* This thread's slot: the one taken (the test runs on one thread) */
+/* This thread's %fs base, as the trampolines read it */
+static uint64_t my_fs(void)
+{
+	uint64_t fs;
+
+	__asm__ volatile("mov %%fs:0,%0" : "=r"(fs));
+	return fs;
+}
+
+/* This thread's slot */
 static struct tramp_thread *my_slot(void)
 {
 	struct tramp_thread *t = (struct tramp_thread *)(p + TRAMP_THREADS_OFF);
 	int i;
 
 	for (i = 0; i < TRAMP_THREAD_SLOTS - 1; i++)
-		if (t[i].fs)
+		if (t[i].fs == my_fs())
 			return &t[i];
 	return NULL;
+}
+
+/* This thread's bytes left before its next sample: the GIL domains' cache's while it holds it */
+static int64_t my_countdown(void)
+{
+	struct tramp_sample_state *st = (struct tramp_sample_state *)(p + TRAMP_SAMPLE_OFF);
+
+	if (st->gil_fs == my_fs())
+		return st->gil_countdown;
+	return my_slot()->countdown;
 }
 
 /* Every allocation sampled (always) or none, from now on */
@@ -376,8 +402,56 @@ static void test_nested(void **state)
 	m(NULL, 5000);
 	assert_int_equal(ring(ALLOCS)->n, an + 1);
 	assert_int_equal(ring(RAW_ALLOCS)->n, rn + 1);
-	assert_int_equal(my_slot()->countdown, 1000);
+	assert_int_equal(my_countdown(), 1000);
 	assert_true(set_empty());
+}
+
+static void *gil_malloc_3000(void *arg)
+{
+	((void *(*)(void *, size_t))fn(GIL, TRAMP_MALLOC))(NULL, 3000);
+	return arg;
+}
+
+/*
+ * The GIL domains' countdown is cached for the thread that last called
+ * them; another thread's call puts it back in its slot and takes its own:
+ * each thread counts its own bytes, called in turn as the GIL has them.
+ */
+static void test_gil_cache(void **state)
+{
+	void *(*m)(void *, size_t) = fn(GIL, TRAMP_MALLOC);
+	struct tramp_thread *t = (struct tramp_thread *)(p + TRAMP_THREADS_OFF), *other = NULL;
+	uint64_t an = ring(ALLOCS)->n;
+	pthread_t th;
+	void *x;
+	int i;
+
+	raw_malloc = fake_malloc;	/* pymalloc's own blocks: no inner level */
+	force(false);
+	countdown(10000);
+	m(NULL, 1000);
+	assert_int_equal(my_countdown(), 9000);
+	assert_int_equal(pthread_create(&th, NULL, gil_malloc_3000, NULL), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	/* the other thread's slot got a first draw, and the cache took 3000 off it */
+	for (i = 0; i < TRAMP_THREAD_SLOTS - 1; i++)
+		if (t[i].fs && &t[i] != my_slot())
+			other = &t[i];
+	assert_non_null(other);
+	assert_int_equal(((struct tramp_sample_state *)(p + TRAMP_SAMPLE_OFF))->gil_countdown,
+			 INT64_MAX / 2 - 3000);
+	/* this thread's 9000 was written back, and comes out again */
+	assert_int_equal(my_slot()->countdown, 9000);
+	m(NULL, 500);
+	assert_int_equal(my_countdown(), 8500);
+	assert_int_equal(other->countdown, INT64_MAX / 2 - 3000);
+	/* crossing zero samples the call and draws the cached countdown afresh */
+	x = m(NULL, 8500);
+	assert_int_equal(ring(ALLOCS)->n, an + 1);
+	assert_true(my_countdown() >= INT64_MAX / 4);
+	((void (*)(void *, void *))fn(GIL, TRAMP_FREE))(NULL, x);
+	assert_true(set_empty());
+	other->fs = 0;
 }
 
 /* A forked child (guard 0) samples nothing and reports nothing. */
@@ -424,6 +498,7 @@ int main(void)
 		cmocka_unit_test(test_reallocs),
 		cmocka_unit_test(test_gil_free),
 		cmocka_unit_test(test_nested),
+		cmocka_unit_test(test_gil_cache),
 		cmocka_unit_test(test_child),
 		cmocka_unit_test(test_draws),
 	};
