@@ -351,6 +351,22 @@ int BPF_KPROBE(tramp_batch)
 	return 0;
 }
 
+/*
+ * libc's _exit, where exit() and os._exit both end: up to a flush's worth
+ * of events are still in the batch, and no later probe hit (nor
+ * userspace's drain) can read them once the process is gone.  A forked
+ * child's _exit finds no target (and fork wiped its copy of the batch).
+ */
+SEC("uprobe")
+int BPF_KPROBE(exit_drain)
+{
+	struct pymem_target *tg = target_of(bpf_get_current_pid_tgid() >> 32);
+
+	if (tg)
+		batch_drain(inflight_get(), tg, 0);
+	return 0;
+}
+
 /* Userspace's drain before it reads the maps, from a copy of the target's batch. */
 SEC("syscall")
 int drain_batch(struct batch_args *args)

@@ -8,12 +8,14 @@
  * The GIL domains (mem and obj) hit no probe per event: their trampolines
  * log each event in a batch in the target's memory and run the real call at
  * once, and every PYMEM_BATCH_FLUSH-th event hits a probe that has the BPF
- * side account the batch.  An allocation is logged with a hash of its
- * Python stack, which the trampoline computes itself (a few ns a frame, no
- * copy); the first time a hash is met (it is not in the tag table), the
- * allocation hits its own probe instead, and the BPF side walks that stack
- * and keeps its id under the hash.  A code object's free changes the tag
- * table's salt, so that no hash outlives the code objects it was made of.
+ * side account the batch (the events since: userspace's drain before it
+ * reads the maps, or libc's _exit if the process exits first).  An
+ * allocation is logged with a hash of its Python stack, which the
+ * trampoline computes itself (a few ns a frame, no copy); the first time a
+ * hash is met (it is not in the tag table), the allocation hits its own
+ * probe instead, and the BPF side walks that stack and keeps its id under
+ * the hash.  A code object's free changes the tag table's salt, so that no
+ * hash outlives the code objects it was made of.
  * Every probe hit, batched or not, first accounts the batch's events before
  * it, so an address is never seen allocated again before its free.
  *

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * One process served by the loaded object: its slot of configuration, its
- * probes (libc's allocator, the interpreter's or its trampolines), and the
- * freeing of everything it left in the shared maps.
+ * probes (libc's allocator and _exit, the interpreter's or its
+ * trampolines), and the freeing of everything it left in the shared maps.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -147,9 +147,29 @@ static uint64_t free_probe_offset(const struct elf_syms *e, uint64_t vaddr, uint
 	return off + probe_site_entry_skip(code, sizeof(code), vaddr);
 }
 
+/*
+ * libc's _exit into m: the batch's last events are accounted there (one hit
+ * per process, so its entry will do).  A libc without it takes them along
+ * when the process exits.
+ */
+static void exit_point(struct probe_target *p, const struct elf_syms *e, const char *path,
+		       struct multi *m)
+{
+	uint64_t vaddr, size;
+
+	if (!elf_syms_lookup(e, "_exit", &vaddr, &size) &&
+	    !elf_syms_vaddr_to_offset(e, vaddr, &m->off[0])) {
+		m->n = 1;
+		return;
+	}
+	if (p->p->verbose)
+		fprintf(stderr, "pymem-bpf: _exit not found in %s: events still batched when "
+			"the process exits will be missing\n", path);
+}
+
 static int attach_dso(struct probe_target *p, const char *path, bool python)
 {
-	struct multi allocs = {}, frees = {}, maps = {}, unmaps = {};
+	struct multi allocs = {}, frees = {}, maps = {}, unmaps = {}, exits = {};
 	typeof(p->p->skel->progs) *progs = &p->p->skel->progs;
 	uint64_t vaddr, size, off;
 	struct elf_syms *e;
@@ -180,6 +200,8 @@ static int attach_dso(struct probe_target *p, const char *path, bool python)
 		else
 			multi_add(&allocs, off, s);
 	}
+	if (!python)
+		exit_point(p, e, path, &exits);
 	elf_syms_close(e);
 	err = attach_multi(p, progs->alloc_enter, path, &allocs, false);
 	err = err ?: attach_multi(p, progs->alloc_exit, path, &allocs, true);
@@ -187,7 +209,8 @@ static int attach_dso(struct probe_target *p, const char *path, bool python)
 	/* anonymous mmap: its own entry program, the allocations' return program */
 	err = err ?: attach_multi(p, progs->mmap_enter, path, &maps, false);
 	err = err ?: attach_multi(p, progs->alloc_exit, path, &maps, true);
-	return err ?: attach_multi(p, progs->munmap_enter, path, &unmaps, false);
+	err = err ?: attach_multi(p, progs->munmap_enter, path, &unmaps, false);
+	return err ?: attach_multi(p, progs->exit_drain, path, &exits, false);
 }
 
 static __u32 max_u32(__u32 a, __u32 b)

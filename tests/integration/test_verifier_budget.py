@@ -36,7 +36,8 @@ def test_every_program_within_stack_budget(version):
     target.wait_line("stdout", r"^READY", T_START)
     prof, rows = check(target.pid)
     # every program the object has: the walker's and the batch drain's entry points among them
-    for name in ("tramp_alloc", "alloc_exit", "tramp_batch", "drain_batch", "free_enter"):
+    for name in ("tramp_alloc", "alloc_exit", "tramp_batch", "drain_batch", "free_enter",
+                 "exit_drain"):
         assert name in rows, prof.describe()
     for name, (insns, depth, chain) in rows.items():
         print("%-14s %8d insns  %3d bytes  %s" % (name, insns, depth, chain))
