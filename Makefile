@@ -56,6 +56,8 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/*.h) | $(OUTPUT)
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
+# kept: deleted as intermediates, they would rebuild every object on the next make
+.SECONDARY: $(BPF_OBJS) $(SKELS)
 
 $(OUTPUT)/obj/%.o: %.c $(wildcard src/*/*.h include/*.h) $(SKELS) | $(OUTPUT)/obj
 	$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
