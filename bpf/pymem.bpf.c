@@ -23,6 +23,13 @@ struct drain {
 	__u64 from;
 	__u64 end;
 	__u64 last;
+	/*
+	 * A filter of the blocks the drain's frees name: an allocation whose
+	 * bit is clear is freed in no later event, and batch_pair's scan of
+	 * the rest of the drain is skipped (it was a fifteenth of exact
+	 * mode's time on a loop whose blocks outlive a batch).
+	 */
+	__u64 freed[4];
 };
 
 /* What a drain's steps are handed: the drain, and its process's slot */
@@ -104,6 +111,36 @@ static __always_inline void do_free(struct inflight *st, struct pymem_target *tg
 }
 
 
+/* A block's bit in a drain's filter of frees */
+static __always_inline __u32 freed_bit(__u64 addr)
+{
+	return (__u32)((addr * 0x9e3779b97f4a7c15ULL) >> 56);
+}
+
+/* Event from + i of a drain into its filter of frees */
+static long filter_step(__u32 i, void *data)
+{
+	struct drain *w = *(struct drain **)data;
+	struct batch_ev *ev;
+	__u32 bit;
+
+	if (!w)
+		return 1;
+	ev = &w->b.ev[(w->from + i) & (PYMEM_BATCH - 1)];
+	if (free_site(BATCH_META_SITE(ev->meta))) {
+		bit = freed_bit(ev->addr);
+		w->freed[(bit >> 6) & 3] |= 1ULL << (bit & 63);
+	}
+	return 0;
+}
+
+static __always_inline bool maybe_freed(const struct drain *w, __u64 addr)
+{
+	__u32 bit = freed_bit(addr);
+
+	return w->freed[(bit >> 6) & 3] & (1ULL << (bit & 63));
+}
+
 /* Event from + i of a drain */
 static long batch_step(__u32 i, void *data)
 {
@@ -132,7 +169,7 @@ static long batch_step(__u32 i, void *data)
 		return 0;
 	}
 	if (!free_site(site)) {
-		pair = batch_pair(&w->b, at, w->end);
+		pair = maybe_freed(w, addr) ? batch_pair(&w->b, at, w->end) : 0;
 		if (pair && !account_pair(tg, ev, w->now)) {
 			w->b.ev[pair & (PYMEM_BATCH - 1)].meta = (__u64)BATCH_PAIRED << 56;
 			code_forget(tg, addr);
@@ -185,7 +222,9 @@ __noinline __u64 batch_account(struct drain *d, struct pymem_target *tg)
 	d->now = now;
 	d->end = seq;
 	d->last = 0;
+	__builtin_memset(d->freed, 0, sizeof(d->freed));
 	/* bpf_loop: the verifier checks one step, not each of up to PYMEM_BATCH */
+	bpf_loop(seq - d->from, filter_step, &d, 0);
 	bpf_loop(seq - d->from, batch_step, &c, 0);
 	return d->last;
 }
