@@ -182,17 +182,24 @@ static void emit_batched_free(struct emit *e, uint32_t slot, uint32_t site, bool
 	indirect(e, 0x25, slot);		/* jmp *slot(%rip) */
 }
 
-/* rol $27,%r9; then the xor the caller emits; then imul %r11,%r9 */
+/* rol $27,%r9; then the xor the caller emits; then imul %r11,%r9 (and the same for %r8) */
 static const uint8_t rol_r9[] = { 0x49, 0xc1, 0xc1, 0x1b };
 static const uint8_t mul_r9[] = { 0x4d, 0x0f, 0xaf, 0xcb };
+static const uint8_t rol_r8[] = { 0x49, 0xc1, 0xc0, 0x1b };
+static const uint8_t mul_r8[] = { 0x4d, 0x0f, 0xaf, 0xc3 };
 
-/* Hash in the frame %rdx's code and instruction; skip a shim frame */
+/*
+ * Hash in the frame %rdx's code (into %r9) and instruction (into %r8);
+ * skip a shim frame.  Two chains of one multiply each, not one of two:
+ * the multiplies' latency, not the frame reads, bounded a deep stack's hash.
+ */
 static void hash_frame(struct emit *e, const struct tramp_walk *w)
 {
 	static const uint8_t owner[] = { 0x80, 0xba };		/* cmpb $imm8,disp32(%rdx) */
-	static const uint8_t xor_field[] = { 0x4c, 0x33, 0x8a };	/* xor disp32(%rdx),%r9 */
+	static const uint8_t xor_code[] = { 0x4c, 0x33, 0x8a };	/* xor disp32(%rdx),%r9 */
+	static const uint8_t xor_lasti[] = { 0x4c, 0x33, 0x82 };	/* xor disp32(%rdx),%r8 */
 	static const uint8_t lasti_int[] = { 0x4c, 0x63, 0x92 };	/* movslq disp32(%rdx),%r10 */
-	static const uint8_t xor_r10[] = { 0x4d, 0x31, 0xd1 };	/* xor %r10,%r9 */
+	static const uint8_t xor_r10[] = { 0x4d, 0x31, 0xd0 };	/* xor %r10,%r8 */
 	uint32_t shim = 0;
 
 	if (w->frame_owner != PY_OFF_NONE) {
@@ -201,16 +208,16 @@ static void hash_frame(struct emit *e, const struct tramp_walk *w)
 		shim = jump_fwd(e, JAE);
 	}
 	put(e, rol_r9, sizeof(rol_r9));
-	disp_op(e, xor_field, sizeof(xor_field), w->frame_code);
+	disp_op(e, xor_code, sizeof(xor_code), w->frame_code);
 	put(e, mul_r9, sizeof(mul_r9));
-	put(e, rol_r9, sizeof(rol_r9));
+	put(e, rol_r8, sizeof(rol_r8));
 	if (w->lasti_is_int) {
 		disp_op(e, lasti_int, sizeof(lasti_int), w->frame_lasti);
 		put(e, xor_r10, sizeof(xor_r10));
 	} else {
-		disp_op(e, xor_field, sizeof(xor_field), w->frame_lasti);
+		disp_op(e, xor_lasti, sizeof(xor_lasti), w->frame_lasti);
 	}
-	put(e, mul_r9, sizeof(mul_r9));
+	put(e, mul_r8, sizeof(mul_r8));
 	if (shim)
 		land(e, shim);
 }
@@ -239,6 +246,9 @@ static void emit_stack_tag(struct emit *e, const struct tramp_walk *w, uint32_t 
 	static const uint8_t mul_r11[] = { 0x49, 0xbb };		/* movabs $imm64,%r11 */
 	static const uint8_t seed[] = { 0x4c, 0x8b, 0x4c, 0x24, 0x08,	/* mov 8(%rsp),%r9: site */
 					0x4c, 0x33, 0x4c, 0x24, 0x30 };	/* xor 48(%rsp),%r9: caller */
+	static const uint8_t seed_r8[] = { 0x4d, 0x89, 0xc8 };		/* mov %r9,%r8 */
+	static const uint8_t join[] = { 0x49, 0xc1, 0xc0, 0x20,		/* rol $32,%r8 */
+					0x4d, 0x31, 0xc1 };		/* xor %r8,%r9 */
 	static const uint8_t count[] = { 0xb9 };			/* mov $imm32,%ecx */
 	static const uint8_t dec_ecx[] = { 0xff, 0xc9 };
 	static const uint8_t fold[] = { 0x4d, 0x89, 0xca,		/* mov %r9,%r10 */
@@ -310,6 +320,7 @@ static void emit_stack_tag(struct emit *e, const struct tramp_walk *w, uint32_t 
 	put(e, (const uint8_t *)&mul, 8);
 	put(e, seed, sizeof(seed));
 	put(e, mul_r9, sizeof(mul_r9));
+	put(e, seed_r8, sizeof(seed_r8));
 	put(e, count, sizeof(count));
 	put4(e, TRAMP_MAX_FRAMES + 1);
 	loop = e->off;
@@ -324,6 +335,8 @@ static void emit_stack_tag(struct emit *e, const struct tramp_walk *w, uint32_t 
 	land(e, top);
 	if (end)
 		land(e, end);
+	put(e, join, sizeof(join));
+	put(e, mul_r9, sizeof(mul_r9));
 	put(e, fold, sizeof(fold));
 	rip_op(e, salt, sizeof(salt), TRAMP_SALT_OFF, 0);
 	put(e, set, sizeof(set));
