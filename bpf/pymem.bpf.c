@@ -159,6 +159,12 @@ static long batch_step(__u32 i, void *data)
 	addr = ev->addr;
 	if (!addr)
 		return 0;
+	/* sampled mode: an unsampled code object died, its block never counted */
+	if (site == BATCH_CODE_FREE) {
+		code_forget(tg, addr);
+		w->last = 0;
+		return 0;
+	}
 	if (w->last_alloc == addr)
 		w->last_alloc = 0;
 	/* allocated again since: its next free is a new release, not a nested level */

@@ -215,6 +215,12 @@ struct news_stack {
 
 /* A logged event's meta word: its size, and its site in the top byte. */
 #define BATCH_META_SITE(m)	((__u32)((m) >> 56))
+/*
+ * The site of a sampled-mode event that is no block's free: a code
+ * object's, not sampled, which the BPF side must still see to forget its
+ * incarnation (else a new code object at its address would take its name)
+ */
+#define BATCH_CODE_FREE		0xfe
 #define BATCH_META_SIZE(m)	((m) & ((1ULL << 56) - 1))
 
 struct batch_ev {

@@ -208,8 +208,10 @@ static inline void load_seq(struct emit *e)
 /* Pieces of the exact-mode trampolines that the sampled ones reuse (trampoline.c) */
 void tramp_alloc_report(struct emit *e, uint32_t *probe);
 uint32_t tramp_batched_log(struct emit *e, enum tramp_fn f, uint32_t site, uint32_t *probe);
-void tramp_code_free(struct emit *e);
-uint32_t tramp_batched_free_log(struct emit *e, uint32_t site, uint32_t *probe);
+void tramp_code_test(struct emit *e);
+void tramp_salt_bump(struct emit *e);
+void tramp_site_r9(struct emit *e, uint32_t site);
+uint32_t tramp_free_log(struct emit *e, uint32_t *probe);
 
 /* Sampled mode's trampolines (tramp_sample.c); gil: a GIL domain, whose events are batched */
 void tramp_sample_shared(struct emit *e);

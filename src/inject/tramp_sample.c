@@ -342,12 +342,35 @@ void tramp_sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t
 }
 
 /*
+ * A code object's free, out of line (jumped to at code): the salt
+ * changes; it is logged as its block's free if that was sampled (back at
+ * sampled), else at site BATCH_CODE_FREE (back at log), so that the BPF
+ * side forgets the code object's incarnation whether sampled or not.  A
+ * forked child's goes straight to the tail jump: it has no probe point.
+ */
+static void code_free_slow(struct emit *e, uint32_t code, uint32_t sampled, uint32_t log,
+			   uint32_t tail)
+{
+	static const uint8_t test_r9[] = { 0x45, 0x85, 0xc9 };
+
+	land(e, code);
+	check_guard(e);
+	jump_back(e, JE32, tail);
+	tramp_salt_bump(e);
+	set_op(e, rsi_r10, REMOVE_OFF);
+	put(e, test_r9, sizeof(test_r9));
+	jump_back(e, JNE32, sampled);
+	tramp_site_r9(e, BATCH_CODE_FREE);
+	jump_back(e, 0, log);
+}
+
+/*
  * A sampled-mode free trampoline: the block is seen only if it leaves the
  * set, then as in exact mode (the batch, or the raw domain's probe point);
- * a code object's free changes the salt whether sampled or not.  A block
- * whose bucket counts none (most frees) is known unsampled from one byte.
- * No guard test: a forked child's set is empty (its data pages are wiped,
- * and it samples nothing), and its salt its own.
+ * an object-domain free of a code object goes code_free_slow's way.  A
+ * block whose bucket counts none (most frees) is known unsampled from one
+ * byte.  No guard test: a forked child's set is empty (its data pages are
+ * wiped, and it samples nothing).
  */
 void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, bool obj,
 		       uint32_t *probe)
@@ -355,12 +378,14 @@ void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, b
 	static const uint8_t rsi_r9[] = { 0x49, 0x89, 0xf1 };		/* mov %rsi,%r9 */
 	static const uint8_t empty[] = { 0x43, 0x80, 0x3c, 0x0b, 0x00 };	/* cmpb $0,(%r11,%r9) */
 	static const uint8_t test_r9[] = { 0x45, 0x85, 0xc9 };
-	uint32_t null, none, unsampled, part = 0;
+	uint32_t null, none, unsampled, part = 0, code = 0, sampled = 0, log = 0, tail;
 
 	put(e, test_rsi, sizeof(test_rsi));
 	null = jump_fwd32(e, JE32);
-	if (obj)
-		tramp_code_free(e);
+	if (obj) {
+		tramp_code_test(e);
+		code = jump_fwd32(e, JE32);
+	}
 	tramp_set_index(e, rsi_r9);
 	put(e, empty, sizeof(empty));
 	none = jump_fwd32(e, JE32);
@@ -368,7 +393,10 @@ void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, b
 	put(e, test_r9, sizeof(test_r9));
 	unsampled = jump_fwd32(e, JE32);
 	if (gil) {
-		part = tramp_batched_free_log(e, site, probe);
+		sampled = e->off;
+		tramp_site_r9(e, site);
+		log = e->off;
+		part = tramp_free_log(e, probe);
 	} else {
 		seq_to_r8(e);
 		put(e, no_hash, sizeof(no_hash));
@@ -380,6 +408,10 @@ void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, b
 	land(e, unsampled);
 	if (part)
 		land(e, part);
+	tail = e->off;
 	indirect(e, 0x25, slot);		/* jmp *slot(%rip) */
+	/* the object domain is a GIL domain: its frees are logged */
+	if (code)
+		code_free_slow(e, code, sampled, log, tail);
 }
 

@@ -115,33 +115,55 @@ static void emit_free(struct emit *e, uint32_t slot, uint32_t *probe)
 
 
 /*
- * An object-domain free of a code object (its type read at +8: code
- * objects are not GC-tracked, so the block %rsi is the object) changes the
- * salt.  Clobbers %rax.
+ * Is the object-domain block %rsi a code object?  ZF set if so: its type
+ * read at +8 (code objects are not GC-tracked, so the block is the
+ * object).  Clobbers %rax.
  */
-void tramp_code_free(struct emit *e)
+void tramp_code_test(struct emit *e)
 {
 	static const uint8_t type_rax[] = { 0x48, 0x8b, 0x46, 0x08 };	/* mov 8(%rsi),%rax */
 	static const uint8_t cmp_type[] = { 0x48, 0x3b, 0x05 };		/* cmp type(%rip),%rax */
-	static const uint8_t inc_salt[] = { 0x48, 0xff, 0x05 };		/* incq salt(%rip) */
-	uint32_t other;
 
 	put(e, type_rax, sizeof(type_rax));
 	rip_op(e, cmp_type, sizeof(cmp_type), TRAMP_CODETYPE_OFF, 0);
-	other = jump_fwd(e, JNE);
+}
+
+/* A code object died: no stack hash made with the old salt names a stack any more */
+void tramp_salt_bump(struct emit *e)
+{
+	static const uint8_t inc_salt[] = { 0x48, 0xff, 0x05 };		/* incq salt(%rip) */
+
 	rip_op(e, inc_salt, sizeof(inc_salt), TRAMP_SALT_OFF, 0);
+}
+
+/* An object-domain free of a code object changes the salt.  Clobbers %rax. */
+static void code_free(struct emit *e)
+{
+	uint32_t other;
+
+	tramp_code_test(e);
+	other = jump_fwd(e, JNE);
+	tramp_salt_bump(e);
 	land(e, other);
 }
 
+/* mov $site,%r9d: the site tramp_free_log() logs */
+void tramp_site_r9(struct emit *e, uint32_t site)
+{
+	static const uint8_t meta[] = { 0x41, 0xb9 };
+
+	put(e, meta, sizeof(meta));
+	put4(e, site);
+}
+
 /*
- * The free of %rsi into the next slot of the batch, and every
- * PYMEM_BATCH_FLUSH-th event its probe point.  Returns the jump over that,
- * for the caller to aim at the real free.
+ * The free of %rsi, at site %r9d, into the next slot of the batch, and
+ * every PYMEM_BATCH_FLUSH-th event its probe point.  Returns the jump over
+ * that, for the caller to aim at the real free.
  */
-uint32_t tramp_batched_free_log(struct emit *e, uint32_t site, uint32_t *probe)
+uint32_t tramp_free_log(struct emit *e, uint32_t *probe)
 {
 	static const uint8_t store[] = { 0x48, 0x89, 0x32 };		/* mov %rsi,(%rdx) */
-	static const uint8_t meta[] = { 0x41, 0xb9 };			/* mov $site,%r9d */
 	static const uint8_t meta_shift[] = { 0x49, 0xc1, 0xe1, 0x38,	/* shl $56,%r9 */
 					      0x4c, 0x89, 0x4a, 0x10 };	/* mov %r9,16(%rdx) */
 	uint32_t part;
@@ -149,8 +171,6 @@ uint32_t tramp_batched_free_log(struct emit *e, uint32_t site, uint32_t *probe)
 	load_seq(e);
 	batch_slot(e);
 	put(e, store, sizeof(store));
-	put(e, meta, sizeof(meta));
-	put4(e, site);
 	put(e, meta_shift, sizeof(meta_shift));
 	part = batch_commit(e);
 	*probe = e->off;
@@ -174,8 +194,9 @@ static void emit_batched_free(struct emit *e, uint32_t slot, uint32_t site, bool
 	check_guard(e);
 	child = jump_fwd(e, JE);		/* a forked child keeps no batch */
 	if (obj)
-		tramp_code_free(e);
-	part = tramp_batched_free_log(e, site, probe);
+		code_free(e);
+	tramp_site_r9(e, site);
+	part = tramp_free_log(e, probe);
 	land(e, null);
 	land(e, child);
 	land(e, part);

@@ -9,6 +9,7 @@ seed.  Only what is sampled reaches the probes: the estimates come from about on
 """
 
 import json
+import math
 import os
 
 import pytest
@@ -140,3 +141,39 @@ def test_launched_command_that_exits_keeps_its_last_samples(tmp_path):
     expected = 6 * (bytearray.__basicsize__ + 5_000_000 + 1)
     assert within(sum(s["live_bytes"] for s in held), expected, 0.02), \
         excerpt(prof, lambda s: "make_and_hold" in functions(s))
+
+
+CODE_CHURN = """import gc, os
+HELD = []
+for i in range(200):
+    ns = {}
+    exec("def made_%d(held):\\n    held.append(bytearray(2_000_000))\\n" % i, ns)
+    ns["made_%d" % i](HELD)
+    del ns
+    gc.collect()
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("version", BUILDS)
+def test_dead_code_objects_names(version, tmp_path):
+    """200 functions made by exec, each holding one 2 MB block, each dead before the next is
+    made, so that the next code object may take its address: every block is named by its own
+    function.  Sampled, a code object's free must still reach the BPF side (most are not
+    sampled blocks), or a new code object at a dead one's address took its name: all 200
+    blocks showed under made_0.  Each block is sampled with probability 1 - e^-3.8."""
+    out = tmp_path / "code_churn.json"
+    p = Proc([binary(), "--sample-interval", "512KiB", "-f", "json", "-o", str(out), "--"]
+             + python_argv(version) + ["-c", CODE_CHURN], name="pymem-bpf")
+    assert p.wait(T_STOP) == 0, p.describe()
+    with open(out) as f:
+        prof = json.load(f)
+    per_function = {}
+    for s in prof["stacks"]:
+        made = [f for f in functions(s) if f.startswith("made_")]
+        if made and s["live_bytes"]:
+            per_function[made[-1]] = per_function.get(made[-1], 0) + s["live_bytes"]
+    one = 2_000_000 / -math.expm1(-2_000_000 / INTERVAL)
+    assert len(per_function) >= 190, sorted(per_function.items())[:10]
+    assert max(per_function.values()) < 1.5 * one, \
+        sorted(per_function.items(), key=lambda kv: -kv[1])[:5]
