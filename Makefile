@@ -114,6 +114,7 @@ bench: deps all sidroot $(OUTPUT)/probe_cost
 	$(PYTHON) tests/bench/bench.py --sid --python /usr/bin/python3.14 --depth 28
 	$(PYTHON) tests/bench/bench.py --sid --python /usr/bin/python3.15 --depth 28
 	$(PYTHON) tests/bench/sampled.py --python /usr/bin/python3.11
+	$(PYTHON) tests/bench/sampled_accuracy.py
 	$(PYTHON) tests/bench/sampled.py --sid --python /usr/bin/python3.14
 	$(PYTHON) tests/bench/holders.py
 
