@@ -476,8 +476,13 @@ int BPF_KPROBE(tramp_alloc)
 	st = inflight_get();
 	batch_drain(st, tg, PT_REGS_PARM5(ctx));
 	now = bpf_ktime_get_ns();
+	/*
+	 * Sampled, no inner level is ever reported first (a GIL domain's call
+	 * runs marked, libc is not probed): the thread's last block is an
+	 * earlier call's, which a realloc in place returns again.
+	 */
 	made = outer_level(tg, PT_REGS_RC(ctx), tramp_old(ctx, cookie),
-			   st && st->last_alloc == PT_REGS_RC(ctx), now);
+			   st && st->last_alloc == PT_REGS_RC(ctx) && !tg->sample_interval, now);
 	wk = walker_get();
 	id = record_alloc(wk, pid, PT_REGS_RC(ctx), tramp_size(ctx, cookie),
 			  PYMEM_COOKIE_SITE(cookie), PT_REGS_PARM4(ctx), made, now);

@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include "alloc_table.h"
 #include "elf_syms.h"
+#include "got.h"
 #include "inject.h"
 #include "proc_maps.h"
 #include "redirect.h"
@@ -39,6 +40,8 @@ struct redirect {
 	struct tramp_walk walk;				/* how its trampolines hash a stack */
 	struct redirect_opts o;				/* sampled mode's */
 	uint64_t base;					/* the mapping, in the target */
+	uint64_t libc_fn[TRAMP__MAX];			/* libc's functions (0: not found) */
+	struct got *got;				/* sampled: the libraries' entries */
 };
 
 /*
@@ -118,6 +121,8 @@ static int find_tables(const struct pytarget *t, struct redirect *r, char *err, 
 			r->orig[d][f] = cur[f + 1] ? cur[f + 1] + bias : 0;
 	}
 	walk_config(t, e, bias, &r->walk);
+	if (r->o.sample_interval)
+		got_libc_functions(t, &maps, r->libc_fn);
 out:
 	proc_maps_free(&maps);
 	elf_syms_close(e);
@@ -232,10 +237,56 @@ static int write_tables(struct inject *in, struct redirect *r,
 	return 0;
 }
 
+/* Sampled mode: the libraries' entries for libc's functions, to the TRAMP_LIBC set */
+static void libs_start(struct redirect *r, struct inject *in, const struct pytarget *t,
+		       const struct tramp_image *img)
+{
+	struct proc_maps maps = {};
+	uint64_t tramp[TRAMP__MAX];
+	int f;
+
+	for (f = 0; f < TRAMP__MAX; f++)
+		tramp[f] = r->base + img->entry[TRAMP_LIBC][f];
+	r->got = got_new(t, r->libc_fn, tramp);
+	if (r->got && !proc_maps_read(r->pid, &maps))
+		got_redirect(r->got, in, &maps);
+	proc_maps_free(&maps);
+}
+
+int redirect_follow_libs(struct redirect *r)
+{
+	struct proc_maps maps = {};
+	struct inject *in = NULL;
+	char err[256];
+	int ret;
+
+	if (!r || !r->got)
+		return 0;
+	ret = proc_maps_read(r->pid, &maps);
+	if (ret || !got_news(r->got, &maps))
+		goto out;
+	proc_maps_free(&maps);
+	ret = inject_stop(r->pid, &in, err, sizeof(err));
+	/* what is mapped with every thread stopped, a library that came meanwhile too */
+	if (!ret)
+		ret = proc_maps_read(r->pid, &maps);
+	if (!ret)
+		got_redirect(r->got, in, &maps);
+	inject_release(in);
+out:
+	proc_maps_free(&maps);
+	return ret;
+}
+
+void redirect_libs_stats(const struct redirect *r, struct got_stats *st)
+{
+	got_stats(r ? r->got : NULL, st);
+}
+
 int redirect_start(const struct pytarget *t, struct probe_target *p, const struct redirect_opts *o,
 		   struct redirect **out, char *err, size_t errlen)
 {
-	uint64_t now[TRAMP_DOMAINS][TRAMP__MAX], base = 0;
+	uint64_t now[TRAMP_DOMAINS][TRAMP__MAX], orig[TRAMP_SETS][TRAMP__MAX], base = 0;
 	struct tramp_image img;
 	struct inject *in = NULL;
 	struct redirect *r;
@@ -262,7 +313,9 @@ int redirect_start(const struct pytarget *t, struct probe_target *p, const struc
 		ret = -EAGAIN;
 		goto fail;
 	}
-	tramp_build(&img, r->orig, &r->walk, r->o.sample_interval != 0);
+	memcpy(orig, r->orig, sizeof(r->orig));
+	memcpy(orig[TRAMP_LIBC], r->libc_fn, sizeof(r->libc_fn));
+	tramp_build(&img, orig, &r->walk, r->o.sample_interval != 0);
 	ret = map_image(in, r, &img, &base, err, errlen);
 	if (ret)
 		goto fail;
@@ -285,6 +338,8 @@ int redirect_start(const struct pytarget *t, struct probe_target *p, const struc
 	}
 	/* before the threads run again, so the first batched event is drained */
 	probes_batch_at(p, base + TRAMP_BATCH_OFF);
+	if (img.entry[TRAMP_LIBC][TRAMP_MALLOC])
+		libs_start(r, in, t, &img);
 	inject_release(in);
 	*out = r;
 	return 0;
@@ -345,9 +400,11 @@ void redirect_stop(struct redirect *r)
 			fprintf(stderr, "pymem-bpf: cannot restore the %s allocator of PID %d\n",
 				alloc_domain_name(d), r->pid);
 	}
+	got_restore(r->got, in);
 	inject_release(in);
 out:
 	if (r->memfd >= 0)
 		close(r->memfd);
+	got_free(r->got);
 	free(r);
 }

@@ -40,6 +40,14 @@ int redirect_start(const struct pytarget *t, struct probe_target *p, const struc
  * keeps running.  0 or -errno.
  */
 int redirect_sample_interval(struct redirect *r, uint64_t interval);
+/*
+ * Sampled mode: redirect the GOT entries of libraries loaded since (every
+ * thread stopped, if there are any).  0 or -errno.
+ */
+int redirect_follow_libs(struct redirect *r);
+struct got_stats;
+/* The libraries and entries redirected so far (all zero: none, or exact mode) */
+void redirect_libs_stats(const struct redirect *r, struct got_stats *st);
 /* Restore the original pointers (every thread stopped again); the mapping stays. */
 void redirect_stop(struct redirect *r);
 

@@ -29,6 +29,12 @@ struct emit {
 	 * first, a launched one most of all, would take it along unseen).
 	 */
 	bool flush_every;
+	/*
+	 * The TRAMP_LIBC set: arguments come in libc's registers, and are moved
+	 * to where an allocator table's function has them (after its ctx) on
+	 * entry, and back before the real call.
+	 */
+	bool libc;
 };
 
 static inline void put(struct emit *e, const uint8_t *b, size_t n)

@@ -27,6 +27,30 @@ static void set_op(struct emit *e, const uint8_t mov_r10[3], uint32_t target)
 }
 
 static const uint8_t rsi_r10[] = { 0x49, 0x89, 0xf2 };	/* mov %rsi,%r10 */
+
+/* The TRAMP_LIBC set: libc's (a[, b]) in %rdi[, %rsi] to a table function's (ctx, a[, b]) */
+static void libc_in(struct emit *e, enum tramp_fn f)
+{
+	static const uint8_t rsi_rdx[] = { 0x48, 0x89, 0xf2 }, rdi_rsi[] = { 0x48, 0x89, 0xfe };
+
+	if (!e->libc)
+		return;
+	if (f == TRAMP_CALLOC || f == TRAMP_REALLOC)
+		put(e, rsi_rdx, sizeof(rsi_rdx));
+	put(e, rdi_rsi, sizeof(rdi_rsi));
+}
+
+/* and back, before the real call (a free's or malloc's %rdx is not its own: left alone) */
+static void libc_out(struct emit *e, enum tramp_fn f)
+{
+	static const uint8_t rsi_rdi[] = { 0x48, 0x89, 0xf7 }, rdx_rsi[] = { 0x48, 0x89, 0xd6 };
+
+	if (!e->libc)
+		return;
+	put(e, rsi_rdi, sizeof(rsi_rdi));
+	if (f == TRAMP_CALLOC || f == TRAMP_REALLOC)
+		put(e, rdx_rsi, sizeof(rdx_rsi));
+}
 static const uint8_t rax_r10[] = { 0x49, 0x89, 0xc2 };	/* mov %rax,%r10 */
 static const uint8_t test_r8[] = { 0x4d, 0x85, 0xc0 };
 
@@ -72,6 +96,7 @@ static void marked_call(struct emit *e, uint32_t slot, enum tramp_fn f, bool gil
 		put(e, fsbase, sizeof(fsbase));
 		rip_op(e, own, sizeof(own), TRAMP_OWNER_OFF, 0);
 	}
+	libc_out(e, f);
 	indirect(e, 0x15, slot);		/* call *slot(%rip) */
 	if (gil) {
 		rip_op(e, disown, sizeof(disown), TRAMP_OWNER_OFF, 4);
@@ -208,8 +233,16 @@ static void land_unsampled(struct emit *e, const struct decision *d)
 		land(e, d->unsampled[1]);
 }
 
+/* The real function's arguments back where it wants them, and a jump to it */
+static void jump_real(struct emit *e, enum tramp_fn f, uint32_t slot)
+{
+	libc_out(e, f);
+	indirect(e, 0x25, slot);		/* jmp *slot(%rip) */
+}
+
 /* Aim the jumps that skip sampling at the tail jump, and emit it; returns where it is */
-static uint32_t tail_jump(struct emit *e, const struct decision *d, uint32_t slot)
+static uint32_t tail_jump(struct emit *e, const struct decision *d, enum tramp_fn f,
+			  uint32_t slot)
 {
 	uint32_t at;
 
@@ -218,7 +251,7 @@ static uint32_t tail_jump(struct emit *e, const struct decision *d, uint32_t slo
 	if (d->inner)
 		land(e, d->inner);
 	at = e->off;
-	indirect(e, 0x25, slot);		/* jmp *slot(%rip) */
+	jump_real(e, f, slot);
 	return at;
 }
 
@@ -253,6 +286,7 @@ static void sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_
 	struct decision d;
 	uint32_t failed, tail = 0;
 
+	libc_in(e, f);
 	decide(e, f, gil, &d);
 	marked_call(e, slot, f, gil);
 	put(e, test_rax, sizeof(test_rax));
@@ -270,7 +304,7 @@ static void sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_
 		land(e, tail);
 	else
 		land_unsampled(e, &d);
-	decide_slow(e, &d, tail_jump(e, &d, slot));
+	decide_slow(e, &d, tail_jump(e, &d, f, slot));
 }
 
 /*
@@ -290,9 +324,11 @@ static void sample_realloc(struct emit *e, uint32_t slot, uint32_t site, bool gi
 	static const uint8_t was_old[] = { 0x41, 0xf6, 0xc0, 0x01 };	/* test $1,%r8b */
 	static const uint8_t sampled_new[] = { 0x41, 0xf6, 0xc0, 0x02 };	/* test $2,%r8b */
 	static const uint8_t no_old[] = { 0x31, 0xf6 };			/* xor %esi,%esi */
-	uint32_t call, tail = 0, ok, kept, not_new, quiet, gone;
+	static const uint8_t test_rdx[] = { 0x48, 0x85, 0xd2 };
+	uint32_t call, tail = 0, ok, kept, not_new, quiet, gone, freed = 0;
 	struct decision d;
 
+	libc_in(e, TRAMP_REALLOC);
 	take_old(e);
 	decide(e, TRAMP_REALLOC, gil, &d);
 	put(e, is_new, sizeof(is_new));
@@ -306,6 +342,11 @@ static void sample_realloc(struct emit *e, uint32_t slot, uint32_t site, bool gi
 	marked_call(e, slot, TRAMP_REALLOC, gil);
 	put(e, test_rax, sizeof(test_rax));
 	ok = jump_fwd(e, JNE);
+	if (e->libc) {
+		/* glibc's realloc(p, 0) frees p and returns NULL */
+		put(e, test_rdx, sizeof(test_rdx));
+		freed = jump_fwd32(e, JE32);
+	}
 	put(e, was_old, sizeof(was_old));	/* failed: the old block stays */
 	gone = jump_fwd(e, JE);
 	set_op(e, rsi_r10, INSERT_OFF);
@@ -320,6 +361,8 @@ static void sample_realloc(struct emit *e, uint32_t slot, uint32_t site, bool gi
 	land(e, kept);
 	report(e, TRAMP_REALLOC, site, batched, probe);
 	land(e, not_new);
+	if (freed)
+		land(e, freed);
 	put(e, was_old, sizeof(was_old));
 	quiet = jump_fwd(e, JE);
 	seq_to_r8(e);
@@ -329,7 +372,7 @@ static void sample_realloc(struct emit *e, uint32_t slot, uint32_t site, bool gi
 	put(e, ret, 1);
 	if (tail)
 		land(e, tail);
-	decide_slow(e, &d, tail_jump(e, &d, slot));
+	decide_slow(e, &d, tail_jump(e, &d, TRAMP_REALLOC, slot));
 }
 
 void tramp_sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site, bool gil,
@@ -380,6 +423,7 @@ void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, b
 	static const uint8_t test_r9[] = { 0x45, 0x85, 0xc9 };
 	uint32_t null, none, unsampled, part = 0, code = 0, sampled = 0, log = 0, tail;
 
+	libc_in(e, TRAMP_FREE);
 	put(e, test_rsi, sizeof(test_rsi));
 	null = jump_fwd32(e, JE32);
 	if (obj) {
@@ -409,7 +453,7 @@ void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, b
 	if (part)
 		land(e, part);
 	tail = e->off;
-	indirect(e, 0x25, slot);		/* jmp *slot(%rip) */
+	jump_real(e, TRAMP_FREE, slot);
 	/* the object domain is a GIL domain: its frees are logged */
 	if (code)
 		code_free_slow(e, code, sampled, log, tail);

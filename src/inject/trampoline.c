@@ -404,18 +404,19 @@ static void emit_stack_tag(struct emit *e, const struct tramp_walk *w, uint32_t 
 
 enum pymem_site tramp_site(int d, enum tramp_fn f)
 {
-	static const enum pymem_site sites[TRAMP_DOMAINS][TRAMP__MAX] = {
+	static const enum pymem_site sites[TRAMP_SETS][TRAMP__MAX] = {
 		{ SITE_PYMEM_RAW_MALLOC, SITE_PYMEM_RAW_CALLOC, SITE_PYMEM_RAW_REALLOC,
 		  SITE_PYMEM_RAW_FREE },
 		{ SITE_PYMEM_MALLOC, SITE_PYMEM_CALLOC, SITE_PYMEM_REALLOC, SITE_PYMEM_FREE },
 		{ SITE_PYOBJECT_MALLOC, SITE_PYOBJECT_CALLOC, SITE_PYOBJECT_REALLOC,
 		  SITE_PYOBJECT_FREE },
+		{ SITE_MALLOC, SITE_CALLOC, SITE_REALLOC, SITE_FREE },
 	};
 
 	return sites[d][f];
 }
 
-void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX],
+void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP__MAX],
 		 const struct tramp_walk *walk, bool sampled)
 {
 	struct emit e = { .p = img->bytes, .flush_every = sampled };
@@ -434,7 +435,8 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRA
 		memcpy(img->bytes + TRAMP_CODETYPE_OFF, &walk->code_type, 8);
 	if (sampled)
 		tramp_sample_shared(&e);
-	for (d = 0; d < TRAMP_DOMAINS; d++) {
+	for (d = 0; d < (sampled ? TRAMP_SETS : TRAMP_DOMAINS); d++) {
+		e.libc = d == TRAMP_LIBC;
 		for (f = 0; f < TRAMP__MAX; f++) {
 			uint32_t slot = TRAMP_SLOTS_OFF + (d * TRAMP__MAX + f) * 8;
 			uint32_t site = tramp_site(d, (enum tramp_fn)f);

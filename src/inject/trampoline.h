@@ -60,19 +60,27 @@ enum tramp_fn {
 #define TRAMP_DOMAINS	3
 #define TRAMP_OBJ	2
 /*
+ * Sampled mode adds a set for libc's malloc, calloc, realloc and free,
+ * which the GOT entries of the target's libraries are pointed at (a C
+ * extension's direct calls): libc's calling convention, the raw domain's
+ * handling otherwise.
+ */
+#define TRAMP_LIBC	TRAMP_DOMAINS
+#define TRAMP_SETS	(TRAMP_DOMAINS + 1)
+/*
  * The mem and obj domains are called only with the GIL held, so one batch
  * without a lock serves them; the raw domain is called without.
  */
-#define TRAMP_BATCHED(d)	((d) != 0)
+#define TRAMP_BATCHED(d)	((d) != 0 && (d) != TRAMP_LIBC)
 #define TRAMP_SLOT	384	/* bytes of code per trampoline */
-#define TRAMP_SHARED_OFF (TRAMP_DOMAINS * TRAMP__MAX * TRAMP_SLOT)
+#define TRAMP_SHARED_OFF (TRAMP_SETS * TRAMP__MAX * TRAMP_SLOT)
 /* the stack hashing code the batched allocations call, then sampled mode's routines */
 #define TRAMP_SHARED	1536
 #define TRAMP_SAMPLE_CODE_OFF (TRAMP_SHARED_OFF + 512)
 #define TRAMP_CODE_SIZE	(TRAMP_SHARED_OFF + TRAMP_SHARED)
 /* the original function pointers the code calls through, then the getter and &PyCode_Type */
 #define TRAMP_SLOTS_OFF	TRAMP_CODE_SIZE
-#define TRAMP_GETTER_OFF (TRAMP_SLOTS_OFF + TRAMP_DOMAINS * TRAMP__MAX * 8)
+#define TRAMP_GETTER_OFF (TRAMP_SLOTS_OFF + TRAMP_SETS * TRAMP__MAX * 8)
 #define TRAMP_CODETYPE_OFF (TRAMP_GETTER_OFF + 8)
 #define TRAMP_IMAGE_SIZE (TRAMP_CODETYPE_OFF + 8)
 /*
@@ -134,15 +142,15 @@ struct tramp_walk {
 
 struct tramp_image {
 	uint8_t bytes[TRAMP_IMAGE_SIZE];
-	uint32_t entry[TRAMP_DOMAINS][TRAMP__MAX];	/* offset of each trampoline */
-	uint32_t probe[TRAMP_DOMAINS][TRAMP__MAX];	/* offset of its nop5 */
+	uint32_t entry[TRAMP_SETS][TRAMP__MAX];	/* offset of each trampoline */
+	uint32_t probe[TRAMP_SETS][TRAMP__MAX];	/* offset of its nop5 */
 	uint32_t flush;		/* the batched allocations' flush nop5 (0: none) */
 	/*
 	 * Sampled mode: the nop5 where a realloc reports its old block freed
 	 * (it was sampled, the new one is not), as a free's probe point sees
 	 * it: the block in %rsi, the batch's count in %r8.  0: none.
 	 */
-	uint32_t realloc_free[TRAMP_DOMAINS];
+	uint32_t realloc_free[TRAMP_SETS];
 };
 
 /*
@@ -206,18 +214,19 @@ _Static_assert(TRAMP_SAMPLE_OFF + sizeof(struct tramp_sample_state) <= TRAMP_TAG
 _Static_assert(!(TRAMP_TAGS & (TRAMP_TAGS - 1)) && TRAMP_WAYS * 8 == 32,
 	       "the tag table is indexed by a mask, a set is 1 << 5 bytes");
 
-/* The site a trampoline reports: domain d (alloc_table's order), function f */
+/* The site a trampoline reports: set d (alloc_table's domains, then TRAMP_LIBC), function f */
 enum pymem_site tramp_site(int d, enum tramp_fn f);
 
 /*
  * Build the image for a mapping at any address (the code is position
  * independent, the data pages TRAMP_GUARD_OFF bytes after its start):
  * orig[d][f] is the runtime address each trampoline forwards to; a zero
- * leaves that trampoline out (its probe offset stays 0).  walk NULL or
+ * leaves that trampoline out (its probe offset stays 0).  The TRAMP_LIBC
+ * set is built only in sampled mode.  walk NULL or
  * without get_tstate: the GIL domains' allocations hit their probe each.
  * sampled: sampled mode's trampolines, whose state tramp_sample_fill() makes.
  */
-void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX],
+void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP__MAX],
 		 const struct tramp_walk *walk, bool sampled);
 
 /*

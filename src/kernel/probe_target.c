@@ -459,7 +459,7 @@ int probes_attach_tramp(struct probe_target *pt, const char *path,
 	struct multi allocs = {}, frees = {}, batched = {};
 	int d, f, err;
 
-	for (d = 0; d < TRAMP_DOMAINS; d++) {
+	for (d = 0; d < TRAMP_SETS; d++) {
 		for (f = 0; f < TRAMP__MAX; f++) {
 			struct multi *m = f != TRAMP_FREE ? &allocs :
 					  TRAMP_BATCHED(d) ? &batched : &frees;
@@ -469,7 +469,7 @@ int probes_attach_tramp(struct probe_target *pt, const char *path,
 		}
 	}
 	/* sampled mode's reallocs that report their old block freed */
-	for (d = 0; d < TRAMP_DOMAINS; d++)
+	for (d = 0; d < TRAMP_SETS; d++)
 		if (img->realloc_free[d])
 			multi_add(&frees, img->realloc_free[d], tramp_site(d, TRAMP_FREE));
 	/* the batched allocations' flush: its cookie is not read */

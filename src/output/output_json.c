@@ -4,7 +4,9 @@
  * tools: pid, python{version,executable,libpython}, container{id,runtime,pod_uid}
  * (in one), start_time, duration_s, sample_interval (bytes; only when
  * sampled, every count then an estimate) and max_overhead_pct (only when
- * the interval adapted to it; sample_interval is then the last), target_exited, totals, dropped (every reason), series_info (with -i),
+ * the interval adapted to it; sample_interval is then the last),
+ * libc_followed (sampled: libraries whose own malloc calls are seen, their
+ * GOT entries, and entries bound to another allocator, not seen), target_exited, totals, dropped (every reason), series_info (with -i),
  * stacks (root first, largest live bytes first, each with its series).  Stacks are streamed one per line so a big
  * profile never needs a whole json-c tree in memory.
  */
@@ -63,6 +65,19 @@ static struct json_object *python_obj(const struct pm_profile *p)
 	json_object_object_add(o, "executable",
 			       json_object_new_string(p->executable ? p->executable : ""));
 	json_object_object_add(o, "libpython", new_string_or_null(p->libpython));
+	return o;
+}
+
+/* Sampled mode: the libraries whose own malloc calls are seen (struct pm_profile's libs) */
+static struct json_object *libs_obj(const struct pm_profile *p)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "libraries", json_object_new_uint64(p->libs.libraries));
+	json_object_object_add(o, "got_entries", json_object_new_uint64(p->libs.entries));
+	json_object_object_add(o, "bound_elsewhere", json_object_new_uint64(p->libs.foreign));
 	return o;
 }
 
@@ -215,6 +230,8 @@ static int header_write(const struct pm_profile *p, FILE *f)
 		err = put_value(f, ",", "sample_interval", json_object_new_uint64(p->sample_interval));
 	if (!err && p->max_overhead > 0)
 		err = put_value(f, ",", "max_overhead_pct", json_object_new_double(p->max_overhead));
+	if (!err && p->sample_interval)
+		err = put_value(f, ",", "libc_followed", libs_obj(p));
 	if (!err)
 		err = put_value(f, ",", "target_exited", json_object_new_boolean(p->target_exited));
 	if (!err) {

@@ -342,6 +342,10 @@ static void print_title(FILE *f, const struct table *t)
 	if (p->sample_interval)
 		fprintf(f, "sampled: one allocation per %s allocated on average%s; every figure is "
 			"an estimate\n", fmt_bytes(p->sample_interval, iv, sizeof(iv)), adapt);
+	if (p->libs.libraries || p->libs.foreign)
+		fprintf(f, "libc's malloc family followed in %u libraries (%u GOT entries)%s\n",
+			p->libs.libraries, p->libs.entries,
+			p->libs.foreign ? "; some are bound to another allocator: not seen" : "");
 }
 
 void output_top_print(const struct pm_profile *p, enum pm_view view,

@@ -145,6 +145,14 @@ struct pm_profile {
 	 * weighed with its own).  0: the interval was fixed.
 	 */
 	double max_overhead;
+	/*
+	 * Sampled mode: the libraries whose calls of libc's malloc family are
+	 * seen (their GOT entries redirected), and the entries left alone, bound
+	 * to another allocator, whose calls are not.
+	 */
+	struct {
+		uint32_t libraries, entries, foreign;
+	} libs;
 	struct pm_counts totals;
 	struct pm_delta dtotals;	/* sum of the stacks' d */
 	struct pm_series_info series;

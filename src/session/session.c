@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include "attach.h"
+#include "got.h"
 #include "session.h"
 
 #define TICK_MS 200
@@ -28,6 +29,14 @@ static int build(struct session *s, double secs, bool exited, struct pm_profile 
 	p->target_exited = exited;
 	p->sample_interval = s->sample_interval;
 	p->max_overhead = s->max_overhead;
+	if (s->redir) {
+		struct got_stats st;
+
+		redirect_libs_stats(s->redir, &st);
+		p->libs.libraries = st.libraries;
+		p->libs.entries = st.entries;
+		p->libs.foreign = st.foreign;
+	}
 	/* holders go by the stacks as symbolized: before any view merges them */
 	if (!err && s->holders)
 		err = holders_attach(s->holders, s->col, p);
@@ -79,6 +88,7 @@ bool session_run(struct session *s, volatile sig_atomic_t *stop)
 			break;
 		}
 		now = session_now();
+		redirect_follow_libs(s->redir);
 		if (s->oh)
 			s->sample_interval = overhead_tick(s->oh, now);
 		if (s->o->duration && now - s->start >= s->o->duration)

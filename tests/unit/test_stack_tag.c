@@ -102,7 +102,7 @@ static void stub(uint8_t *p, uint32_t at, uint8_t reg_modrm, uint32_t note, uint
 static struct fixture *fixture_new(bool like_311)
 {
 	static struct fixture fx;
-	uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX];
+	uint64_t orig[TRAMP_SETS][TRAMP__MAX] = {};
 	struct tramp_walk w = {
 		.get_tstate = (uintptr_t)getter,
 		.code_type = 0xc0de,

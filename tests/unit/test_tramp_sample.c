@@ -92,6 +92,31 @@ static void fake_free(void *ctx, void *b)
 	NOTE(ctx, b, 0, NULL);
 }
 
+/* libc's, for the TRAMP_LIBC set (ctx noted as NULL): realloc(p, 0) frees p */
+static void *libc_malloc(size_t n)
+{
+	return fake_malloc(NULL, n);
+}
+
+static void *libc_calloc(size_t n, size_t sz)
+{
+	return fake_calloc(NULL, n, sz);
+}
+
+static void *libc_realloc(void *old, size_t n)
+{
+	if (!n) {
+		NOTE(NULL, old, 0, NULL);
+		return NULL;
+	}
+	return fake_realloc(NULL, old, n);
+}
+
+static void libc_free(void *b)
+{
+	fake_free(NULL, b);
+}
+
 /* A GIL domain's allocator that takes its block from the raw domain's (pymalloc's large blocks) */
 static void *nested_malloc(void *ctx, size_t n)
 {
@@ -216,11 +241,12 @@ static int setup_with(uint64_t (*orig)[TRAMP__MAX], uint64_t interval)
 	memcpy(p, img.bytes, sizeof(img.bytes));
 	for (d = 0; d < NLOGS; d++)
 		put_stub(d);
-	for (d = 0; d < TRAMP_DOMAINS; d++) {
+	/* the TRAMP_LIBC set is not batched: its allocations go with the raw domain's */
+	for (d = 0; d < TRAMP_SETS; d++) {
 		for (f = 0; f < TRAMP__MAX; f++)
 			if (img.probe[d][f])
 				call_at(p, img.probe[d][f], STUB_OFF(f == TRAMP_FREE ? FREES :
-							     d == RAW ? RAW_ALLOCS : ALLOCS));
+							     TRAMP_BATCHED(d) ? ALLOCS : RAW_ALLOCS));
 		if (img.realloc_free[d])
 			call_at(p, img.realloc_free[d], STUB_OFF(FREES));
 	}
@@ -234,10 +260,14 @@ static int setup_with(uint64_t (*orig)[TRAMP__MAX], uint64_t interval)
 
 static int setup(void **state)
 {
-	uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX];
+	uint64_t orig[TRAMP_SETS][TRAMP__MAX] = {};
 
 	fake_tables(orig, fake_malloc, fake_calloc, fake_realloc, fake_free);
 	orig[GIL][TRAMP_MALLOC] = (uintptr_t)nested_malloc;
+	orig[TRAMP_LIBC][TRAMP_MALLOC] = (uintptr_t)libc_malloc;
+	orig[TRAMP_LIBC][TRAMP_CALLOC] = (uintptr_t)libc_calloc;
+	orig[TRAMP_LIBC][TRAMP_REALLOC] = (uintptr_t)libc_realloc;
+	orig[TRAMP_LIBC][TRAMP_FREE] = (uintptr_t)libc_free;
 	return setup_with(orig, 8192);
 }
 
@@ -314,6 +344,66 @@ static void test_forwarding(void **state)
 			}
 		}
 	}
+	assert_true(set_empty());
+}
+
+/*
+ * libc's set takes libc's arguments and hands them on as they came,
+ * sampled or not; the probe points see them as the raw domain's do (the
+ * block or size in %rsi).  Its calls count against the same countdown.
+ */
+static void test_libc(void **state)
+{
+	void *(*m)(size_t) = fn(TRAMP_LIBC, TRAMP_MALLOC);
+	void *(*c)(size_t, size_t) = fn(TRAMP_LIBC, TRAMP_CALLOC);
+	void *(*r)(void *, size_t) = fn(TRAMP_LIBC, TRAMP_REALLOC);
+	void (*f)(void *) = fn(TRAMP_LIBC, TRAMP_FREE);
+	struct ring *a = ring(RAW_ALLOCS), *fr = ring(FREES);
+	uint64_t an, fn0, n = 200000, i, want = llround(n * -expm1(-128.0 / 8192)), sampled;
+	void *b, *old;
+	int always;
+
+	for (always = 0; always < 2; always++) {
+		force(always);
+		an = a->n;
+		fn0 = fr->n;
+		real.calls = 0;
+		b = m(100);
+		assert_ptr_equal(b, real.ret);
+		assert_int_equal(real.a, 100);
+		old = b;
+		b = r(b, 300);
+		assert_ptr_equal(b, real.ret);
+		assert_ptr_equal((void *)real.a, old);
+		assert_int_equal(real.b, 300);
+		f(b);
+		assert_ptr_equal((void *)real.a, b);
+		b = c(3, 40);
+		assert_ptr_equal(b, real.ret);
+		assert_int_equal(real.a, 3);
+		assert_int_equal(real.b, 40);
+		/* realloc(p, 0) frees p: a sampled p is reported freed */
+		assert_null(r(b, 0));
+		assert_ptr_equal((void *)real.a, b);
+		assert_int_equal(real.calls, 5);
+		assert_int_equal(a->n - an, always ? 3 : 0);
+		assert_int_equal(fr->n - fn0, always ? 2 : 0);
+		if (always) {
+			assert_int_equal(a->ev[an % RING].rsi, 100);
+			assert_int_equal(a->ev[(an + 2) % RING].rsi, 3);
+			assert_ptr_equal((void *)fr->ev[(fn0 + 1) % RING].rsi, b);
+		}
+		assert_true(set_empty());
+	}
+	/* sampled at the rate the raw domain is */
+	draws_for(8192);
+	an = a->n;
+	fn0 = fr->n;
+	for (i = 0; i < n; i++)
+		f(m(128));
+	sampled = a->n - an;
+	assert_true(sampled > want * 0.9 && sampled < want * 1.1);
+	assert_int_equal(fr->n - fn0, sampled);
 	assert_true(set_empty());
 }
 
@@ -495,6 +585,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forwarding),
 		cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_libc),
 		cmocka_unit_test(test_reallocs),
 		cmocka_unit_test(test_gil_free),
 		cmocka_unit_test(test_nested),

@@ -69,7 +69,7 @@ static uint8_t heap[0x70000];
 
 static int setup(void **state)
 {
-	uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX] = {};
+	uint64_t orig[TRAMP_SETS][TRAMP__MAX] = {};
 	struct tramp_walk walk = { .get_tstate = (uintptr_t)no_tstate, .code_type = 0x1234,
 				   .cframe_current_frame = PY_OFF_NONE,
 				   .frame_owner = PY_OFF_NONE };

@@ -17,7 +17,7 @@ static inline void call_at(uint8_t *p, uint32_t at, uint32_t target)
 }
 
 /* Every domain's table: these four functions */
-static inline void fake_tables(uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX], void *m, void *c, void *r,
+static inline void fake_tables(uint64_t orig[TRAMP_SETS][TRAMP__MAX], void *m, void *c, void *r,
 			       void *f)
 {
 	int d;
