@@ -412,6 +412,29 @@ int BPF_KPROBE(exit_drain)
 	return 0;
 }
 
+/*
+ * libc's dlopen returning, in sampled mode: the library it loaded (and those
+ * it needed) call malloc through GOT entries not redirected yet.  The flag
+ * says so, and the ring wakes userspace at once, which redirects them
+ * before much of the library's code runs.
+ */
+SEC("uretprobe")
+int BPF_KRETPROBE(lib_loaded, __u64 handle)
+{
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	struct news_loaded n = { .type = NEWS_LOADED, .pid = pid };
+	struct pymem_target *tg;
+
+	if (!handle)
+		return 0;
+	tg = target_of(pid);
+	if (!tg)
+		return 0;
+	*(volatile __u32 *)&tg->libs_loaded = 1;
+	bpf_ringbuf_output(&news, &n, sizeof(n), BPF_RB_FORCE_WAKEUP);
+	return 0;
+}
+
 /* Userspace's drain before it reads the maps, from a copy of the target's batch. */
 SEC("syscall")
 int drain_batch(struct batch_args *args)

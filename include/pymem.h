@@ -138,6 +138,13 @@ enum pymem_news {
 	NEWS_STACK = 1,		/* struct news_stack: a stack met for the first time */
 	NEWS_CODE,		/* struct news_code: a code object a walk met first */
 	NEWS_TABLE,		/* struct news_table: a piece of that code object's line table */
+	NEWS_LOADED,		/* struct news_loaded: sampled, dlopen returned a library */
+};
+
+/* A wakeup: the process's libs_loaded is set (struct pymem_target) */
+struct news_loaded {
+	__u32 type;
+	__u32 pid;
 };
 
 #define PYMEM_NAME_MAX	256	/* bytes of a function name taken with a code object */
@@ -335,7 +342,7 @@ struct peak_state {
  * "target_slots" gives a pid's slot): what the probes of that process need
  * to know of it, and what they count for it alone.  Userspace writes it
  * before the process's probes are attached, then only batch_addr and
- * every_free_seen, each before the events that read it.
+ * every_free_seen, each before the events that read it, and libs_loaded.
  */
 struct pymem_target {
 	__u32 pid;			/* 0: a free slot */
@@ -359,6 +366,14 @@ struct pymem_target {
 	__u32 tstate_span_lo;
 	__u32 tstate_span_len;
 	__u32 slot;			/* its own: where its code_cache slots are */
+	/*
+	 * Sampled: dlopen returned since userspace last cleared it.  The new
+	 * library's GOT entries for libc's malloc family are not redirected yet
+	 * (src/inject/got.c); a NEWS_LOADED record wakes userspace, and a lost
+	 * one leaves this set for its next look.
+	 */
+	__u32 libs_loaded;
+	__u32 pad;
 	struct peak_state peak;
 	__u64 drops[DROP__MAX];
 	struct py_offsets off;

@@ -208,6 +208,7 @@ static const struct overhead_ops all_targets = {
 static void run(struct agent *ag, struct http *h)
 {
 	double next = 0, now;
+	size_t i;
 
 	while (!exiting) {
 		now = session_now();
@@ -218,6 +219,8 @@ static void run(struct agent *ag, struct http *h)
 		if (ag->oh)
 			overhead_tick(ag->oh, now);
 		http_serve(h, TICK_MS);
+		for (i = 0; i < ag->n; i++)
+			attach_follow_libs(ag->t[i]->a, session_now());
 	}
 }
 

@@ -200,8 +200,4 @@ void discover_scan(struct agent *ag, double now)
 		free(ag->t[i]);
 	}
 	ag->n = kept;
-	/* sampled targets: the libraries they loaded since */
-	for (i = 0; i < ag->n; i++)
-		if (ag->t[i]->a && ag->t[i]->a->sample_interval)
-			redirect_follow_libs(ag->t[i]->a->redir);
 }

@@ -277,7 +277,7 @@ static int run(struct attachment *a, struct overhead *oh, struct pm_profile *pro
 	struct session s = { .col = a->col, .t = t, .o = &so, .start = session_now(),
 			     .sample_interval = env.attach.sample_interval,
 			     .max_overhead = env.attach.max_overhead, .oh = oh,
-			     .redir = a->sample_interval ? a->redir : NULL };
+			     .a = a };
 	struct timespec wall;
 	char what[128];
 	bool exited;

@@ -60,6 +60,7 @@ struct probe_target {
 	size_t nlinks;
 	char interp_dso[256];
 	char libc_dso[256];
+	bool sees_dlopen;			/* sampled: lib_loaded is on libc's dlopen */
 };
 
 const char *probes_site_name(enum pymem_site site)
@@ -211,6 +212,29 @@ static int attach_dso(struct probe_target *p, const char *path, bool python)
 	err = err ?: attach_multi(p, progs->alloc_exit, path, &maps, true);
 	err = err ?: attach_multi(p, progs->munmap_enter, path, &unmaps, false);
 	return err ?: attach_multi(p, progs->exit_drain, path, &exits, false);
+}
+
+/*
+ * Sampled mode: lib_loaded on the return of libc's dlopen, so that a
+ * library's GOT is redirected as it loads.  Without it (no dlopen in libc,
+ * or the attach failed) userspace looks at the maps now and then instead.
+ */
+static void loaded_point(struct probe_target *p, const char *path)
+{
+	struct multi m = { .n = 1 };
+	uint64_t vaddr, size;
+	struct elf_syms *e;
+
+	e = elf_syms_open(path);
+	if (!e)
+		return;
+	if (!elf_syms_lookup(e, "dlopen", &vaddr, &size) &&
+	    !elf_syms_vaddr_to_offset(e, vaddr, &m.off[0]))
+		p->sees_dlopen = !attach_multi(p, p->p->skel->progs.lib_loaded, path, &m, true);
+	elf_syms_close(e);
+	if (!p->sees_dlopen && p->p->verbose)
+		fprintf(stderr, "pymem-bpf: no dlopen probe in %s: libraries loaded later are "
+			"looked for every second\n", path);
 }
 
 static __u32 max_u32(__u32 a, __u32 b)
@@ -407,6 +431,8 @@ int probes_target_open(struct probes *p, const struct pytarget *t, uint64_t samp
 		err = attach_dso(pt, t->libc_open, false);
 		if (err)
 			goto fail;
+	} else if (t->libc[0]) {
+		loaded_point(pt, t->libc_open);
 	}
 	*out = pt;
 	return 0;
@@ -488,6 +514,16 @@ static struct pymem_target *slot_of(const struct probe_target *pt)
 void probes_sample_interval(struct probe_target *pt, uint64_t interval)
 {
 	__atomic_store_n(&slot_of(pt)->sample_interval, interval, __ATOMIC_RELEASE);
+}
+
+bool probes_take_loaded(struct probe_target *pt)
+{
+	return __atomic_exchange_n(&slot_of(pt)->libs_loaded, 0, __ATOMIC_ACQ_REL);
+}
+
+bool probes_sees_dlopen(const struct probe_target *pt)
+{
+	return pt->sees_dlopen;
 }
 
 void probes_batch_at(struct probe_target *pt, uint64_t addr)

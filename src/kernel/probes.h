@@ -80,6 +80,13 @@ int probes_attach_tramp(struct probe_target *pt, const char *path,
 /* Where the target's trampolines batch their events, once the tables point at them. */
 void probes_batch_at(struct probe_target *pt, uint64_t addr);
 /*
+ * Sampled mode: has the target's dlopen returned since the last call (and
+ * is that seen at all: false when its libc has no dlopen, as before glibc
+ * 2.34, whose libdl holds it)?
+ */
+bool probes_take_loaded(struct probe_target *pt);
+bool probes_sees_dlopen(const struct probe_target *pt);
+/*
  * Account the batched events the target made since the last probe hit
  * (see trampoline.h), before the maps are read.  0, or -errno (the
  * target is gone).

@@ -207,6 +207,19 @@ int attach_sample_interval(struct attachment *a, uint64_t interval)
 	return 0;
 }
 
+/* Without a dlopen probe, the target's maps are looked at this often */
+#define LIBS_LOOK_S	1.0
+
+void attach_follow_libs(struct attachment *a, double now)
+{
+	if (!a || !a->sample_interval || !a->redir)
+		return;
+	if (probes_take_loaded(a->pt) || (!probes_sees_dlopen(a->pt) && now >= a->libs_look)) {
+		redirect_follow_libs(a->redir);
+		a->libs_look = now + LIBS_LOOK_S;
+	}
+}
+
 void attach_close(struct attachment *a)
 {
 	int status;

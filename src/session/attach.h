@@ -51,6 +51,7 @@ struct attachment {
 	uint64_t sample_interval;	/* in force at attach (0: exact, as symbol probes are) */
 	bool launched;		/* a launched command not let go yet: close kills it */
 	bool cmd;		/* launch mode: close reports how the command ended */
+	double libs_look;	/* sampled, without a dlopen probe: when to look for libraries */
 };
 
 /*
@@ -77,5 +78,11 @@ int attach_sample_interval(struct attachment *a, uint64_t interval);
 
 /* Restore the target and free it all; a launched command not yet let go is killed. */
 void attach_close(struct attachment *a);
+/*
+ * Sampled mode: redirect the GOT of the libraries a's target loaded since
+ * the last call, if its dlopen returned (or, without a dlopen probe, once a
+ * second).  now: session_now().
+ */
+void attach_follow_libs(struct attachment *a, double now);
 
 #endif /* PYMEM_ATTACH_H */

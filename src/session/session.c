@@ -29,10 +29,10 @@ static int build(struct session *s, double secs, bool exited, struct pm_profile 
 	p->target_exited = exited;
 	p->sample_interval = s->sample_interval;
 	p->max_overhead = s->max_overhead;
-	if (s->redir) {
+	if (s->a && s->a->sample_interval) {
 		struct got_stats st;
 
-		redirect_libs_stats(s->redir, &st);
+		redirect_libs_stats(s->a->redir, &st);
 		p->libs.libraries = st.libraries;
 		p->libs.entries = st.entries;
 		p->libs.foreign = st.foreign;
@@ -88,7 +88,7 @@ bool session_run(struct session *s, volatile sig_atomic_t *stop)
 			break;
 		}
 		now = session_now();
-		redirect_follow_libs(s->redir);
+		attach_follow_libs(s->a, now);
 		if (s->oh)
 			s->sample_interval = overhead_tick(s->oh, now);
 		if (s->o->duration && now - s->start >= s->o->duration)

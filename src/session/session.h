@@ -39,7 +39,7 @@ struct session {
 	double max_overhead;		/* and the share of CPU it adapts to (0: fixed) */
 	struct overhead *oh;		/* that adaptation */
 	struct holders *holders;	/* read at the end (--holders), or NULL */
-	struct redirect *redir;		/* sampled: libraries loaded meanwhile are redirected */
+	struct attachment *a;		/* sampled: libraries it loads meanwhile are redirected */
 	unsigned int holders_top;	/* stacks that keep their holders */
 };
 

@@ -272,7 +272,7 @@ def test_regrtest_under_holder_reads():
     """CPython's own tests pass while pymem-bpf attaches, reads the holders (stopping every
     thread and walking the graph) and detaches, again and again."""
     version = DEBIAN
-    run = run_regrtest(version)
+    run = run_regrtest(version, REGRTESTS)
     cycles = 0
     try:
         while cycles < 5 and run.p.poll() is None:

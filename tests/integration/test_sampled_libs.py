@@ -8,6 +8,7 @@ Ground truth is what clib_user.py asks of it.  At a 64 KiB interval the held 30 
 460 samples (an estimate's spread is about 1/sqrt(samples): 5%), the churn's 2 GB about
 30,000; the generator is seeded."""
 
+import contextlib
 import json
 import os
 import re
@@ -17,8 +18,8 @@ import time
 
 import pytest
 
-from conftest import (DEBIAN, T_START, T_STOP, TARGETS, Proc, excerpt, functions,
-                      target_argv, target_tmpdir, total, within)
+from conftest import (ATTACHED_RE, DEBIAN, T_ATTACH, T_START, T_STOP, TARGETS, Proc, binary,
+                      excerpt, functions, target_argv, target_tmpdir, total, within)
 from test_target_safety import attach, detach
 
 BUILDS = ["3.12.1", DEBIAN, "sid-3.14"]
@@ -83,38 +84,54 @@ def under(name):
     return lambda stack: name in functions(stack)
 
 
-def run_lib(version, flavour, late, tmp_path):
+@contextlib.contextmanager
+def seeded_lib(version, flavour):
+    """The library built for the target (our path, the target's), and the generator seeded."""
     ours, lib, lib_seen = build_lib(version, flavour)
-    offsets = got_offsets(lib)
-    out = str(tmp_path / "clib.json")
-    args = [lib_seen] + (["--late"] if late else [])
     os.environ["PYMEM_BPF_SAMPLE_SEED"] = "7"
-    target = Proc(target_argv(version, TARGETS / "clib_user.py", *args), name="target")
     try:
-        target.wait_line("stdout", r"^READY$", T_START)
-        before = None if late else got_values(target.pid, offsets)[0]
-        prof = attach(target.pid, "--sample-interval", "64KiB", "-f", "json", "-o", out)
-        target.send("go\n")
-        if late:
-            target.wait_line("stdout", r"^LOADED$", T_START)
-        during = wait_redirected(target.pid, offsets)
-        if late:
-            target.send("go on\n")
-        target.wait_line("stdout", r"^DONE$", T_STOP)
-        detach(prof)
-        after, ours = got_values(target.pid, offsets)
-        target.close_stdin()
-        assert target.wait(T_STOP) == 0, target.describe()
+        yield lib, lib_seen
     finally:
         del os.environ["PYMEM_BPF_SAMPLE_SEED"]
-        target.kill()
         shutil.rmtree(ours, ignore_errors=True)
+
+
+def run_lib(version, flavour, late, tmp_path):
+    out = str(tmp_path / "clib.json")
+    with seeded_lib(version, flavour) as (lib, lib_seen):
+        offsets = got_offsets(lib)
+        args = [lib_seen] + (["--late"] if late else [])
+        target = Proc(target_argv(version, TARGETS / "clib_user.py", *args), name="target")
+        try:
+            before, during, after, ours = served(target, offsets, late, out)
+        finally:
+            target.kill()
     # every entry put back as it was (a lazy one unbound again), none left on a trampoline
     assert not any(ours.values()), (before, during, after)
     if before is not None:
         assert after == before, (before, after)
     with open(out) as f:
         return json.load(f)
+
+
+def served(target, offsets, late, out):
+    """Attach to the target, have it work once its library is redirected, detach: its GOT
+    entries before, during and after, and which of them still point at a trampoline."""
+    target.wait_line("stdout", r"^READY$", T_START)
+    before = None if late else got_values(target.pid, offsets)[0]
+    prof = attach(target.pid, "--sample-interval", "64KiB", "-f", "json", "-o", out)
+    target.send("go\n")
+    if late:
+        target.wait_line("stdout", r"^LOADED$", T_START)
+    during = wait_redirected(target.pid, offsets)
+    if late:
+        target.send("go on\n")
+    target.wait_line("stdout", r"^DONE$", T_STOP)
+    detach(prof)
+    after, ours = got_values(target.pid, offsets)
+    target.close_stdin()
+    assert target.wait(T_STOP) == 0, target.describe()
+    return before, during, after, ours
 
 
 def check_profile(prof):
@@ -153,3 +170,24 @@ def test_library_loaded_after(flavour, tmp_path):
 
 def test_noplt_loaded_before(tmp_path):
     check_profile(run_lib(DEBIAN, "noplt", False, tmp_path))
+
+
+def test_launched(tmp_path):
+    """Launched, the library is loaded after the attach, before READY: followed."""
+    out = str(tmp_path / "clib.json")
+    with seeded_lib("3.12.1", "plt") as (lib, lib_seen):
+        prof = Proc([binary(), "--sample-interval", "64KiB", "-f", "json", "-o", out, "--"]
+                    + target_argv("3.12.1", TARGETS / "clib_user.py", lib_seen),
+                    name="pymem-bpf")
+        try:
+            pid = int(prof.wait_line("stderr", ATTACHED_RE.pattern, T_ATTACH).group(1))
+            prof.wait_line("stdout", r"^READY$", T_START)
+            wait_redirected(pid, got_offsets(lib))
+            prof.send("go\n")
+            prof.wait_line("stdout", r"^DONE$", T_STOP)
+            prof.close_stdin()
+            assert prof.wait(T_STOP) == 0, prof.describe()
+        finally:
+            prof.kill()
+    with open(out) as f:
+        check_profile(json.load(f))
