@@ -4,7 +4,9 @@
 Runs tests/targets/workloads.py's make_and_hold, heavy_churn and three_threads under
 `pymem-bpf -p PID --sample-interval I`, through the integration tests' harness, at scale 1 and
 10 with a few seeds each, and prints each estimate's error: the 30 MB held under its allocator,
-the churn's allocated bytes, and each thread's live bytes on its own function.
+the churn's allocated bytes, and each thread's live bytes on its own function.  Then a C
+library's own malloc (tests/targets/clib_user.py, as test_sampled_libs.py runs it): its held
+blocks (malloc, calloc, realloc chains), the chains' allocated bytes and its churn's.
 
     tests/bench/sampled_accuracy.py [--version 3.12.1] [--intervals 128KiB,512KiB,2MiB]
                                     [--seeds 11,12,13] [--seeds10 21,22] [--random N]
@@ -15,11 +17,14 @@ the churn's allocated bytes, and each thread's live bytes on its own function.
 import argparse
 import os
 import sys
+import tempfile
+from pathlib import Path
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 os.chdir(REPO)
 import conftest as c  # noqa: E402
+import test_sampled_libs as libs  # noqa: E402
 
 SEED_ENV = "PYMEM_BPF_SAMPLE_SEED"
 
@@ -46,6 +51,19 @@ def one(version, interval, scale, seed):
         " ".join("%+6.1f%%" % t for t in threads)), flush=True)
 
 
+def one_lib(version, interval, seed):
+    with tempfile.TemporaryDirectory() as tmp:
+        prof = libs.run_lib(version, "plt", False, Path(tmp), interval, seed)
+    held = libs.HOLD * libs.SIZE
+    errs = [pct(c.total(prof, libs.under(name), "live_bytes"), live) for name, live in
+            (("hold_malloc", held), ("hold_calloc", held), ("hold_grown", 4 * held))]
+    errs.append(pct(c.total(prof, libs.under("hold_grown"), "alloc_bytes"), 10 * held))
+    errs.append(pct(c.total(prof, libs.under("churn"), "alloc_bytes"), libs.CHURN * libs.SIZE))
+    print("%-7s clib  seed %-6s live malloc/calloc/realloc %s  realloc alloc %+6.1f%%  "
+          "churn %+6.1f%%" % (interval, seed, " ".join("%+6.1f%%" % e for e in errs[:3]),
+                               errs[3], errs[4]), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--version", default="3.12.1")
@@ -60,6 +78,8 @@ def main():
                 one(args.version, interval, scale, int(seed))
         for _ in range(args.random):
             one(args.version, interval, 10, None)
+        for seed in filter(None, args.seeds.split(",")):
+            one_lib(args.version, interval, int(seed))
 
 
 if __name__ == "__main__":

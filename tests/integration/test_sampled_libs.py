@@ -85,10 +85,10 @@ def under(name):
 
 
 @contextlib.contextmanager
-def seeded_lib(version, flavour):
+def seeded_lib(version, flavour, seed=7):
     """The library built for the target (our path, the target's), and the generator seeded."""
     ours, lib, lib_seen = build_lib(version, flavour)
-    os.environ["PYMEM_BPF_SAMPLE_SEED"] = "7"
+    os.environ["PYMEM_BPF_SAMPLE_SEED"] = str(seed)
     try:
         yield lib, lib_seen
     finally:
@@ -96,14 +96,15 @@ def seeded_lib(version, flavour):
         shutil.rmtree(ours, ignore_errors=True)
 
 
-def run_lib(version, flavour, late, tmp_path):
+def run_lib(version, flavour, late, tmp_path, interval="64KiB", seed=7):
+    """clib_user.py's profile, sampled at interval with the generator seeded."""
     out = str(tmp_path / "clib.json")
-    with seeded_lib(version, flavour) as (lib, lib_seen):
+    with seeded_lib(version, flavour, seed) as (lib, lib_seen):
         offsets = got_offsets(lib)
         args = [lib_seen] + (["--late"] if late else [])
         target = Proc(target_argv(version, TARGETS / "clib_user.py", *args), name="target")
         try:
-            before, during, after, ours = served(target, offsets, late, out)
+            before, during, after, ours = served(target, offsets, late, out, interval)
         finally:
             target.kill()
     # every entry put back as it was (a lazy one unbound again), none left on a trampoline
@@ -114,12 +115,12 @@ def run_lib(version, flavour, late, tmp_path):
         return json.load(f)
 
 
-def served(target, offsets, late, out):
+def served(target, offsets, late, out, interval):
     """Attach to the target, have it work once its library is redirected, detach: its GOT
     entries before, during and after, and which of them still point at a trampoline."""
     target.wait_line("stdout", r"^READY$", T_START)
     before = None if late else got_values(target.pid, offsets)[0]
-    prof = attach(target.pid, "--sample-interval", "64KiB", "-f", "json", "-o", out)
+    prof = attach(target.pid, "--sample-interval", interval, "-f", "json", "-o", out)
     target.send("go\n")
     if late:
         target.wait_line("stdout", r"^LOADED$", T_START)
