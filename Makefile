@@ -39,7 +39,7 @@ LIB_OBJS := $(filter-out $(OUTPUT)/obj/main.o,$(OBJS))
 TESTS	 := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev \
-	    protobuf-c-compiler libprotobuf-c-dev golang-go chromium libpython3.11-testsuite \
+	    protobuf-c-compiler libprotobuf-c-dev golang-go chromium libpython3.11-testsuite python3-numpy \
 	    libjson-c-dev libcmocka-dev python3-pytest pkg-config gcc make \
 	    util-linux procps bpfcc-tools tmux debootstrap podman runc \
 	    qemu-system-x86 cpio libcurl4-openssl-dev openssl python3-yaml libclang-rt-dev \

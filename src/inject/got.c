@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * An entry is redirected only when it is bound to libc's function (or to
- * a PLT entry that jumps there), or not bound yet: a lazy binding's entry points back into its own library's
- * PLT, and the trampoline's tail call goes to libc's function itself, as
- * the binding would (an entry the resolver would bind later is ours
- * already, so it never is).  An entry bound elsewhere (an LD_PRELOADed
- * allocator) is left alone and counted.  An entry that no longer holds its
- * trampoline when it is restored (the library was unloaded, its address
- * reused) is left alone too.
+ * An entry is redirected only when it is bound to libc's function (or to a
+ * PLT entry that jumps there), or not bound yet: a lazy binding's entry
+ * points back into its own library's PLT, and the trampoline's tail call
+ * goes to libc's function itself, as the binding would (an entry the
+ * resolver would bind later is ours already, so it never is).  An entry
+ * bound elsewhere (an LD_PRELOADed allocator) is left alone and counted.
+ * A library mapped but not relocated yet (a dlopen under way) is looked at
+ * again later.  An entry that no longer holds its trampoline when it is
+ * restored (the library was unloaded, its address reused) is left alone.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -147,33 +148,55 @@ static bool plt_to_libc(const struct got *g, struct inject *in, uint64_t v, enum
 	return slot == g->libc_fn[f] || slot == g->tramp[f];
 }
 
-/* One entry: redirected if bound to libc's function or to nothing yet (in [lo, hi)) */
-static void redirect_entry(struct got *g, struct inject *in, uint64_t addr, enum tramp_fn f,
-			   uint64_t lo, uint64_t hi, bool *any)
+/* What became of an entry */
+enum entry_state {
+	ENTRY_OURS,	/* it holds its trampoline (now or before) */
+	ENTRY_FOREIGN,	/* bound to another allocator: left alone */
+	ENTRY_PENDING,	/* not relocated yet: ld.so is still loading the library */
+	ENTRY_SKIPPED,	/* unreadable, or out of memory */
+};
+
+/*
+ * One entry: redirected if bound to libc's function or to nothing yet (in
+ * [lo, hi), its library's lazy PLT).  A value in no executable mapping is
+ * the file's own, not relocated yet: another thread's dlopen is between
+ * mapping the library and relocating it, and the library is looked at again.
+ */
+static enum entry_state redirect_entry(struct got *g, struct inject *in,
+				       const struct proc_maps *maps, uint64_t addr,
+				       enum tramp_fn f, uint64_t lo, uint64_t hi)
 {
+	const struct proc_map *code;
 	uint64_t v;
 
-	if (inject_read(in, addr, &v, sizeof(v)) || v == g->tramp[f])
-		return;
+	if (inject_read(in, addr, &v, sizeof(v)))
+		return ENTRY_SKIPPED;
+	if (v == g->tramp[f])
+		return ENTRY_OURS;
 	if (v != g->libc_fn[f] && (v < lo || v >= hi) && !plt_to_libc(g, in, v, f)) {
-		g->st.foreign++;
-		return;
+		code = proc_maps_find(maps, v);
+		return code && code->perms[2] == 'x' ? ENTRY_FOREIGN : ENTRY_PENDING;
 	}
 	if (grow((void **)&g->e, &g->cap, g->n, sizeof(*g->e)) ||
 	    inject_write(in, addr, &g->tramp[f], sizeof(g->tramp[f])))
-		return;
+		return ENTRY_SKIPPED;
 	g->e[g->n++] = (struct got_entry){ .addr = addr, .old = v, .f = f };
 	g->st.entries++;
-	*any = true;
+	return ENTRY_OURS;
 }
 
-/* The library whose first mapping is maps->v[i] */
-static void redirect_library(struct got *g, struct inject *in, const struct proc_maps *maps,
+/*
+ * The library whose first mapping is maps->v[i]; false if it is to be
+ * looked at again (not relocated yet).  It counts once done, and foreign
+ * entries then.
+ */
+static bool redirect_library(struct got *g, struct inject *in, const struct proc_maps *maps,
 			     size_t i)
 {
 	const struct proc_map *m = &maps->v[i];
 	struct elf_got_slot slots[LIB_SLOTS];
-	bool interp = !strcmp(m->path, g->t->interp), any = false;
+	bool interp = !strcmp(m->path, g->t->interp);
+	unsigned int count[ENTRY_SKIPPED + 1] = { 0 };
 	uint64_t first, hi = m->end;
 	char path[PATH_MAX];
 	int n, k;
@@ -186,9 +209,13 @@ static void redirect_library(struct got *g, struct inject *in, const struct proc
 	n = path[0] ? elf_got_slots(path, names, TRAMP__MAX, slots, LIB_SLOTS, &first) : -1;
 	for (k = 0; k < n && k < LIB_SLOTS; k++)
 		if (!interp || slots[k].name == TRAMP_FREE)
-			redirect_entry(g, in, m->start - first + slots[k].vaddr, slots[k].name,
-				       m->start, hi, &any);
-	g->st.libraries += any;
+			count[redirect_entry(g, in, maps, m->start - first + slots[k].vaddr,
+					     slots[k].name, m->start, hi)]++;
+	if (count[ENTRY_PENDING])
+		return false;
+	g->st.libraries += count[ENTRY_OURS] > 0;
+	g->st.foreign += count[ENTRY_FOREIGN];
+	return true;
 }
 
 void got_redirect(struct got *g, struct inject *in, const struct proc_maps *maps)
@@ -202,8 +229,8 @@ void got_redirect(struct got *g, struct inject *in, const struct proc_maps *maps
 		    grow((void **)&g->seen, &g->seen_cap, g->nseen, sizeof(*g->seen)))
 			continue;
 		g->seen[g->nseen].start = m->start;
-		g->seen[g->nseen++].inode = m->inode;
-		redirect_library(g, in, maps, i);
+		g->seen[g->nseen].inode = m->inode;
+		g->nseen += redirect_library(g, in, maps, i);
 	}
 }
 
