@@ -16,7 +16,7 @@
 #include "elf_syms.h"
 #include "got.h"
 
-/* Entries a library may have for the four functions: more are left out */
+/* Entries a library may have for the functions: more are left out */
 #define LIB_SLOTS	64
 
 static const char *const names[TRAMP__MAX] = {
@@ -24,6 +24,10 @@ static const char *const names[TRAMP__MAX] = {
 	[TRAMP_CALLOC] = "calloc",
 	[TRAMP_REALLOC] = "realloc",
 	[TRAMP_FREE] = "free",
+	[TRAMP_POSIX_MEMALIGN] = "posix_memalign",
+	[TRAMP_ALIGNED_ALLOC] = "aligned_alloc",
+	[TRAMP_MEMALIGN] = "memalign",
+	[TRAMP_VALLOC] = "valloc",
 };
 
 struct got_entry {
@@ -53,10 +57,13 @@ void got_libc_functions(const struct pytarget *t, const struct proc_maps *maps,
 	if (!e)
 		return;
 	if (!proc_maps_load_bias(maps, t->libc, elf_syms_first_load_vaddr(e), &bias)) {
-		for (f = 0; f < TRAMP__MAX && !elf_syms_lookup(e, names[f], &v, NULL); f++)
-			libc_fn[f] = bias + v;
-		if (f < TRAMP__MAX)
-			memset(libc_fn, 0, TRAMP__MAX * sizeof(*libc_fn));
+		for (f = 0; f < TRAMP__MAX; f++)
+			if (!elf_syms_lookup(e, names[f], &v, NULL))
+				libc_fn[f] = bias + v;
+		/* the four a free needs are all there, or nothing is followed */
+		for (f = 0; f < TRAMP_TABLE_FNS; f++)
+			if (!libc_fn[f])
+				memset(libc_fn, 0, TRAMP__MAX * sizeof(*libc_fn));
 	}
 	elf_syms_close(e);
 }
@@ -208,7 +215,7 @@ static bool redirect_library(struct got *g, struct inject *in, const struct proc
 	pytarget_map_path(g->t->pid, m, path, sizeof(path));
 	n = path[0] ? elf_got_slots(path, names, TRAMP__MAX, slots, LIB_SLOTS, &first) : -1;
 	for (k = 0; k < n && k < LIB_SLOTS; k++)
-		if (!interp || slots[k].name == TRAMP_FREE)
+		if (g->tramp[slots[k].name] && (!interp || slots[k].name == TRAMP_FREE))
 			count[redirect_entry(g, in, maps, m->start - first + slots[k].vaddr,
 					     slots[k].name, m->start, hi)]++;
 	if (count[ENTRY_PENDING])

@@ -2,7 +2,8 @@
 /*
  * Sampled mode's view of a C extension's direct malloc: the GOT entries
  * through which the target's libraries call libc's malloc, calloc, realloc
- * and free, pointed at the TRAMP_LIBC trampolines.
+ * and free and its aligned allocators, pointed at the TRAMP_LIBC
+ * trampolines.
  */
 #ifndef PYMEM_GOT_H
 #define PYMEM_GOT_H
@@ -22,14 +23,16 @@ struct got_stats {
 };
 
 /*
- * Where t's libc has malloc, calloc, realloc and free (maps: t's), all
- * zero unless all four are found (no libc, a libc without them).
+ * Where t's libc has each function of enum tramp_fn (maps: t's; 0: not
+ * there), all zero unless malloc, calloc, realloc and free are found (no
+ * libc, a libc without them).
  */
 void got_libc_functions(const struct pytarget *t, const struct proc_maps *maps,
 			uint64_t libc_fn[TRAMP__MAX]);
 /*
  * For t's libraries: libc_fn[f] is where libc's function is, tramp[f] its
- * trampoline.  NULL when out of memory.
+ * trampoline (0: none, the function's entries are left alone).  NULL when
+ * out of memory.
  */
 struct got *got_new(const struct pytarget *t, const uint64_t libc_fn[TRAMP__MAX],
 		    const uint64_t tramp[TRAMP__MAX]);

@@ -34,8 +34,8 @@ _Static_assert(TRAMP_DOMAINS == DOMAIN__MAX, "a trampoline set per allocator dom
 struct redirect {
 	pid_t pid;
 	uint64_t table[TRAMP_DOMAINS];			/* runtime address of each table */
-	uint64_t orig[TRAMP_DOMAINS][TRAMP__MAX];	/* what they held before */
-	uint64_t tramp[TRAMP_DOMAINS][TRAMP__MAX];	/* what we put there */
+	uint64_t orig[TRAMP_DOMAINS][TRAMP_TABLE_FNS];	/* what they held before */
+	uint64_t tramp[TRAMP_DOMAINS][TRAMP_TABLE_FNS];	/* what we put there */
 	int memfd;					/* ours, keeps the probed file open */
 	struct tramp_walk walk;				/* how its trampolines hash a stack */
 	struct redirect_opts o;				/* sampled mode's */
@@ -117,7 +117,7 @@ static int find_tables(const struct pytarget *t, struct redirect *r, char *err, 
 			ret = -EBUSY;
 			goto out;
 		}
-		for (f = 0; f < TRAMP__MAX; f++)
+		for (f = 0; f < TRAMP_TABLE_FNS; f++)
 			r->orig[d][f] = cur[f + 1] ? cur[f + 1] + bias : 0;
 	}
 	walk_config(t, e, bias, &r->walk);
@@ -225,7 +225,7 @@ static int map_image(struct inject *in, struct redirect *r, const struct tramp_i
 }
 
 static int write_tables(struct inject *in, struct redirect *r,
-			const uint64_t val[TRAMP_DOMAINS][TRAMP__MAX])
+			const uint64_t val[TRAMP_DOMAINS][TRAMP_TABLE_FNS])
 {
 	int d, err;
 
@@ -245,8 +245,9 @@ static void libs_start(struct redirect *r, struct inject *in, const struct pytar
 	uint64_t tramp[TRAMP__MAX];
 	int f;
 
+	/* an aligned allocator libc lacks has no trampoline (entry 0) */
 	for (f = 0; f < TRAMP__MAX; f++)
-		tramp[f] = r->base + img->entry[TRAMP_LIBC][f];
+		tramp[f] = img->entry[TRAMP_LIBC][f] ? r->base + img->entry[TRAMP_LIBC][f] : 0;
 	r->got = got_new(t, r->libc_fn, tramp);
 	if (r->got && !proc_maps_read(r->pid, &maps))
 		got_redirect(r->got, in, &maps);
@@ -286,7 +287,7 @@ void redirect_libs_stats(const struct redirect *r, struct got_stats *st)
 int redirect_start(const struct pytarget *t, struct probe_target *p, const struct redirect_opts *o,
 		   struct redirect **out, char *err, size_t errlen)
 {
-	uint64_t now[TRAMP_DOMAINS][TRAMP__MAX], orig[TRAMP_SETS][TRAMP__MAX], base = 0;
+	uint64_t now[TRAMP_DOMAINS][TRAMP_TABLE_FNS], orig[TRAMP_SETS][TRAMP__MAX] = {}, base = 0;
 	struct tramp_image img;
 	struct inject *in = NULL;
 	struct redirect *r;
@@ -313,7 +314,8 @@ int redirect_start(const struct pytarget *t, struct probe_target *p, const struc
 		ret = -EAGAIN;
 		goto fail;
 	}
-	memcpy(orig, r->orig, sizeof(r->orig));
+	for (d = 0; d < TRAMP_DOMAINS; d++)
+		memcpy(orig[d], r->orig[d], sizeof(r->orig[d]));
 	memcpy(orig[TRAMP_LIBC], r->libc_fn, sizeof(r->libc_fn));
 	tramp_build(&img, orig, &r->walk, r->o.sample_interval != 0);
 	ret = map_image(in, r, &img, &base, err, errlen);
@@ -328,7 +330,7 @@ int redirect_start(const struct pytarget *t, struct probe_target *p, const struc
 		goto fail;
 	}
 	for (d = 0; d < TRAMP_DOMAINS; d++)
-		for (f = 0; f < TRAMP__MAX; f++)
+		for (f = 0; f < TRAMP_TABLE_FNS; f++)
 			r->tramp[d][f] = r->orig[d][f] ? base + img.entry[d][f] : 0;
 	ret = write_tables(in, r, r->tramp);
 	if (ret) {
@@ -366,7 +368,7 @@ int redirect_sample_interval(struct redirect *r, uint64_t interval)
 
 void redirect_stop(struct redirect *r)
 {
-	uint64_t now[TRAMP_DOMAINS][TRAMP__MAX];
+	uint64_t now[TRAMP_DOMAINS][TRAMP_TABLE_FNS];
 	struct inject *in = NULL;
 	char err[256] = "";
 	int d, ret;

@@ -385,6 +385,59 @@ void tramp_sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t
 }
 
 /*
+ * posix_memalign(memptr, alignment, size): sampled on size (%rdx, where a
+ * realloc's is); once it succeeds, the probe point sees the block in %rax
+ * and the size in %rsi as after a malloc, and the caller gets its 0 back.
+ */
+static void sample_posix_memalign(struct emit *e, uint32_t slot, uint32_t *probe)
+{
+	static const uint8_t save[] = { 0x57, 0x52,			/* push %rdi; push %rdx */
+					0x48, 0x83, 0xec, 0x08 };	/* sub $8,%rsp: aligned */
+	static const uint8_t restore[] = { 0x48, 0x83, 0xc4, 0x08,	/* add $8,%rsp */
+					   0x5a, 0x5f };		/* pop %rdx; pop %rdi */
+	static const uint8_t test_eax[] = { 0x85, 0xc0 };
+	static const uint8_t block[] = { 0x48, 0x8b, 0x07,		/* mov (%rdi),%rax */
+					 0x48, 0x89, 0xd6 };		/* mov %rdx,%rsi */
+	static const uint8_t zero[] = { 0x31, 0xc0 };			/* xor %eax,%eax */
+	struct decision d;
+	uint32_t failed;
+
+	decide(e, TRAMP_REALLOC, false, &d);
+	put(e, save, sizeof(save));
+	indirect(e, 0x15, slot);		/* call *slot(%rip) */
+	put(e, restore, sizeof(restore));
+	put(e, test_eax, sizeof(test_eax));
+	failed = jump_fwd(e, JNE);
+	put(e, block, sizeof(block));
+	set_op(e, rax_r10, INSERT_OFF);
+	tramp_alloc_report(e, probe);
+	put(e, zero, sizeof(zero));
+	land(e, failed);
+	put(e, ret, 1);
+	land_unsampled(e, &d);
+	tail_jump(e, &d, TRAMP_POSIX_MEMALIGN, slot);
+}
+
+/*
+ * libc's aligned allocators, none of whose arguments move.  aligned_alloc
+ * and memalign take (alignment, size): a table function's (ctx, size),
+ * and so the raw domain's malloc trampoline as it is; valloc takes
+ * malloc's arguments, and goes as libc's malloc.
+ */
+void tramp_sample_aligned(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site,
+			  uint32_t *probe)
+{
+	bool libc = e->libc;
+
+	e->libc = f == TRAMP_VALLOC;
+	if (f == TRAMP_POSIX_MEMALIGN)
+		sample_posix_memalign(e, slot, probe);
+	else
+		sample_alloc(e, slot, TRAMP_MALLOC, site, false, false, probe);
+	e->libc = libc;
+}
+
+/*
  * A code object's free, out of line (jumped to at code): the salt
  * changes; it is logged as its block's free if that was sampled (back at
  * sampled), else at site BATCH_CODE_FREE (back at log), so that the BPF

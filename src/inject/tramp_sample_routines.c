@@ -8,8 +8,7 @@
 #include <math.h>
 #include "tramp_sample.h"
 
-_Static_assert(TRAMP_DRAWS == 1 << 12 && TRAMP_SET_BUCKETS == 1 << 12,
-	       "draws and buckets are indexed by a 64-bit value's top 12 bits");
+_Static_assert(TRAMP_DRAWS == 1 << 12, "draws are indexed by a 64-bit value's top 12 bits");
 
 /* Knuth's MMIX LCG: its top bits pick a draw */
 #define LCG_MUL		6364136223846793005ULL
@@ -122,15 +121,25 @@ void tramp_thread_lookup(struct emit *e)
 	land(e, hit);
 }
 
+/*
+ * The block's address folded (a ^ a >> 17), then multiplied: its top bits
+ * alone spread an allocator's evenly spaced blocks unevenly (a tenth of
+ * the buckets held 5 or more of 4,000 aligned blocks, and one overflowed),
+ * the fold as evenly as random ones.
+ */
 void tramp_set_index(struct emit *e, const uint8_t mov_r9[3])
 {
+	static const uint8_t fold[] = { 0x4d, 0x89, 0xcb,		/* mov %r9,%r11 */
+					0x49, 0xc1, 0xeb, 0x11,		/* shr $17,%r11 */
+					0x4d, 0x31, 0xd9 };		/* xor %r11,%r9 */
 	static const uint8_t mul[] = { 0x49, 0xbb };			/* movabs $imm64,%r11 */
 	static const uint8_t index[] = { 0x4d, 0x0f, 0xaf, 0xcb,	/* imul %r11,%r9 */
-					 0x49, 0xc1, 0xe9, 0x34 };	/* shr $52,%r9 */
+					 0x49, 0xc1, 0xe9, 64 - TRAMP_SET_BITS };	/* shr */
 	static const uint8_t lea_counts[] = { 0x4c, 0x8d, 0x1d };	/* lea counts(%rip),%r11 */
 	uint64_t m = SET_HASH_MUL;
 
 	put(e, mov_r9, 3);
+	put(e, fold, sizeof(fold));
 	put(e, mul, sizeof(mul));
 	put(e, (const uint8_t *)&m, 8);
 	put(e, index, sizeof(index));

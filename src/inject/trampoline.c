@@ -410,7 +410,8 @@ enum pymem_site tramp_site(int d, enum tramp_fn f)
 		{ SITE_PYMEM_MALLOC, SITE_PYMEM_CALLOC, SITE_PYMEM_REALLOC, SITE_PYMEM_FREE },
 		{ SITE_PYOBJECT_MALLOC, SITE_PYOBJECT_CALLOC, SITE_PYOBJECT_REALLOC,
 		  SITE_PYOBJECT_FREE },
-		{ SITE_MALLOC, SITE_CALLOC, SITE_REALLOC, SITE_FREE },
+		{ SITE_MALLOC, SITE_CALLOC, SITE_REALLOC, SITE_FREE, SITE_POSIX_MEMALIGN,
+		  SITE_ALIGNED_ALLOC, SITE_MEMALIGN, SITE_VALLOC },
 	};
 
 	return sites[d][f];
@@ -437,16 +438,18 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP_
 		tramp_sample_shared(&e);
 	for (d = 0; d < (sampled ? TRAMP_SETS : TRAMP_DOMAINS); d++) {
 		e.libc = d == TRAMP_LIBC;
-		for (f = 0; f < TRAMP__MAX; f++) {
-			uint32_t slot = TRAMP_SLOTS_OFF + (d * TRAMP__MAX + f) * 8;
+		for (f = 0; f < (e.libc ? TRAMP__MAX : TRAMP_TABLE_FNS); f++) {
+			uint32_t slot = TRAMP_SLOTS_OFF + TRAMP_INDEX(d, f) * 8;
 			uint32_t site = tramp_site(d, (enum tramp_fn)f);
 
 			if (!orig[d][f])
 				continue;
 			memcpy(img->bytes + slot, &orig[d][f], 8);
-			e.off = (d * TRAMP__MAX + f) * TRAMP_SLOT;
+			e.off = TRAMP_INDEX(d, f) * TRAMP_SLOT;
 			img->entry[d][f] = e.off;
-			if (sampled && f == TRAMP_FREE)
+			if (f >= TRAMP_TABLE_FNS)
+				tramp_sample_aligned(&e, slot, f, site, &img->probe[d][f]);
+			else if (sampled && f == TRAMP_FREE)
 				tramp_sample_free(&e, slot, site, TRAMP_BATCHED(d), d == TRAMP_OBJ,
 						  &img->probe[d][f]);
 			else if (sampled)

@@ -47,23 +47,34 @@
 #include <stdint.h>
 #include "pymem.h"
 
-/* PyMemAllocatorEx slots after ctx, in table order. */
+/*
+ * PyMemAllocatorEx slots after ctx, in table order; then libc's aligned
+ * allocators, which only sampled mode's TRAMP_LIBC set has (a C library's
+ * own posix_memalign, as PyTorch's tensors are allocated).
+ */
 enum tramp_fn {
 	TRAMP_MALLOC,
 	TRAMP_CALLOC,
 	TRAMP_REALLOC,
 	TRAMP_FREE,
+	TRAMP_POSIX_MEMALIGN,
+	TRAMP_ALIGNED_ALLOC,
+	TRAMP_MEMALIGN,
+	TRAMP_VALLOC,
 	TRAMP__MAX,
 };
+
+/* An allocator table's functions */
+#define TRAMP_TABLE_FNS	TRAMP_POSIX_MEMALIGN
 
 /* In alloc_table's order: raw, mem, obj */
 #define TRAMP_DOMAINS	3
 #define TRAMP_OBJ	2
 /*
- * Sampled mode adds a set for libc's malloc, calloc, realloc and free,
- * which the GOT entries of the target's libraries are pointed at (a C
- * extension's direct calls): libc's calling convention, the raw domain's
- * handling otherwise.
+ * Sampled mode adds a set for libc's malloc, calloc, realloc and free and
+ * its aligned allocators, which the GOT entries of the target's libraries
+ * are pointed at (a C extension's direct calls): libc's calling
+ * convention, the raw domain's handling otherwise.
  */
 #define TRAMP_LIBC	TRAMP_DOMAINS
 #define TRAMP_SETS	(TRAMP_DOMAINS + 1)
@@ -72,27 +83,30 @@ enum tramp_fn {
  * without a lock serves them; the raw domain is called without.
  */
 #define TRAMP_BATCHED(d)	((d) != 0 && (d) != TRAMP_LIBC)
+/* Set d's function f is trampoline number TRAMP_INDEX(d, f): the libc set, last, has all */
+#define TRAMP_INDEX(d, f)	((d) * TRAMP_TABLE_FNS + (f))
+#define TRAMP_COUNT	TRAMP_INDEX(TRAMP_LIBC, TRAMP__MAX)
 #define TRAMP_SLOT	384	/* bytes of code per trampoline */
-#define TRAMP_SHARED_OFF (TRAMP_SETS * TRAMP__MAX * TRAMP_SLOT)
+#define TRAMP_SHARED_OFF (TRAMP_COUNT * TRAMP_SLOT)
 /* the stack hashing code the batched allocations call, then sampled mode's routines */
 #define TRAMP_SHARED	1536
 #define TRAMP_SAMPLE_CODE_OFF (TRAMP_SHARED_OFF + 512)
 #define TRAMP_CODE_SIZE	(TRAMP_SHARED_OFF + TRAMP_SHARED)
 /* the original function pointers the code calls through, then the getter and &PyCode_Type */
 #define TRAMP_SLOTS_OFF	TRAMP_CODE_SIZE
-#define TRAMP_GETTER_OFF (TRAMP_SLOTS_OFF + TRAMP_SETS * TRAMP__MAX * 8)
+#define TRAMP_GETTER_OFF (TRAMP_SLOTS_OFF + TRAMP_COUNT * 8)
 #define TRAMP_CODETYPE_OFF (TRAMP_GETTER_OFF + 8)
 #define TRAMP_IMAGE_SIZE (TRAMP_CODETYPE_OFF + 8)
 /*
- * The image fills the mapping's first two pages.  The data pages follow:
- * the guard flag is the first byte of the third page, then the batch
+ * The image fills the mapping's first three pages.  The data pages follow:
+ * the guard flag is the first byte of the fourth page, then the batch
  * (struct event_batch, 4 KiB), the salt and sampled mode's state (struct
- * tramp_sample_state) in the fourth, and from the fifth page the tag table
+ * tramp_sample_state) in the fifth, and from the sixth page the tag table
  * of stack hashes met, then sampled mode's table of draws and set of
  * sampled blocks.
  */
 #define TRAMP_PAGE	4096
-#define TRAMP_GUARD_OFF	(2 * TRAMP_PAGE)
+#define TRAMP_GUARD_OFF	(3 * TRAMP_PAGE)
 #define TRAMP_BATCH_OFF	(TRAMP_GUARD_OFF + 64)
 #define TRAMP_SEQ_OFF	(TRAMP_BATCH_OFF + offsetof(struct event_batch, seq))
 #define TRAMP_SALT_OFF	(TRAMP_GUARD_OFF + TRAMP_PAGE + 1024)
@@ -106,11 +120,13 @@ enum tramp_fn {
 /*
  * The set of sampled blocks: buckets of one cache line, TRAMP_SET_WAYS
  * addresses each, and a byte per bucket that counts its blocks (0: a free
- * that hashes there is not sampled, known from a 4 KiB table), its top
+ * that hashes there is not sampled, known from a 16 KiB table), its top
  * bit set once a sampled block found the bucket full (from then on every
- * free that hashes there is reported).
+ * free that hashes there is reported).  Buckets begin to fill at about
+ * one block a bucket on average: the samples of an 8 GB heap at 512 KiB.
  */
-#define TRAMP_SET_BUCKETS 4096
+#define TRAMP_SET_BITS	14
+#define TRAMP_SET_BUCKETS (1 << TRAMP_SET_BITS)
 #define TRAMP_SET_WAYS	8
 #define TRAMP_SET_FULL	0x80
 #define TRAMP_SET_COUNTS_OFF (TRAMP_DRAWS_OFF + TRAMP_DRAWS * 8)

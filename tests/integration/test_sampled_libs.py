@@ -1,6 +1,6 @@
-"""Sampled mode sees a C library's own malloc, calloc, realloc and free: the GOT entries it
-calls them through are pointed at the trampolines while pymem-bpf is attached, and put back
-after.  The library (tests/targets/clib.c) is built here, once with a PLT (lazy binding:
+"""Sampled mode sees a C library's own malloc, calloc, realloc and free, and its
+posix_memalign, aligned_alloc, memalign and valloc: the GOT entries it calls them through are
+pointed at the trampolines while pymem-bpf is attached, and put back after.  The library (tests/targets/clib.c) is built here, once with a PLT (lazy binding:
 R_X86_64_JUMP_SLOT entries) and once with -fno-plt -z now (R_X86_64_GLOB_DAT entries), and
 loaded by ctypes before the attach, or after it (--late: redirected when it appears).
 
@@ -23,7 +23,9 @@ from conftest import (ATTACHED_RE, DEBIAN, T_ATTACH, T_START, T_STOP, TARGETS, P
 from test_target_safety import attach, detach
 
 BUILDS = ["3.12.1", DEBIAN, "sid-3.14"]
-HOLD, SIZE, CHURN = 3000, 10_000, 200_000
+HOLD, SIZE, CHURN, ALIGNED = 3000, 10_000, 200_000, 10_240
+CORE = ("malloc", "calloc", "realloc", "free")
+ALIGNED_BY = ("posix_memalign", "aligned_alloc", "memalign", "valloc")
 FLAGS = {"plt": [], "noplt": ["-fno-plt", "-Wl,-z,now"]}
 
 
@@ -35,16 +37,17 @@ def build_lib(version, flavour):
     return ours, os.path.join(ours, "libclib.so"), os.path.join(theirs, "libclib.so")
 
 
-def got_offsets(lib):
-    """{function: offset of its GOT entry in the file's address space} (readelf -r)."""
+def got_offsets(lib, names=CORE + ALIGNED_BY):
+    """{function: offset of its GOT entry in the file's address space} (readelf -r), for each
+    of names."""
     out = subprocess.run(["readelf", "-rW", lib], capture_output=True, text=True,
                          check=True).stdout
     got = {}
     for line in out.splitlines():
         m = re.match(r"^([0-9a-f]+)\s+\S+\s+R_X86_64_(JUMP_SLOT|GLOB_DAT)\s+\S+\s+(\w+)@", line)
-        if m and m.group(3) in ("malloc", "calloc", "realloc", "free"):
+        if m and m.group(3) in names:
             got[m.group(3)] = int(m.group(1), 16)
-    assert set(got) == {"malloc", "calloc", "realloc", "free"}, out
+    assert set(got) == set(names), out
     return got
 
 
@@ -137,6 +140,12 @@ def served(target, offsets, late, out, interval):
     return before, during, after, ours
 
 
+def native_frames(stack):
+    """(function, file name) of a stack's native frames, outermost first."""
+    return [(f["function"], os.path.basename(f["file"])) for f in stack["frames"]
+            if f["kind"] == "native"]
+
+
 def check_profile(prof):
     assert prof["sample_interval"] == 64 * 1024
     held = HOLD * SIZE
@@ -144,6 +153,14 @@ def check_profile(prof):
         got = total(prof, under(name), "live_bytes")
         assert within(got, live, 0.15), "%s: %d, expected %d\n%s" % (
             name, got, live, excerpt(prof, under(name)))
+    # the aligned allocators, each named as the stack's leaf
+    for fn in ALIGNED_BY:
+        mine = under("hold_" + fn)
+        got = total(prof, mine, "live_bytes")
+        assert within(got, HOLD * ALIGNED, 0.15), "%s: %d, expected %d\n%s" % (
+            fn, got, HOLD * ALIGNED, excerpt(prof, mine))
+        assert all(native_frames(s)[-1][0] == fn for s in prof["stacks"] if mine(s)), \
+            excerpt(prof, mine)
     # malloc(SIZE) then realloc to 2, 3 and 4 x SIZE: 10 x SIZE allocated a block
     got = total(prof, under("hold_grown"), "alloc_bytes")
     assert within(got, 10 * held, 0.15), excerpt(prof, under("hold_grown"), key="alloc_bytes")
@@ -152,12 +169,11 @@ def check_profile(prof):
     assert total(prof, under("churn"), "live_bytes") < 1_000_000, excerpt(prof, under("churn"))
     # named down to the library's function and libc's entry point
     top = max((s for s in prof["stacks"] if under("hold_malloc")(s)), key=lambda s: s["live_bytes"])
-    native = [(f["function"], os.path.basename(f["file"])) for f in top["frames"]
-              if f["kind"] == "native"]
+    native = native_frames(top)
     assert native[:1] == [("clib_hold", "libclib.so")] and native[-1][0] == "malloc", top
-    assert not any(prof["dropped"].values()), prof["dropped"]
+    assert not any(prof["dropped"].values()), {k: v for k, v in prof["dropped"].items() if v}
     libs = prof["libc_followed"]
-    assert libs["libraries"] >= 1 and libs["got_entries"] >= 4, libs
+    assert libs["libraries"] >= 1 and libs["got_entries"] >= len(CORE + ALIGNED_BY), libs
     assert libs["bound_elsewhere"] == 0, libs
 
 
@@ -203,7 +219,7 @@ def test_numpy_arrays(tmp_path):
     import glob
     ext = glob.glob("/usr/lib/python3/dist-packages/numpy/core/_multiarray_umath.*.so")
     assert ext, "python3-numpy is missing: run make deps"
-    offsets = got_offsets(ext[0])
+    offsets = got_offsets(ext[0], CORE)
     out = str(tmp_path / "numpy.json")
     os.environ["PYMEM_BPF_SAMPLE_SEED"] = "7"
     target = Proc(target_argv(DEBIAN, TARGETS / "numpy_user.py"), name="target")

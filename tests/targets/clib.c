@@ -5,6 +5,7 @@
  * Python's allocator.  Built by the tests (test_sampled_libs.py), loaded
  * with ctypes by clib_user.py.
  */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,38 @@ size_t clib_hold_grown(size_t n, size_t size)
 
 		for (s = 2 * size; s <= 4 * size; s += size)
 			p = realloc(p, s);
+		held[nheld++] = p;
+	}
+	return i;
+}
+
+/*
+ * n blocks of size bytes aligned to 64 (a page for valloc), kept: by
+ * posix_memalign, aligned_alloc, memalign or valloc (how 0 to 3)
+ */
+size_t clib_hold_aligned(size_t n, size_t size, int how)
+{
+	size_t i;
+	void *p;
+
+	for (i = 0; i < n && nheld < MAX_HELD; i++) {
+		switch (how) {
+		case 0:
+			if (posix_memalign(&p, 64, size))
+				return i;
+			break;
+		case 1:
+			p = aligned_alloc(64, size);
+			break;
+		case 2:
+			p = memalign(64, size);
+			break;
+		default:
+			p = valloc(size);
+		}
+		if (!p)
+			return i;
+		memset(p, 1, size);
 		held[nheld++] = p;
 	}
 	return i;

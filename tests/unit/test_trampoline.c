@@ -163,7 +163,7 @@ static void test_probe_points(void **state)
 	int d, f;
 
 	for (d = 0; d < TRAMP_DOMAINS; d++) {
-		for (f = 0; f < TRAMP__MAX; f++) {
+		for (f = 0; f < TRAMP_TABLE_FNS; f++) {
 			if (d == 1 && f == TRAMP_CALLOC) {
 				assert_int_equal(img.probe[d][f], 0);
 				continue;
