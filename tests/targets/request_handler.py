@@ -5,7 +5,11 @@ template per item and encodes a JSON response.  Protocol as churn.py's: prints "
 waits for a line on stdin, runs the loop, prints "ELAPSED <seconds>" (the loop alone, timed
 in-process), then waits for stdin to close.
 
-    python request_handler.py [REQUESTS]
+    python request_handler.py [REQUESTS [HELD_MB]]
+
+HELD_MB: before the loop, untimed, that many MB of small strings are made and kept, as a
+service's heap is; sampled mode then holds their samples (a free's check finds more of its
+buckets in use).
 """
 
 import json
@@ -41,12 +45,18 @@ def handle(body):
 
 def main():
     requests = int(sys.argv[1]) if len(sys.argv) > 1 else 4000
+    held_mb = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     bodies = [make_body(i) for i in range(50)]
+    heap = []
+
+    def hold():
+        # 64-byte strings (a 15-character str object's block): held_mb MB of them
+        heap.extend("%015d" % i for i in range(held_mb * (1 << 20) // 64))
 
     def work():
         for i in range(requests):
             handle(bodies[i % len(bodies)])
-    serve_timed(work)
+    serve_timed(work, hold)
 
 
 if __name__ == "__main__":
