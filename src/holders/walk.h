@@ -21,6 +21,7 @@
 #define MD_DICT		16	/* PyModuleObject.md_dict */
 #define TP_DEALLOC	48	/* PyTypeObject.tp_dealloc */
 #define NO_STR		0xffffffffU
+#define MAX_NAME	256	/* a tp_name or a key longer than this is cut */
 
 /* How an object was reached from its parent (the JSON's "kind"s, and one never shown). */
 enum edge_kind {
@@ -118,9 +119,6 @@ int walk_init(struct walk *w, const struct pytarget *t, const struct obj_layout 
 void walk_free(struct walk *w);
 /* Add the roots, then walk until every reachable object is visited or the deadline passes. */
 int walk_run(struct walk *w);
-uint32_t walk_intern(struct walk *w, const char *s);
-/* The type of the object at addr (validated as a type object), or NULL. */
-struct type_info *walk_type_of(struct walk *w, uint64_t obj);
 /* Visit obj from parent by an edge; NO_NODE when it is no object or already seen. */
 uint32_t walk_visit(struct walk *w, uint64_t obj, uint32_t parent, enum edge_kind kind,
 		    uint32_t name);
@@ -131,6 +129,12 @@ uint32_t walk_visit(struct walk *w, uint64_t obj, uint32_t parent, enum edge_kin
 void walk_prefetch(const struct walk *w, uint64_t obj);
 /* A buffer block (list items, dict keys, bytearray bytes) at addr belongs to node. */
 void walk_own(struct walk *w, uint64_t addr, uint32_t node);
+
+/* walk_types.c: the type of the object at addr (validated as a type object), or NULL. */
+struct type_info *walk_type_of(struct walk *w, uint64_t obj);
+
+/* walk_strings.c */
+uint32_t walk_intern(struct walk *w, const char *s);
 /* The string id of a str object (UTF-8), NO_STR if it is not a readable str. */
 uint32_t walk_str(struct walk *w, uint64_t obj);
 /* The string of an id walk_intern() or walk_str() gave; "?" for NO_STR. */

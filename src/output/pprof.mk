@@ -14,7 +14,9 @@ $(PPROF_GEN) &: src/output/pprof.proto | $(OUTPUT)
 $(OUTPUT)/obj/pprof.pb-c.o: $(PPROF_GEN) | $(OUTPUT)/obj
 	$(CC) $(CFLAGS) $(INCLUDES) -c $(OUTPUT)/pprof.pb-c.c -o $@
 
-$(OUTPUT)/obj/output_pprof.o: $(OUTPUT)/pprof.pb-c.h
+# every file that includes output_pprof_priv.h
+$(OUTPUT)/obj/output_pprof.o $(OUTPUT)/obj/output_pprof_tables.o \
+$(OUTPUT)/obj/output_pprof_pack.o: $(OUTPUT)/pprof.pb-c.h
 
 .DEFAULT_GOAL := $(pprof_saved_goal)
 

@@ -9,8 +9,10 @@ PY_OFFSETS_VERSIONS	:= 3.8 3.9 3.10 3.11 3.12 3.13
 PY_OFFSETS_SID		:= 3.13 3.14 3.15
 PY_OFFSETS_PARTS	:= $(patsubst %,$(OUTPUT)/tests/py_offsets_%.inc,$(PY_OFFSETS_VERSIONS)) \
 			   $(patsubst %,$(OUTPUT)/tests/py_offsets_sid%.inc,$(PY_OFFSETS_SID))
+# the probe reads _PyRuntime's debug block with elf_syms.h's open, lookup and read
+PY_OFFSETS_OBJS		:= $(OUTPUT)/obj/elf_syms.o $(OUTPUT)/obj/elf_syms_lookup.o
 PY_OFFSETS_DEPS		:= tests/unit/py_offsets_probe.c tests/unit/cpython_internal.h src/process/py_debug_offsets.h include/py_offsets.h \
-			   $(OUTPUT)/obj/elf_syms.o
+			   $(PY_OFFSETS_OBJS)
 
 $(OUTPUT)/tests/test_py_offsets: $(OUTPUT)/tests/py_offsets_fixtures.h
 
@@ -19,7 +21,7 @@ $(OUTPUT)/tests/py_offsets_fixtures.h: $(PY_OFFSETS_PARTS)
 
 # $(call py_offsets_probe,INCLUDE FLAGS,ELF HOLDING _PyRuntime,BUILD NAME); -isystem keeps
 # CPython's own warnings quiet
-py_offsets_probe = $(CC) $(CFLAGS) -Iinclude $(1) $< $(OUTPUT)/obj/elf_syms.o -lelf -lz \
+py_offsets_probe = $(CC) $(CFLAGS) -Iinclude $(1) $< $(PY_OFFSETS_OBJS) -lelf -lz \
 		   -o $@.probe && $@.probe $(2) $(3) > $@.tmp && mv $@.tmp $@
 
 # Newest installed 3.X.N wins.
