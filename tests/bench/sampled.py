@@ -131,7 +131,11 @@ def main():
         if "floor" in modes and "sampled" in modes:
             floor = statistics.median(times[(w, "floor")])
             sampled = statistics.median(times[(w, "sampled")])
-            print("  sampled - floor: %+.1f points of bare" % (100 * (sampled - floor) / bare))
+            # each round's own difference too: a drift of the host's speed cancels out
+            paired = statistics.median((s - f) / b for s, f, b in zip(
+                times[(w, "sampled")], times[(w, "floor")], times[(w, "bare")]))
+            print("  sampled - floor: %+.1f points of bare (median of rounds' own: %+.1f)"
+                  % (100 * (sampled - floor) / bare, 100 * paired))
 
 
 if __name__ == "__main__":
