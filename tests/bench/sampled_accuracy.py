@@ -6,7 +6,8 @@ Runs tests/targets/workloads.py's make_and_hold, heavy_churn and three_threads u
 10 with a few seeds each, and prints each estimate's error: the 30 MB held under its allocator,
 the churn's allocated bytes, and each thread's live bytes on its own function.  Then a C
 library's own malloc (tests/targets/clib_user.py, as test_sampled_libs.py runs it): its held
-blocks (malloc, calloc, realloc chains), the chains' allocated bytes and its churn's.
+blocks (malloc, calloc, realloc chains; posix_memalign, aligned_alloc, memalign, valloc), the
+chains' allocated bytes and its churn's.
 
     tests/bench/sampled_accuracy.py [--version 3.12.1] [--intervals 128KiB,512KiB,2MiB]
                                     [--seeds 11,12,13] [--seeds10 21,22] [--random N]
@@ -59,9 +60,12 @@ def one_lib(version, interval, seed):
             (("hold_malloc", held), ("hold_calloc", held), ("hold_grown", 4 * held))]
     errs.append(pct(c.total(prof, libs.under("hold_grown"), "alloc_bytes"), 10 * held))
     errs.append(pct(c.total(prof, libs.under("churn"), "alloc_bytes"), libs.CHURN * libs.SIZE))
+    aligned = [pct(c.total(prof, libs.under("hold_" + fn), "live_bytes"),
+                   libs.HOLD * libs.ALIGNED) for fn in libs.ALIGNED_BY]
     print("%-7s clib  seed %-6s live malloc/calloc/realloc %s  realloc alloc %+6.1f%%  "
-          "churn %+6.1f%%" % (interval, seed, " ".join("%+6.1f%%" % e for e in errs[:3]),
-                               errs[3], errs[4]), flush=True)
+          "churn %+6.1f%%  live aligned %s" % (
+              interval, seed, " ".join("%+6.1f%%" % e for e in errs[:3]), errs[3], errs[4],
+              " ".join("%+6.1f%%" % e for e in aligned)), flush=True)
 
 
 def main():
