@@ -28,6 +28,7 @@ static const char *const names[TRAMP__MAX] = {
 	[TRAMP_ALIGNED_ALLOC] = "aligned_alloc",
 	[TRAMP_MEMALIGN] = "memalign",
 	[TRAMP_VALLOC] = "valloc",
+	[TRAMP_REALLOCARRAY] = "reallocarray",
 };
 
 struct got_entry {

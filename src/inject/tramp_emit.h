@@ -225,8 +225,8 @@ void tramp_sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t
 			bool batched, uint32_t *probe, uint32_t *realloc_free);
 void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, bool obj,
 		       uint32_t *probe);
-/* The TRAMP_LIBC set's aligned allocators (f past TRAMP_TABLE_FNS) */
-void tramp_sample_aligned(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site,
-			  uint32_t *probe);
+/* The TRAMP_LIBC set's functions past TRAMP_TABLE_FNS; realloc_at: its realloc trampoline */
+void tramp_sample_libc_only(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site,
+			    uint32_t realloc_at, uint32_t *probe);
 
 #endif

@@ -419,19 +419,42 @@ static void sample_posix_memalign(struct emit *e, uint32_t slot, uint32_t *probe
 }
 
 /*
- * libc's aligned allocators, none of whose arguments move.  aligned_alloc
- * and memalign take (alignment, size): a table function's (ctx, size),
- * and so the raw domain's malloc trampoline as it is; valloc takes
- * malloc's arguments, and goes as libc's malloc.
+ * reallocarray(p, n, size) is realloc(p, n * size) unless the product
+ * overflows (glibc's own is just that): so, to the realloc trampoline at
+ * realloc_at, which follows p; an overflow goes to libc's, which fails.
+ * A block libc moved unseen would stay counted live.
  */
-void tramp_sample_aligned(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site,
-			  uint32_t *probe)
+static void reallocarray_as_realloc(struct emit *e, uint32_t slot, uint32_t realloc_at)
+{
+	static const uint8_t product[] = { 0x49, 0x89, 0xf2,		/* mov %rsi,%r10 */
+					   0x4c, 0x0f, 0xaf, 0xd2 };	/* imul %rdx,%r10 */
+	static const uint8_t size_rsi[] = { 0x4c, 0x89, 0xd6 };	/* mov %r10,%rsi */
+	uint32_t overflow;
+
+	put(e, product, sizeof(product));
+	overflow = jump_fwd(e, 0x70);		/* jo */
+	put(e, size_rsi, sizeof(size_rsi));
+	jump_back(e, 0, realloc_at);
+	land(e, overflow);
+	jump_real(e, TRAMP_REALLOCARRAY, slot);
+}
+
+/*
+ * libc's functions that no allocator table has, none of whose arguments
+ * move.  aligned_alloc and memalign take (alignment, size): a table
+ * function's (ctx, size), and so the raw domain's malloc trampoline as it
+ * is; valloc takes malloc's arguments, and goes as libc's malloc.
+ */
+void tramp_sample_libc_only(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site,
+			    uint32_t realloc_at, uint32_t *probe)
 {
 	bool libc = e->libc;
 
 	e->libc = f == TRAMP_VALLOC;
 	if (f == TRAMP_POSIX_MEMALIGN)
 		sample_posix_memalign(e, slot, probe);
+	else if (f == TRAMP_REALLOCARRAY)
+		reallocarray_as_realloc(e, slot, realloc_at);
 	else
 		sample_alloc(e, slot, TRAMP_MALLOC, site, false, false, probe);
 	e->libc = libc;

@@ -411,7 +411,7 @@ enum pymem_site tramp_site(int d, enum tramp_fn f)
 		{ SITE_PYOBJECT_MALLOC, SITE_PYOBJECT_CALLOC, SITE_PYOBJECT_REALLOC,
 		  SITE_PYOBJECT_FREE },
 		{ SITE_MALLOC, SITE_CALLOC, SITE_REALLOC, SITE_FREE, SITE_POSIX_MEMALIGN,
-		  SITE_ALIGNED_ALLOC, SITE_MEMALIGN, SITE_VALLOC },
+		  SITE_ALIGNED_ALLOC, SITE_MEMALIGN, SITE_VALLOC, SITE_REALLOC },
 	};
 
 	return sites[d][f];
@@ -448,7 +448,8 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP_
 			e.off = TRAMP_INDEX(d, f) * TRAMP_SLOT;
 			img->entry[d][f] = e.off;
 			if (f >= TRAMP_TABLE_FNS)
-				tramp_sample_aligned(&e, slot, f, site, &img->probe[d][f]);
+				tramp_sample_libc_only(&e, slot, f, site, img->entry[d][TRAMP_REALLOC],
+						       &img->probe[d][f]);
 			else if (sampled && f == TRAMP_FREE)
 				tramp_sample_free(&e, slot, site, TRAMP_BATCHED(d), d == TRAMP_OBJ,
 						  &img->probe[d][f]);

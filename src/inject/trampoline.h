@@ -49,8 +49,9 @@
 
 /*
  * PyMemAllocatorEx slots after ctx, in table order; then libc's aligned
- * allocators, which only sampled mode's TRAMP_LIBC set has (a C library's
- * own posix_memalign, as PyTorch's tensors are allocated).
+ * allocators and reallocarray, which only sampled mode's TRAMP_LIBC set
+ * has (a C library's own posix_memalign, as PyTorch's tensors are
+ * allocated).
  */
 enum tramp_fn {
 	TRAMP_MALLOC,
@@ -61,6 +62,7 @@ enum tramp_fn {
 	TRAMP_ALIGNED_ALLOC,
 	TRAMP_MEMALIGN,
 	TRAMP_VALLOC,
+	TRAMP_REALLOCARRAY,
 	TRAMP__MAX,
 };
 
@@ -72,7 +74,7 @@ enum tramp_fn {
 #define TRAMP_OBJ	2
 /*
  * Sampled mode adds a set for libc's malloc, calloc, realloc and free and
- * its aligned allocators, which the GOT entries of the target's libraries
+ * the others of enum tramp_fn, which the GOT entries of the target's libraries
  * are pointed at (a C extension's direct calls): libc's calling
  * convention, the raw domain's handling otherwise.
  */

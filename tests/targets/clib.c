@@ -85,6 +85,21 @@ size_t clib_hold_aligned(size_t n, size_t size, int how)
 	return i;
 }
 
+/* n blocks of size bytes, each grown to 4 * size by reallocarray, kept */
+size_t clib_hold_array(size_t n, size_t size)
+{
+	size_t i;
+	void *p;
+
+	for (i = 0; i < n && nheld < MAX_HELD; i++) {
+		p = reallocarray(malloc(size), 4, size);
+		if (!p)
+			return i;
+		held[nheld++] = p;
+	}
+	return i;
+}
+
 /* n blocks of size bytes, each freed at once */
 void clib_churn(size_t n, size_t size)
 {

@@ -2,9 +2,9 @@
 libc's malloc family itself, on the line protocol (protocol.py).  With --late the library is
 loaded after "go": the profiler is attached already, and the target prints LOADED and waits
 for another line before the work.  The work: HOLD blocks of SIZE held by malloc, as many by
-calloc and by realloc (grown to 4 * SIZE), HOLD blocks of ALIGNED bytes held by each of
-posix_memalign, aligned_alloc, memalign and valloc, and CHURN blocks of SIZE malloc'd and
-freed."""
+calloc, by realloc (grown to 4 * SIZE) and by reallocarray (4 x SIZE), HOLD blocks of
+ALIGNED bytes held by each of posix_memalign, aligned_alloc, memalign and valloc, and CHURN
+blocks of SIZE malloc'd and freed."""
 
 import ctypes
 import sys
@@ -20,7 +20,7 @@ lib = None
 def load():
     global lib
     lib = ctypes.CDLL(sys.argv[1])
-    for name in ("clib_hold", "clib_hold_grown"):
+    for name in ("clib_hold", "clib_hold_grown", "clib_hold_array"):
         getattr(lib, name).argtypes = [T, T]
     lib.clib_hold_calloc.argtypes = [T, T, T]
     lib.clib_hold_aligned.argtypes = [T, T, ctypes.c_int]
@@ -37,6 +37,10 @@ def hold_calloc():
 
 def hold_grown():
     lib.clib_hold_grown(HOLD, SIZE)
+
+
+def hold_reallocarray():
+    lib.clib_hold_array(HOLD, SIZE)
 
 
 def hold_posix_memalign():
@@ -68,6 +72,7 @@ def work():
     hold_malloc()
     hold_calloc()
     hold_grown()
+    hold_reallocarray()
     hold_posix_memalign()
     hold_aligned_alloc()
     hold_memalign()

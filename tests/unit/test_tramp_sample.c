@@ -149,6 +149,14 @@ static void *libc_valloc(size_t n)
 	return fake_malloc(NULL, n);
 }
 
+/* libc's reallocarray: reached only when n * size overflows, and fails */
+static void *libc_reallocarray(void *old, size_t n, size_t sz)
+{
+	(void)sz;
+	NOTE(NULL, old, n, NULL);
+	return NULL;
+}
+
 /* A GIL domain's allocator that takes its block from the raw domain's (pymalloc's large blocks) */
 static void *nested_malloc(void *ctx, size_t n)
 {
@@ -304,6 +312,7 @@ static int setup(void **state)
 	orig[TRAMP_LIBC][TRAMP_ALIGNED_ALLOC] = (uintptr_t)libc_aligned_alloc;
 	orig[TRAMP_LIBC][TRAMP_MEMALIGN] = (uintptr_t)libc_aligned_alloc;
 	orig[TRAMP_LIBC][TRAMP_VALLOC] = (uintptr_t)libc_valloc;
+	orig[TRAMP_LIBC][TRAMP_REALLOCARRAY] = (uintptr_t)libc_reallocarray;
 	return setup_with(orig, 8192);
 }
 
@@ -505,6 +514,39 @@ static void test_libc_aligned(void **state)
 	}
 	sampled = a->n - an;
 	assert_true(sampled > want * 0.9 && sampled < want * 1.1);
+	assert_true(set_empty());
+}
+
+/*
+ * reallocarray goes as a realloc of n * size bytes (its old block leaves
+ * the set, its new one is sampled), and to libc's own if that overflows.
+ */
+static void test_reallocarray(void **state)
+{
+	void *(*m)(size_t) = fn(TRAMP_LIBC, TRAMP_MALLOC);
+	void *(*ra)(void *, size_t, size_t) = fn(TRAMP_LIBC, TRAMP_REALLOCARRAY);
+	void (*f)(void *) = fn(TRAMP_LIBC, TRAMP_FREE);
+	struct ring *a = ring(RAW_ALLOCS), *fr = ring(FREES);
+	uint64_t an, fn0;
+	void *b, *c;
+
+	force(true);
+	an = a->n;
+	fn0 = fr->n;
+	b = m(100);
+	c = ra(b, 3, 40);
+	assert_ptr_equal(c, real.ret);
+	assert_ptr_equal((void *)real.a, b);
+	assert_int_equal(real.b, 120);
+	assert_int_equal(a->n - an, 2);
+	assert_ptr_equal((void *)a->ev[(an + 1) % RING].rax, c);
+	assert_ptr_equal((void *)a->ev[(an + 1) % RING].rsi, b);
+	assert_null(ra(c, SIZE_MAX / 2, 3));
+	assert_ptr_equal((void *)real.a, c);
+	assert_int_equal(real.b, SIZE_MAX / 2);
+	assert_int_equal(a->n - an, 2);
+	f(c);
+	assert_int_equal(fr->n - fn0, 1);
 	assert_true(set_empty());
 }
 
@@ -790,6 +832,7 @@ int main(void)
 		cmocka_unit_test(test_rate),
 		cmocka_unit_test(test_libc),
 		cmocka_unit_test(test_libc_aligned),
+		cmocka_unit_test(test_reallocarray),
 		cmocka_unit_test(test_set_full),
 		cmocka_unit_test(test_set_spread),
 		cmocka_unit_test(test_reallocs),
