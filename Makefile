@@ -69,7 +69,7 @@ $(OUTPUT)/pymem-bpf: $(OBJS)
 # to link as prerequisites, in tests/unit/*.mk.
 -include $(wildcard tests/unit/*.mk)
 
-$(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
+$(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(wildcard tests/unit/*.h) | $(OUTPUT)/tests
 	$(CC) $(CFLAGS) $(INCLUDES) -I$(OUTPUT)/tests $< $(filter %.o,$^) $(LDLIBS) -lcmocka -o $@
 
 unit: $(TESTS)
