@@ -54,23 +54,6 @@ static void libc_out(struct emit *e, enum tramp_fn f)
 static const uint8_t rax_r10[] = { 0x49, 0x89, 0xc2 };	/* mov %rax,%r10 */
 static const uint8_t test_r8[] = { 0x4d, 0x85, 0xc0 };
 
-/* A realloc's old block %rsi leaves the set before the call: %r8 = 1 if it was in it */
-static void take_old(struct emit *e)
-{
-	static const uint8_t r9_r8[] = { 0x4d, 0x89, 0xc8 };		/* mov %r9,%r8 */
-	uint32_t child, null;
-
-	put(e, no_hash, sizeof(no_hash));
-	check_guard(e);
-	child = jump_fwd(e, JE);
-	put(e, test_rsi, sizeof(test_rsi));
-	null = jump_fwd(e, JE);
-	set_op(e, rsi_r10, REMOVE_OFF);
-	land(e, child);
-	land(e, null);
-	put(e, r9_r8, sizeof(r9_r8));
-}
-
 /*
  * The real call, its arguments kept across it (a realloc's %r8 too); a GIL
  * domain's call is marked as the thread's own while it runs, so that the
@@ -128,45 +111,43 @@ static void size_r10(struct emit *e, enum tramp_fn f)
 		put(e, times_rdx, sizeof(times_rdx));
 }
 
-/* Where a decision's jumps go (0: none), for its trampoline to aim */
+/*
+ * Where a decision's jumps go (0: none), for its trampoline to aim.  An
+ * unsampled call falls through the decision: the common way takes no
+ * branch before its tail jump (taken ones cost a point or more of a
+ * PGO build's request handler, whose every allocation comes through here).
+ */
 struct decision {
 	uint32_t skip;		/* raw domain: a forked child's call */
 	uint32_t inner;		/* raw domain: an inner level of the thread's GIL-domain call */
-	uint32_t unsampled[2];	/* bytes are left before the next sample */
-	uint32_t slow;		/* GIL domains: not the cached thread (decide_slow) */
+	uint32_t slow;		/* GIL domains: not the cached thread (decide_cold) */
+	uint32_t other;		/* raw domain: likewise, decided by its own slot (decide_cold) */
 	uint32_t resume;	/* where the slow way comes back to */
+	uint32_t crossed;	/* the cached countdown crossed zero: sampled */
+	uint32_t unsampled;	/* where an unsampled call falls through to */
+	uint32_t sampled;	/* where a sampled one goes on, its new draw made */
 };
 
+#define JA32	0x87
 #define JG32	0x8f
-
-/* size_r10, then take it off the countdown the cache holds: jg at *unsampled, else a new draw */
-static void cached_countdown(struct emit *e, enum tramp_fn f, uint32_t *unsampled)
-{
-	static const uint8_t sub_cd[] = { 0x4c, 0x29, 0x15 };		/* sub %r10,countdown(%rip) */
-
-	size_r10(e, f);
-	rip_op(e, sub_cd, sizeof(sub_cd), TRAMP_GIL_COUNTDOWN_OFF, 0);
-	*unsampled = jump_fwd32(e, JG32);
-	call_at(e, GIL_DRAW_OFF);
-}
+#define JLE32	0x8e
 
 /*
  * The sampling decision, before the call.  The GIL domains' (see struct
  * tramp_sample_state): the thread the cache holds takes the size off it;
- * any other thread, or a forked child, goes the slow way (decide_slow).
- * The raw domain's: a child's call, or an inner level of the thread's
- * GIL-domain call, is none of its own (jump at skip, inner); else the
- * cached countdown if the thread is the cache's, or its slot's.  The
- * countdown crossing zero (not jumped at unsampled) makes a new draw.
- * Leaves the size in %r10.
+ * any other thread, or a forked child, goes the slow way.  The raw
+ * domain's: a child's call, or an inner level of the thread's GIL-domain
+ * call, is none of its own (jump at skip, inner); else the cached
+ * countdown if the thread is the cache's, or its slot's (the other way).
+ * The countdown crossing zero makes a new draw (land_sampled).  Leaves
+ * the size in %r10.
  */
 static void decide(struct emit *e, enum tramp_fn f, bool gil, struct decision *d)
 {
 	static const uint8_t fsbase[] = { 0x64, 0x4c, 0x8b, 0x0c, 0x25, 0, 0, 0, 0 };	/* mov %fs:0,%r9 */
 	static const uint8_t cmp_owner[] = { 0x4c, 0x3b, 0x0d };	/* cmp owner(%rip),%r9 */
 	static const uint8_t cmp_gil[] = { 0x4c, 0x3b, 0x0d };		/* cmp gil_fs(%rip),%r9 */
-	static const uint8_t sub_slot[] = { 0x4d, 0x29, 0x53, 0x08 };	/* sub %r10,8(%r11) */
-	uint32_t own, sampled;
+	static const uint8_t sub_cd[] = { 0x4c, 0x29, 0x15 };		/* sub %r10,countdown(%rip) */
 
 	memset(d, 0, sizeof(*d));
 	if (!gil) {
@@ -179,22 +160,23 @@ static void decide(struct emit *e, enum tramp_fn f, bool gil, struct decision *d
 		d->inner = jump_fwd32(e, JE32);
 	}
 	rip_op(e, cmp_gil, sizeof(cmp_gil), TRAMP_GIL_FS_OFF, 0);
-	if (gil) {
+	if (gil)
 		d->slow = jump_fwd32(e, JNE32);
-		d->resume = e->off;
-		cached_countdown(e, f, &d->unsampled[0]);
-		return;
-	}
-	own = jump_fwd(e, JNE);
-	cached_countdown(e, f, &d->unsampled[0]);
-	sampled = jump_fwd(e, JMP8);
-	land(e, own);
-	tramp_thread_lookup(e);
+	else
+		d->other = jump_fwd32(e, JNE32);
+	d->resume = e->off;
 	size_r10(e, f);
-	put(e, sub_slot, sizeof(sub_slot));
-	d->unsampled[1] = jump_fwd32(e, JG32);
-	call_at(e, DRAW_OFF);
-	land(e, sampled);
+	rip_op(e, sub_cd, sizeof(sub_cd), TRAMP_GIL_COUNTDOWN_OFF, 0);
+	d->crossed = jump_fwd32(e, JLE32);
+	d->unsampled = e->off;
+}
+
+/* The sampled way's start: the cached countdown's new draw */
+static void land_sampled(struct emit *e, struct decision *d)
+{
+	land(e, d->crossed);
+	call_at(e, GIL_DRAW_OFF);
+	d->sampled = e->off;
 }
 
 /* A jump back to at: jcc rel32 (0x0f 0x8X), or jmp rel32 for cc 0 */
@@ -210,27 +192,31 @@ static void jump_back(struct emit *e, uint8_t cc, uint32_t at)
 }
 
 /*
- * A GIL domain's slow way, after its trampoline's end: a forked child
- * jumps to the tail jump at tail; another thread takes the cache over,
- * and decides as the cached one does.
+ * A decision's ways out of line, after its trampoline's end.  A GIL
+ * domain's slow way: a forked child jumps to the tail jump at tail;
+ * another thread takes the cache over, and decides as the cached one
+ * does.  The raw domain's other thread: its own slot's countdown.
  */
-static void decide_slow(struct emit *e, const struct decision *d, uint32_t tail)
+static void decide_cold(struct emit *e, const struct decision *d, enum tramp_fn f, uint32_t tail)
 {
-	if (!d->slow)
-		return;
-	land(e, d->slow);
-	check_guard(e);
-	jump_back(e, JE32, tail);
-	call_at(e, GIL_SWITCH_OFF);
-	jump_back(e, 0, d->resume);
-}
+	static const uint8_t sub_slot[] = { 0x4d, 0x29, 0x53, 0x08 };	/* sub %r10,8(%r11) */
 
-/* Aim a decision's unsampled jumps here */
-static void land_unsampled(struct emit *e, const struct decision *d)
-{
-	land(e, d->unsampled[0]);
-	if (d->unsampled[1])
-		land(e, d->unsampled[1]);
+	if (d->slow) {
+		land(e, d->slow);
+		check_guard(e);
+		jump_back(e, JE32, tail);
+		call_at(e, GIL_SWITCH_OFF);
+		jump_back(e, 0, d->resume);
+	}
+	if (d->other) {
+		land(e, d->other);
+		tramp_thread_lookup(e);
+		size_r10(e, f);
+		put(e, sub_slot, sizeof(sub_slot));
+		jump_back(e, JG32, d->unsampled);
+		call_at(e, DRAW_OFF);
+		jump_back(e, 0, d->sampled);
+	}
 }
 
 /* The real function's arguments back where it wants them, and a jump to it */
@@ -284,61 +270,77 @@ static void sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_
 	static const uint8_t small[] = { 0x4d, 0x8d, 0x4a, 0xff,	/* lea -1(%r10),%r9 */
 					 0x49, 0x81, 0xf9, 0xff, 0x01, 0, 0 };	/* cmp $511,%r9 */
 	struct decision d;
-	uint32_t failed, tail = 0;
+	uint32_t failed, large = 0, tail;
 
 	libc_in(e, f);
 	decide(e, f, gil, &d);
+	if (gil) {
+		put(e, small, sizeof(small));
+		large = jump_fwd32(e, JA32);
+	}
+	tail = tail_jump(e, &d, f, slot);
+	land_sampled(e, &d);
 	marked_call(e, slot, f, gil);
 	put(e, test_rax, sizeof(test_rax));
 	failed = jump_fwd(e, JE);
 	report(e, f, site, batched, probe);
-	if (gil) {
-		land_unsampled(e, &d);
-		put(e, small, sizeof(small));
-		tail = jump_fwd32(e, 0x86);	/* jbe: pymalloc's own */
+	if (large) {
+		land(e, large);
 		marked_call(e, slot, f, gil);
 	}
 	land(e, failed);
 	put(e, ret, 1);
-	if (gil)
-		land(e, tail);
-	else
-		land_unsampled(e, &d);
-	decide_slow(e, &d, tail_jump(e, &d, f, slot));
+	decide_cold(e, &d, f, tail);
 }
 
 /*
  * A sampled-mode realloc trampoline: the old block leaves the set first
  * (after the call, its address may already be another thread's), and is
  * put back if the call fails; the new one is sampled for its new size.
- * %r8 holds 1 (the old block was sampled) | 2 (the new one is).  Sampled:
- * reported with the old block (%rsi) only if that was sampled too.  Not:
- * a sampled old block is reported freed at realloc_free.  A raw-domain
- * realloc with nothing to report is a tail jump; a GIL domain's runs
- * marked, as pymalloc may hand it to the raw domain.
+ * %r8 holds 1 (the old block was sampled) | 2 (the new one is).  Neither:
+ * a raw-domain realloc is a tail jump, and a GIL domain's only runs marked
+ * (pymalloc may hand it to the raw domain).  Sampled: reported with the
+ * old block (%rsi) only if that was sampled too.  Not: a sampled old block
+ * is reported freed at realloc_free.  The old block's bucket counting
+ * none (most reallocs) tells it unsampled from one byte, without a look
+ * at the set; a forked child's set is empty.
  */
 static void sample_realloc(struct emit *e, uint32_t slot, uint32_t site, bool gil, bool batched,
 			   uint32_t *probe, uint32_t *realloc_free)
 {
+	static const uint8_t no_old_yet[] = { 0x45, 0x31, 0xc0 };	/* xor %r8d,%r8d */
+	static const uint8_t empty[] = { 0x43, 0x80, 0x3c, 0x0b, 0x00 };	/* cmpb $0,(%r11,%r9) */
+	static const uint8_t rsi_r9[] = { 0x49, 0x89, 0xf1 };		/* mov %rsi,%r9 */
+	static const uint8_t r9_r8[] = { 0x4d, 0x89, 0xc8 };		/* mov %r9,%r8 */
 	static const uint8_t is_new[] = { 0x49, 0x83, 0xc8, 0x02 };	/* or $2,%r8 */
 	static const uint8_t was_old[] = { 0x41, 0xf6, 0xc0, 0x01 };	/* test $1,%r8b */
 	static const uint8_t sampled_new[] = { 0x41, 0xf6, 0xc0, 0x02 };	/* test $2,%r8b */
 	static const uint8_t no_old[] = { 0x31, 0xf6 };			/* xor %esi,%esi */
 	static const uint8_t test_rdx[] = { 0x48, 0x85, 0xd2 };
-	uint32_t call, tail = 0, ok, kept, not_new, quiet, gone, freed = 0;
+	uint32_t null, old, decided, moved, tail, ok, kept, not_new, quiet, gone, freed = 0;
 	struct decision d;
 
 	libc_in(e, TRAMP_REALLOC);
-	take_old(e);
+	put(e, no_old_yet, sizeof(no_old_yet));
+	put(e, test_rsi, sizeof(test_rsi));
+	null = jump_fwd(e, JE);
+	tramp_set_index(e, rsi_r9);
+	put(e, empty, sizeof(empty));
+	old = jump_fwd32(e, JNE32);
+	land(e, null);
+	decided = e->off;
 	decide(e, TRAMP_REALLOC, gil, &d);
-	put(e, is_new, sizeof(is_new));
-	call = jump_fwd(e, JMP8);
-	land_unsampled(e, &d);
-	if (!gil) {
-		put(e, test_r8, sizeof(test_r8));
-		tail = jump_fwd32(e, JE32);
+	put(e, test_r8, sizeof(test_r8));
+	moved = jump_fwd32(e, JNE32);
+	if (gil) {
+		/* nothing to report: the call's arguments need not be kept */
+		marked_call(e, slot, TRAMP_MALLOC, gil);
+		put(e, ret, 1);
 	}
-	land(e, call);
+	tail = tail_jump(e, &d, TRAMP_REALLOC, slot);
+	land_sampled(e, &d);
+	put(e, is_new, sizeof(is_new));
+	land(e, moved);
 	marked_call(e, slot, TRAMP_REALLOC, gil);
 	put(e, test_rax, sizeof(test_rax));
 	ok = jump_fwd(e, JNE);
@@ -370,9 +372,12 @@ static void sample_realloc(struct emit *e, uint32_t slot, uint32_t site, bool gi
 	put(e, nop5, sizeof(nop5));
 	land(e, quiet);
 	put(e, ret, 1);
-	if (tail)
-		land(e, tail);
-	decide_slow(e, &d, tail_jump(e, &d, TRAMP_REALLOC, slot));
+	/* the old block's bucket counts some: is it one of them? */
+	land(e, old);
+	set_op(e, rsi_r10, REMOVE_OFF);
+	put(e, r9_r8, sizeof(r9_r8));
+	jump_back(e, 0, decided);
+	decide_cold(e, &d, TRAMP_REALLOC, tail);
 }
 
 void tramp_sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site, bool gil,
@@ -400,9 +405,11 @@ static void sample_posix_memalign(struct emit *e, uint32_t slot, uint32_t *probe
 					 0x48, 0x89, 0xd6 };		/* mov %rdx,%rsi */
 	static const uint8_t zero[] = { 0x31, 0xc0 };			/* xor %eax,%eax */
 	struct decision d;
-	uint32_t failed;
+	uint32_t failed, tail;
 
 	decide(e, TRAMP_REALLOC, false, &d);
+	tail = tail_jump(e, &d, TRAMP_POSIX_MEMALIGN, slot);
+	land_sampled(e, &d);
 	put(e, save, sizeof(save));
 	indirect(e, 0x15, slot);		/* call *slot(%rip) */
 	put(e, restore, sizeof(restore));
@@ -414,8 +421,7 @@ static void sample_posix_memalign(struct emit *e, uint32_t slot, uint32_t *probe
 	put(e, zero, sizeof(zero));
 	land(e, failed);
 	put(e, ret, 1);
-	land_unsampled(e, &d);
-	tail_jump(e, &d, TRAMP_POSIX_MEMALIGN, slot);
+	decide_cold(e, &d, TRAMP_REALLOC, tail);
 }
 
 /*
@@ -488,8 +494,8 @@ static void code_free_slow(struct emit *e, uint32_t code, uint32_t sampled, uint
  * set, then as in exact mode (the batch, or the raw domain's probe point);
  * an object-domain free of a code object goes code_free_slow's way.  A
  * block whose bucket counts none (most frees) is known unsampled from one
- * byte.  No guard test: a forked child's set is empty (its data pages are
- * wiped, and it samples nothing).
+ * byte, and falls through to the tail jump.  No guard test: a forked
+ * child's set is empty (its data pages are wiped, and it samples nothing).
  */
 void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, bool obj,
 		       uint32_t *probe)
@@ -497,38 +503,37 @@ void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, b
 	static const uint8_t rsi_r9[] = { 0x49, 0x89, 0xf1 };		/* mov %rsi,%r9 */
 	static const uint8_t empty[] = { 0x43, 0x80, 0x3c, 0x0b, 0x00 };	/* cmpb $0,(%r11,%r9) */
 	static const uint8_t test_r9[] = { 0x45, 0x85, 0xc9 };
-	uint32_t null, none, unsampled, part = 0, code = 0, sampled = 0, log = 0, tail;
+	uint32_t null, some, part, code = 0, sampled = 0, log = 0, tail;
 
 	libc_in(e, TRAMP_FREE);
 	put(e, test_rsi, sizeof(test_rsi));
-	null = jump_fwd32(e, JE32);
+	null = jump_fwd(e, JE);
 	if (obj) {
 		tramp_code_test(e);
 		code = jump_fwd32(e, JE32);
 	}
 	tramp_set_index(e, rsi_r9);
 	put(e, empty, sizeof(empty));
-	none = jump_fwd32(e, JE32);
+	some = jump_fwd32(e, JNE32);
+	land(e, null);
+	tail = e->off;
+	jump_real(e, TRAMP_FREE, slot);
+	land(e, some);
 	set_op(e, rsi_r10, REMOVE_OFF);
 	put(e, test_r9, sizeof(test_r9));
-	unsampled = jump_fwd32(e, JE32);
+	jump_back(e, JE32, tail);
 	if (gil) {
 		sampled = e->off;
 		tramp_site_r9(e, site);
 		log = e->off;
 		part = tramp_free_log(e, probe);
+		land(e, part);
 	} else {
 		seq_to_r8(e);
 		put(e, no_hash, sizeof(no_hash));
 		*probe = e->off;
 		put(e, nop5, sizeof(nop5));
 	}
-	land(e, null);
-	land(e, none);
-	land(e, unsampled);
-	if (part)
-		land(e, part);
-	tail = e->off;
 	jump_real(e, TRAMP_FREE, slot);
 	/* the object domain is a GIL domain: its frees are logged */
 	if (code)

@@ -129,8 +129,9 @@ static void test_gil_free(void **state)
 static void test_nested(void **state)
 {
 	void *(*m)(void *, size_t) = fn(GIL, TRAMP_MALLOC);
+	void *(*r)(void *, void *, size_t) = fn(GIL, TRAMP_REALLOC);
 	void (*fr)(void *, void *) = fn(GIL, TRAMP_FREE);
-	uint64_t an = ring(ALLOCS)->n, rn = ring(RAW_ALLOCS)->n;
+	uint64_t an = ring(ALLOCS)->n, rn = ring(RAW_ALLOCS)->n, fn0 = ring(FREES)->n;
 	void *x;
 
 	raw_malloc = fn(RAW, TRAMP_MALLOC);
@@ -152,6 +153,20 @@ static void test_nested(void **state)
 	assert_int_equal(ring(ALLOCS)->n, an + 1);
 	assert_int_equal(ring(RAW_ALLOCS)->n, rn + 1);
 	assert_int_equal(my_countdown(), 1000);
+	/* a realloc's too, whether its old block or its new one is sampled or not */
+	raw_realloc = fn(RAW, TRAMP_REALLOC);
+	countdown(6000);
+	x = r(NULL, NULL, 5000);
+	x = r(NULL, x, 400);
+	assert_int_equal(my_countdown(), 600);
+	force(true);
+	x = r(NULL, x, 5000);
+	assert_int_equal(ring(ALLOCS)->n, an + 2);
+	force(false);
+	x = r(NULL, x, 5000);
+	assert_int_equal(ring(FREES)->n, fn0 + 3);
+	assert_int_equal(ring(RAW_ALLOCS)->n, rn + 1);
+	raw_realloc = fake_realloc;
 	assert_true(set_empty());
 }
 

@@ -60,6 +60,7 @@ static struct {
 	real.ret = (ret_);							\
 } while (0)
 static void *(*raw_malloc)(void *, size_t);
+static void *(*raw_realloc)(void *, void *, size_t);
 
 /* an address the next allocation returns instead (libc's set never reads its block) */
 static uintptr_t chosen;
@@ -166,6 +167,12 @@ static inline void *libc_reallocarray(void *old, size_t n, size_t sz)
 static inline void *nested_malloc(void *ctx, size_t n)
 {
 	return raw_malloc(ctx, n);
+}
+
+/* and one that reallocates there (pymalloc's realloc of a large block) */
+static inline void *nested_realloc(void *ctx, void *old, size_t n)
+{
+	return raw_realloc(ctx, old, n);
 }
 
 static inline struct ring *ring(int k)
@@ -309,6 +316,8 @@ static inline int setup(void **state)
 
 	fake_tables(orig, fake_malloc, fake_calloc, fake_realloc, fake_free);
 	orig[GIL][TRAMP_MALLOC] = (uintptr_t)nested_malloc;
+	orig[GIL][TRAMP_REALLOC] = (uintptr_t)nested_realloc;
+	raw_realloc = fake_realloc;
 	orig[TRAMP_LIBC][TRAMP_MALLOC] = (uintptr_t)libc_malloc;
 	orig[TRAMP_LIBC][TRAMP_CALLOC] = (uintptr_t)libc_calloc;
 	orig[TRAMP_LIBC][TRAMP_REALLOC] = (uintptr_t)libc_realloc;
