@@ -22,8 +22,8 @@ import urllib.request
 import pytest
 
 from agent_client import free_port, get
-from conftest import (DEFAULT_VERSION, T_ATTACH, T_START, T_STOP, TARGETS, Proc, binary,
-                      python_argv, within)
+from conftest import DEFAULT_VERSION, T_ATTACH, T_START, T_STOP, TARGETS, Proc, binary, python_argv
+from profiles import within
 
 SIZE = 10000
 EXACT = ("--sample-interval", "0")

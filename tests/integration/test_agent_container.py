@@ -18,7 +18,8 @@ import uuid
 
 import pytest
 
-from conftest import T_ATTACH, T_STOP, T_WORKLOAD, Proc, binary, within
+from conftest import T_ATTACH, T_STOP, T_WORKLOAD, Proc, binary
+from profiles import within
 from test_container import PODMAN
 from test_container import image as sid_image  # noqa: F401
 from test_image import Target, agent_image, run_options  # noqa: F401

@@ -7,7 +7,8 @@ lifetime and the per-stack live bytes at the session's high-water mark.
 
 import pytest
 
-from conftest import BUILDS, at_line, excerpt, profile_pid, require_ok, total, within
+from conftest import BUILDS, profile_pid, require_ok
+from profiles import at_line, excerpt, total, within
 
 
 @pytest.fixture(scope="module", params=BUILDS)

@@ -11,14 +11,13 @@ JSON (with the series) and what `report` makes of it are checked.
 """
 
 import json
-import os
 import re
 import subprocess
 
 import pytest
 
-from conftest import (DEBIAN, binary, excerpt, parse_bytes, parse_tables,
-                      profile_pid, require_ok, within)
+from conftest import DEBIAN, binary, profile_pid, require_ok
+from profiles import excerpt, parse_bytes, parse_tables, within
 
 BUILDS = [DEBIAN, "3.12.1"]
 T_REPORT = 120

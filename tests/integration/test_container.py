@@ -15,8 +15,8 @@ import uuid
 import pytest
 
 from conftest import (SID, SID_ROOT, SID_TARGETS, T_START, T_STOP, TARGETS, Proc, Result,
-                      check_ctypes_leak, check_held_workloads, check_stacks, functions,
-                      python_exe, python_version, require_ok, run_session, sid_root, total,
+                      python_exe, python_version, require_ok, run_session, sid_root)
+from profiles import (check_ctypes_leak, check_held_workloads, check_stacks, functions, total,
                       within)
 
 IMAGE = "localhost/pymem-sid:test"

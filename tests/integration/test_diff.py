@@ -20,7 +20,8 @@ import subprocess
 import pytest
 
 from conftest import (ATTACHED_RE, T_ATTACH, T_BAD_INPUT, T_START, T_STOP, T_WORKLOAD, TARGETS,
-                      Proc, binary, target_argv, target_tmpdir, within)
+                      Proc, binary, target_argv, target_tmpdir)
+from profiles import within
 
 LEAKY = TARGETS / "leaky_loop.py"
 N = 2000

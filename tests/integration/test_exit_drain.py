@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from conftest import (ATTACHED_RE, BUILDS, T_ATTACH, T_START, T_STOP, TARGETS, Proc,
-                      at_file_line, binary, excerpt, markers, python_argv, target_argv,
-                      target_file, total)
+from conftest import (ATTACHED_RE, BUILDS, T_ATTACH, T_START, T_STOP, TARGETS, Proc, binary,
+                      markers, python_argv, target_argv, target_file)
+from profiles import at_file_line, excerpt, total
 
 TARGET = str(TARGETS / "exit_batch.py")
 COUNT = 10

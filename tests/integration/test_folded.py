@@ -11,7 +11,8 @@ import re
 
 import pytest
 
-from conftest import (DEFAULT_VERSION, VIEW_KEYS, profile_pid, require_ok, within)
+from conftest import DEFAULT_VERSION, VIEW_KEYS, profile_pid, require_ok
+from profiles import within
 
 WORKLOADS = ["make_and_hold", "grow_heap", "small_dicts"]
 LINE_RE = re.compile(r"^(\S.*) (\d+)$")

@@ -3,7 +3,8 @@ target made before going quiet are still in the batch when the profiler stops, a
 accounted all the same, so that what is live is exactly what the target holds."""
 import pytest
 
-from conftest import DEBIAN, SID, TARGETS, at_file_line, markers, target_argv, target_file, total
+from conftest import DEBIAN, SID, TARGETS, markers, target_argv, target_file
+from profiles import at_file_line, total
 from test_target_safety import profile_served
 
 TARGET = str(TARGETS / "quiet_free.py")

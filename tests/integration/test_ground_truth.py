@@ -9,9 +9,10 @@ import os
 
 import pytest
 
-from conftest import (BUILDS, DEBIAN, PYENV, at_line, check_contract, check_ctypes_leak, excerpt,
-                      functions, in_root, leaf_python, profile_pid, python_exe, python_version,
-                      require_ok, total, under_holder, within)
+from conftest import (BUILDS, DEBIAN, PYENV, in_root, profile_pid, python_exe, python_version,
+                      require_ok)
+from profiles import (at_line, check_contract, check_ctypes_leak, excerpt, functions, leaf_python,
+                      total, under_holder, within)
 
 WORKLOADS = ["make_and_hold", "grow_heap", "heavy_churn", "small_dicts", "three_threads",
              "ctypes_leak"]

@@ -15,8 +15,8 @@ import time
 import pytest
 
 from conftest import (ATTACHED_RE, BUILDS, DEBIAN, DEFAULT_VERSION, T_ATTACH, T_START, T_STOP,
-                      TARGETS, Proc, binary, leaf_python, python_version, target_argv,
-                      target_tmpdir)
+                      TARGETS, Proc, binary, python_version, target_argv, target_tmpdir)
+from profiles import leaf_python
 from test_target_safety import REGRTESTS, detach, run_regrtest, succeeded
 
 HOLDERS = TARGETS / "holders.py"

@@ -20,7 +20,8 @@ import pytest
 import yaml
 
 from conftest import (ATTACHED_RE, SID_TARGETS, T_ATTACH, T_START, T_STOP, T_WORKLOAD, TARGETS,
-                      Proc, at_line, check_held_workloads, python_exe)
+                      Proc, python_exe)
+from profiles import at_line, check_held_workloads
 from test_container import LIMITS, PODMAN, host_pid, image as sid_image, podman  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]

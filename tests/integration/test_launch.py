@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from conftest import (BUILDS, at_line, check_contract, check_ctypes_leak, check_held_workloads,
-                      excerpt, profile_launch, python_exe, python_version, require_ok, total,
-                      within)
+from conftest import BUILDS, profile_launch, python_exe, python_version, require_ok
+from profiles import (at_line, check_contract, check_ctypes_leak, check_held_workloads, excerpt,
+                      total, within)
 
 WORKLOADS = ["make_and_hold", "grow_heap", "small_dicts", "ctypes_leak"]
 TOLERANCE = 0.02

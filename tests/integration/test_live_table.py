@@ -8,7 +8,8 @@ stay exact and nothing is dropped.
 
 import pytest
 
-from conftest import DEBIAN, SID, at_line, excerpt, profile_pid, require_ok, total, within
+from conftest import DEBIAN, SID, profile_pid, require_ok
+from profiles import at_line, excerpt, total, within
 
 SLOTS = 4096
 

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from conftest import (DEBIAN, SID, T_STOP, TARGETS, Proc, at_file_line, binary, markers,
-                      target_argv, target_file)
+from conftest import DEBIAN, SID, T_STOP, TARGETS, Proc, binary, markers, target_argv, target_file
+from profiles import at_file_line
 from long_module import BASE, FILE, LINES
 from test_target_safety import profile_served
 

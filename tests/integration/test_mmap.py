@@ -2,8 +2,8 @@
 unmapped ones were allocated but are not live, and file mappings are not heap at all."""
 import pytest
 
-from conftest import (DEBIAN, SID, TARGETS, at_file_line, markers, target_argv, target_file,
-                      total, within)
+from conftest import DEBIAN, SID, TARGETS, markers, target_argv, target_file
+from profiles import at_file_line, total, within
 from test_target_safety import profile_served
 
 MAPPER = str(TARGETS / "mapper.py")

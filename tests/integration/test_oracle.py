@@ -9,7 +9,8 @@ must agree line by line.
 
 import pytest
 
-from conftest import BUILDS, by_leaf_line, excerpt, leaf_python, profile_pid, require_ok
+from conftest import BUILDS, profile_pid, require_ok
+from profiles import by_leaf_line, excerpt, leaf_python
 
 TOLERANCE = 0.02
 MIN_LINE_BYTES = 64 * 1024	# lines smaller than this are interpreter noise, not workload

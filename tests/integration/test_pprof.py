@@ -13,7 +13,8 @@ import subprocess
 
 import pytest
 
-from conftest import (DEFAULT_VERSION, binary, leaf_python, profile_pid, require_ok, within)
+from conftest import DEFAULT_VERSION, binary, profile_pid, require_ok
+from profiles import leaf_python, within
 
 WORKLOADS = ["make_and_hold", "grow_heap", "small_dicts"]
 # pprof sample index -> JSON counter, in the order the writer emits them.

@@ -14,8 +14,9 @@ import os
 
 import pytest
 
-from conftest import (DEBIAN, DEFAULT_VERSION, T_STOP, Proc, binary, python_argv, at_line, excerpt, functions, profile_pid, require_ok, total,
-                      under_holder, within)
+from conftest import (DEBIAN, DEFAULT_VERSION, T_STOP, Proc, binary, python_argv, profile_pid,
+                      require_ok)
+from profiles import at_line, excerpt, functions, total, under_holder, within
 
 INTERVAL = 512 * 1024
 SCALE = 10

@@ -20,7 +20,8 @@ import time
 import pytest
 
 from conftest import (ATTACHED_RE, DEBIAN, T_ATTACH, T_START, T_STOP, TARGETS, Proc, binary,
-                      excerpt, functions, target_argv, target_tmpdir, total, within)
+                      target_argv, target_tmpdir)
+from profiles import excerpt, functions, total, within
 from test_target_safety import attach, detach
 
 BUILDS = ["3.12.1", DEBIAN, "sid-3.14"]

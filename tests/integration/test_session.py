@@ -10,9 +10,8 @@ import tempfile
 import pytest
 
 from conftest import (DEFAULT_VERSION, SID, SUPPORTED, ATTACHED_RE, IDLE, T_ATTACH, T_START, T_STOP,
-                      Proc, binary, check_contract, check_held_workloads, excerpt, profile_pid,
-                      profile_pid_until_exit, python_exe, require_ok, total, under_holder,
-                      within)
+                      Proc, binary, profile_pid, profile_pid_until_exit, python_exe, require_ok)
+from profiles import check_contract, check_held_workloads, excerpt, total, under_holder, within
 
 TOLERANCE = 0.02
 

@@ -4,7 +4,8 @@ and line, never to an earlier snippet that lived at the same address."""
 
 import pytest
 
-from conftest import DEBIAN, SID, TARGETS, leaf_python, target_argv
+from conftest import DEBIAN, SID, TARGETS, target_argv
+from profiles import leaf_python
 from test_target_safety import profile_served
 
 TARGET = str(TARGETS / "short_code.py")

@@ -10,9 +10,9 @@ import signal
 
 import pytest
 
-from conftest import (ATTACHED_RE, DEBIAN, SID, T_ATTACH, T_START, T_STOP, TARGETS, Proc,
-                      at_file_line, binary, markers, python_version, target_argv, target_file,
-                      total)
+from conftest import (ATTACHED_RE, DEBIAN, SID, T_ATTACH, T_START, T_STOP, TARGETS, Proc, binary,
+                      markers, python_version, target_argv, target_file)
+from profiles import at_file_line, total
 
 CHURN = str(TARGETS / "threaded_churn.py")
 FORKER = str(TARGETS / "forker.py")

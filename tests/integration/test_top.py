@@ -11,13 +11,13 @@ import os
 import re
 import shlex
 import subprocess
-import tempfile
 import time
 
 import pytest
 
-from conftest import (ATTACHED_RE, DEBIAN, T_ATTACH, T_START, T_STOP, T_WORKLOAD, WORKLOADS,
-                      Proc, binary, parse_bytes, parse_tables, python_exe, within)
+from conftest import (ATTACHED_RE, DEBIAN, T_ATTACH, T_START, T_STOP, T_WORKLOAD, WORKLOADS, Proc,
+                      binary, python_exe)
+from profiles import parse_bytes, parse_tables, within
 
 T_SCREEN = 60		# against hangs only: a screen the test waits for
 SIZE_TOLERANCE = 0.02
