@@ -92,7 +92,7 @@ int add_comment(struct pprof_build *b, const char *fmt, ...)
 		return -ENOMEM;
 	idx = pprof_intern(b, s);
 	free(s);
-	if (idx < 0 || pprof_grow_array((void **)&b->comments, &b->capcomments,
+	if (idx < 0 || grow_array((void **)&b->comments, &b->capcomments,
 					b->ncomments + 1, sizeof(*b->comments)))
 		return -ENOMEM;
 	b->comments[b->ncomments++] = idx;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include "output_pprof.h"
 #include "pprof.pb-c.h"
+#include "grow.h"
 #include "profile.h"
 
 #define MAPPING_ID	1
@@ -63,8 +64,6 @@ struct pprof_names {
 	int64_t deflt;		/* the default sample type */
 };
 
-/* output_pprof_tables.c: *arr, of *cap elements of size bytes, made to hold need; 0 or -ENOMEM */
-int pprof_grow_array(void **arr, size_t *cap, size_t need, size_t size);
 /* String table index of @s, adding a copy on first use; -ENOMEM on failure. */
 int64_t pprof_intern(struct pprof_build *b, const char *s);
 /* Location id (1-based) of a frame's (function, line); 0 when out of memory. */

@@ -43,23 +43,6 @@ static uint64_t hash_pair(uint64_t a, uint64_t c)
 	return mix64(a * 0x9e3779b97f4a7c15ULL ^ mix64(c));
 }
 
-int pprof_grow_array(void **arr, size_t *cap, size_t need, size_t size)
-{
-	size_t ncap = *cap ? *cap : 64;
-	void *n;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	n = reallocarray(*arr, ncap, size);
-	if (!n)
-		return -ENOMEM;
-	*arr = n;
-	*cap = ncap;
-	return 0;
-}
-
 /* Keep the load at most one half so probes stay short. */
 static int hindex_reserve(struct hindex *h)
 {
@@ -125,7 +108,7 @@ int64_t pprof_intern(struct pprof_build *b, const char *s)
 	slot = hindex_find(&b->stridx, hash, same_str, &k);
 	if (slot->idx1)
 		return slot->idx1 - 1;
-	if (pprof_grow_array((void **)&b->str, &b->capstr, b->nstr + 1, sizeof(*b->str)))
+	if (grow_array((void **)&b->str, &b->capstr, b->nstr + 1, sizeof(*b->str)))
 		return -ENOMEM;
 	b->str[b->nstr] = strdup(s);
 	if (!b->str[b->nstr])
@@ -183,7 +166,7 @@ static uint64_t function_id(struct pprof_build *b, const struct pm_frame *fr)
 		return slot->idx1;
 	sysname = fr->kind == PM_FRAME_PYTHON ? python_system_name(b, fname, fpath) : name;
 	if (sysname < 0 ||
-	    pprof_grow_array((void **)&b->fns, &b->capfn, b->nfn + 1, sizeof(*b->fns)))
+	    grow_array((void **)&b->fns, &b->capfn, b->nfn + 1, sizeof(*b->fns)))
 		return 0;
 	fn = &b->fns[b->nfn];
 	perftools__profiles__function__init(fn);
@@ -213,7 +196,7 @@ uint64_t pprof_location_id(struct pprof_build *b, const struct pm_frame *fr)
 	slot = hindex_find(&b->locidx, hash, same_loc, &k);
 	if (slot->idx1)
 		return slot->idx1;
-	if (pprof_grow_array((void **)&b->locs, &b->caploc, b->nloc + 1, sizeof(*b->locs)))
+	if (grow_array((void **)&b->locs, &b->caploc, b->nloc + 1, sizeof(*b->locs)))
 		return 0;
 	e = &b->locs[b->nloc];
 	perftools__profiles__location__init(&e->loc);

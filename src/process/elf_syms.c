@@ -12,23 +12,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "elf_syms_priv.h"
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap = *cap ? *cap : 64;
-	void *np;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	np = realloc(*p, ncap * elem);
-	if (!np)
-		return -ENOMEM;
-	*p = np;
-	*cap = ncap;
-	return 0;
-}
+#include "grow.h"
 
 static int add_sym(struct elf_syms *e, const GElf_Sym *sym, const char *name)
 {
@@ -39,9 +23,9 @@ static int add_sym(struct elf_syms *e, const GElf_Sym *sym, const char *name)
 	int type = GELF_ST_TYPE(sym->st_info);
 	int err;
 
-	err = grow((void **)&e->syms, &e->syms_cap, e->nsyms + 1, sizeof(*e->syms));
+	err = grow_array((void **)&e->syms, &e->syms_cap, e->nsyms + 1, sizeof(*e->syms));
 	if (!err)
-		err = grow((void **)&e->names, &e->names_cap, e->names_len + len + 1, 1);
+		err = grow_array((void **)&e->names, &e->names_cap, e->names_len + len + 1, 1);
 	if (err)
 		return err;
 	s = &e->syms[e->nsyms++];

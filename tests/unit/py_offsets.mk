@@ -10,7 +10,7 @@ PY_OFFSETS_SID		:= 3.13 3.14 3.15
 PY_OFFSETS_PARTS	:= $(patsubst %,$(OUTPUT)/tests/py_offsets_%.inc,$(PY_OFFSETS_VERSIONS)) \
 			   $(patsubst %,$(OUTPUT)/tests/py_offsets_sid%.inc,$(PY_OFFSETS_SID))
 # the probe reads _PyRuntime's debug block with elf_syms.h's open, lookup and read
-PY_OFFSETS_OBJS		:= $(OUTPUT)/obj/elf_syms.o $(OUTPUT)/obj/elf_syms_lookup.o
+PY_OFFSETS_OBJS		:= $(OUTPUT)/obj/elf_syms.o $(OUTPUT)/obj/elf_syms_lookup.o $(OUTPUT)/obj/grow.o
 PY_OFFSETS_DEPS		:= tests/unit/py_offsets_probe.c tests/unit/cpython_internal.h src/process/py_debug_offsets.h include/py_offsets.h \
 			   $(PY_OFFSETS_OBJS)
 

@@ -8,7 +8,7 @@
  * so they are the bytes the running interpreter has.
  *
  *   cc -isystem $P/include/python3.X -isystem $P/include/python3.X/internal \
- *      py_offsets_probe.c build/obj/elf_syms.o -lelf -lz
+ *      py_offsets_probe.c build/obj/{elf_syms,elf_syms_lookup,grow}.o -lelf -lz
  *   ./a.out $P/lib/libpython3.X.so.1.0 [debian|pyenv]
  */
 #include "cpython_internal.h"
