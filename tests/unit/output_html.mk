@@ -7,6 +7,6 @@ OUTPUT_HTML_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard test
 $(OUTPUT_HTML_TESTS): $(OUTPUT)/tests/output_html_fixture.o
 
 $(OUTPUT)/tests/output_html_fixture.o: tests/unit/output_html_fixture.c \
-				       tests/unit/output_html_fixture.h src/output/output_html.h
+				       tests/unit/output_html_fixture.h $(wildcard src/*/*.h include/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
