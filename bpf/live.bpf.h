@@ -252,6 +252,23 @@ __noinline int record_block(__u64 addr, __u64 meta, __u64 id, __u64 made, __u64 
 	return 0;
 }
 
+/*
+ * Record the block under the stack hash was learnt for, without a walk
+ * (meta: as for record_block); returns the stack's id, or 0 if hash is not
+ * learnt yet (another thread met it first, and its probe hit is still to
+ * come).  A global function: the lookup's key is built on a frame of its
+ * own, not on the probe's.
+ */
+__noinline __u64 record_known(__u64 addr, __u64 meta, __u64 hash, __u64 made, __u64 now)
+{
+	__u64 id;
+
+	if (!alias_find(bpf_get_current_pid_tgid() >> 32, hash, &id))
+		return 0;
+	record_block(addr, meta, id, made, now);
+	return id;
+}
+
 /* Walk the stack and record the block; returns the stack's id.  made, now: as for record_block */
 static __always_inline __u64 record_alloc(struct walker *wk, __u32 pid, __u64 addr, __u64 size,
 					  __u32 site, __u64 ip, __u64 made, __u64 now)

@@ -351,6 +351,7 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	}
 	if (!addr)
 		return 0;
+	__sync_fetch_and_add(&tg->stack_walks, 1);
 	record_alloc(walker_get(), pid, addr, l.size, l.site, PT_REGS_IP(ctx), 0, now);
 	st->last_alloc = addr;
 	return 0;
@@ -506,19 +507,32 @@ int BPF_KPROBE(tramp_alloc)
 	 */
 	made = outer_level(tg, PT_REGS_RC(ctx), tramp_old(ctx, cookie),
 			   st && st->last_alloc == PT_REGS_RC(ctx) && !tg->sample_interval, now);
+	/*
+	 * The stack's hash (in %r9, the sixth argument register: libbpf 1.1
+	 * has no PT_REGS_PARM6), its low bit clear: the raw domain's trampoline
+	 * knows it learnt, so it names the stack without a walk.
+	 */
+	id = 0;
+	if (ctx->r9 && !(ctx->r9 & 1))
+		id = record_known(PT_REGS_RC(ctx), BATCH_META_SIZE(tramp_size(ctx, cookie)) |
+				  (__u64)PYMEM_COOKIE_SITE(cookie) << 56, ctx->r9 | 1, made, now);
+	if (id)
+		goto done;
+	__sync_fetch_and_add(&tg->stack_walks, 1);
 	wk = walker_get();
 	id = record_alloc(wk, pid, PT_REGS_RC(ctx), tramp_size(ctx, cookie),
 			  PYMEM_COOKIE_SITE(cookie), PT_REGS_PARM4(ctx), made, now);
-	if (!st)
-		return 0;
 	/*
-	 * A hash the trampoline met first (in %r9, the sixth argument register:
-	 * libbpf 1.1 has no PT_REGS_PARM6): its next events are logged with it.
-	 * Not a stack cut short by a failed read: those events then count as
-	 * stack_unregistered rather than go to a partial stack uncounted.
+	 * A hash met first: the events after are logged with it, or name it
+	 * known.  Not a stack cut short by a failed read: those events then
+	 * count as stack_unregistered rather than go to a partial stack
+	 * uncounted.
 	 */
 	if (ctx->r9 && wk && !wk->news.rec.flags)
-		alias_learn(pid, ctx->r9, id);
+		alias_learn(pid, ctx->r9 | 1, id);
+done:
+	if (!st)
+		return 0;
 	st->last_alloc = PT_REGS_RC(ctx);
 	st->last_free = 0;
 	return 0;

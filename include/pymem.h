@@ -376,6 +376,11 @@ struct pymem_target {
 	__u32 pad;
 	struct peak_state peak;
 	__u64 drops[DROP__MAX];
+	/*
+	 * Allocations whose Python stack the BPF side walked (the costly part
+	 * of a probe hit): any other was named by a stack hash learnt before.
+	 */
+	__u64 stack_walks;
 	struct py_offsets off;
 };
 

@@ -136,6 +136,21 @@ static void write_drops(struct agent *ag, FILE *f)
 	}
 }
 
+static void write_walks(struct agent *ag, FILE *f)
+{
+	size_t i;
+
+	head(f, "pymem_stack_walks_total", "counter",
+	     "Allocations whose Python stack the BPF side walked (the rest were named by a hash)");
+	for (i = 0; i < ag->n; i++) {
+		if (!ag->t[i]->a)
+			continue;
+		fputs("pymem_stack_walks_total", f);
+		labels(f, ag->t[i], false);
+		fprintf(f, " %llu\n", (unsigned long long)probes_stack_walks(ag->t[i]->a->pt));
+	}
+}
+
 static void write_self(struct agent *ag, FILE *f)
 {
 	struct proc_mem pm = {};
@@ -194,6 +209,7 @@ int metrics_write(struct agent *ag, FILE *f)
 		}
 	}
 	write_drops(ag, f);
+	write_walks(ag, f);
 	write_self(ag, f);
 out:
 	free(sc.t);

@@ -37,6 +37,7 @@ static int merge(struct pm_profile *m, const struct pm_profile *p)
 					   &p->stacks[i]);
 	for (k = 0; k < DROP__MAX; k++)
 		m->dropped[k] += p->dropped[k];
+	m->stack_walks += p->stack_walks;
 	if (m->duration_s < p->duration_s)
 		m->duration_s = p->duration_s;
 	return err;

@@ -59,6 +59,8 @@ static void walk_config(const struct pytarget *t, const struct elf_syms *e, uint
 	if (!elf_syms_lookup(e, "PyThreadState_GetUnchecked", &get, NULL) ||
 	    !elf_syms_lookup(e, "_PyThreadState_UncheckedGet", &get, NULL))
 		w->get_tstate = bias + get;
+	if (w->get_tstate && !elf_syms_lookup(e, "PyGILState_GetThisThreadState", &get, NULL))
+		w->get_own_tstate = bias + get;
 	w->code_type = t->code_type;
 	w->tstate_thread_id = o->tstate_thread_id;
 	w->tstate_frame = o->tstate_frame;

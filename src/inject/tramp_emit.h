@@ -35,6 +35,12 @@ struct emit {
 	 * entry, and back before the real call.
 	 */
 	bool libc;
+	/*
+	 * The raw domain's and the libc set's allocations hash the thread's
+	 * Python stack (TRAMP_RAW_HASH_OFF) for their probe point: the
+	 * interpreter's thread state getter is known.
+	 */
+	bool raw_hash;
 };
 
 static inline void put(struct emit *e, const uint8_t *b, size_t n)
@@ -212,7 +218,7 @@ static inline void load_seq(struct emit *e)
 }
 
 /* Pieces of the exact-mode trampolines that the sampled ones reuse (trampoline.c) */
-void tramp_alloc_report(struct emit *e, uint32_t *probe);
+void tramp_alloc_report(struct emit *e, uint32_t site, uint32_t *probe);
 uint32_t tramp_batched_log(struct emit *e, enum tramp_fn f, uint32_t site, uint32_t *probe);
 void tramp_code_test(struct emit *e);
 void tramp_salt_bump(struct emit *e);

@@ -251,7 +251,7 @@ static void report(struct emit *e, enum tramp_fn f, uint32_t site, bool batched,
 		logged = tramp_batched_log(e, f, site, probe);
 		land(e, logged);
 	} else {
-		tramp_alloc_report(e, probe);
+		tramp_alloc_report(e, site, probe);
 	}
 	put(e, ret, 1);
 }
@@ -394,7 +394,7 @@ void tramp_sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t
  * realloc's is); once it succeeds, the probe point sees the block in %rax
  * and the size in %rsi as after a malloc, and the caller gets its 0 back.
  */
-static void sample_posix_memalign(struct emit *e, uint32_t slot, uint32_t *probe)
+static void sample_posix_memalign(struct emit *e, uint32_t slot, uint32_t site, uint32_t *probe)
 {
 	static const uint8_t save[] = { 0x57, 0x52,			/* push %rdi; push %rdx */
 					0x48, 0x83, 0xec, 0x08 };	/* sub $8,%rsp: aligned */
@@ -417,7 +417,7 @@ static void sample_posix_memalign(struct emit *e, uint32_t slot, uint32_t *probe
 	failed = jump_fwd(e, JNE);
 	put(e, block, sizeof(block));
 	set_op(e, rax_r10, INSERT_OFF);
-	tramp_alloc_report(e, probe);
+	tramp_alloc_report(e, site, probe);
 	put(e, zero, sizeof(zero));
 	land(e, failed);
 	put(e, ret, 1);
@@ -458,7 +458,7 @@ void tramp_sample_libc_only(struct emit *e, uint32_t slot, enum tramp_fn f, uint
 
 	e->libc = f == TRAMP_VALLOC;
 	if (f == TRAMP_POSIX_MEMALIGN)
-		sample_posix_memalign(e, slot, probe);
+		sample_posix_memalign(e, slot, site, probe);
 	else if (f == TRAMP_REALLOCARRAY)
 		reallocarray_as_realloc(e, slot, realloc_at);
 	else

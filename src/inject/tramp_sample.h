@@ -17,7 +17,7 @@
 #define GIL_SWITCH_OFF	(TRAMP_SAMPLE_CODE_OFF + 512)
 #define GIL_DRAW_OFF	(TRAMP_SAMPLE_CODE_OFF + 640)
 #define SAMPLE_CODE_END	(TRAMP_SAMPLE_CODE_OFF + 704)
-_Static_assert(SAMPLE_CODE_END <= TRAMP_SHARED_OFF + TRAMP_SHARED, "sampling code overflows");
+_Static_assert(SAMPLE_CODE_END <= TRAMP_RAW_HASH_OFF, "sampling code overflows");
 
 static inline void call_at(struct emit *e, uint32_t target)
 {

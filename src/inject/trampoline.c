@@ -25,20 +25,36 @@ _Static_assert(PYMEM_BATCH <= 128 && !(PYMEM_BATCH & (PYMEM_BATCH - 1)),
 _Static_assert(sizeof(struct batch_ev) == 32, "a batch slot is 1 << 5 bytes");
 
 
-/* After a raw-domain allocation's call: the event at its probe point, with no hash */
-void tramp_alloc_report(struct emit *e, uint32_t *probe)
+/*
+ * After a raw-domain (or libc set) allocation's call: the event at its
+ * probe point, with the thread's stack hash (emit_stack_tag's raw variant)
+ * if the getter is known, else none.
+ */
+void tramp_alloc_report(struct emit *e, uint32_t site, uint32_t *probe)
 {
+	static const uint8_t site_r10[] = { 0x41, 0xba };		/* mov $imm32,%r10d */
+	int32_t rel;
+
 	put(e, caller_to_rcx, sizeof(caller_to_rcx));
+	if (e->raw_hash) {
+		put(e, site_r10, sizeof(site_r10));
+		put4(e, site);
+		put1(e, 0xe8);		/* call raw_hash */
+		rel = (int32_t)TRAMP_RAW_HASH_OFF - (int32_t)(e->off + 4);
+		put4(e, (uint32_t)rel);
+	} else {
+		put(e, no_hash, sizeof(no_hash));
+	}
 	seq_to_r8(e);
-	put(e, no_hash, sizeof(no_hash));
 	probe_point(e, probe);
 }
 
-/* The raw domain's allocations: every one hits its probe point, with no hash. */
-static void emit_alloc(struct emit *e, uint32_t slot, bool three_args, uint32_t *probe)
+/* The raw domain's allocations: every one hits its probe point. */
+static void emit_alloc(struct emit *e, uint32_t slot, bool three_args, uint32_t site,
+		       uint32_t *probe)
 {
 	call_real(e, slot, three_args);
-	tramp_alloc_report(e, probe);
+	tramp_alloc_report(e, site, probe);
 	put1(e, 0xc3);			/* ret */
 }
 
@@ -243,22 +259,72 @@ static void hash_frame(struct emit *e, const struct tramp_walk *w)
 		land(e, shim);
 }
 
+static const uint8_t stack_tag_out[] = { 0x48, 0x83, 0xc4, 0x20,	/* add $32,%rsp */
+					  0x5e, 0x5a, 0x59, 0x58, 0xc3 };	/* pop rsi rdx rcx rax; ret */
+/* the set's ways move down one, the oldest drops out, the tag comes first */
+static const uint8_t stack_tag_learn[] = { 0x48, 0x8b, 0x4a, 0x10, 0x48, 0x89, 0x4a, 0x18,
+					   0x48, 0x8b, 0x4a, 0x08, 0x48, 0x89, 0x4a, 0x10,
+					   0x48, 0x8b, 0x0a, 0x48, 0x89, 0x4a, 0x08,
+					   0x4c, 0x89, 0x12 };
+static const uint8_t quiet_test[] = { 0x80, 0x3d };		/* cmpb $imm8,nop(%rip) */
+
 /*
- * Shared by the GIL domains' allocation trampolines.  In: %rax the block,
- * %rdi its size, %r8 a realloc's old block (else 0), %r10 the site, %rcx
- * the caller's return address.  Hashes the thread's Python stack with
- * them; a hash the tag table knows (under the current salt: tags are in
- * sets of TRAMP_WAYS, one cache line, so that a few hot stacks that share
- * a set do not evict each other) is logged with the event and %edi = 0
- * returned, any other asks for the probe point:
+ * The raw variant's ends (see emit_stack_tag), after a hit in the tag
+ * table: known, learnt (at miss), or no hash (at none and quiet); then
+ * the quiet test emitted at quiet_at is aimed at the flush NOP.
+ */
+static void raw_tails(struct emit *e, uint32_t miss, uint32_t quiet, const uint32_t none[3],
+		      uint32_t flush, uint32_t quiet_at)
+{
+	static const uint8_t known[] = { 0x49, 0x83, 0xe1, 0xfe };	/* and $-2,%r9 */
+	uint32_t done[2], here;
+	int i;
+
+	put(e, known, sizeof(known));
+	done[0] = jump_fwd(e, JMP8);
+	land(e, miss);
+	put(e, stack_tag_learn, sizeof(stack_tag_learn));
+	done[1] = jump_fwd(e, JMP8);
+	land(e, quiet);
+	for (i = 0; i < 3; i++)
+		land(e, none[i]);
+	put(e, no_hash, sizeof(no_hash));
+	land(e, done[0]);
+	land(e, done[1]);
+	put(e, stack_tag_out, sizeof(stack_tag_out));
+	here = e->off;
+	e->off = quiet_at;
+	rip_op(e, quiet_test, sizeof(quiet_test), flush, 1);
+	e->off = here;
+}
+
+/*
+ * Shared by the GIL domains' allocation trampolines (batched).  In: %rax
+ * the block, %rdi its size, %r8 a realloc's old block (else 0), %r10 the
+ * site, %rcx the caller's return address.  Hashes the thread's Python
+ * stack with them; a hash the tag table knows (under the current salt:
+ * tags are in sets of TRAMP_WAYS, one cache line, so that a few hot stacks
+ * that share a set do not evict each other) is logged with the event and
+ * %edi = 0 returned, any other asks for the probe point:
  * %edi = 1, %r8 the batch's count and %r9 the hash (0 if there is none:
  * not the thread's state, or too deep).  Keeps %rax, %rcx, %rdx, %rsi.
+ *
+ * The raw variant (not batched: the raw domain and the libc set, whose
+ * every allocation hits its probe point, and is called without the GIL)
+ * logs nothing: %r9 is a hash the table knows with its low bit cleared,
+ * for the BPF side to name the stack it was learnt for without a walk, a
+ * new one with it set (never 0), to be learnt, or 0.  Its tag table
+ * updates may race another thread's: a tag lost is learnt again, and a
+ * raw site's hash never equals a batched one's (the site is hashed in).
+ * Clobbers %rdi, %r8-%r11.  flush: the batched variant's flush NOP (set by
+ * it, read by the raw one), whose bare first byte means no probe is
+ * attached: nothing is hashed then.
  */
-static void emit_stack_tag(struct emit *e, const struct tramp_walk *w, uint32_t *flush)
+static void emit_stack_tag(struct emit *e, const struct tramp_walk *w, uint32_t *flush,
+			   bool batched)
 {
 	static const uint8_t push_r8[] = { 0x41, 0x50 }, push_r10[] = { 0x41, 0x52 };
 	static const uint8_t sub8[] = { 0x48, 0x83, 0xec, 0x08 };
-	static const uint8_t quiet_test[] = { 0x80, 0x3d };		/* cmpb $imm8,nop(%rip) */
 	static const uint8_t test_rdx[] = { 0x48, 0x85, 0xd2 };
 	static const uint8_t fsbase[] = { 0x64, 0x48, 0x8b, 0x14, 0x25, 0, 0, 0, 0 };
 	static const uint8_t cmp_tid[] = { 0x48, 0x3b, 0x90 };		/* cmp disp32(%rax),%rdx */
@@ -297,14 +363,7 @@ static void emit_stack_tag(struct emit *e, const struct tramp_walk *w, uint32_t 
 		0x4c, 0x89, 0x4a, 0x18,		/* mov %r9,24(%rdx) */
 	};
 	static const uint8_t edi0[] = { 0x31, 0xff };			/* xor %edi,%edi */
-	/* the set's ways move down one, the oldest drops out, the tag comes first */
-	static const uint8_t learn[] = { 0x48, 0x8b, 0x4a, 0x10, 0x48, 0x89, 0x4a, 0x18,
-					 0x48, 0x8b, 0x4a, 0x08, 0x48, 0x89, 0x4a, 0x10,
-					 0x48, 0x8b, 0x0a, 0x48, 0x89, 0x4a, 0x08,
-					 0x4c, 0x89, 0x12 };
 	static const uint8_t edi1[] = { 0xbf, 1, 0, 0, 0 };		/* mov $1,%edi */
-	static const uint8_t out[] = { 0x48, 0x83, 0xc4, 0x20,		/* add $32,%rsp */
-				       0x5e, 0x5a, 0x59, 0x58, 0xc3 };	/* pop rsi rdx rcx rax; ret */
 	uint64_t mul = HASH_MUL;
 	uint32_t quiet, no_ts, not_ours, top, end = 0, deep, part, done1, miss, unknown;
 	uint32_t loop, flush_at, here, hit[TRAMP_WAYS - 1];
@@ -325,7 +384,8 @@ static void emit_stack_tag(struct emit *e, const struct tramp_walk *w, uint32_t 
 	put4(e, 0);				/* aimed at the end, once the NOP is placed */
 	put1(e, nop5[0]);
 	quiet = jump_fwd32(e, JE32);
-	indirect(e, 0x15, TRAMP_GETTER_OFF);	/* call *getter(%rip) */
+	/* call *getter(%rip) */
+	indirect(e, 0x15, batched ? TRAMP_GETTER_OFF : TRAMP_OWN_GETTER_OFF);
 	put(e, test_rax, sizeof(test_rax));
 	no_ts = jump_fwd32(e, JE32);
 	put(e, fsbase, sizeof(fsbase));		/* mov %fs:0,%rdx: this thread */
@@ -373,6 +433,10 @@ static void emit_stack_tag(struct emit *e, const struct tramp_walk *w, uint32_t 
 	miss = jump_fwd(e, JNE);
 	for (way = 0; way < TRAMP_WAYS - 1; way++)
 		land(e, hit[way]);
+	if (!batched) {
+		raw_tails(e, miss, quiet, (uint32_t[]){ no_ts, not_ours, deep }, *flush, flush_at);
+		return;
+	}
 	load_seq(e);
 	batch_slot(e);
 	put(e, log, sizeof(log));
@@ -384,7 +448,7 @@ static void emit_stack_tag(struct emit *e, const struct tramp_walk *w, uint32_t 
 	put(e, edi0, sizeof(edi0));
 	done1 = jump_fwd(e, JMP8);
 	land(e, miss);
-	put(e, learn, sizeof(learn));		/* the probe hit that follows learns it */
+	put(e, stack_tag_learn, sizeof(stack_tag_learn));	/* the probe hit that follows learns it */
 	unknown = jump_fwd(e, JMP8);
 	land(e, no_ts);
 	land(e, not_ours);
@@ -394,7 +458,7 @@ static void emit_stack_tag(struct emit *e, const struct tramp_walk *w, uint32_t 
 	seq_to_r8(e);
 	put(e, edi1, sizeof(edi1));
 	land(e, done1);
-	put(e, out, sizeof(out));
+	put(e, stack_tag_out, sizeof(stack_tag_out));
 	/* aim the quiet test at the flush NOP's first byte */
 	here = e->off;
 	e->off = flush_at;
@@ -429,8 +493,16 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP_
 	memset(img->bytes, 0xcc, TRAMP_CODE_SIZE);
 	if (batched_allocs) {
 		e.off = TRAMP_SHARED_OFF;
-		emit_stack_tag(&e, walk, &img->flush);
+		emit_stack_tag(&e, walk, &img->flush, true);
+		assert(e.off <= TRAMP_SAMPLE_CODE_OFF);
 		memcpy(img->bytes + TRAMP_GETTER_OFF, &walk->get_tstate, 8);
+	}
+	if (batched_allocs && walk->get_own_tstate) {
+		e.off = TRAMP_RAW_HASH_OFF;
+		emit_stack_tag(&e, walk, &img->flush, false);
+		assert(e.off <= TRAMP_CODE_SIZE);
+		memcpy(img->bytes + TRAMP_OWN_GETTER_OFF, &walk->get_own_tstate, 8);
+		e.raw_hash = true;
 	}
 	if (walk)
 		memcpy(img->bytes + TRAMP_CODETYPE_OFF, &walk->code_type, 8);
@@ -464,7 +536,7 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP_
 			else if (TRAMP_BATCHED(d) && batched_allocs)
 				emit_batched_alloc(&e, slot, f, site, &img->probe[d][f]);
 			else
-				emit_alloc(&e, slot, f != TRAMP_MALLOC, &img->probe[d][f]);
+				emit_alloc(&e, slot, f != TRAMP_MALLOC, site, &img->probe[d][f]);
 			assert(e.off <= img->entry[d][f] + TRAMP_SLOT);
 		}
 	}

@@ -90,14 +90,20 @@ enum tramp_fn {
 #define TRAMP_COUNT	TRAMP_INDEX(TRAMP_LIBC, TRAMP__MAX)
 #define TRAMP_SLOT	384	/* bytes of code per trampoline */
 #define TRAMP_SHARED_OFF (TRAMP_COUNT * TRAMP_SLOT)
-/* the stack hashing code the batched allocations call, then sampled mode's routines */
-#define TRAMP_SHARED	1536
+/*
+ * The stack hashing code the batched allocations call, then sampled mode's
+ * routines, then the stack hashing code the raw domain's (and the libc
+ * set's) allocations call before their probe point.
+ */
+#define TRAMP_SHARED	2048
 #define TRAMP_SAMPLE_CODE_OFF (TRAMP_SHARED_OFF + 512)
+#define TRAMP_RAW_HASH_OFF (TRAMP_SHARED_OFF + 1280)
 #define TRAMP_CODE_SIZE	(TRAMP_SHARED_OFF + TRAMP_SHARED)
-/* the original function pointers the code calls through, then the getter and &PyCode_Type */
+/* the original function pointers the code calls through, then the getters and &PyCode_Type */
 #define TRAMP_SLOTS_OFF	TRAMP_CODE_SIZE
 #define TRAMP_GETTER_OFF (TRAMP_SLOTS_OFF + TRAMP_COUNT * 8)
-#define TRAMP_CODETYPE_OFF (TRAMP_GETTER_OFF + 8)
+#define TRAMP_OWN_GETTER_OFF (TRAMP_GETTER_OFF + 8)
+#define TRAMP_CODETYPE_OFF (TRAMP_OWN_GETTER_OFF + 8)
 #define TRAMP_IMAGE_SIZE (TRAMP_CODETYPE_OFF + 8)
 /*
  * The image fills the mapping's first three pages.  The data pages follow:
@@ -143,10 +149,15 @@ enum tramp_fn {
 /*
  * What hashing a stack needs: a function of the interpreter's returning the
  * calling thread's PyThreadState (or NULL), checked against the thread's fs
- * base, and the frame layout (offsets as in struct py_offsets).
+ * base, and the frame layout (offsets as in struct py_offsets).  The GIL
+ * domains' own, with the GIL held, is the current thread state's getter;
+ * the raw domain and libc are also called by threads that released the
+ * GIL (a C extension's work), whose state only the thread's own TLS key
+ * has (PyGILState_GetThisThreadState).
  */
 struct tramp_walk {
 	uint64_t get_tstate;	/* runtime address; 0: batched allocations hit their probe each */
+	uint64_t get_own_tstate;	/* 0: the raw domain's and libc's probe hits walk each */
 	uint64_t code_type;	/* &PyCode_Type at runtime */
 	uint32_t tstate_thread_id;
 	uint32_t tstate_frame;

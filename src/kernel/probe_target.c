@@ -571,6 +571,11 @@ void probes_peak(const struct probe_target *pt, struct peak_state *out)
 	out->peak_ns = __atomic_load_n(&g->peak_ns, __ATOMIC_RELAXED);
 }
 
+uint64_t probes_stack_walks(const struct probe_target *pt)
+{
+	return __atomic_load_n(&slot_of(pt)->stack_walks, __ATOMIC_RELAXED);
+}
+
 void probes_drops(const struct probe_target *pt, uint64_t out[DROP__MAX])
 {
 	int k;

@@ -100,6 +100,8 @@ void probes_every_free_seen(struct probe_target *pt);
 void probes_peak(const struct probe_target *pt, struct peak_state *out);
 /* The target's drop counters. */
 void probes_drops(const struct probe_target *pt, uint64_t out[DROP__MAX]);
+/* How many of the target's allocations had their Python stack walked (struct pymem_target) */
+uint64_t probes_stack_walks(const struct probe_target *pt);
 /* Name of the function behind a site, and the DSO it was attached in. */
 const char *probes_site_name(enum pymem_site site);
 const char *probes_site_dso(const struct probe_target *pt, enum pymem_site site);

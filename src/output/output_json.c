@@ -6,7 +6,8 @@
  * sampled, every count then an estimate) and max_overhead_pct (only when
  * the interval adapted to it; sample_interval is then the last),
  * libc_followed (sampled: libraries whose own malloc calls are seen, their
- * GOT entries, and entries bound to another allocator, not seen), target_exited, totals, dropped (every reason), series_info (with -i),
+ * GOT entries, and entries bound to another allocator, not seen), target_exited, totals, dropped (every reason),
+ * stack_walks (allocations whose stack the BPF side walked), series_info (with -i),
  * stacks (root first, largest live bytes first, each with its series).  Stacks are streamed one per line so a big
  * profile never needs a whole json-c tree in memory.
  */
@@ -246,6 +247,8 @@ static int header_write(const struct pm_profile *p, FILE *f)
 		err = put_value(f, ",", "dropped", dropped);
 		dropped = NULL;
 	}
+	if (!err)
+		err = put_value(f, ",", "stack_walks", json_object_new_uint64(p->stack_walks));
 	series = series_info_obj(p);
 	if (!err && series)
 		err = put_value(f, ",", "series_info", series);

@@ -255,6 +255,10 @@ static int read_optional(struct json_object *root, struct pm_profile *p)
 	if (json_object_object_get_ex(root, "max_overhead_pct", NULL) &&
 	    pmj_get_double(root, "max_overhead_pct", &p->max_overhead))
 		return -EINVAL;
+	/* older profiles have none */
+	if (json_object_object_get_ex(root, "stack_walks", NULL) &&
+	    pmj_get_u64(root, "stack_walks", &p->stack_walks))
+		return -EINVAL;
 	if (!info)
 		return json_object_object_get_ex(root, "series_info", NULL) ? -EINVAL : 0;
 	if (pmj_get_double(info, "step_s", &p->series.step_s) ||

@@ -338,6 +338,7 @@ int collector_profile(struct collector *c, struct pm_profile *out)
 	/* stacks still on the ring belong in this profile */
 	ring_buffer__consume(c->news->rb);
 	probes_drops(c->pt, out->dropped);
+	out->stack_walks = probes_stack_walks(c->pt);
 	out->dropped[DROP_UNSYMBOLIZED] = symbolizer_unknown_frames(c->s);
 	probes_peak(c->pt, &w.g);
 	err = probes_stats_each(probes_of(c->pt), on_stats, &w);

@@ -159,6 +159,11 @@ struct pm_profile {
 	uint64_t peak_live_bytes;	/* high-water mark of total live bytes */
 	double peak_time_s;		/* when it was reached, from the session start */
 	uint64_t dropped[DROP__MAX];
+	/*
+	 * Allocations whose stack the BPF side walked; the others' stack was
+	 * named by a hash the trampolines made (the cheap way)
+	 */
+	uint64_t stack_walks;
 	size_t nstacks;
 	size_t cap;
 	struct pm_stack *stacks;

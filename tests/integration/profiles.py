@@ -147,6 +147,8 @@ def check_stacks(prof):
     assert isinstance(prof["dropped"], dict)
     assert all(isinstance(k, str) and _is_count(v) for k, v in prof["dropped"].items()), \
         prof["dropped"]
+    # the allocations whose stack the BPF side walked: every stack's first, at least
+    assert _is_count(prof["stack_walks"]) and prof["stack_walks"] > 0, prof["stack_walks"]
     assert isinstance(prof["stacks"], list) and prof["stacks"], "no stacks"
     sums = dict.fromkeys(COUNTERS, 0)
     for s in prof["stacks"]:

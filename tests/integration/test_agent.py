@@ -121,6 +121,7 @@ def test_twenty_processes_each_its_own_bytes_and_exits_mid_session():
             want = (100 + 37 * i) * SIZE
             assert within(m[("pymem_live_bytes", t.pid)], want, 0.05), (i, m, want)
             assert m[("pymem_alloc_objects_total", t.pid)] >= 100 + 37 * i
+            assert m[("pymem_stack_walks_total", t.pid)] > 0, m
         # half of them exit mid-session: dropped from the list, the rest unchanged
         for t in targets[::2]:
             t.close_stdin()

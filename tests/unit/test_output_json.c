@@ -45,6 +45,7 @@ static void fixture(struct pm_profile *p)
 	p->target_exited = true;
 	p->dropped[DROP_STACK_READ] = 17;
 	p->dropped[DROP_UNKNOWN_FREE] = 3;
+	p->stack_walks = 41;
 	/* Insertion order differs from the live-bytes order the file must use. */
 	assert_int_equal(pm_profile_add(p, s3, 1, &c3), 0);
 	assert_int_equal(pm_profile_add(p, s1, 3, &c1), 0);
@@ -153,7 +154,7 @@ static void test_write_shape(void **state)
 {
 	static const char *const root_keys[] = {
 		"pid", "python", "container", "duration_s", "target_exited", "totals", "peak",
-		"dropped", "stacks",
+		"dropped", "stack_walks", "stacks",
 	};
 	static const char *const python_keys[] = { "version", "executable", "libpython" };
 	static const struct want_frame w0[] = {
@@ -176,7 +177,7 @@ static void test_write_shape(void **state)
 	root = json_tokener_parse(txt);
 	assert_non_null(root);
 
-	assert_keys(root, root_keys, 9);
+	assert_keys(root, root_keys, 10);
 	assert_int_equal(get_u64(root, "pid"), 4242);
 	/* on the host */
 	assert_true(json_object_is_type(get(root, "container"), json_type_null));
@@ -205,6 +206,7 @@ static void test_write_shape(void **state)
 
 		assert_int_equal(get_u64(dropped, pm_drop_name(d)), want);
 	}
+	assert_int_equal(get_u64(root, "stack_walks"), 41);
 
 	/* Largest live bytes first: s2 (5000), s1 (800), s3 (0). */
 	stacks = get(root, "stacks");
@@ -307,6 +309,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(q.target_exited, p.target_exited);
 	assert_memory_equal(&q.totals, &p.totals, sizeof(p.totals));
 	assert_memory_equal(q.dropped, p.dropped, sizeof(p.dropped));
+	assert_int_equal(q.stack_walks, p.stack_walks);
 	assert_int_equal(q.nstacks, p.nstacks);
 	for (i = 0; i < p.nstacks; i++) {
 		struct pm_stack *s = find_stack(&q, &p.stacks[i]);

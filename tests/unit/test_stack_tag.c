@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The GIL domains' allocation trampolines hash the calling thread's Python
- * stack themselves: run them in this process over fake thread states and
+ * The allocation trampolines hash the calling thread's Python stack
+ * themselves: run them in this process over fake thread states and
  * frames (laid out as 3.11's and as 3.8's), with the probe points turned
  * into calls to stubs that note what the BPF side would see.
  */
@@ -40,7 +40,8 @@ struct fake_tstate {
 
 static struct fake_tstate ts;
 static struct fake_cframe cf;
-static void *cur_ts;
+/* the current thread state (the GIL's holder), and this thread's own (its TLS key) */
+static void *cur_ts, *own_ts;
 static int getter_calls;
 static bool getter_aligned = true;
 /* a free block that is a code object: its type at +8 */
@@ -52,6 +53,14 @@ static void *getter(void)
 	getter_calls++;
 	getter_aligned &= ((uintptr_t)__builtin_frame_address(0) % 16) == 0;
 	return cur_ts;
+}
+
+__attribute__((noinline, optimize("no-omit-frame-pointer")))
+static void *own_getter(void)
+{
+	getter_calls++;
+	getter_aligned &= ((uintptr_t)__builtin_frame_address(0) % 16) == 0;
+	return own_ts;
 }
 
 static void *fake_malloc(void *ctx, size_t n)
@@ -105,6 +114,7 @@ static struct fixture *fixture_new(bool like_311)
 	uint64_t orig[TRAMP_SETS][TRAMP__MAX] = {};
 	struct tramp_walk w = {
 		.get_tstate = (uintptr_t)getter,
+		.get_own_tstate = (uintptr_t)own_getter,
 		.code_type = 0xc0de,
 		.tstate_thread_id = offsetof(struct fake_tstate, thread_id),
 		.tstate_frame = offsetof(struct fake_tstate, frame),
@@ -125,7 +135,7 @@ static struct fixture *fixture_new(bool like_311)
 	memcpy(fx.p, fx.img.bytes, sizeof(fx.img.bytes));
 	stub(fx.p, STUB_ALLOC, 0x0d, HASH, HITS);	/* %r9 */
 	stub(fx.p, STUB_FLUSH, 0x05, FLUSH_SEQ, FLUSHES);	/* %r8 */
-	for (d = 1; d < TRAMP_DOMAINS; d++)
+	for (d = 0; d < TRAMP_DOMAINS; d++)
 		for (f = 0; f < TRAMP_FREE; f++)
 			call_at(fx.p, fx.img.probe[d][f], STUB_ALLOC);
 	call_at(fx.p, fx.img.flush, STUB_FLUSH);
@@ -138,6 +148,7 @@ static struct fixture *fixture_new(bool like_311)
 	ts.thread_id = (uint64_t)pthread_self();	/* glibc: the fs base */
 	ts.frame = like_311 ? (void *)&cf : NULL;
 	cur_ts = &ts;
+	own_ts = &ts;
 	code_block[1] = w.code_type;
 	return &fx;
 }
@@ -333,6 +344,47 @@ static void test_no_hash(void **state)
 }
 
 /*
+ * The raw domain's allocations hit their probe point each, with the
+ * stack's hash: its low bit set the first time (to be learnt), clear once
+ * the tag table knows it (the BPF side then names the stack without a
+ * walk); from the thread's own state, the GIL held or not; none without
+ * one.  Nothing goes into the batch.
+ */
+static void test_raw_hash(void **state)
+{
+	struct fixture *fx = fixture_new(true);
+	struct fake_frame f0 = { .code = 0xa0, .lasti = 10 };
+	uint64_t h1, h;
+	bool hit;
+
+	set_top(true, &f0);
+	h1 = alloc_at(fx, 0, 100, &hit);
+	assert_true(hit && (h1 & 1));
+	h = alloc_at(fx, 0, 100, &hit);
+	assert_true(hit);
+	assert_int_equal(h, h1 & ~1ULL);
+	assert_true(getter_aligned);
+	/* the site is part of the hash: the object domain's from here is another */
+	h = alloc_at(fx, TRAMP_OBJ, 100, &hit);
+	assert_true(hit && h != h1);
+	h = alloc_elsewhere(fx, 0, 100, &hit);
+	assert_true(hit && (h & 1) && h != h1);
+	f0.lasti = 11;
+	h = alloc_at(fx, 0, 100, &hit);
+	assert_true(hit && (h & 1) && h != h1);
+	f0.lasti = 10;
+	/* the GIL released: no current thread state, this thread's own still */
+	cur_ts = NULL;
+	assert_int_equal(alloc_at(fx, 0, 100, &hit), h1 & ~1ULL);
+	assert_int_equal(alloc_at(fx, TRAMP_OBJ, 100, &hit), 0);
+	own_ts = NULL;
+	assert_int_equal(alloc_at(fx, 0, 100, &hit), 0);
+	assert_true(hit);
+	assert_int_equal(fx->b->seq, 0);
+	munmap(fx->p, TRAMP_MAP_SIZE);
+}
+
+/*
  * Stacks whose tags share a set: TRAMP_WAYS of them stay known together;
  * one more evicts the one learnt first.
  */
@@ -423,6 +475,9 @@ static void test_quiet_when_unprobed(void **state)
 		alloc_at(fx, TRAMP_OBJ, 8, &hit);
 		assert_false(hit);
 	}
+	/* the raw domain's probe point is hit, with no hash */
+	assert_int_equal(alloc_at(fx, 0, 8, &hit), 0);
+	assert_true(hit);
 	assert_int_equal(getter_calls, 0);
 	assert_int_equal(fx->b->seq, 0);
 	munmap(fx->p, TRAMP_MAP_SIZE);
@@ -434,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_hashing_311),
 		cmocka_unit_test(test_hashing_38),
 		cmocka_unit_test(test_no_hash),
+		cmocka_unit_test(test_raw_hash),
 		cmocka_unit_test(test_tag_set),
 		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_quiet_when_unprobed),

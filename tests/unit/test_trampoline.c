@@ -70,7 +70,8 @@ static uint8_t heap[0x70000];
 static int setup(void **state)
 {
 	uint64_t orig[TRAMP_SETS][TRAMP__MAX] = {};
-	struct tramp_walk walk = { .get_tstate = (uintptr_t)no_tstate, .code_type = 0x1234,
+	struct tramp_walk walk = { .get_tstate = (uintptr_t)no_tstate,
+				   .get_own_tstate = (uintptr_t)no_tstate, .code_type = 0x1234,
 				   .cframe_current_frame = PY_OFF_NONE,
 				   .frame_owner = PY_OFF_NONE };
 
@@ -187,16 +188,25 @@ static void test_probe_points(void **state)
 				continue;
 			}
 			assert_guarded(at);
-			/* no hash in %r9, the batch's count in %r8: mov seq(%rip),%r8 */
-			assert_memory_equal(img.bytes + at - 12, no_hash, 3);
-			assert_memory_equal(img.bytes + at - 19, r8_load, 3);
-			memcpy(&disp, img.bytes + at - 16, 4);
-			assert_int_equal(at - 12 + disp, TRAMP_SEQ_OFF);
-			/* a free is seen before it happens, an allocation after */
-			if (f == TRAMP_FREE)
+			if (f == TRAMP_FREE) {
+				/* no hash in %r9, the batch's count in %r8: mov seq(%rip),%r8 */
+				assert_memory_equal(img.bytes + at - 12, no_hash, 3);
+				assert_memory_equal(img.bytes + at - 19, r8_load, 3);
+				memcpy(&disp, img.bytes + at - 16, 4);
+				assert_int_equal(at - 12 + disp, TRAMP_SEQ_OFF);
+				/* a free is seen before it happens */
 				assert_int_equal(at - 19, img.entry[d][f]);
-			else
-				assert_int_equal(img.bytes[at + 5], 0xc3);	/* ret */
+				continue;
+			}
+			/* the count in %r8, after the raw domain's stack hash into %r9 */
+			assert_memory_equal(img.bytes + at - 16, r8_load, 3);
+			memcpy(&disp, img.bytes + at - 13, 4);
+			assert_int_equal(at - 9 + disp, TRAMP_SEQ_OFF);
+			assert_int_equal(img.bytes[at - 21], 0xe8);
+			memcpy(&disp, img.bytes + at - 20, 4);
+			assert_int_equal(at - 16 + disp, TRAMP_RAW_HASH_OFF);
+			/* an allocation is seen after it */
+			assert_int_equal(img.bytes[at + 5], 0xc3);	/* ret */
 		}
 	}
 	/* the batched allocations' flush, with the count in %r8 */
