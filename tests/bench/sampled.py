@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """Sampled mode's cost, side by side in one run (not pass/fail).
 
-Two workloads, each timed in-process by its CPU time (start-up and attach are not in the
+Three workloads, each timed in-process by its CPU time (start-up and attach are not in the
 ratios; the BPF programs run in the target's context, so their time is in it; on a machine
 shared with other work, wall time would mostly measure the others):
-tests/targets/churn.py (allocation-only churn at stack depth --depth) and
+tests/targets/churn.py (allocation-only churn at stack depth --depth),
 tests/targets/request_handler.py (JSON decode, ~40 small objects, string templating, JSON
-encode; --requests of them).  Modes, run in --rounds interleaved rounds, medians reported:
+encode; --requests of them) and, with --workloads arrays (it needs numpy: Debian's
+python3.11), tests/targets/array_churn.py (numpy arrays of 64 KiB, their data from libc's
+malloc through the extension's GOT, at depth --depth; --array-iterations of them).  Modes,
+run in --rounds interleaved rounds, medians reported:
 
   bare        no profiler;
   floor       the sampled trampolines left with no probes, as a SIGKILLed pymem-bpf leaves them;
@@ -38,7 +41,8 @@ MODES = ["bare", "floor", "sampled", "exact", "tracemalloc"]
 
 def workloads(args):
     every = {"churn": ["churn.py", args.iterations, args.depth],
-             "request handler": ["request_handler.py", args.requests, args.held]}
+             "request handler": ["request_handler.py", args.requests, args.held],
+             "arrays": ["array_churn.py", args.array_iterations, args.depth]}
     return {w: every[w] for w in args.workloads.split(",")}
 
 
@@ -96,6 +100,7 @@ def main():
     ap.add_argument("--iterations", type=int, default=200000)
     ap.add_argument("--depth", type=int, default=28)
     ap.add_argument("--requests", type=int, default=4000)
+    ap.add_argument("--array-iterations", type=int, default=20000)
     ap.add_argument("--held", type=int, default=0, metavar="MB",
                     help="the request handler first makes and keeps MB of small strings")
     ap.add_argument("--modes", default=",".join(MODES),
@@ -106,7 +111,7 @@ def main():
     ap.add_argument("--binary", default=os.path.join(bench.REPO, "build", "pymem-bpf"))
     args = ap.parse_args()
     modes = ["bare"] + [m for m in args.modes.split(",") if m != "bare"]
-    if set(modes) - set(MODES) or set(args.workloads.split(",")) - {"churn", "request handler"}:
+    if set(modes) - set(MODES) or set(args.workloads.split(",")) - {"churn", "request handler", "arrays"}:
         ap.error("unknown mode or workload")
     if args.sid:
         sidroot.install_targets()
