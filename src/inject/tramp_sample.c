@@ -293,6 +293,17 @@ static void sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_
 	decide_cold(e, &d, f, tail);
 }
 
+/* Does the block %rsi's bucket count any sampled block?  Returns the jump taken if so. */
+static uint32_t bucket_counts(struct emit *e)
+{
+	static const uint8_t rsi_r9[] = { 0x49, 0x89, 0xf1 };		/* mov %rsi,%r9 */
+	static const uint8_t empty[] = { 0x43, 0x80, 0x3c, 0x0b, 0x00 };	/* cmpb $0,(%r11,%r9) */
+
+	tramp_set_index(e, rsi_r9);
+	put(e, empty, sizeof(empty));
+	return jump_fwd32(e, JNE32);
+}
+
 /*
  * A sampled-mode realloc trampoline: the old block leaves the set first
  * (after the call, its address may already be another thread's), and is
@@ -309,8 +320,6 @@ static void sample_realloc(struct emit *e, uint32_t slot, uint32_t site, bool gi
 			   uint32_t *probe, uint32_t *realloc_free)
 {
 	static const uint8_t no_old_yet[] = { 0x45, 0x31, 0xc0 };	/* xor %r8d,%r8d */
-	static const uint8_t empty[] = { 0x43, 0x80, 0x3c, 0x0b, 0x00 };	/* cmpb $0,(%r11,%r9) */
-	static const uint8_t rsi_r9[] = { 0x49, 0x89, 0xf1 };		/* mov %rsi,%r9 */
 	static const uint8_t r9_r8[] = { 0x4d, 0x89, 0xc8 };		/* mov %r9,%r8 */
 	static const uint8_t is_new[] = { 0x49, 0x83, 0xc8, 0x02 };	/* or $2,%r8 */
 	static const uint8_t was_old[] = { 0x41, 0xf6, 0xc0, 0x01 };	/* test $1,%r8b */
@@ -324,9 +333,7 @@ static void sample_realloc(struct emit *e, uint32_t slot, uint32_t site, bool gi
 	put(e, no_old_yet, sizeof(no_old_yet));
 	put(e, test_rsi, sizeof(test_rsi));
 	null = jump_fwd(e, JE);
-	tramp_set_index(e, rsi_r9);
-	put(e, empty, sizeof(empty));
-	old = jump_fwd32(e, JNE32);
+	old = bucket_counts(e);
 	land(e, null);
 	decided = e->off;
 	decide(e, TRAMP_REALLOC, gil, &d);
@@ -500,8 +507,6 @@ static void code_free_slow(struct emit *e, uint32_t code, uint32_t sampled, uint
 void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, bool obj,
 		       uint32_t *probe)
 {
-	static const uint8_t rsi_r9[] = { 0x49, 0x89, 0xf1 };		/* mov %rsi,%r9 */
-	static const uint8_t empty[] = { 0x43, 0x80, 0x3c, 0x0b, 0x00 };	/* cmpb $0,(%r11,%r9) */
 	static const uint8_t test_r9[] = { 0x45, 0x85, 0xc9 };
 	uint32_t null, some, part, code = 0, sampled = 0, log = 0, tail;
 
@@ -512,9 +517,7 @@ void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, b
 		tramp_code_test(e);
 		code = jump_fwd32(e, JE32);
 	}
-	tramp_set_index(e, rsi_r9);
-	put(e, empty, sizeof(empty));
-	some = jump_fwd32(e, JNE32);
+	some = bucket_counts(e);
 	land(e, null);
 	tail = e->off;
 	jump_real(e, TRAMP_FREE, slot);
