@@ -25,6 +25,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 os.chdir(REPO)
 import conftest as c  # noqa: E402
+import profiles as r  # noqa: E402
 import test_sampled_libs as libs  # noqa: E402
 
 SEED_ENV = "PYMEM_BPF_SAMPLE_SEED"
@@ -42,10 +43,10 @@ def one(version, interval, scale, seed):
     res = c.profile_pid(version, ["make_and_hold", "heavy_churn", "three_threads"],
                         args=("--sample-interval", interval), target_args=("--scale", scale))
     prof = c.require_ok(res)
-    holder = pct(c.total(prof, c.under_holder, "live_bytes"), 30_000_000)
-    churn = pct(c.total(prof, c.at_line(res.report, "heavy_churn"), "alloc_bytes"),
+    holder = pct(r.total(prof, r.under_holder, "live_bytes"), 30_000_000)
+    churn = pct(r.total(prof, r.at_line(res.report, "heavy_churn"), "alloc_bytes"),
                 300_000 * scale * res.report["bytearray_1k_bytes"])
-    threads = [pct(c.total(prof, lambda s, n=name: n in c.functions(s), "live_bytes"), want)
+    threads = [pct(r.total(prof, lambda s, n=name: n in r.functions(s), "live_bytes"), want)
                for name, want in res.report["facts"]["thread_live_bytes"].items()]
     print("%-7s x%-2d seed %-6s holder %+6.1f%%  churn %+6.1f%%  threads %s" % (
         interval, scale, seed if seed is not None else "-", holder, churn,
@@ -56,11 +57,11 @@ def one_lib(version, interval, seed):
     with tempfile.TemporaryDirectory() as tmp:
         prof = libs.run_lib(version, "plt", False, Path(tmp), interval, seed)
     held = libs.HOLD * libs.SIZE
-    errs = [pct(c.total(prof, libs.under(name), "live_bytes"), live) for name, live in
+    errs = [pct(r.total(prof, libs.under(name), "live_bytes"), live) for name, live in
             (("hold_malloc", held), ("hold_calloc", held), ("hold_grown", 4 * held))]
-    errs.append(pct(c.total(prof, libs.under("hold_grown"), "alloc_bytes"), 10 * held))
-    errs.append(pct(c.total(prof, libs.under("churn"), "alloc_bytes"), libs.CHURN * libs.SIZE))
-    aligned = [pct(c.total(prof, libs.under("hold_" + fn), "live_bytes"),
+    errs.append(pct(r.total(prof, libs.under("hold_grown"), "alloc_bytes"), 10 * held))
+    errs.append(pct(r.total(prof, libs.under("churn"), "alloc_bytes"), libs.CHURN * libs.SIZE))
+    aligned = [pct(r.total(prof, libs.under("hold_" + fn), "live_bytes"),
                    libs.HOLD * libs.ALIGNED) for fn in libs.ALIGNED_BY]
     print("%-7s clib  seed %-6s live malloc/calloc/realloc %s  realloc alloc %+6.1f%%  "
           "churn %+6.1f%%  live aligned %s" % (
