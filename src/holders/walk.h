@@ -19,7 +19,6 @@
 #define NO_NODE		0xffffffffU
 /* The same in every version: */
 #define MD_DICT		16	/* PyModuleObject.md_dict */
-#define TP_DEALLOC	48	/* PyTypeObject.tp_dealloc */
 #define NO_STR		0xffffffffU
 #define MAX_NAME	256	/* a tp_name or a key longer than this is cut */
 

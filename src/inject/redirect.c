@@ -42,6 +42,7 @@ struct redirect {
 	uint64_t base;					/* the mapping, in the target */
 	uint64_t libc_fn[TRAMP__MAX];			/* libc's functions (0: not found) */
 	struct got *got;				/* sampled: the libraries' entries */
+	uint64_t dealloc_hook;				/* what PyCode_Type's tp_dealloc holds (0: kept) */
 };
 
 /*
@@ -75,11 +76,33 @@ static void walk_config(const struct pytarget *t, const struct elf_syms *e, uint
 		w->get_tstate = 0;
 }
 
+/*
+ * Sampled mode: whether pymalloc's frees can stay off the trampolines (see
+ * tramp_build): both GIL domains hold pymalloc's defaults (not the raw
+ * domain's functions, as PYTHONMALLOC=malloc or a build without pymalloc
+ * puts there), and PyCode_Type's tp_dealloc is there to hook instead.
+ */
+static void code_dealloc_config(const struct pytarget *t, struct redirect *r,
+				const enum alloc_table_state st[TRAMP_DOMAINS])
+{
+	uint64_t dealloc;
+	int d;
+
+	for (d = DOMAIN_MEM; d <= DOMAIN_OBJ; d++)
+		if (st[d] != ALLOC_TABLE_DEFAULT ||
+		    r->orig[d][TRAMP_FREE] == r->orig[DOMAIN_RAW][TRAMP_FREE])
+			return;
+	if (r->walk.code_type &&
+	    !remote_read(t->pid, r->walk.code_type + TP_DEALLOC, &dealloc, sizeof(dealloc)))
+		r->walk.code_dealloc = dealloc;
+}
+
 /* Where the tables are, and what they hold now, checked against the file's defaults. */
 static int find_tables(const struct pytarget *t, struct redirect *r, char *err, size_t errlen)
 {
 	struct proc_maps maps = {};
 	struct alloc_table tab;
+	enum alloc_table_state st[TRAMP_DOMAINS];
 	struct elf_syms *e;
 	uint64_t bias, cur[ALLOC_SLOT__MAX];
 	char desc[256];
@@ -112,7 +135,8 @@ static int find_tables(const struct pytarget *t, struct redirect *r, char *err, 
 		}
 		for (f = 0; f < ALLOC_SLOT__MAX; f++)
 			cur[f] -= cur[f] ? bias : 0;
-		if (alloc_table_classify(e, d, &tab, cur, desc, sizeof(desc)) == ALLOC_TABLE_HOOKED) {
+		st[d] = alloc_table_classify(e, d, &tab, cur, desc, sizeof(desc));
+		if (st[d] == ALLOC_TABLE_HOOKED) {
 			/* wrapping someone else's hook could outlive it: leave it alone */
 			snprintf(err, errlen, "the %s allocator is already hooked: %s",
 				 alloc_domain_name(d), desc);
@@ -123,8 +147,10 @@ static int find_tables(const struct pytarget *t, struct redirect *r, char *err, 
 			r->orig[d][f] = cur[f + 1] ? cur[f + 1] + bias : 0;
 	}
 	walk_config(t, e, bias, &r->walk);
-	if (r->o.sample_interval)
+	if (r->o.sample_interval) {
 		got_libc_functions(t, &maps, r->libc_fn);
+		code_dealloc_config(t, r, st);
+	}
 out:
 	proc_maps_free(&maps);
 	elf_syms_close(e);
@@ -290,6 +316,7 @@ int redirect_start(const struct pytarget *t, struct probe_target *p, const struc
 		   struct redirect **out, char *err, size_t errlen)
 {
 	uint64_t now[TRAMP_DOMAINS][TRAMP_TABLE_FNS], orig[TRAMP_SETS][TRAMP__MAX] = {}, base = 0;
+	uint64_t dealloc = 0;
 	struct tramp_image img;
 	struct inject *in = NULL;
 	struct redirect *r;
@@ -308,10 +335,13 @@ int redirect_start(const struct pytarget *t, struct probe_target *p, const struc
 	ret = inject_stop(t->pid, &in, err, errlen);
 	if (ret)
 		goto fail;
-	/* the tables may have moved on between the first look and the stop */
+	/* the tables (and tp_dealloc) may have moved on between the first look and the stop */
 	for (d = 0; d < TRAMP_DOMAINS && !ret; d++)
 		ret = inject_read(in, r->table[d] + TABLE_FNS_OFF, now[d], sizeof(now[d]));
-	if (ret || memcmp(now, r->orig, sizeof(now))) {
+	if (!ret && r->walk.code_dealloc)
+		ret = inject_read(in, r->walk.code_type + TP_DEALLOC, &dealloc, sizeof(dealloc));
+	if (ret || memcmp(now, r->orig, sizeof(now)) ||
+	    (r->walk.code_dealloc && dealloc != r->walk.code_dealloc)) {
 		snprintf(err, errlen, "the allocator tables changed while pymem-bpf attached");
 		ret = -EAGAIN;
 		goto fail;
@@ -331,12 +361,19 @@ int redirect_start(const struct pytarget *t, struct probe_target *p, const struc
 		snprintf(err, errlen, "cannot attach to the trampolines: %s", strerror(-ret));
 		goto fail;
 	}
+	/* a function with no trampoline (pymalloc's free in sampled mode) stays */
 	for (d = 0; d < TRAMP_DOMAINS; d++)
 		for (f = 0; f < TRAMP_TABLE_FNS; f++)
-			r->tramp[d][f] = r->orig[d][f] ? base + img.entry[d][f] : 0;
+			r->tramp[d][f] = img.probe[d][f] ? base + img.entry[d][f] : r->orig[d][f];
 	ret = write_tables(in, r, r->tramp);
+	if (!ret && img.code_dealloc) {
+		r->dealloc_hook = base + img.code_dealloc;
+		ret = inject_write(in, r->walk.code_type + TP_DEALLOC, &r->dealloc_hook, 8);
+	}
 	if (ret) {
 		write_tables(in, r, r->orig);
+		if (r->dealloc_hook)
+			inject_write(in, r->walk.code_type + TP_DEALLOC, &r->walk.code_dealloc, 8);
 		snprintf(err, errlen, "cannot write the allocator tables: %s", strerror(-ret));
 		goto fail;
 	}
@@ -366,6 +403,21 @@ int redirect_sample_interval(struct redirect *r, uint64_t interval)
 	tramp_sample_fill(&st, draws, &shared, interval, r->o.seed, r->o.repeatable);
 	r->o.sample_interval = interval;
 	return remote_write(r->pid, r->base + TRAMP_DRAWS_OFF, draws, sizeof(draws));
+}
+
+/* PyCode_Type's tp_dealloc back, unless someone put another there meanwhile */
+static void dealloc_restore(struct redirect *r, struct inject *in)
+{
+	uint64_t at = r->walk.code_type + TP_DEALLOC, now;
+
+	if (inject_read(in, at, &now, sizeof(now)) || now != r->dealloc_hook) {
+		fprintf(stderr, "pymem-bpf: the code objects' tp_dealloc of PID %d was changed "
+			"while profiled; its hook stays in place and forwards to it\n", r->pid);
+		return;
+	}
+	if (inject_write(in, at, &r->walk.code_dealloc, sizeof(r->walk.code_dealloc)))
+		fprintf(stderr, "pymem-bpf: cannot restore the code objects' tp_dealloc of PID %d\n",
+			r->pid);
 }
 
 void redirect_stop(struct redirect *r)
@@ -404,6 +456,8 @@ void redirect_stop(struct redirect *r)
 			fprintf(stderr, "pymem-bpf: cannot restore the %s allocator of PID %d\n",
 				alloc_domain_name(d), r->pid);
 	}
+	if (r->dealloc_hook)
+		dealloc_restore(r, in);
 	got_restore(r->got, in);
 	inject_release(in);
 out:

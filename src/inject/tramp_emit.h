@@ -41,6 +41,12 @@ struct emit {
 	 * interpreter's thread state getter is known.
 	 */
 	bool raw_hash;
+	/*
+	 * Sampled mode, a GIL domain: pymalloc's, whose frees no trampoline
+	 * sees, so that a sampled block must come from the raw domain (see
+	 * tramp_build).
+	 */
+	bool pymalloc;
 };
 
 static inline void put(struct emit *e, const uint8_t *b, size_t n)

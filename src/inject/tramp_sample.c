@@ -3,7 +3,8 @@
  * Sampled mode's trampolines (see trampoline.h): the sampling decision,
  * in x86-64.  An unsampled GIL-domain allocation costs a check of the
  * thread, a subtraction and a size test before a tail jump; the free of
- * an unsampled block a look at one byte of the set's counts.  Whatever is
+ * an unsampled block a look at one byte of the set's counts (pymalloc's
+ * free, nothing: see tramp_build).  Whatever is
  * sampled then takes exact mode's path (the batch and its stack tags, or
  * the raw domain's probe point).
  *
@@ -55,11 +56,56 @@ static const uint8_t rax_r10[] = { 0x49, 0x89, 0xc2 };	/* mov %rax,%r10 */
 static const uint8_t test_r8[] = { 0x4d, 0x85, 0xc0 };
 
 /*
+ * A sampled block of 1 to 512 bytes asked of pymalloc as 513, so that it
+ * comes from the raw domain (see tramp_build): malloc's %rsi; calloc's
+ * product, as 1 x 513; realloc's %rdx, if its new block is the sampled one
+ * (2 in %r8).  The caller's arguments stay on the stack.  Clobbers %r11.
+ */
+static void pymalloc_out(struct emit *e, enum tramp_fn f)
+{
+	static const uint8_t new_sampled[] = { 0x41, 0xf6, 0xc0, 0x02 };	/* test $2,%r8b */
+	static const uint8_t realloc_size[] = { 0x4c, 0x8d, 0x5a, 0xff };	/* lea -1(%rdx),%r11 */
+	static const uint8_t malloc_size[] = { 0x4c, 0x8d, 0x5e, 0xff };	/* lea -1(%rsi),%r11 */
+	static const uint8_t product[] = { 0x49, 0x89, 0xf3,		/* mov %rsi,%r11 */
+					   0x4c, 0x0f, 0xaf, 0xda };	/* imul %rdx,%r11 */
+	static const uint8_t dec[] = { 0x49, 0xff, 0xcb };		/* dec %r11 */
+	static const uint8_t small[] = { 0x49, 0x81, 0xfb, 0xff, 0x01, 0, 0 };	/* cmp $511,%r11 */
+	static const uint8_t one[] = { 0xbe, 1, 0, 0, 0 };		/* mov $1,%esi */
+	static const uint8_t esi_513[] = { 0xbe, 0x01, 0x02, 0, 0 };	/* mov $513,%esi */
+	static const uint8_t edx_513[] = { 0xba, 0x01, 0x02, 0, 0 };	/* mov $513,%edx */
+	uint32_t skip[2] = {}, n = 0, i;
+
+	if (f == TRAMP_REALLOC) {
+		put(e, new_sampled, sizeof(new_sampled));
+		skip[n++] = jump_fwd(e, JE);
+		put(e, realloc_size, sizeof(realloc_size));
+	} else if (f == TRAMP_CALLOC) {
+		put(e, product, sizeof(product));
+		skip[n++] = jump_fwd(e, 0x70);	/* jo: no size pymalloc would take */
+		put(e, dec, sizeof(dec));
+	} else {
+		put(e, malloc_size, sizeof(malloc_size));
+	}
+	put(e, small, sizeof(small));
+	skip[n++] = jump_fwd(e, 0x77);		/* ja */
+	if (f == TRAMP_CALLOC)
+		put(e, one, sizeof(one));
+	if (f == TRAMP_MALLOC)
+		put(e, esi_513, sizeof(esi_513));
+	else
+		put(e, edx_513, sizeof(edx_513));
+	for (i = 0; i < n; i++)
+		land(e, skip[i]);
+}
+
+/*
  * The real call, its arguments kept across it (a realloc's %r8 too); a GIL
  * domain's call is marked as the thread's own while it runs, so that the
- * raw-domain calls it makes are left to it.
+ * raw-domain calls it makes are left to it.  sampled: the call's block is
+ * (or, for a realloc, may be) a sample, which pymalloc must hand to the
+ * raw domain.
  */
-static void marked_call(struct emit *e, uint32_t slot, enum tramp_fn f, bool gil)
+static void marked_call(struct emit *e, uint32_t slot, enum tramp_fn f, bool gil, bool sampled)
 {
 	static const uint8_t fsbase[] = { 0x64, 0x4c, 0x8b, 0x1c, 0x25, 0, 0, 0, 0 };	/* mov %fs:0,%r11 */
 	static const uint8_t own[] = { 0x4c, 0x89, 0x1d };		/* mov %r11,owner(%rip) */
@@ -79,6 +125,8 @@ static void marked_call(struct emit *e, uint32_t slot, enum tramp_fn f, bool gil
 		put(e, fsbase, sizeof(fsbase));
 		rip_op(e, own, sizeof(own), TRAMP_OWNER_OFF, 0);
 	}
+	if (sampled && e->pymalloc)
+		pymalloc_out(e, f);
 	libc_out(e, f);
 	indirect(e, 0x15, slot);		/* call *slot(%rip) */
 	if (gil) {
@@ -280,13 +328,13 @@ static void sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_
 	}
 	tail = tail_jump(e, &d, f, slot);
 	land_sampled(e, &d);
-	marked_call(e, slot, f, gil);
+	marked_call(e, slot, f, gil, true);
 	put(e, test_rax, sizeof(test_rax));
 	failed = jump_fwd(e, JE);
 	report(e, f, site, batched, probe);
 	if (large) {
 		land(e, large);
-		marked_call(e, slot, f, gil);
+		marked_call(e, slot, f, gil, false);
 	}
 	land(e, failed);
 	put(e, ret, 1);
@@ -341,14 +389,14 @@ static void sample_realloc(struct emit *e, uint32_t slot, uint32_t site, bool gi
 	moved = jump_fwd32(e, JNE32);
 	if (gil) {
 		/* nothing to report: the call's arguments need not be kept */
-		marked_call(e, slot, TRAMP_MALLOC, gil);
+		marked_call(e, slot, TRAMP_MALLOC, gil, false);
 		put(e, ret, 1);
 	}
 	tail = tail_jump(e, &d, TRAMP_REALLOC, slot);
 	land_sampled(e, &d);
 	put(e, is_new, sizeof(is_new));
 	land(e, moved);
-	marked_call(e, slot, TRAMP_REALLOC, gil);
+	marked_call(e, slot, TRAMP_REALLOC, gil, true);
 	put(e, test_rax, sizeof(test_rax));
 	ok = jump_fwd(e, JNE);
 	if (e->libc) {
@@ -542,4 +590,3 @@ void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, b
 	if (code)
 		code_free_slow(e, code, sampled, log, tail);
 }
-

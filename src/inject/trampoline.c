@@ -195,6 +195,30 @@ uint32_t tramp_free_log(struct emit *e, uint32_t *probe)
 }
 
 /*
+ * Sampled mode's hook for PyCode_Type's tp_dealloc(op), when pymalloc's
+ * frees have no trampoline (see tramp_build): a code object dies, so the
+ * salt changes and the BPF side forgets its incarnation (site
+ * BATCH_CODE_FREE; if its block was sampled, the raw domain's free reports
+ * that after); then the original runs.  A forked child's goes straight to
+ * it.
+ */
+static void code_dealloc_hook(struct emit *e, uint32_t *probe)
+{
+	static const uint8_t rdi_rsi[] = { 0x48, 0x89, 0xfe };	/* mov %rdi,%rsi */
+	uint32_t child, part;
+
+	check_guard(e);
+	child = jump_fwd(e, JE);
+	tramp_salt_bump(e);
+	put(e, rdi_rsi, sizeof(rdi_rsi));
+	tramp_site_r9(e, BATCH_CODE_FREE);
+	part = tramp_free_log(e, probe);
+	land(e, part);
+	land(e, child);
+	indirect(e, 0x25, TRAMP_DEALLOC_OFF);	/* jmp *dealloc(%rip) */
+}
+
+/*
  * A GIL domain's free: the block goes into the batch and the real free
  * runs at once; only every PYMEM_BATCH_FLUSH-th event reaches the probe
  * point.  Clobbers %rax, %rcx, %rdx, %r8 and %r9, which free(ctx, p) leaves
@@ -486,6 +510,7 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP_
 {
 	struct emit e = { .p = img->bytes, .flush_every = sampled };
 	bool batched_allocs = walk && walk->get_tstate;
+	bool pymalloc = sampled && walk && walk->code_dealloc;
 	int d, f;
 
 	memset(img, 0, sizeof(*img));
@@ -510,11 +535,12 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP_
 		tramp_sample_shared(&e);
 	for (d = 0; d < (sampled ? TRAMP_SETS : TRAMP_DOMAINS); d++) {
 		e.libc = d == TRAMP_LIBC;
+		e.pymalloc = pymalloc && TRAMP_BATCHED(d);
 		for (f = 0; f < (e.libc ? TRAMP__MAX : TRAMP_TABLE_FNS); f++) {
 			uint32_t slot = TRAMP_SLOTS_OFF + TRAMP_INDEX(d, f) * 8;
 			uint32_t site = tramp_site(d, (enum tramp_fn)f);
 
-			if (!orig[d][f])
+			if (!orig[d][f] || (e.pymalloc && f == TRAMP_FREE))
 				continue;
 			memcpy(img->bytes + slot, &orig[d][f], 8);
 			e.off = TRAMP_INDEX(d, f) * TRAMP_SLOT;
@@ -539,5 +565,13 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP_
 				emit_alloc(&e, slot, f != TRAMP_MALLOC, site, &img->probe[d][f]);
 			assert(e.off <= img->entry[d][f] + TRAMP_SLOT);
 		}
+	}
+	if (pymalloc) {
+		/* where the object domain's free would be */
+		e.off = TRAMP_INDEX(TRAMP_OBJ, TRAMP_FREE) * TRAMP_SLOT;
+		img->code_dealloc = e.off;
+		memcpy(img->bytes + TRAMP_DEALLOC_OFF, &walk->code_dealloc, 8);
+		code_dealloc_hook(&e, &img->code_dealloc_probe);
+		assert(e.off <= img->code_dealloc + TRAMP_SLOT);
 	}
 }

@@ -14,8 +14,9 @@
  * trampoline computes itself (a few ns a frame, no copy); the first time a
  * hash is met (it is not in the tag table), the allocation hits its own
  * probe instead, and the BPF side walks that stack and keeps its id under
- * the hash.  A code object's free changes the tag table's salt, so that no
- * hash outlives the code objects it was made of.
+ * the hash.  A code object's free (in sampled mode, its tp_dealloc) changes
+ * the tag table's salt, so that no hash outlives the code objects it was
+ * made of.
  * Every probe hit, batched or not, first accounts the batch's events before
  * it, so an address is never seen allocated again before its free.
  *
@@ -99,12 +100,16 @@ enum tramp_fn {
 #define TRAMP_SAMPLE_CODE_OFF (TRAMP_SHARED_OFF + 512)
 #define TRAMP_RAW_HASH_OFF (TRAMP_SHARED_OFF + 1280)
 #define TRAMP_CODE_SIZE	(TRAMP_SHARED_OFF + TRAMP_SHARED)
-/* the original function pointers the code calls through, then the getters and &PyCode_Type */
+/*
+ * the original function pointers the code calls through, then the getters,
+ * &PyCode_Type and its tp_dealloc
+ */
 #define TRAMP_SLOTS_OFF	TRAMP_CODE_SIZE
 #define TRAMP_GETTER_OFF (TRAMP_SLOTS_OFF + TRAMP_COUNT * 8)
 #define TRAMP_OWN_GETTER_OFF (TRAMP_GETTER_OFF + 8)
 #define TRAMP_CODETYPE_OFF (TRAMP_OWN_GETTER_OFF + 8)
-#define TRAMP_IMAGE_SIZE (TRAMP_CODETYPE_OFF + 8)
+#define TRAMP_DEALLOC_OFF (TRAMP_CODETYPE_OFF + 8)
+#define TRAMP_IMAGE_SIZE (TRAMP_DEALLOC_OFF + 8)
 /*
  * The image fills the mapping's first three pages.  The data pages follow:
  * the guard flag is the first byte of the fourth page, then the batch
@@ -159,6 +164,13 @@ struct tramp_walk {
 	uint64_t get_tstate;	/* runtime address; 0: batched allocations hit their probe each */
 	uint64_t get_own_tstate;	/* 0: the raw domain's and libc's probe hits walk each */
 	uint64_t code_type;	/* &PyCode_Type at runtime */
+	/*
+	 * Sampled mode: PyCode_Type's tp_dealloc at runtime, when both GIL
+	 * domains are pymalloc's (0: they are not, or exact mode).  Their frees
+	 * then get no trampoline (see tramp_build) and a hook that stands in for
+	 * this function sees a code object die instead.
+	 */
+	uint64_t code_dealloc;
 	uint32_t tstate_thread_id;
 	uint32_t tstate_frame;
 	uint32_t cframe_current_frame;	/* PY_OFF_NONE: tstate_frame is the frame */
@@ -180,6 +192,8 @@ struct tramp_image {
 	 * it: the block in %rsi, the batch's count in %r8.  0: none.
 	 */
 	uint32_t realloc_free[TRAMP_SETS];
+	/* sampled mode: the hook for PyCode_Type's tp_dealloc (0: none), and its batch's nop5 */
+	uint32_t code_dealloc, code_dealloc_probe;
 };
 
 /*
@@ -254,6 +268,17 @@ enum pymem_site tramp_site(int d, enum tramp_fn f);
  * set is built only in sampled mode.  walk NULL or
  * without get_tstate: the GIL domains' allocations hit their probe each.
  * sampled: sampled mode's trampolines, whose state tramp_sample_fill() makes.
+ *
+ * Sampled mode with walk->code_dealloc: the GIL domains' frees are left out
+ * too, and their tables keep pymalloc's free, which a PGO build inlines at
+ * its call sites behind a check of the table (on Debian's python3.11, a
+ * trampoline there cost a request handler 5 to 6% in-process:
+ * tests/bench/floor_parts.py).  A sampled block of 1 to 512 bytes
+ * is asked of pymalloc as 513 (SMALL_REQUEST_THRESHOLD is 512 in 3.8 to
+ * 3.15): pymalloc hands it to the raw domain, as any larger one, and its
+ * free, finding it outside the arenas, to the raw domain's free, whose
+ * trampoline sees it; pymalloc's own counts of blocks stay right.  A code
+ * object's death is seen at the hook for tp_dealloc instead of at its free.
  */
 void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP__MAX],
 		 const struct tramp_walk *walk, bool sampled);

@@ -498,9 +498,11 @@ int probes_attach_tramp(struct probe_target *pt, const char *path,
 	for (d = 0; d < TRAMP_SETS; d++)
 		if (img->realloc_free[d])
 			multi_add(&frees, img->realloc_free[d], tramp_site(d, TRAMP_FREE));
-	/* the batched allocations' flush: its cookie is not read */
+	/* the batched allocations' flush, and the code objects' deaths: their cookie is not read */
 	if (img->flush)
 		multi_add(&batched, img->flush, SITE_PYOBJECT_MALLOC);
+	if (img->code_dealloc_probe)
+		multi_add(&batched, img->code_dealloc_probe, SITE_PYOBJECT_FREE);
 	err = attach_multi(pt, progs->tramp_alloc, path, &allocs, false);
 	err = err ?: attach_multi(pt, progs->tramp_free, path, &frees, false);
 	return err ?: attach_multi(pt, progs->tramp_batch, path, &batched, false);

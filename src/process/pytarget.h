@@ -12,6 +12,9 @@
 /* Exit code for every kind of bad input (bad PID, not Python, unsupported, ...) */
 #define EXIT_BAD_INPUT 2
 
+/* PyTypeObject.tp_dealloc, the same in every version */
+#define TP_DEALLOC	48
+
 struct pytarget {
 	pid_t pid;
 	/* paths as the target sees them (chroots and containers have roots of their own) */

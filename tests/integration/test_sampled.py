@@ -20,7 +20,7 @@ from profiles import at_line, excerpt, functions, total, under_holder, within
 
 INTERVAL = 512 * 1024
 SCALE = 10
-WORKLOADS = ["make_and_hold", "heavy_churn", "three_threads"]
+WORKLOADS = ["make_and_hold", "heavy_churn", "small_churn", "three_threads"]
 BUILDS = ["3.12.1", DEBIAN, "sid-3.14"]
 
 
@@ -57,7 +57,10 @@ def test_heavy_churn(run):
     objects counted are estimates too.
     """
     version, res = run
-    prof = require_ok(res)
+    check_heavy_churn(require_ok(res), res)
+
+
+def check_heavy_churn(prof, res):
     pred = at_line(res.report, "heavy_churn")
     n = 300_000 * SCALE
     expected = n * res.report["bytearray_1k_bytes"]
@@ -65,6 +68,19 @@ def test_heavy_churn(run):
         excerpt(prof, pred, key="alloc_bytes")
     assert within(total(prof, pred, "alloc_objects"), 2 * n, 0.10), \
         excerpt(prof, pred, key="alloc_objects")
+    assert total(prof, pred, "live_bytes") < 1_100_000, excerpt(prof, pred)
+
+
+def test_small_churn(run):
+    """3,000,000 small tuples (and their ints) made and dropped in bulk: their bytes are seen
+    (the tuples' alone, as a floor), and none stays live.  In sampled mode pymalloc's free has
+    no trampoline: a sampled block that stayed in pymalloc's arenas would never be seen freed,
+    and each would stay counted live at 512 KiB."""
+    version, res = run
+    prof = require_ok(res)
+    pred = at_line(res.report, "small_churn")
+    tuples = res.report["facts"]["small_churn_tuple_bytes"]
+    assert total(prof, pred, "alloc_bytes") > 0.9 * tuples, excerpt(prof, pred, key="alloc_bytes")
     assert total(prof, pred, "live_bytes") < 1_100_000, excerpt(prof, pred)
 
 
@@ -79,6 +95,23 @@ def test_three_threads(run):
         got = total(prof, pred, "live_bytes")
         assert within(got, want, 0.15), "%s: %d, expected %d\n%s" % (
             name, got, want, excerpt(prof, pred))
+
+
+def test_pythonmalloc_malloc():
+    """PYTHONMALLOC=malloc: the GIL domains hold libc's functions, not pymalloc's, so their frees
+    keep their trampolines (that see a sampled block's free, and a code object's); the churn
+    and the holder still hold."""
+    os.environ["PYMEM_BPF_SAMPLE_SEED"] = "15"
+    try:
+        res = profile_pid(DEBIAN, ["make_and_hold", "heavy_churn"],
+                          args=("--sample-interval", "512KiB"), target_args=("--scale", SCALE),
+                          env=dict(os.environ, PYTHONMALLOC="malloc"))
+    finally:
+        del os.environ["PYMEM_BPF_SAMPLE_SEED"]
+    prof = require_ok(res)
+    check_heavy_churn(prof, res)
+    assert within(total(prof, under_holder, "live_bytes"), 30_000_000, 0.10), \
+        excerpt(prof, under_holder)
 
 
 def test_nothing_dropped(run):

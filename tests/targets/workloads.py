@@ -72,6 +72,15 @@ def heavy_churn(n=300_000):
     return None
 
 
+def small_churn(rounds=3, n=100_000):
+    """Small objects made and dropped in bulk, far apart: a sampled one's free must be seen
+    (in sampled mode pymalloc's own free has no trampoline), else it stays counted live."""
+    for _ in range(rounds * SCALE[0]):
+        kept = [(i, i) for i in range(n)]  # @small_churn
+        del kept
+    FACTS["small_churn_tuple_bytes"] = rounds * SCALE[0] * n * sys.getsizeof((0, 0))
+
+
 def small_dicts(n=200_000):
     held = []
     for i in range(n):
@@ -222,6 +231,7 @@ WORKLOADS = {
     "make_and_hold": make_and_hold,
     "grow_heap": grow_heap,
     "heavy_churn": heavy_churn,
+    "small_churn": small_churn,
     "small_dicts": small_dicts,
     "three_threads": three_threads,
     "ctypes_leak": ctypes_leak,

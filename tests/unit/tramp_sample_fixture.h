@@ -43,6 +43,8 @@ struct ring {
 };
 
 static struct tramp_image img;
+/* what the image is built with (NULL: no stack hashing, pymalloc's frees have trampolines) */
+static const struct tramp_walk *build_walk;
 static uint8_t *p;
 static uint8_t heap[1 << 24];	/* blocks: the object domain's free reads +8 */
 static size_t bump;
@@ -286,7 +288,7 @@ static inline int setup_with(uint64_t (*orig)[TRAMP__MAX], uint64_t interval)
 	struct tramp_thread shared;
 	int d, f;
 
-	tramp_build(&img, (const uint64_t (*)[TRAMP__MAX])orig, NULL, true);
+	tramp_build(&img, (const uint64_t (*)[TRAMP__MAX])orig, build_walk, true);
 	p = mmap(NULL, TRAMP_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
