@@ -80,7 +80,8 @@ def test_small_churn(run):
     prof = require_ok(res)
     pred = at_line(res.report, "small_churn")
     tuples = res.report["facts"]["small_churn_tuple_bytes"]
-    assert total(prof, pred, "alloc_bytes") > 0.9 * tuples, excerpt(prof, pred, key="alloc_bytes")
+    assert total(prof, pred, "alloc_bytes") > 0.9 * tuples, \
+        excerpt(prof, pred, key="alloc_bytes")
     assert total(prof, pred, "live_bytes") < 1_100_000, excerpt(prof, pred)
 
 

@@ -195,7 +195,7 @@ def test_sampled_keeps_pymalloc_counts(version):
     """Sampled mode leaves pymalloc's free in its tables, and asks pymalloc for a sampled
     small block as a 513-byte one, which pymalloc takes from the raw domain (where the block's
     free is seen) and counts as its own.  So sys.getallocatedblocks() after the same work is
-    the same before attach, attached (1 KiB: about 6,000 samples a round, each of which would
+    the same before attach, attached (1 KiB: thousands of samples a round, each of which would
     be missing from the count had the block bypassed pymalloc) and after detach.  Code objects
     die through a hook in PyCode_Type's tp_dealloc while attached: restored on detach, left
     hooked and working after a SIGKILL."""
