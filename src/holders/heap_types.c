@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The live heap by type: each block's type, counted by name. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "heap_types.h"
@@ -32,8 +33,7 @@ const char *block_type(struct walk *w, const struct live_block *b)
 	return NULL;
 }
 
-int tally(struct tally *t, uint32_t name, uint64_t objects, uint64_t bytes,
-		 uint64_t address)
+int tally(struct tally *t, uint32_t name, double objects, uint64_t bytes, uint64_t address)
 {
 	struct type_count *v;
 	uint32_t *pos;
@@ -88,7 +88,7 @@ int to_heap_types(const struct walk *w, struct type_count *v, size_t n,
 	*nout = n;
 	for (i = 0; i < n; i++) {
 		(*out)[i] = (struct pm_heap_type){ .type = strdup(walk_name(w, v[i].name)),
-						   .objects = v[i].objects, .bytes = v[i].bytes,
+						   .objects = (uint64_t)llround(v[i].objects), .bytes = v[i].bytes,
 						   .address = v[i].address };
 		if (!(*out)[i].type)
 			return -ENOMEM;

@@ -11,7 +11,8 @@
 
 struct type_count {
 	uint32_t name;
-	uint64_t objects, bytes, address;
+	double objects;		/* estimates, in sampled mode */
+	uint64_t bytes, address;
 };
 
 /* Counts by type name, found by the name's string id. */
@@ -28,7 +29,7 @@ struct tally {
  */
 const char *block_type(struct walk *w, const struct live_block *b);
 /* Count objects and bytes under a type name (a string id of the walk's); 0 or -ENOMEM. */
-int tally(struct tally *t, uint32_t name, uint64_t objects, uint64_t bytes, uint64_t address);
+int tally(struct tally *t, uint32_t name, double objects, uint64_t bytes, uint64_t address);
 void tally_free(struct tally *t);
 /* The counts, most bytes first, as the profile's heap holds them; 0 or -ENOMEM. */
 int to_heap_types(const struct walk *w, struct type_count *v, size_t n,

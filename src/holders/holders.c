@@ -89,6 +89,7 @@ static int read_stopped(const struct pytarget *t, const struct probe_target *pt,
 			const struct holders_opts *o, struct inject **in, double start,
 			struct holders *hs, char *err, size_t errlen)
 {
+	struct stack_weights sw = {};
 	struct live_blocks blocks;
 	struct walk w = {};
 	struct obj_layout l;
@@ -100,6 +101,12 @@ static int read_stopped(const struct pytarget *t, const struct probe_target *pt,
 	ret = live_blocks_read(probes_of(pt), t->pid, &blocks);
 	if (ret) {
 		snprintf(err, errlen, "cannot read the live blocks: %s", strerror(-ret));
+		return ret;
+	}
+	ret = stack_weights_read(probes_of(pt), t->pid, &sw);
+	if (ret) {
+		snprintf(err, errlen, "cannot read the stacks' counters: %s", strerror(-ret));
+		live_blocks_free(&blocks);
 		return ret;
 	}
 	ret = obj_layout_for(t, &l, err, errlen);
@@ -133,13 +140,14 @@ static int read_stopped(const struct pytarget *t, const struct probe_target *pt,
 		else
 			ret = arenas_read(&w, hs->heap);
 		if (!ret)
-			ret = holders_digest(hs, &w, hs->heap);
+			ret = holders_digest(hs, &w, &sw, hs->heap);
 		if (ret)
 			snprintf(err, errlen, "out of memory");
 	}
 	walk_free(&w);
 	rcache_free(rc);
 	live_blocks_free(&blocks);
+	stack_weights_free(&sw);
 	return ret;
 }
 

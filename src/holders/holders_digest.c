@@ -7,6 +7,7 @@
  * that keeps all of them.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "heap_types.h"
@@ -201,7 +202,8 @@ static uint64_t group_hash(const void *ctx, uint32_t i)
 static const struct itable_ops group_ops = { group_same, group_hash };
 
 /* Count block b in the group of its stack, path and type. */
-static int count(struct holders *hs, const struct live_block *b, uint32_t path, uint32_t type)
+static int count(struct holders *hs, const struct live_block *b, uint32_t path, uint32_t type,
+		 double objects)
 {
 	struct group g = { .stack_id = b->stack_id, .path = path, .type = type }, *v;
 	struct group_want want = { hs, &g };
@@ -223,7 +225,7 @@ static int count(struct holders *hs, const struct live_block *b, uint32_t path, 
 		itable_put(&hs->group_index, slot, hs->n);
 		i = hs->n++;
 	}
-	hs->groups[i].objects++;
+	hs->groups[i].objects += objects;
 	hs->groups[i].bytes += b->size;
 	return 0;
 }
@@ -242,7 +244,7 @@ static int make_holder(const struct holders *hs, const struct walk *w, struct gr
 	if (!h->steps || !h->type)
 		return -ENOMEM;
 	h->nsteps = n;
-	h->objects = g->objects;
+	h->objects = (uint64_t)llround(g->objects);
 	h->bytes = g->bytes;
 	for (i = n, p = g->path; p != NO_PATH; p = hs->steps[p].parent) {
 		const struct step *st = &hs->steps[p];
@@ -311,7 +313,8 @@ static int place(struct holders *hs, struct walk *w, const uint32_t *tops, const
 	return 0;
 }
 
-int holders_digest(struct holders *hs, struct walk *w, struct pm_heap *heap)
+int holders_digest(struct holders *hs, struct walk *w, const struct stack_weights *sw,
+		   struct pm_heap *heap)
 {
 	struct tally types = {}, opaque = {};
 	uint32_t *tops = tops_of(w), *paths = paths_of(hs, w);
@@ -323,12 +326,14 @@ int holders_digest(struct holders *hs, struct walk *w, struct pm_heap *heap)
 		err = -ENOMEM;
 	for (i = 0; i < w->blocks->n && !err; i++) {
 		const struct live_block *b = &w->blocks->v[i];
+		double objects = stack_weight(sw, b->stack_id);
 
 		err = place(hs, w, tops, paths, b, i, &where);
 		if (!err)
-			err = count(hs, b, where.path, where.holder_type);
+			err = count(hs, b, where.path, where.holder_type, objects);
+		/* a buffer is its object's bytes, not one more object */
 		if (!err)
-			err = tally(&types, where.type, where.object, b->size, 0);
+			err = tally(&types, where.type, where.object ? objects : 0, b->size, 0);
 	}
 	for (i = 0; i < w->nnodes && !err; i++)
 		if (w->types[w->nodes[i].type].kind == TK_OPAQUE)

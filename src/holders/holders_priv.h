@@ -12,6 +12,7 @@
 #include "holders.h"
 #include "itable.h"
 #include "profile.h"
+#include "stack_weights.h"
 #include "walk.h"
 
 /* One step of a path, shared by every path through it: a trie, by (parent, step). */
@@ -29,7 +30,8 @@ struct group {
 	uint64_t stack_id;
 	uint32_t path;		/* its last step, NO_PATH for none */
 	uint32_t type;		/* the holding object's type name */
-	uint64_t objects, bytes;
+	double objects;		/* estimates, in sampled mode (stack_weights.h) */
+	uint64_t bytes;
 	struct pm_holder h;	/* made once all are counted */
 };
 
@@ -44,6 +46,7 @@ struct holders {
 };
 
 /* holders_digest.c: every block into its stack's group, and into the heap by type. */
-int holders_digest(struct holders *hs, struct walk *w, struct pm_heap *heap);
+int holders_digest(struct holders *hs, struct walk *w, const struct stack_weights *sw,
+		   struct pm_heap *heap);
 
 #endif

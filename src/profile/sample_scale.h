@@ -16,5 +16,7 @@
  * mode) leaves them alone.
  */
 void pm_sample_objects(struct pm_counts *c, uint64_t raw_bytes);
+/* The objects one sample of a stack stands for: its bytes estimated per byte sampled; 1 exact. */
+double pm_sample_weight(uint64_t bytes, uint64_t raw_bytes);
 
 #endif

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import (ATTACHED_RE, BUILDS, DEBIAN, DEFAULT_VERSION, T_ATTACH, T_START, T_STOP,
                       TARGETS, Proc, binary, python_version, target_argv, target_tmpdir)
-from profiles import leaf_python
+from profiles import leaf_python, within
 from test_target_safety import REGRTESTS, detach, run_regrtest, succeeded
 
 HOLDERS = TARGETS / "holders.py"
@@ -223,6 +223,37 @@ def test_holders_max_pause_partial(tmp_path):
                               target_args=("--bulk", "200000"))
     assert prof["heap"]["partial"] is True, prof["heap"]
     assert "(partial: --max-pause ended the walk)" in stdout, stdout
+
+
+def test_holders_sampled(tmp_path):
+    """--sample-interval: a live block is one sample, and stands for as many objects as its
+    stack's estimate counts (its bytes estimated per byte sampled), in the holders and in the
+    heap by type.  BULK held (int, str) tuples (~70 MB of tuples: some 140 samples, a spread
+    of ~9%) read as about BULK objects, seeded."""
+    version, bulk = DEBIAN, 1_000_000
+    tmp, _ = target_tmpdir(version)
+    os.environ["PYMEM_BPF_SAMPLE_SEED"] = "15"
+    try:
+        prof, _, stdout = profile(version, tmp, args=("--sample-interval", "512KiB"),
+                                  target_args=("--bulk", bulk))
+    finally:
+        del os.environ["PYMEM_BPF_SAMPLE_SEED"]
+    assert prof["sample_interval"] == 512 * 1024, prof["sample_interval"]
+    types = {t["type"]: t for t in prof["heap"]["types"]}
+    assert within(types["tuple"]["objects"], bulk, 0.3), types["tuple"]
+    # a comprehension is its own code object before 3.12
+    stacks, _ = held(prof, "make_bulk" if minor(version) >= 12 else
+                     "make_bulk.<locals>.<listcomp>")
+    path = [module("__main__"), step("attr", "bulk"), step("index", "*")]
+    # a tuple, and an int and a str in it, each (the ints under 256 are the interpreter's)
+    objects = sum(h["objects"] for s in stacks for h in s["holders"] if h["path"][:3] == path)
+    assert within(objects, 3 * bulk, 0.2), [s["holders"] for s in stacks]
+    # each stack's holders count its live objects as the stack does
+    for s in stacks:
+        objects = sum(h["objects"] for h in s["holders"])
+        assert abs(objects - s["live_objects"]) <= len(s["holders"]), (s["live_objects"],
+                                                                      s["holders"])
+    assert "sampled: one allocation per 512.0 KiB" in stdout, stdout
 
 
 def test_holders_bad_options():
