@@ -566,10 +566,14 @@ int BPF_KPROBE(mmap_enter, __u64 addr, __u64 len, __u64 prot, __u64 flags)
 	/*
 	 * A file mapping is not heap; PROT_NONE reserves address space (malloc's
 	 * heaps, guard areas); pymalloc's arenas (mapped from the interpreter
-	 * itself) hold objects counted one by one.
+	 * itself) hold objects counted one by one; libc's own are its malloc's
+	 * chunks, counted at the call that asked for them (exact mode's raw
+	 * domain enters malloc past the probe that would make this depth 1:
+	 * src/inject/tramp_detour.c).
 	 */
 	if (!(flags & MAP_ANONYMOUS) || !prot ||
-	    (caller >= tg->interp_text_lo && caller < tg->interp_text_hi))
+	    (caller >= tg->interp_text_lo && caller < tg->interp_text_hi) ||
+	    (caller >= tg->libc_text_lo && caller < tg->libc_text_hi))
 		l->kind = CALL_IGNORED;
 	else
 		l->kind = CALL_MALLOC;

@@ -356,6 +356,9 @@ struct pymem_target {
 	/* the interpreter's own code: mmaps it makes directly are pymalloc's arenas */
 	__u64 interp_text_lo;
 	__u64 interp_text_hi;
+	/* libc's: mmaps it makes itself are its malloc's, or reserve a thread's stack */
+	__u64 libc_text_lo;
+	__u64 libc_text_hi;
 	__u64 batch_addr;		/* its struct event_batch, once its trampolines are in */
 	__u64 batch_done;		/* how many of those events are accounted */
 	/* the mean bytes between the samples its trampolines draw; 0: exact */

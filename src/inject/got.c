@@ -226,6 +226,41 @@ static bool redirect_library(struct got *g, struct inject *in, const struct proc
 	return true;
 }
 
+void got_interp_bound(const struct pytarget *t, const uint64_t libc_fn[TRAMP__MAX],
+		      struct inject *in, const struct proc_maps *maps, bool bound[TRAMP_TABLE_FNS])
+{
+	/* no trampolines: an entry is libc's function or a PLT entry that jumps there */
+	struct got g = { .t = t };
+	struct elf_got_slot slots[LIB_SLOTS];
+	unsigned int entries[TRAMP_TABLE_FNS] = { 0 }, to_libc[TRAMP_TABLE_FNS] = { 0 };
+	const struct proc_map *m = NULL;
+	char path[PATH_MAX];
+	uint64_t first, v;
+	size_t i;
+	int n, k, f;
+
+	memcpy(g.libc_fn, libc_fn, sizeof(g.libc_fn));
+	memcpy(g.tramp, libc_fn, sizeof(g.tramp));
+	for (i = 0; i < maps->n && !m; i++)
+		if (maps->v[i].path && !maps->v[i].offset && !strcmp(maps->v[i].path, t->interp))
+			m = &maps->v[i];
+	path[0] = 0;
+	if (m)
+		pytarget_map_path(t->pid, m, path, sizeof(path));
+	n = path[0] ? elf_got_slots(path, names, TRAMP__MAX, slots, LIB_SLOTS, &first) : -1;
+	for (k = 0; k < n && k < LIB_SLOTS; k++) {
+		f = slots[k].name;
+		if (f >= TRAMP_TABLE_FNS || !libc_fn[f])
+			continue;
+		entries[f]++;
+		if (!inject_read(in, m->start - first + slots[k].vaddr, &v, sizeof(v)) &&
+		    (v == libc_fn[f] || plt_to_libc(&g, in, v, f)))
+			to_libc[f]++;
+	}
+	for (f = 0; f < TRAMP_TABLE_FNS; f++)
+		bound[f] = entries[f] && entries[f] == to_libc[f];
+}
+
 void got_redirect(struct got *g, struct inject *in, const struct proc_maps *maps)
 {
 	size_t i;

@@ -3,7 +3,8 @@
  * Sampled mode's view of a C extension's direct malloc: the GOT entries
  * through which the target's libraries call libc's malloc, calloc, realloc
  * and free and its aligned allocators, pointed at the TRAMP_LIBC
- * trampolines.
+ * trampolines.  Exact mode's check that the interpreter's own calls reach
+ * libc's functions.
  */
 #ifndef PYMEM_GOT_H
 #define PYMEM_GOT_H
@@ -45,6 +46,14 @@ bool got_news(const struct got *g, const struct proc_maps *maps);
  * free only (its allocations are its allocator tables').
  */
 void got_redirect(struct got *g, struct inject *in, const struct proc_maps *maps);
+/*
+ * Exact mode: does the interpreter itself (t->interp) call libc's malloc,
+ * calloc, realloc and free (bound[f]): is each of its entries for the
+ * function bound to libc's, or to a PLT entry that jumps there?  With every
+ * thread stopped (in).
+ */
+void got_interp_bound(const struct pytarget *t, const uint64_t libc_fn[TRAMP__MAX],
+		      struct inject *in, const struct proc_maps *maps, bool bound[TRAMP_TABLE_FNS]);
 /* Put back every entry that still holds its trampoline, every thread stopped (in). */
 void got_restore(struct got *g, struct inject *in);
 void got_stats(const struct got *g, struct got_stats *st);

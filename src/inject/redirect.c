@@ -21,6 +21,8 @@
 #include "elf_syms.h"
 #include "got.h"
 #include "inject.h"
+#include "libc_detour.h"
+#include "probe_site.h"
 #include "proc_maps.h"
 #include "redirect.h"
 #include "remote.h"
@@ -41,6 +43,7 @@ struct redirect {
 	struct redirect_opts o;				/* sampled mode's */
 	uint64_t base;					/* the mapping, in the target */
 	uint64_t libc_fn[TRAMP__MAX];			/* libc's functions (0: not found) */
+	bool raw_default;				/* the raw table holds CPython's own */
 	struct got *got;				/* sampled: the libraries' entries */
 	uint64_t dealloc_hook;				/* what PyCode_Type's tp_dealloc holds (0: kept) */
 };
@@ -147,14 +150,53 @@ static int find_tables(const struct pytarget *t, struct redirect *r, char *err, 
 			r->orig[d][f] = cur[f + 1] ? cur[f + 1] + bias : 0;
 	}
 	walk_config(t, e, bias, &r->walk);
-	if (r->o.sample_interval) {
-		got_libc_functions(t, &maps, r->libc_fn);
+	got_libc_functions(t, &maps, r->libc_fn);
+	r->raw_default = st[DOMAIN_RAW] == ALLOC_TABLE_DEFAULT;
+	if (r->o.sample_interval)
 		code_dealloc_config(t, r, st);
-	}
 out:
 	proc_maps_free(&maps);
 	elf_syms_close(e);
 	return ret;
+}
+
+/*
+ * Exact mode: which of the raw domain's functions the trampolines do
+ * themselves, entering libc past the probes pymem-bpf puts there (see
+ * tramp_build): the raw table holds CPython's own functions, the
+ * interpreter's entries for libc's function are bound to it, and the
+ * function's first instructions (the file's: the probes' are in the
+ * target's copy) can be moved.  False if none.
+ */
+static bool raw_detours(const struct pytarget *t, const struct redirect *r, struct inject *in,
+			struct libc_detour detour[TRAMP_TABLE_FNS])
+{
+	bool bound[TRAMP_TABLE_FNS], any = false;
+	struct proc_maps maps = {};
+	struct elf_syms *e = NULL;
+	uint64_t bias, vaddr;
+	uint8_t code[64];
+	size_t probe;
+	int f;
+
+	memset(detour, 0, TRAMP_TABLE_FNS * sizeof(*detour));
+	if (r->o.sample_interval || !r->raw_default || !t->libc[0] || !r->libc_fn[TRAMP_MALLOC] ||
+	    proc_maps_read(t->pid, &maps) || !(e = elf_syms_open(t->libc_open)) ||
+	    proc_maps_load_bias(&maps, t->libc, elf_syms_first_load_vaddr(e), &bias))
+		goto out;
+	got_interp_bound(t, r->libc_fn, in, &maps, bound);
+	for (f = 0; f < TRAMP_TABLE_FNS; f++) {
+		vaddr = r->libc_fn[f] - bias;
+		if (!bound[f] || elf_syms_read(e, vaddr, code, sizeof(code)))
+			continue;
+		/* where probe_target.c puts them: an allocation's entry, a free past its compare */
+		probe = f == TRAMP_FREE ? probe_site_entry_skip(code, sizeof(code), vaddr) : 0;
+		any |= libc_detour_make(code, sizeof(code), r->libc_fn[f], probe, &detour[f]);
+	}
+out:
+	elf_syms_close(e);
+	proc_maps_free(&maps);
+	return any;
 }
 
 /*
@@ -316,6 +358,7 @@ int redirect_start(const struct pytarget *t, struct probe_target *p, const struc
 		   struct redirect **out, char *err, size_t errlen)
 {
 	uint64_t now[TRAMP_DOMAINS][TRAMP_TABLE_FNS], orig[TRAMP_SETS][TRAMP__MAX] = {}, base = 0;
+	struct libc_detour detour[TRAMP_TABLE_FNS];
 	uint64_t dealloc = 0;
 	struct tramp_image img;
 	struct inject *in = NULL;
@@ -349,7 +392,8 @@ int redirect_start(const struct pytarget *t, struct probe_target *p, const struc
 	for (d = 0; d < TRAMP_DOMAINS; d++)
 		memcpy(orig[d], r->orig[d], sizeof(r->orig[d]));
 	memcpy(orig[TRAMP_LIBC], r->libc_fn, sizeof(r->libc_fn));
-	tramp_build(&img, orig, &r->walk, r->o.sample_interval != 0);
+	tramp_build(&img, orig, &r->walk, r->o.sample_interval != 0,
+		    raw_detours(t, r, in, detour) ? detour : NULL);
 	ret = map_image(in, r, &img, &base, err, errlen);
 	if (ret)
 		goto fail;

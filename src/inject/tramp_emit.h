@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include "libc_detour.h"
 #include "trampoline.h"
 
 static const uint8_t nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
@@ -47,6 +48,12 @@ struct emit {
 	 * tramp_build).
 	 */
 	bool pymalloc;
+	/*
+	 * Exact mode: the raw domain's function f runs as the code at
+	 * raw_detour[f] (0: as its table's, through its slot), which enters
+	 * libc past its probe (tramp_detour.c).
+	 */
+	uint32_t raw_detour[TRAMP_TABLE_FNS];
 };
 
 static inline void put(struct emit *e, const uint8_t *b, size_t n)
@@ -108,6 +115,13 @@ static inline void indirect(struct emit *e, uint8_t modrm, uint32_t slot)
 	rip_op(e, op, sizeof(op), slot, 0);
 }
 
+/* call or jmp (opcode 0xe8, 0xe9) to off in the mapping */
+static inline void rel_branch(struct emit *e, uint8_t opcode, uint32_t off)
+{
+	put1(e, opcode);
+	put4(e, (uint32_t)((int32_t)off - (int32_t)(e->off + 4)));
+}
+
 /* mov seq(%rip),%r8: what the BPF side needs to know of the batch */
 static inline void seq_to_r8(struct emit *e)
 {
@@ -156,7 +170,8 @@ static const uint8_t test_rsi[] = { 0x48, 0x85, 0xf6 };
  * The real allocation call, its arguments kept on the stack across it and
  * restored to %rsi (and %rdx) after it.
  */
-static inline void call_real(struct emit *e, uint32_t slot, bool three_args)
+/* The real function: *slot, or the code at direct (not 0) */
+static inline void call_real(struct emit *e, uint32_t slot, bool three_args, uint32_t direct)
 {
 	static const uint8_t sub8[] = { 0x48, 0x83, 0xec, 0x08 }, add8[] = { 0x48, 0x83, 0xc4, 0x08 };
 
@@ -165,7 +180,10 @@ static inline void call_real(struct emit *e, uint32_t slot, bool three_args)
 		put1(e, 0x52);		/* push %rdx */
 		put(e, sub8, 4);	/* keep the call 16-byte aligned */
 	}
-	indirect(e, 0x15, slot);	/* call *slot(%rip) */
+	if (direct)
+		rel_branch(e, 0xe8, direct);
+	else
+		indirect(e, 0x15, slot);	/* call *slot(%rip) */
 	if (three_args) {
 		put(e, add8, 4);
 		put1(e, 0x5a);		/* pop %rdx */
@@ -230,6 +248,14 @@ void tramp_code_test(struct emit *e);
 void tramp_salt_bump(struct emit *e);
 void tramp_site_r9(struct emit *e, uint32_t site);
 uint32_t tramp_free_log(struct emit *e, uint32_t *probe);
+
+/*
+ * Exact mode (tramp_detour.c): the raw domain's default functions, each
+ * with detour[f] as its way into libc, where the libc set's trampolines
+ * would be; e->raw_detour says where.  raw: the raw table's functions.
+ */
+void tramp_raw_detours(struct emit *e, const uint64_t raw[TRAMP__MAX],
+		       const struct libc_detour detour[TRAMP_TABLE_FNS]);
 
 /* Sampled mode's trampolines (tramp_sample.c); gil: a GIL domain, whose events are batched */
 void tramp_sample_shared(struct emit *e);

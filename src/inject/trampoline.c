@@ -50,10 +50,10 @@ void tramp_alloc_report(struct emit *e, uint32_t site, uint32_t *probe)
 }
 
 /* The raw domain's allocations: every one hits its probe point. */
-static void emit_alloc(struct emit *e, uint32_t slot, bool three_args, uint32_t site,
-		       uint32_t *probe)
+static void emit_alloc(struct emit *e, uint32_t slot, bool three_args, uint32_t direct,
+		       uint32_t site, uint32_t *probe)
 {
-	call_real(e, slot, three_args);
+	call_real(e, slot, three_args, direct);
 	tramp_alloc_report(e, site, probe);
 	put1(e, 0xc3);			/* ret */
 }
@@ -109,7 +109,7 @@ static void emit_batched_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, u
 {
 	uint32_t failed, child, logged;
 
-	call_real(e, slot, f != TRAMP_MALLOC);
+	call_real(e, slot, f != TRAMP_MALLOC, 0);
 	put(e, test_rax, sizeof(test_rax));
 	failed = jump_fwd(e, JE);	/* a failed call allocates nothing, frees nothing */
 	check_guard(e);
@@ -121,12 +121,15 @@ static void emit_batched_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, u
 	put1(e, 0xc3);			/* ret */
 }
 
-static void emit_free(struct emit *e, uint32_t slot, uint32_t *probe)
+static void emit_free(struct emit *e, uint32_t slot, uint32_t direct, uint32_t *probe)
 {
 	seq_to_r8(e);
 	put(e, no_hash, sizeof(no_hash));
 	probe_point(e, probe);
-	indirect(e, 0x25, slot);	/* jmp *slot(%rip) */
+	if (direct)
+		rel_branch(e, 0xe9, direct);
+	else
+		indirect(e, 0x25, slot);	/* jmp *slot(%rip) */
 }
 
 
@@ -506,7 +509,8 @@ enum pymem_site tramp_site(int d, enum tramp_fn f)
 }
 
 void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP__MAX],
-		 const struct tramp_walk *walk, bool sampled)
+		 const struct tramp_walk *walk, bool sampled,
+		 const struct libc_detour detour[TRAMP_TABLE_FNS])
 {
 	struct emit e = { .p = img->bytes, .flush_every = sampled };
 	bool batched_allocs = walk && walk->get_tstate;
@@ -533,6 +537,8 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP_
 		memcpy(img->bytes + TRAMP_CODETYPE_OFF, &walk->code_type, 8);
 	if (sampled)
 		tramp_sample_shared(&e);
+	else if (detour)
+		tramp_raw_detours(&e, orig[0], detour);
 	for (d = 0; d < (sampled ? TRAMP_SETS : TRAMP_DOMAINS); d++) {
 		e.libc = d == TRAMP_LIBC;
 		e.pymalloc = pymalloc && TRAMP_BATCHED(d);
@@ -558,11 +564,12 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP_
 			else if (f == TRAMP_FREE && TRAMP_BATCHED(d))
 				emit_batched_free(&e, slot, site, d == TRAMP_OBJ, &img->probe[d][f]);
 			else if (f == TRAMP_FREE)
-				emit_free(&e, slot, &img->probe[d][f]);
+				emit_free(&e, slot, d ? 0 : e.raw_detour[f], &img->probe[d][f]);
 			else if (TRAMP_BATCHED(d) && batched_allocs)
 				emit_batched_alloc(&e, slot, f, site, &img->probe[d][f]);
 			else
-				emit_alloc(&e, slot, f != TRAMP_MALLOC, site, &img->probe[d][f]);
+				emit_alloc(&e, slot, f != TRAMP_MALLOC, d ? 0 : e.raw_detour[f], site,
+					   &img->probe[d][f]);
 			assert(e.off <= img->entry[d][f] + TRAMP_SLOT);
 		}
 	}

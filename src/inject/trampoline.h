@@ -46,6 +46,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "libc_detour.h"
 #include "pymem.h"
 
 /*
@@ -279,9 +280,18 @@ enum pymem_site tramp_site(int d, enum tramp_fn f);
  * free, finding it outside the arenas, to the raw domain's free, whose
  * trampoline sees it; pymalloc's own counts of blocks stay right.  A code
  * object's death is seen at the hook for tp_dealloc instead of at its free.
+ *
+ * Exact mode with detour (NULL: none): the raw table holds CPython's own
+ * functions, which call libc's through an entry bound to it, and
+ * detour[f].len says libc's function f can be entered past its probe (see
+ * libc_detour.h).  The raw trampoline then does what the table's function
+ * does (0 bytes asked as 1) and enters libc so, in place of the call: its
+ * own probe point reports the event, and libc's probes stay for the calls
+ * of everything else.
  */
 void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP__MAX],
-		 const struct tramp_walk *walk, bool sampled);
+		 const struct tramp_walk *walk, bool sampled,
+		 const struct libc_detour detour[TRAMP_TABLE_FNS]);
 
 /*
  * Sampled mode's data for a mean interval of interval bytes: the state,

@@ -376,6 +376,8 @@ static int configure(struct pymem_target *c, const struct pytarget *t, uint32_t 
 	c->py_runtime = t->runtime;
 	c->interp_text_lo = t->text_lo;
 	c->interp_text_hi = t->text_hi;
+	c->libc_text_lo = t->libc_text_lo;
+	c->libc_text_hi = t->libc_text_hi;
 	c->frame_need = frame_need(&t->off);
 	c->off = t->off;
 	if (tstate_span(&t->off, &c->tstate_span_lo, &c->tstate_span_len) || !c->frame_need) {

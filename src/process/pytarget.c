@@ -253,6 +253,7 @@ static int locate(struct pytarget *t, struct proc_maps *maps, char *err, size_t 
 	m = proc_maps_find_path(maps, is_libc, NULL);
 	if (m) {
 		snprintf(t->libc, sizeof(t->libc), "%s", m->path);
+		text_range(maps, m->path, &t->libc_text_lo, &t->libc_text_hi);
 		pytarget_map_path(t->pid, m, t->libc_open, sizeof(t->libc_open));
 	}
 	return 0;

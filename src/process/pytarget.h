@@ -29,6 +29,7 @@ struct pytarget {
 	char version[32];
 	uint64_t runtime;		/* &_PyRuntime in the target */
 	uint64_t text_lo, text_hi;	/* the interpreter's executable mapping(s) */
+	uint64_t libc_text_lo, libc_text_hi;	/* libc's */
 	/* &PyCode_Type, &PyUnicode_Type, &PyBytes_Type: a read object must be one */
 	uint64_t code_type, str_type, bytes_type;
 	struct py_offsets off;

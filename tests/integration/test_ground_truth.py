@@ -98,6 +98,16 @@ def test_heavy_churn(run):
     assert total(prof, pred, "live_bytes") < 1_000_000, excerpt(prof, pred)
 
 
+def test_raw_domain_walked_once(run):
+    """heavy_churn()'s buffers are the raw domain's, each seen at its trampoline's probe point
+    alone, with its stack's hash: libc's malloc and free under it are entered past libc's own
+    probes (which would walk every stack again), so the walks are few against its 300,000
+    raw allocations.  ctypes_leak's direct calls still hit libc's probes."""
+    version, res = run
+    prof = require_ok(res)
+    assert prof["stack_walks"] < 30_000, prof["stack_walks"]
+
+
 def test_small_dicts(run):
     """small_dicts() keeps 200,000 {"i": i} in a list: at least one live block per dict."""
     version, res = run

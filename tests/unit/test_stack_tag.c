@@ -128,7 +128,7 @@ static struct fixture *fixture_new(bool like_311)
 	int d, f;
 
 	fake_tables(orig, fake_malloc, fake_calloc, fake_realloc, fake_free);
-	tramp_build(&fx.img, orig, &w, false);
+	tramp_build(&fx.img, orig, &w, false, NULL);
 	fx.p = mmap(NULL, TRAMP_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		    -1, 0);
 	assert_ptr_not_equal(fx.p, MAP_FAILED);

@@ -77,7 +77,7 @@ static int setup(void **state)
 
 	fake_tables(orig, fake_malloc, fake_calloc, fake_realloc, fake_free);
 	orig[1][TRAMP_CALLOC] = 0;	/* left out */
-	tramp_build(&img, orig, &walk, false);
+	tramp_build(&img, orig, &walk, false, NULL);
 	/* the layout the target gets: code, then the guard flag's page */
 	code = mmap(NULL, TRAMP_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		    -1, 0);

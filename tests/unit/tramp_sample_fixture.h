@@ -288,7 +288,7 @@ static inline int setup_with(uint64_t (*orig)[TRAMP__MAX], uint64_t interval)
 	struct tramp_thread shared;
 	int d, f;
 
-	tramp_build(&img, (const uint64_t (*)[TRAMP__MAX])orig, build_walk, true);
+	tramp_build(&img, (const uint64_t (*)[TRAMP__MAX])orig, build_walk, true, NULL);
 	p = mmap(NULL, TRAMP_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
