@@ -31,6 +31,12 @@ from marks import markers  # noqa: E402,F401  (the targets' "# @name" lines, for
 sys.path.insert(0, str(REPO / "tests" / "sid"))
 import sidroot  # noqa: E402
 
+# A suite started in the background of a non-interactive shell ignores SIGINT, and its
+# children would too: CPython then installs no KeyboardInterrupt handler, and regrtest's
+# interrupt_main tests fail under any profiler.  Children get the default disposition.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 SUPPORTED = ["3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"]
 # Debian's /usr/bin/python3.11: static, stripped, LTO+PGO (pymalloc inlined at ~190 sites)
 DEBIAN = "debian-3.11"
