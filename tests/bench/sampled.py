@@ -17,8 +17,15 @@ run in --rounds interleaved rounds, medians reported:
   exact       pymem-bpf, every event;
   tracemalloc python -X tracemalloc=1.
 
-    tests/bench/sampled.py [--python EXE] [--sid] [--rounds R] [--interval BYTES]
+With floor and sampled among the modes, each round also runs one process under bare, sampled
+and floor in turn (--runs loops each, after a first kept apart): the same process's loops
+agree within 2% where processes differ by up to 1.6x on this VM (the speed of its vCPU then),
+so this is the sharper comparison of sampled mode with the floor and with bare.  The target
+runs on CPU 0, pymem-bpf on CPU 1, unless --no-pin.
+
+    tests/bench/sampled.py [--python EXE] [--sid] [--rounds R] [--interval BYTES] [--runs N]
                            [--held MB] [--modes floor,sampled,...] [--workloads churn,...]
+                           [--no-pin]
 
 --held makes the request handler keep MB of small strings, made after the attach and before
 the timed loop, as a service's heap: sampled mode then holds a sample per interval of them,
@@ -46,17 +53,22 @@ def workloads(args):
     return {w: every[w] for w in args.workloads.split(",")}
 
 
+def pinned(args, cpu):
+    """taskset's prefix that keeps a process on cpu (none with --no-pin or one CPU)"""
+    return ["taskset", "-c", str(cpu)] if args.pin else []
+
+
 def start(args, argv, extra=()):
     head, where = [args.python], TARGETS
     if args.sid:
         head, where = ["chroot", sidroot.ROOT, args.python], sidroot.TARGETS_IN_ROOT
-    return started(Child(head + list(extra) + [os.path.join(where, argv[0])] + argv[1:]),
-                   "stdout", r"^READY (\d+)", "target did not start")
+    return started(Child(pinned(args, 0) + head + list(extra) + [os.path.join(where, argv[0])]
+                         + argv[1:]), "stdout", r"^READY (\d+)", "target did not start")
 
 
 def attach(args, target, extra):
-    return started(Child([args.binary, "-p", target.pid, "-o", "/dev/null"] + extra),
-                   "stderr", r"attached to PID", "pymem-bpf did not attach")
+    return started(Child(pinned(args, 1) + [args.binary, "-p", target.pid, "-o", "/dev/null"]
+                         + extra), "stderr", r"attached to PID", "pymem-bpf did not attach")
 
 
 def started(child, stream, pattern, what):
@@ -93,6 +105,54 @@ def one(args, mode, argv):
         finish_target(target)
 
 
+def in_one_process(args, argv):
+    """One target's loop, run --runs times in turn: bare, sampled, then (pymem-bpf SIGKILLed)
+    the floor.  A process's speed is its own (here, runs of one process agree within 2% where
+    processes differ by up to 1.6x), so each mode is compared within it.  The first run after
+    each change (bare's first: warming up) is kept apart: the attach's and the profiler's exit's
+    passing cost.  Returns ({mode: [seconds]}, {mode: the first run's seconds})."""
+    loops = {}
+    first = {}
+    target = start(args, argv)
+    prof = None
+    try:
+        for mode in ("bare", "sampled", "floor"):
+            if mode == "sampled":
+                prof = attach(args, target, ["--sample-interval", str(args.interval)])
+            elif mode == "floor":
+                prof.kill()
+                prof.p.wait()
+                prof = None
+            first[mode] = run_loop(target, cpu=True)
+            loops[mode] = [run_loop(target, cpu=True) for _ in range(args.runs)]
+        return loops, first
+    finally:
+        if prof:
+            prof.kill()
+        finish_target(target)
+
+
+def report_one_process(w, rounds):
+    """Each mode's median over a process's runs, x its bare median; medians over the processes."""
+    ratio = {m: [] for m in ("floor", "sampled", "diff", "attach", "exit")}
+    for loops, first in rounds:
+        bare, floor, sampled = (statistics.median(loops[m]) for m in ("bare", "floor", "sampled"))
+        ratio["floor"].append(floor / bare)
+        ratio["sampled"].append(sampled / bare)
+        ratio["diff"].append(100 * (sampled - floor) / bare)
+        ratio["attach"].append(first["sampled"] / sampled)
+        ratio["exit"].append(first["floor"] / floor)
+    med = {m: statistics.median(v) for m, v in ratio.items()}
+    print("%s, in one process (%d processes; runs after the first under each mode):"
+          % (w, len(rounds)))
+    for m in ("floor", "sampled"):
+        print("  %-12s %.3fx  (%s)" % (m, med[m], " ".join("%.3f" % r for r in ratio[m])))
+    print("  sampled - floor: %+.1f points of bare  (%s)"
+          % (med["diff"], " ".join("%+.1f" % d for d in ratio["diff"])))
+    print("  the first run after the attach: %.2fx sampled's; after pymem-bpf's exit: %.2fx the "
+          "floor's" % (med["attach"], med["exit"]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--python", default="/usr/bin/python3.11")
@@ -109,18 +169,27 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--interval", default="512KiB")
     ap.add_argument("--binary", default=os.path.join(bench.REPO, "build", "pymem-bpf"))
+    ap.add_argument("--runs", type=int, default=3,
+                    help="runs of each mode in one process, after its first (0: none)")
+    ap.add_argument("--no-pin", dest="pin", action="store_false",
+                    help="leave the target (else on CPU 0) and pymem-bpf (CPU 1) unpinned")
     args = ap.parse_args()
+    args.pin = args.pin and (os.cpu_count() or 1) > 1
     modes = ["bare"] + [m for m in args.modes.split(",") if m != "bare"]
     if set(modes) - set(MODES) or set(args.workloads.split(",")) - {"churn", "request handler", "arrays"}:
         ap.error("unknown mode or workload")
     if args.sid:
         sidroot.install_targets()
     times = {(w, m): [] for w in workloads(args) for m in modes}
+    one_process = args.runs > 0 and {"floor", "sampled"} <= set(modes)
+    together = {w: [] for w in workloads(args)}
     try:
         for r in range(args.rounds):
             for w, argv in workloads(args).items():
                 for m in modes:
                     times[(w, m)].append(one(args, m, argv))
+                if one_process:
+                    together[w].append(in_one_process(args, argv))
     except Failed as e:
         sys.exit("sampled.py: %s" % e)
     print("python %s, %d rounds, sample interval %s; medians, x bare (per-round spread)"
@@ -141,6 +210,9 @@ def main():
                 times[(w, "sampled")], times[(w, "floor")], times[(w, "bare")]))
             print("  sampled - floor: %+.1f points of bare (median of rounds' own: %+.1f)"
                   % (100 * (sampled - floor) / bare, 100 * paired))
+    for w, rounds in together.items():
+        if rounds:
+            report_one_process(w, rounds)
 
 
 if __name__ == "__main__":
