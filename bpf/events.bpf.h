@@ -98,9 +98,11 @@ __noinline int account_alloc(struct pymem_target *tg, struct batch_ev *ev, __u64
 /* A logged event's site is this once its free is counted with its allocation */
 #define BATCH_PAIRED	0xff
 
+/* A batched event's site is a free's: the GIL domains', or (sampled mode) a GIL holder's raw or libc one */
 static __always_inline bool free_site(__u32 site)
 {
-	return site == SITE_PYMEM_FREE || site == SITE_PYOBJECT_FREE;
+	return site == SITE_PYMEM_FREE || site == SITE_PYOBJECT_FREE ||
+	       site == SITE_PYMEM_RAW_FREE || site == SITE_FREE;
 }
 
 /*
@@ -134,16 +136,16 @@ __noinline __u64 batch_pair(struct event_batch *b, __u64 i, __u64 end)
 }
 
 /*
- * A batched allocation whose free is in the same drain: both are counted
- * under its stack at once.  If an inner level (the raw domain, libc)
+ * A batched allocation (at now) whose free (at freed) is in the same drain:
+ * both are counted under its stack at once.  If an inner level (the raw domain, libc)
  * recorded the block within this call, that record is taken back, and its
  * time is the block's birth.  Returns -1, having done nothing, if the block
  * is live otherwise (a realloc in place, or a missed free): account_alloc()
  * sorts that out.  A global function.
  */
-__noinline int account_pair(struct pymem_target *tg, struct batch_ev *ev, __u64 now)
+__noinline int account_pair(struct pymem_target *tg, struct batch_ev *ev, __u64 now, __u64 freed)
 {
-	__u64 made = 0, size, addr, old, iv;
+	__u64 made = 0, size, addr, old, iv, born;
 	struct peak_state *g;
 	struct stack_stats *s;
 	struct live_slot *v;
@@ -176,7 +178,8 @@ __noinline int account_pair(struct pymem_target *tg, struct batch_ev *ev, __u64 
 		if (live_at_peak(g, made))
 			__sync_fetch_and_add(&s->peak_snap, size);
 	}
-	count_release(s, size, made ? now - made : 0);
+	born = made ?: now;
+	count_release(s, size, freed > born ? freed - born : 0);
 	return 0;
 }
 

@@ -1,42 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pymem-bpf kernel side: the allocator probes, the per-thread state of
- * calls in flight and the draining of the target's batch (what each event
- * does is in events.bpf.h, live blocks and per-stack counters in
- * live.bpf.h, the stack walker in pystack.bpf.h).
+ * pymem-bpf kernel side: the allocator probes and the per-thread state of
+ * calls in flight (the accounting of the target's batch is in drain.bpf.h,
+ * what each event does in events.bpf.h, live blocks and per-stack counters
+ * in live.bpf.h, the stack walker in pystack.bpf.h).
  */
 #include "common.bpf.h"
 #include "pystack.bpf.h"
 #include "live.bpf.h"
 #include "events.bpf.h"
-
-/*
- * A drain of the target's batch: a copy of it, and the walk over its
- * events, kept here rather than on the BPF stack, which every probe's
- * deepest call chain shares (512 bytes, bpf_loop callbacks included).
- */
-struct drain {
-	struct event_batch b;
-	__u64 last_alloc;	/* the thread's (struct inflight), 0 for userspace's drain */
-	__u64 last_free;	/* likewise */
-	__u64 now;
-	__u64 from;
-	__u64 end;
-	__u64 last;
-	/*
-	 * A filter of the blocks the drain's frees name: an allocation whose
-	 * bit is clear is freed in no later event, and batch_pair's scan of
-	 * the rest of the drain is skipped (it was a fifteenth of exact
-	 * mode's time on a loop whose blocks outlive a batch).
-	 */
-	__u64 freed[4];
-};
-
-/* What a drain's steps are handed: the drain, and its process's slot */
-struct drain_ctx {
-	struct drain *d;
-	struct pymem_target *tg;
-};
+#include "drain.bpf.h"
 
 /* One allocator call in flight on a thread, per nesting level. */
 struct inflight_lvl {
@@ -110,131 +83,6 @@ static __always_inline void do_free(struct inflight *st, struct pymem_target *tg
 	account_free(tg, addr, bpf_ktime_get_ns());
 }
 
-
-/* A block's bit in a drain's filter of frees */
-static __always_inline __u32 freed_bit(__u64 addr)
-{
-	return (__u32)((addr * 0x9e3779b97f4a7c15ULL) >> 56);
-}
-
-/* Event from + i of a drain into its filter of frees */
-static long filter_step(__u32 i, void *data)
-{
-	struct drain *w = *(struct drain **)data;
-	struct batch_ev *ev;
-	__u32 bit;
-
-	if (!w)
-		return 1;
-	ev = &w->b.ev[(w->from + i) & (PYMEM_BATCH - 1)];
-	if (free_site(BATCH_META_SITE(ev->meta))) {
-		bit = freed_bit(ev->addr);
-		w->freed[(bit >> 6) & 3] |= 1ULL << (bit & 63);
-	}
-	return 0;
-}
-
-static __always_inline bool maybe_freed(const struct drain *w, __u64 addr)
-{
-	__u32 bit = freed_bit(addr);
-
-	return w->freed[(bit >> 6) & 3] & (1ULL << (bit & 63));
-}
-
-/* Event from + i of a drain */
-static long batch_step(__u32 i, void *data)
-{
-	struct drain_ctx *c = data;
-	struct drain *w = c->d;
-	struct pymem_target *tg = c->tg;
-	struct batch_ev *ev;
-	__u64 at, pair, addr;
-	__u32 site;
-
-	if (!w || !tg)
-		return 1;
-	at = w->from + i;
-	ev = &w->b.ev[at & (PYMEM_BATCH - 1)];
-	site = BATCH_META_SITE(ev->meta);
-	addr = ev->addr;
-	if (!addr)
-		return 0;
-	/* sampled mode: an unsampled code object died, its block never counted */
-	if (site == BATCH_CODE_FREE) {
-		code_forget(tg, addr);
-		w->last = 0;
-		return 0;
-	}
-	if (w->last_alloc == addr)
-		w->last_alloc = 0;
-	/* allocated again since: its next free is a new release, not a nested level */
-	if (w->last_free == addr && !free_site(site))
-		w->last_free = 0;
-	if (site == BATCH_PAIRED) {
-		w->last = addr;
-		return 0;
-	}
-	if (!free_site(site)) {
-		pair = maybe_freed(w, addr) ? batch_pair(&w->b, at, w->end) : 0;
-		if (pair && !account_pair(tg, ev, w->now)) {
-			w->b.ev[pair & (PYMEM_BATCH - 1)].meta = (__u64)BATCH_PAIRED << 56;
-			code_forget(tg, addr);
-		} else {
-			account_alloc(tg, ev, w->now);
-		}
-		w->last = 0;
-		return 0;
-	}
-	account_free(tg, addr, w->now);
-	w->last = addr;
-	return 0;
-}
-
-/*
- * Account the events in d->b (a copy of tg's batch) that no thread has
- * claimed yet (tg->batch_done counts those claimed); any thread may drain,
- * so a range is claimed by compare and swap before it is accounted.
- * Returns the block freed by the last event, or 0 if that was not a free.
- * A global function: verified once, not at each caller's every path.
- */
-__noinline __u64 batch_account(struct drain *d, struct pymem_target *tg)
-{
-	struct drain_ctx c = { .d = d, .tg = tg };
-	__u64 seq, done, now;
-	int i;
-
-	if (!d || !tg)
-		return 0;
-	done = READ_ONCE(tg->batch_done);
-	seq = d->b.seq;
-	/*
-	 * After the copy, before the claim: a block recorded later than now was
-	 * allocated after every free in the copy (release_block skips it).  One
-	 * clock read for the lot: when each event was within the batch is not known.
-	 */
-	now = bpf_ktime_get_ns();
-	for (i = 0; i < 4; i++) {
-		if (seq <= done)
-			return 0;
-		if (__sync_val_compare_and_swap(&tg->batch_done, done, seq) == done)
-			break;
-		done = READ_ONCE(tg->batch_done);
-	}
-	if (i == 4)
-		return 0;	/* others are draining it right now */
-	d->from = seq - done >= PYMEM_BATCH ? seq - PYMEM_BATCH + 1 : done;
-	if (d->from > done)
-		__sync_fetch_and_add(&tg->drops[DROP_BATCH_LOST], d->from - done);
-	d->now = now;
-	d->end = seq;
-	d->last = 0;
-	__builtin_memset(d->freed, 0, sizeof(d->freed));
-	/* bpf_loop: the verifier checks one step, not each of up to PYMEM_BATCH */
-	bpf_loop(seq - d->from, filter_step, &d, 0);
-	bpf_loop(seq - d->from, batch_step, &c, 0);
-	return d->last;
-}
-
 /*
  * Before an event: the batched events made before it, so that a block freed
  * and allocated again is seen in that order.  seq: the batch's count as the
@@ -242,15 +90,15 @@ __noinline __u64 batch_account(struct drain *d, struct pymem_target *tg)
  */
 static __always_inline void batch_drain(struct inflight *st, struct pymem_target *tg, __u64 seq)
 {
-	__u64 last, at = tg->batch_addr;
+	__u64 last, done, at = tg->batch_addr;
 
 	/* without its thread state a drain leaves the events in the batch for the next one */
 	if (!at || !st)
 		return;
 	if (!seq)
 		seq = read_ptr(at + offsetof(struct event_batch, seq));
-	if (seq <= READ_ONCE(tg->batch_done) ||
-	    bpf_probe_read_user(&st->drain.b, sizeof(st->drain.b), (void *)at))
+	done = READ_ONCE(tg->batch_done);
+	if (seq <= done || batch_read(&st->drain.b, at, seq, done))
 		return;
 	st->drain.last_alloc = st->last_alloc;
 	st->drain.last_free = st->last_free;

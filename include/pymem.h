@@ -245,6 +245,13 @@ struct batch_ev {
 
 struct event_batch {
 	struct batch_ev ev[PYMEM_BATCH];
+	/*
+	 * Sampled mode: event k's CLOCK_MONOTONIC time (ns) in ts[k % N], as
+	 * the trampoline read it.  Samples are far apart, and a batch may take
+	 * seconds to fill: the BPF side dates each event by its own time, not
+	 * its drain's.  0 (not read, or not sampled mode): its drain's.
+	 */
+	__u64 ts[PYMEM_BATCH];
 	__u64 seq;
 };
 

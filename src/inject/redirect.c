@@ -100,6 +100,37 @@ static void code_dealloc_config(const struct pytarget *t, struct redirect *r,
 		r->walk.code_dealloc = dealloc;
 }
 
+/*
+ * Sampled mode: libc's clock_gettime in the target, with which the
+ * trampolines date batched events (walk.clock); 0 if libc has none, or if
+ * the target's CLOCK_MONOTONIC is offset from the kernel's, which the BPF
+ * side reads (a time namespace's, in /proc/PID/timens_offsets).
+ */
+static uint64_t libc_clock(const struct pytarget *t, const struct proc_maps *maps)
+{
+	long long sec, nsec;
+	char path[64], line[128];
+	uint64_t bias, v, at = 0;
+	struct elf_syms *e;
+	bool offset = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/timens_offsets", t->pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		offset |= sscanf(line, "monotonic %lld %lld", &sec, &nsec) == 2 && (sec || nsec);
+	if (f)
+		fclose(f);
+	e = !offset && t->libc_open[0] ? elf_syms_open(t->libc_open) : NULL;
+	if (!e)
+		return 0;
+	if (!proc_maps_load_bias(maps, t->libc, elf_syms_first_load_vaddr(e), &bias) &&
+	    !elf_syms_lookup(e, "clock_gettime", &v, NULL))
+		at = bias + v;
+	elf_syms_close(e);
+	return at;
+}
+
 /* Where the tables are, and what they hold now, checked against the file's defaults. */
 static int find_tables(const struct pytarget *t, struct redirect *r, char *err, size_t errlen)
 {
@@ -152,8 +183,10 @@ static int find_tables(const struct pytarget *t, struct redirect *r, char *err, 
 	walk_config(t, e, bias, &r->walk);
 	got_libc_functions(t, &maps, r->libc_fn);
 	r->raw_default = st[DOMAIN_RAW] == ALLOC_TABLE_DEFAULT;
-	if (r->o.sample_interval)
+	if (r->o.sample_interval) {
 		code_dealloc_config(t, r, st);
+		r->walk.clock = libc_clock(t, &maps);
+	}
 out:
 	proc_maps_free(&maps);
 	elf_syms_close(e);

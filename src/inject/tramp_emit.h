@@ -25,12 +25,6 @@ struct emit {
 	uint8_t *p;
 	uint32_t off;
 	/*
-	 * Sampled mode: every batched event flushes.  Samples are rare, and one
-	 * left in the batch would wait for the next (a process that exits
-	 * first, a launched one most of all, would take it along unseen).
-	 */
-	bool flush_every;
-	/*
 	 * The TRAMP_LIBC set: arguments come in libc's registers, and are moved
 	 * to where an allocator table's function has them (after its ctx) on
 	 * entry, and back before the real call.
@@ -48,6 +42,21 @@ struct emit {
 	 * tramp_build).
 	 */
 	bool pymalloc;
+	/*
+	 * Sampled mode: each batched event is dated by the shared clock read
+	 * (TRAMP_STAMP_OFF) and logged with its time; without it, each
+	 * flushes the batch at once (flush_every), to be dated by that probe
+	 * hit.  Samples are rare: left in the batch, they could wait seconds.
+	 */
+	bool stamp;
+	bool flush_every;
+	/*
+	 * Sampled mode: PyThreadState's thread id, when the current thread
+	 * state's getter is at TRAMP_GETTER_OFF, so that a raw-domain or libc
+	 * free of a sampled block by the thread holding the GIL is batched
+	 * (tramp_sample_free).  0: each hits its probe point.
+	 */
+	uint32_t held_tid;
 	/*
 	 * Exact mode: the raw domain's function f runs as the code at
 	 * raw_detour[f] (0: as its table's, through its slot), which enters
@@ -234,6 +243,31 @@ static inline uint32_t batch_commit(struct emit *e)
 	return part;
 }
 
+/* Sampled mode's date of an event: %r11 = the clock's time (ns), before load_seq */
+static inline void stamp_read(struct emit *e)
+{
+	static const uint8_t rax_r11[] = { 0x49, 0x89, 0xc3 };		/* mov %rax,%r11 */
+
+	if (!e->stamp)
+		return;
+	rel_branch(e, 0xe8, TRAMP_STAMP_OFF);
+	put(e, rax_r11, sizeof(rax_r11));
+}
+
+/* and into the event's ts, after batch_slot (%rcx its offset in ev).  Clobbers %rcx, %r8. */
+static inline void stamp_store(struct emit *e)
+{
+	static const uint8_t shr[] = { 0x48, 0xc1, 0xe9, 0x02 };	/* shr $2,%rcx: 8 bytes a slot */
+	static const uint8_t lea_ts[] = { 0x4c, 0x8d, 0x05 };		/* lea ts(%rip),%r8 */
+	static const uint8_t store[] = { 0x4d, 0x89, 0x1c, 0x08 };	/* mov %r11,(%r8,%rcx) */
+
+	if (!e->stamp)
+		return;
+	put(e, shr, sizeof(shr));
+	rip_op(e, lea_ts, sizeof(lea_ts), TRAMP_BATCH_TS_OFF, 0);
+	put(e, store, sizeof(store));
+}
+
 static inline void load_seq(struct emit *e)
 {
 	static const uint8_t op[] = { 0x48, 0x8b, 0x05 };		/* mov seq(%rip),%rax */
@@ -260,9 +294,10 @@ void tramp_raw_detours(struct emit *e, const uint64_t raw[TRAMP__MAX],
 /* Sampled mode's trampolines (tramp_sample.c); gil: a GIL domain, whose events are batched */
 void tramp_sample_shared(struct emit *e);
 void tramp_sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site, bool gil,
-			bool batched, uint32_t *probe, uint32_t *realloc_free);
+			bool batched, uint32_t *probe, uint32_t *realloc_free,
+			uint32_t *realloc_flush);
 void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, bool obj,
-		       uint32_t *probe);
+		       uint32_t *probe, uint32_t *free_flush);
 /* The TRAMP_LIBC set's functions past TRAMP_TABLE_FNS; realloc_at: its realloc trampoline */
 void tramp_sample_libc_only(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site,
 			    uint32_t realloc_at, uint32_t *probe);

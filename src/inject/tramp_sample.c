@@ -4,15 +4,15 @@
  * in x86-64.  An unsampled GIL-domain allocation costs a check of the
  * thread, a subtraction and a size test before a tail jump; the free of
  * an unsampled block a look at one byte of the set's counts (pymalloc's
- * free, nothing: see tramp_build).  Whatever is
- * sampled then takes exact mode's path (the batch and its stack tags, or
- * the raw domain's probe point).
+ * free, nothing: see tramp_build; the frees are in tramp_sample_free.c).
+ * Whatever is sampled then takes exact mode's path (the batch and its
+ * stack tags, each event dated, or the raw domain's probe point).
  *
  * A realloc takes its old block out of the set before the call (after it,
  * the address may already be another thread's), puts it back if the call
  * fails, and is sampled for its new size like any allocation: a sampled
- * old block whose successor is not sampled is reported freed at a probe
- * point of its own.  A GIL domain's call marks its thread as the owner
+ * old block whose successor is not sampled is reported freed as a free
+ * is.  A GIL domain's call marks its thread as the owner
  * while it runs, so that the raw-domain calls pymalloc makes inside it
  * (large blocks) are left to it.
  */
@@ -20,38 +20,6 @@
 
 static const uint8_t ret[] = { 0xc3 };
 
-/* The block in %rsi into %r10, then a call of the shared routine at target */
-static void set_op(struct emit *e, const uint8_t mov_r10[3], uint32_t target)
-{
-	put(e, mov_r10, 3);
-	call_at(e, target);
-}
-
-static const uint8_t rsi_r10[] = { 0x49, 0x89, 0xf2 };	/* mov %rsi,%r10 */
-
-/* The TRAMP_LIBC set: libc's (a[, b]) in %rdi[, %rsi] to a table function's (ctx, a[, b]) */
-static void libc_in(struct emit *e, enum tramp_fn f)
-{
-	static const uint8_t rsi_rdx[] = { 0x48, 0x89, 0xf2 }, rdi_rsi[] = { 0x48, 0x89, 0xfe };
-
-	if (!e->libc)
-		return;
-	if (f == TRAMP_CALLOC || f == TRAMP_REALLOC)
-		put(e, rsi_rdx, sizeof(rsi_rdx));
-	put(e, rdi_rsi, sizeof(rdi_rsi));
-}
-
-/* and back, before the real call (a free's or malloc's %rdx is not its own: left alone) */
-static void libc_out(struct emit *e, enum tramp_fn f)
-{
-	static const uint8_t rsi_rdi[] = { 0x48, 0x89, 0xf7 }, rdx_rsi[] = { 0x48, 0x89, 0xd6 };
-
-	if (!e->libc)
-		return;
-	put(e, rsi_rdi, sizeof(rsi_rdi));
-	if (f == TRAMP_CALLOC || f == TRAMP_REALLOC)
-		put(e, rdx_rsi, sizeof(rdx_rsi));
-}
 static const uint8_t rax_r10[] = { 0x49, 0x89, 0xc2 };	/* mov %rax,%r10 */
 static const uint8_t test_r8[] = { 0x4d, 0x85, 0xc0 };
 
@@ -227,18 +195,6 @@ static void land_sampled(struct emit *e, struct decision *d)
 	d->sampled = e->off;
 }
 
-/* A jump back to at: jcc rel32 (0x0f 0x8X), or jmp rel32 for cc 0 */
-static void jump_back(struct emit *e, uint8_t cc, uint32_t at)
-{
-	if (cc) {
-		put1(e, 0x0f);
-		put1(e, cc);
-	} else {
-		put1(e, 0xe9);
-	}
-	put4(e, (uint32_t)((int32_t)at - (int32_t)(e->off + 4)));
-}
-
 /*
  * A decision's ways out of line, after its trampoline's end.  A GIL
  * domain's slow way: a forked child jumps to the tail jump at tail;
@@ -265,13 +221,6 @@ static void decide_cold(struct emit *e, const struct decision *d, enum tramp_fn 
 		call_at(e, DRAW_OFF);
 		jump_back(e, 0, d->sampled);
 	}
-}
-
-/* The real function's arguments back where it wants them, and a jump to it */
-static void jump_real(struct emit *e, enum tramp_fn f, uint32_t slot)
-{
-	libc_out(e, f);
-	indirect(e, 0x25, slot);		/* jmp *slot(%rip) */
 }
 
 /* Aim the jumps that skip sampling at the tail jump, and emit it; returns where it is */
@@ -341,17 +290,6 @@ static void sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_
 	decide_cold(e, &d, f, tail);
 }
 
-/* Does the block %rsi's bucket count any sampled block?  Returns the jump taken if so. */
-static uint32_t bucket_counts(struct emit *e)
-{
-	static const uint8_t rsi_r9[] = { 0x49, 0x89, 0xf1 };		/* mov %rsi,%r9 */
-	static const uint8_t empty[] = { 0x43, 0x80, 0x3c, 0x0b, 0x00 };	/* cmpb $0,(%r11,%r9) */
-
-	tramp_set_index(e, rsi_r9);
-	put(e, empty, sizeof(empty));
-	return jump_fwd32(e, JNE32);
-}
-
 /*
  * A sampled-mode realloc trampoline: the old block leaves the set first
  * (after the call, its address may already be another thread's), and is
@@ -365,7 +303,7 @@ static uint32_t bucket_counts(struct emit *e)
  * at the set; a forked child's set is empty.
  */
 static void sample_realloc(struct emit *e, uint32_t slot, uint32_t site, bool gil, bool batched,
-			   uint32_t *probe, uint32_t *realloc_free)
+			   uint32_t *probe, uint32_t *realloc_free, uint32_t *realloc_flush)
 {
 	static const uint8_t no_old_yet[] = { 0x45, 0x31, 0xc0 };	/* xor %r8d,%r8d */
 	static const uint8_t r9_r8[] = { 0x4d, 0x89, 0xc8 };		/* mov %r9,%r8 */
@@ -381,7 +319,7 @@ static void sample_realloc(struct emit *e, uint32_t slot, uint32_t site, bool gi
 	put(e, no_old_yet, sizeof(no_old_yet));
 	put(e, test_rsi, sizeof(test_rsi));
 	null = jump_fwd(e, JE);
-	old = bucket_counts(e);
+	old = tramp_bucket_counts(e);
 	land(e, null);
 	decided = e->off;
 	decide(e, TRAMP_REALLOC, gil, &d);
@@ -421,10 +359,8 @@ static void sample_realloc(struct emit *e, uint32_t slot, uint32_t site, bool gi
 	if (freed)
 		land(e, freed);
 	put(e, was_old, sizeof(was_old));
-	quiet = jump_fwd(e, JE);
-	seq_to_r8(e);
-	*realloc_free = e->off;
-	put(e, nop5, sizeof(nop5));
+	quiet = jump_fwd32(e, JE32);
+	tramp_report_freed(e, site + 1, gil, true, realloc_free, realloc_flush);
 	land(e, quiet);
 	put(e, ret, 1);
 	/* the old block's bucket counts some: is it one of them? */
@@ -436,10 +372,10 @@ static void sample_realloc(struct emit *e, uint32_t slot, uint32_t site, bool gi
 }
 
 void tramp_sample_alloc(struct emit *e, uint32_t slot, enum tramp_fn f, uint32_t site, bool gil,
-			bool batched, uint32_t *probe, uint32_t *realloc_free)
+			bool batched, uint32_t *probe, uint32_t *realloc_free, uint32_t *realloc_flush)
 {
 	if (f == TRAMP_REALLOC)
-		sample_realloc(e, slot, site, gil, batched, probe, realloc_free);
+		sample_realloc(e, slot, site, gil, batched, probe, realloc_free, realloc_flush);
 	else
 		sample_alloc(e, slot, f, site, gil, batched, probe);
 }
@@ -519,74 +455,4 @@ void tramp_sample_libc_only(struct emit *e, uint32_t slot, enum tramp_fn f, uint
 	else
 		sample_alloc(e, slot, TRAMP_MALLOC, site, false, false, probe);
 	e->libc = libc;
-}
-
-/*
- * A code object's free, out of line (jumped to at code): the salt
- * changes; it is logged as its block's free if that was sampled (back at
- * sampled), else at site BATCH_CODE_FREE (back at log), so that the BPF
- * side forgets the code object's incarnation whether sampled or not.  A
- * forked child's goes straight to the tail jump: it has no probe point.
- */
-static void code_free_slow(struct emit *e, uint32_t code, uint32_t sampled, uint32_t log,
-			   uint32_t tail)
-{
-	static const uint8_t test_r9[] = { 0x45, 0x85, 0xc9 };
-
-	land(e, code);
-	check_guard(e);
-	jump_back(e, JE32, tail);
-	tramp_salt_bump(e);
-	set_op(e, rsi_r10, REMOVE_OFF);
-	put(e, test_r9, sizeof(test_r9));
-	jump_back(e, JNE32, sampled);
-	tramp_site_r9(e, BATCH_CODE_FREE);
-	jump_back(e, 0, log);
-}
-
-/*
- * A sampled-mode free trampoline: the block is seen only if it leaves the
- * set, then as in exact mode (the batch, or the raw domain's probe point);
- * an object-domain free of a code object goes code_free_slow's way.  A
- * block whose bucket counts none (most frees) is known unsampled from one
- * byte, and falls through to the tail jump.  No guard test: a forked
- * child's set is empty (its data pages are wiped, and it samples nothing).
- */
-void tramp_sample_free(struct emit *e, uint32_t slot, uint32_t site, bool gil, bool obj,
-		       uint32_t *probe)
-{
-	static const uint8_t test_r9[] = { 0x45, 0x85, 0xc9 };
-	uint32_t null, some, part, code = 0, sampled = 0, log = 0, tail;
-
-	libc_in(e, TRAMP_FREE);
-	put(e, test_rsi, sizeof(test_rsi));
-	null = jump_fwd(e, JE);
-	if (obj) {
-		tramp_code_test(e);
-		code = jump_fwd32(e, JE32);
-	}
-	some = bucket_counts(e);
-	land(e, null);
-	tail = e->off;
-	jump_real(e, TRAMP_FREE, slot);
-	land(e, some);
-	set_op(e, rsi_r10, REMOVE_OFF);
-	put(e, test_r9, sizeof(test_r9));
-	jump_back(e, JE32, tail);
-	if (gil) {
-		sampled = e->off;
-		tramp_site_r9(e, site);
-		log = e->off;
-		part = tramp_free_log(e, probe);
-		land(e, part);
-	} else {
-		seq_to_r8(e);
-		put(e, no_hash, sizeof(no_hash));
-		*probe = e->off;
-		put(e, nop5, sizeof(nop5));
-	}
-	jump_real(e, TRAMP_FREE, slot);
-	/* the object domain is a GIL domain: its frees are logged */
-	if (code)
-		code_free_slow(e, code, sampled, log, tail);
 }

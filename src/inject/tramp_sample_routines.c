@@ -303,6 +303,69 @@ static void emit_gil_draw(struct emit *e)
 	put(e, ret, 1);
 }
 
+/*
+ * Does the calling thread hold the GIL: is the interpreter's current thread
+ * state (the getter's) its own?  ZF set if so.  Called from a trampoline's
+ * own frame (%rsp 8 past a 16-byte boundary); keeps %rax, %rdi and %rsi,
+ * clobbers the other registers a call may.
+ */
+static void emit_held(struct emit *e)
+{
+	static const uint8_t save[] = { 0x50, 0x57, 0x56,		/* push %rax; push %rdi; push %rsi */
+					0x48, 0x83, 0xec, 0x08 };	/* sub $8,%rsp: aligned */
+	static const uint8_t restore[] = { 0x49, 0x89, 0xc3,		/* mov %rax,%r11 */
+					   0x48, 0x83, 0xc4, 0x08,	/* add $8,%rsp */
+					   0x5e, 0x5f, 0x58,		/* pop %rsi; pop %rdi; pop %rax */
+					   0x4d, 0x85, 0xdb };		/* test %r11,%r11 */
+	static const uint8_t none[] = { 0x48, 0x85, 0xe4, 0xc3 };	/* test %rsp,%rsp: ZF clear; ret */
+	static const uint8_t fsbase[] = { 0x64, 0x48, 0x8b, 0x14, 0x25, 0, 0, 0, 0 };	/* mov %fs:0,%rdx */
+	static const uint8_t cmp_tid[] = { 0x49, 0x3b, 0x93 };		/* cmp disp32(%r11),%rdx */
+	uint32_t some;
+
+	put(e, save, sizeof(save));
+	indirect(e, 0x15, TRAMP_GETTER_OFF);	/* call *getter(%rip) */
+	put(e, restore, sizeof(restore));
+	some = jump_fwd(e, JNE);
+	put(e, none, sizeof(none));
+	land(e, some);
+	put(e, fsbase, sizeof(fsbase));
+	disp_op(e, cmp_tid, sizeof(cmp_tid), e->held_tid);
+	put(e, ret, 1);
+}
+
+/*
+ * %rax = CLOCK_MONOTONIC's time in ns, the kernel's clock (bpf_ktime_get_ns),
+ * read by libc's clock_gettime (its vDSO; 0 if it fails).  Keeps every
+ * other register, whatever the caller's stack alignment.
+ */
+static void emit_stamp(struct emit *e)
+{
+	static const uint8_t enter[] = {
+		0x55,				/* push %rbp */
+		0x48, 0x89, 0xe5,		/* mov %rsp,%rbp */
+		0x51, 0x52, 0x56, 0x57,		/* push %rcx; push %rdx; push %rsi; push %rdi */
+		0x41, 0x50, 0x41, 0x51,		/* push %r8; push %r9 */
+		0x41, 0x52, 0x41, 0x53,		/* push %r10; push %r11 */
+		0x48, 0x83, 0xe4, 0xf0,		/* and $-16,%rsp */
+		0x6a, 0x00, 0x6a, 0x00,		/* push $0; push $0: a struct timespec, zeroed */
+		0xbf, 0x01, 0, 0, 0,		/* mov $CLOCK_MONOTONIC,%edi */
+		0x48, 0x89, 0xe6,		/* mov %rsp,%rsi */
+	};
+	static const uint8_t leave[] = {
+		0x48, 0x69, 0x04, 0x24, 0x00, 0xca, 0x9a, 0x3b,	/* imul $1000000000,(%rsp),%rax */
+		0x48, 0x03, 0x44, 0x24, 0x08,	/* add 8(%rsp),%rax: tv_nsec */
+		0x48, 0x8d, 0x65, 0xc0,		/* lea -64(%rbp),%rsp */
+		0x41, 0x5b, 0x41, 0x5a,		/* pop %r11; pop %r10 */
+		0x41, 0x59, 0x41, 0x58,		/* pop %r9; pop %r8 */
+		0x5f, 0x5e, 0x5a, 0x59,		/* pop %rdi; pop %rsi; pop %rdx; pop %rcx */
+		0x5d, 0xc3,			/* pop %rbp; ret */
+	};
+
+	put(e, enter, sizeof(enter));
+	indirect(e, 0x15, TRAMP_CLOCK_OFF);	/* call *clock(%rip) */
+	put(e, leave, sizeof(leave));
+}
+
 void tramp_sample_shared(struct emit *e)
 {
 	routine(e, DRAW_OFF, INSERT_OFF, emit_draw);
@@ -310,7 +373,11 @@ void tramp_sample_shared(struct emit *e)
 	routine(e, REMOVE_OFF, THREAD_OFF, emit_remove);
 	routine(e, THREAD_OFF, GIL_SWITCH_OFF, emit_thread_slot);
 	routine(e, GIL_SWITCH_OFF, GIL_DRAW_OFF, emit_gil_switch);
-	routine(e, GIL_DRAW_OFF, SAMPLE_CODE_END, emit_gil_draw);
+	routine(e, GIL_DRAW_OFF, HELD_OFF, emit_gil_draw);
+	if (e->held_tid)
+		routine(e, HELD_OFF, SAMPLE_CODE_END, emit_held);
+	if (e->stamp)
+		routine(e, TRAMP_STAMP_OFF, TRAMP_CODE_SIZE, emit_stamp);
 }
 
 

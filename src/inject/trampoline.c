@@ -187,8 +187,10 @@ uint32_t tramp_free_log(struct emit *e, uint32_t *probe)
 					      0x4c, 0x89, 0x4a, 0x10 };	/* mov %r9,16(%rdx) */
 	uint32_t part;
 
+	stamp_read(e);
 	load_seq(e);
 	batch_slot(e);
+	stamp_store(e);
 	put(e, store, sizeof(store));
 	put(e, meta_shift, sizeof(meta_shift));
 	part = batch_commit(e);
@@ -464,8 +466,10 @@ static void emit_stack_tag(struct emit *e, const struct tramp_walk *w, uint32_t 
 		raw_tails(e, miss, quiet, (uint32_t[]){ no_ts, not_ours, deep }, *flush, flush_at);
 		return;
 	}
+	stamp_read(e);
 	load_seq(e);
 	batch_slot(e);
+	stamp_store(e);
 	put(e, log, sizeof(log));
 	part = batch_commit(e);
 	*flush = e->off;
@@ -512,7 +516,7 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP_
 		 const struct tramp_walk *walk, bool sampled,
 		 const struct libc_detour detour[TRAMP_TABLE_FNS])
 {
-	struct emit e = { .p = img->bytes, .flush_every = sampled };
+	struct emit e = { .p = img->bytes };
 	bool batched_allocs = walk && walk->get_tstate;
 	bool pymalloc = sampled && walk && walk->code_dealloc;
 	int d, f;
@@ -520,16 +524,22 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP_
 	memset(img, 0, sizeof(*img));
 	/* int3 filler: a stray jump into padding traps instead of running on */
 	memset(img->bytes, 0xcc, TRAMP_CODE_SIZE);
+	e.stamp = sampled && walk && walk->clock;
+	e.flush_every = sampled && !e.stamp;
+	if (e.stamp)
+		memcpy(img->bytes + TRAMP_CLOCK_OFF, &walk->clock, 8);
 	if (batched_allocs) {
 		e.off = TRAMP_SHARED_OFF;
 		emit_stack_tag(&e, walk, &img->flush, true);
 		assert(e.off <= TRAMP_SAMPLE_CODE_OFF);
 		memcpy(img->bytes + TRAMP_GETTER_OFF, &walk->get_tstate, 8);
+		if (sampled)
+			e.held_tid = walk->tstate_thread_id;
 	}
 	if (batched_allocs && walk->get_own_tstate) {
 		e.off = TRAMP_RAW_HASH_OFF;
 		emit_stack_tag(&e, walk, &img->flush, false);
-		assert(e.off <= TRAMP_CODE_SIZE);
+		assert(e.off <= TRAMP_STAMP_OFF);
 		memcpy(img->bytes + TRAMP_OWN_GETTER_OFF, &walk->get_own_tstate, 8);
 		e.raw_hash = true;
 	}
@@ -556,11 +566,12 @@ void tramp_build(struct tramp_image *img, const uint64_t orig[TRAMP_SETS][TRAMP_
 						       &img->probe[d][f]);
 			else if (sampled && f == TRAMP_FREE)
 				tramp_sample_free(&e, slot, site, TRAMP_BATCHED(d), d == TRAMP_OBJ,
-						  &img->probe[d][f]);
+						  &img->probe[d][f], &img->free_flush[d]);
 			else if (sampled)
 				tramp_sample_alloc(&e, slot, f, site, TRAMP_BATCHED(d),
 						   TRAMP_BATCHED(d) && batched_allocs,
-						   &img->probe[d][f], &img->realloc_free[d]);
+						   &img->probe[d][f], &img->realloc_free[d],
+						   &img->realloc_flush[d]);
 			else if (f == TRAMP_FREE && TRAMP_BATCHED(d))
 				emit_batched_free(&e, slot, site, d == TRAMP_OBJ, &img->probe[d][f]);
 			else if (f == TRAMP_FREE)

@@ -38,7 +38,12 @@
  * with probability 1 - e^(-s/interval).  Only a sampled block enters the
  * batch or hits a probe, and goes into a set in the data pages that the
  * free trampolines check, so that an unsampled block's free is seen by
- * no one either.
+ * no one either.  Each event it logs is dated by a clock read (libc's
+ * clock_gettime, a vDSO read), so that samples wait in the batch for its
+ * flush as exact mode's events do, yet are timed as they happened: a
+ * sample of the raw domain or of libc hits its probe point, and so does
+ * the free of one by a thread without the GIL; by the thread holding it,
+ * the free is logged in the batch.
  */
 #ifndef PYMEM_TRAMPOLINE_H
 #define PYMEM_TRAMPOLINE_H
@@ -90,31 +95,34 @@ enum tramp_fn {
 /* Set d's function f is trampoline number TRAMP_INDEX(d, f): the libc set, last, has all */
 #define TRAMP_INDEX(d, f)	((d) * TRAMP_TABLE_FNS + (f))
 #define TRAMP_COUNT	TRAMP_INDEX(TRAMP_LIBC, TRAMP__MAX)
-#define TRAMP_SLOT	384	/* bytes of code per trampoline */
+#define TRAMP_SLOT	464	/* bytes of code per trampoline */
 #define TRAMP_SHARED_OFF (TRAMP_COUNT * TRAMP_SLOT)
 /*
  * The stack hashing code the batched allocations call, then sampled mode's
  * routines, then the stack hashing code the raw domain's (and the libc
- * set's) allocations call before their probe point.
+ * set's) allocations call before their probe point, then sampled mode's
+ * clock read.
  */
-#define TRAMP_SHARED	2048
+#define TRAMP_SHARED	2128
 #define TRAMP_SAMPLE_CODE_OFF (TRAMP_SHARED_OFF + 512)
 #define TRAMP_RAW_HASH_OFF (TRAMP_SHARED_OFF + 1280)
+#define TRAMP_STAMP_OFF	(TRAMP_SHARED_OFF + 2048)
 #define TRAMP_CODE_SIZE	(TRAMP_SHARED_OFF + TRAMP_SHARED)
 /*
  * the original function pointers the code calls through, then the getters,
- * &PyCode_Type and its tp_dealloc
+ * &PyCode_Type and its tp_dealloc, and libc's clock_gettime
  */
 #define TRAMP_SLOTS_OFF	TRAMP_CODE_SIZE
 #define TRAMP_GETTER_OFF (TRAMP_SLOTS_OFF + TRAMP_COUNT * 8)
 #define TRAMP_OWN_GETTER_OFF (TRAMP_GETTER_OFF + 8)
 #define TRAMP_CODETYPE_OFF (TRAMP_OWN_GETTER_OFF + 8)
 #define TRAMP_DEALLOC_OFF (TRAMP_CODETYPE_OFF + 8)
-#define TRAMP_IMAGE_SIZE (TRAMP_DEALLOC_OFF + 8)
+#define TRAMP_CLOCK_OFF	(TRAMP_DEALLOC_OFF + 8)
+#define TRAMP_IMAGE_SIZE (TRAMP_CLOCK_OFF + 8)
 /*
  * The image fills the mapping's first three pages.  The data pages follow:
  * the guard flag is the first byte of the fourth page, then the batch
- * (struct event_batch, 4 KiB), the salt and sampled mode's state (struct
+ * (struct event_batch, 5 KiB), the salt and sampled mode's state (struct
  * tramp_sample_state) in the fifth, and from the sixth page the tag table
  * of stack hashes met, then sampled mode's table of draws and set of
  * sampled blocks.
@@ -123,7 +131,8 @@ enum tramp_fn {
 #define TRAMP_GUARD_OFF	(3 * TRAMP_PAGE)
 #define TRAMP_BATCH_OFF	(TRAMP_GUARD_OFF + 64)
 #define TRAMP_SEQ_OFF	(TRAMP_BATCH_OFF + offsetof(struct event_batch, seq))
-#define TRAMP_SALT_OFF	(TRAMP_GUARD_OFF + TRAMP_PAGE + 1024)
+#define TRAMP_BATCH_TS_OFF (TRAMP_BATCH_OFF + offsetof(struct event_batch, ts))
+#define TRAMP_SALT_OFF	(TRAMP_GUARD_OFF + TRAMP_PAGE + 1536)
 #define TRAMP_SAMPLE_OFF (TRAMP_SALT_OFF + 64)
 #define TRAMP_TAGS	8192
 #define TRAMP_WAYS	4	/* tags a set holds: 32 bytes, in one cache line */
@@ -172,6 +181,13 @@ struct tramp_walk {
 	 * this function sees a code object die instead.
 	 */
 	uint64_t code_dealloc;
+	/*
+	 * Sampled mode: libc's clock_gettime at runtime, with which the
+	 * trampolines date each batched event (0: none, or the target's
+	 * CLOCK_MONOTONIC is not the kernel's: each sampled event flushes the
+	 * batch at once, and is dated by that).
+	 */
+	uint64_t clock;
 	uint32_t tstate_thread_id;
 	uint32_t tstate_frame;
 	uint32_t cframe_current_frame;	/* PY_OFF_NONE: tstate_frame is the frame */
@@ -193,6 +209,14 @@ struct tramp_image {
 	 * it: the block in %rsi, the batch's count in %r8.  0: none.
 	 */
 	uint32_t realloc_free[TRAMP_SETS];
+	/*
+	 * Sampled mode: where a sampled block's free, logged in the batch by a
+	 * GIL domain's realloc (or a raw-domain or libc realloc or free by the
+	 * thread holding the GIL), flushes it as the GIL domains' frees do.
+	 * 0: none.
+	 */
+	uint32_t realloc_flush[TRAMP_SETS];
+	uint32_t free_flush[TRAMP_SETS];
 	/* sampled mode: the hook for PyCode_Type's tp_dealloc (0: none), and its batch's nop5 */
 	uint32_t code_dealloc, code_dealloc_probe;
 };

@@ -215,26 +215,31 @@ static int attach_dso(struct probe_target *p, const char *path, bool python)
 }
 
 /*
- * Sampled mode: lib_loaded on the return of libc's dlopen, so that a
- * library's GOT is redirected as it loads.  Without it (no dlopen in libc,
- * or the attach failed) userspace looks at the maps now and then instead.
+ * Sampled mode's probes on libc: lib_loaded on the return of dlopen, so
+ * that a library's GOT is redirected as it loads (without it, no dlopen in
+ * libc or the attach failed, userspace looks at the maps now and then
+ * instead); and _exit, where the batch's last samples are accounted, as
+ * in exact mode.
  */
-static void loaded_point(struct probe_target *p, const char *path)
+static int sampled_points(struct probe_target *p, const char *path)
 {
-	struct multi m = { .n = 1 };
+	struct multi loaded = { .n = 1 }, exits = {};
 	uint64_t vaddr, size;
 	struct elf_syms *e;
 
 	e = elf_syms_open(path);
 	if (!e)
-		return;
+		return 0;
 	if (!elf_syms_lookup(e, "dlopen", &vaddr, &size) &&
-	    !elf_syms_vaddr_to_offset(e, vaddr, &m.off[0]))
-		p->sees_dlopen = !attach_multi(p, p->p->skel->progs.lib_loaded, path, &m, true);
+	    !elf_syms_vaddr_to_offset(e, vaddr, &loaded.off[0]))
+		p->sees_dlopen = !attach_multi(p, p->p->skel->progs.lib_loaded, path, &loaded,
+					       true);
+	exit_point(p, e, path, &exits);
 	elf_syms_close(e);
 	if (!p->sees_dlopen && p->p->verbose)
 		fprintf(stderr, "pymem-bpf: no dlopen probe in %s: libraries loaded later are "
 			"looked for every second\n", path);
+	return attach_multi(p, p->p->skel->progs.exit_drain, path, &exits, false);
 }
 
 static __u32 max_u32(__u32 a, __u32 b)
@@ -429,12 +434,11 @@ int probes_target_open(struct probes *p, const struct pytarget *t, uint64_t samp
 			strerror(errno));
 		goto fail;
 	}
-	if (t->libc[0] && !sample_interval) {
-		err = attach_dso(pt, t->libc_open, false);
+	if (t->libc[0]) {
+		err = sample_interval ? sampled_points(pt, t->libc_open) :
+					attach_dso(pt, t->libc_open, false);
 		if (err)
 			goto fail;
-	} else if (t->libc[0]) {
-		loaded_point(pt, t->libc_open);
 	}
 	*out = pt;
 	return 0;
@@ -496,10 +500,15 @@ int probes_attach_tramp(struct probe_target *pt, const char *path,
 				multi_add(m, img->probe[d][f], tramp_site(d, f));
 		}
 	}
-	/* sampled mode's reallocs that report their old block freed */
-	for (d = 0; d < TRAMP_SETS; d++)
+	/* sampled mode's reallocs that report their old block freed, and frees that flush */
+	for (d = 0; d < TRAMP_SETS; d++) {
 		if (img->realloc_free[d])
 			multi_add(&frees, img->realloc_free[d], tramp_site(d, TRAMP_FREE));
+		if (img->realloc_flush[d])
+			multi_add(&batched, img->realloc_flush[d], tramp_site(d, TRAMP_FREE));
+		if (img->free_flush[d])
+			multi_add(&batched, img->free_flush[d], tramp_site(d, TRAMP_FREE));
+	}
 	/* the batched allocations' flush, and the code objects' deaths: their cookie is not read */
 	if (img->flush)
 		multi_add(&batched, img->flush, SITE_PYOBJECT_MALLOC);

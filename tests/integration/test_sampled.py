@@ -162,9 +162,9 @@ os._exit(0)
 
 
 def test_launched_command_that_exits_keeps_its_last_samples(tmp_path):
-    """A launched command that exits right after allocating: each sample is accounted as it is
-    taken, not left in the batch for a flush the process never reaches (it took 5 of these 6
-    blocks along).  5 MB blocks are each sampled with probability 1 - e^-9.5 at 512 KiB."""
+    """A launched command that exits right after allocating: the samples still in the batch are
+    accounted at libc's _exit, not left for a flush the process never reaches (it took 5 of
+    these 6 blocks along).  5 MB blocks are each sampled with probability 1 - e^-9.5 at 512 KiB."""
     script, out = tmp_path / "held_exit.py", tmp_path / "held_exit.json"
     script.write_text(HELD_EXIT)
     p = Proc([binary(), "--sample-interval", "512KiB", "-f", "json", "-o", str(out), "--"]
@@ -176,6 +176,53 @@ def test_launched_command_that_exits_keeps_its_last_samples(tmp_path):
     expected = 6 * (bytearray.__basicsize__ + 5_000_000 + 1)
     assert within(sum(s["live_bytes"] for s in held), expected, 0.02), \
         excerpt(prof, lambda s: "make_and_hold" in functions(s))
+
+
+LIFETIMES = """import time
+def short_lived():
+    for _ in range(20_000):
+        bytearray(100_000)
+def long_lived():
+    held = []
+    for _ in range(500):
+        held.append(bytearray(100_000))
+        time.sleep(0.002)
+        if len(held) > 10:
+            del held[0]
+    del held[:]
+short_lived()
+long_lived()
+"""
+
+
+@pytest.mark.parametrize("version", ["3.12.1", DEBIAN])
+def test_lifetimes(version, tmp_path):
+    """2 GB of 100 KB blocks freed at once, then 500 held for 10 sleeps of 2 ms each: at
+    512 KiB a few samples a second in the second part, so that a batch of them takes seconds
+    to fill.  Each event is dated by the trampoline's clock read, not by its drain's: dated by
+    the drain, a block made and freed within one read 0 us, and the held ones all counted as
+    freed within 1 ms."""
+    out = tmp_path / "lifetimes.json"
+    os.environ["PYMEM_BPF_SAMPLE_SEED"] = "15"
+    try:
+        p = Proc([binary(), "--sample-interval", "512KiB", "-f", "json", "-o", str(out), "--"]
+                 + python_argv(version) + ["-c", LIFETIMES], name="pymem-bpf")
+    finally:
+        del os.environ["PYMEM_BPF_SAMPLE_SEED"]
+    assert p.wait(T_STOP) == 0, p.describe()
+    with open(out) as f:
+        prof = json.load(f)
+    short = lambda s: "short_lived" in functions(s)  # noqa: E731
+    held = lambda s: "long_lived" in functions(s)  # noqa: E731
+    alloc = total(prof, short, "alloc_bytes")
+    assert within(alloc, 20_000 * 100_000, 0.05), excerpt(prof, short, key="alloc_bytes")
+    assert sum(s["freed_within"]["1ms"] for s in prof["stacks"] if short(s)) > 0.95 * alloc
+    freed = total(prof, held, "free_bytes")
+    assert within(freed, 500 * 100_000, 0.3), excerpt(prof, held, key="free_bytes")
+    # each lived at least 20 ms: none below 2^14 us
+    early = sum(sum(s["lifetime_bytes"][:15]) for s in prof["stacks"] if held(s))
+    assert early < 0.05 * freed, excerpt(prof, held, key="free_bytes")
+    assert sum(s["freed_within"]["1ms"] for s in prof["stacks"] if held(s)) < 0.05 * freed
 
 
 CODE_CHURN = """import gc, os

@@ -131,8 +131,9 @@ static void test_nested(void **state)
 	void *(*m)(void *, size_t) = fn(GIL, TRAMP_MALLOC);
 	void *(*r)(void *, void *, size_t) = fn(GIL, TRAMP_REALLOC);
 	void (*fr)(void *, void *) = fn(GIL, TRAMP_FREE);
-	uint64_t an = ring(ALLOCS)->n, rn = ring(RAW_ALLOCS)->n, fn0 = ring(FREES)->n;
-	void *x;
+	uint64_t an = ring(ALLOCS)->n, rn = ring(RAW_ALLOCS)->n, fn0 = ring(FREES)->n, fn1, seq;
+	struct event_batch *b = (void *)(p + TRAMP_BATCH_OFF);
+	void *x, *old;
 
 	raw_malloc = fn(RAW, TRAMP_MALLOC);
 	force(true);
@@ -162,9 +163,18 @@ static void test_nested(void **state)
 	force(true);
 	x = r(NULL, x, 5000);
 	assert_int_equal(ring(ALLOCS)->n, an + 2);
+	/* sampled to unsampled: the old block's free goes into the batch, as a free's would */
 	force(false);
+	old = x;
+	seq = b->seq;
+	fn1 = ring(FREES)->n;
 	x = r(NULL, x, 5000);
-	assert_int_equal(ring(FREES)->n, fn0 + 3);
+	assert_int_equal(ring(FREES)->n, fn1);
+	assert_int_equal(b->seq, seq + 1);
+	assert_ptr_equal((void *)b->ev[seq % PYMEM_BATCH].addr, old);
+	assert_int_equal(BATCH_META_SITE(b->ev[seq % PYMEM_BATCH].meta), SITE_PYMEM_FREE);
+	/* before: the GIL free's flush (with no clock, each sampled event flushes) and the raw free */
+	assert_int_equal(fn1, fn0 + 2);
 	assert_int_equal(ring(RAW_ALLOCS)->n, rn + 1);
 	raw_realloc = fake_realloc;
 	assert_true(set_empty());

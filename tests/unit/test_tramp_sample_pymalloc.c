@@ -155,8 +155,9 @@ static void test_reallocs(void **state)
 {
 	void *(*m)(void *, size_t) = fn(TRAMP_OBJ, TRAMP_MALLOC);
 	void *(*r)(void *, void *, size_t) = fn(TRAMP_OBJ, TRAMP_REALLOC);
+	struct event_batch *b = (void *)(p + TRAMP_BATCH_OFF);
 	struct ring *f = ring(FREES);
-	uint64_t fn0 = f->n;
+	uint64_t fn0 = f->n, seq;
 	void *x, *y;
 
 	force(false);
@@ -166,12 +167,16 @@ static void test_reallocs(void **state)
 	assert_int_equal(realloc_asked, 513);
 	assert_false(in_arena(y));
 	force(false);
+	seq = b->seq;
 	x = r(NULL, y, 50);			/* sampled to unsampled: freed, stays raw */
 	assert_int_equal(realloc_asked, 50);
-	assert_int_equal(f->n, fn0 + 1);
-	assert_ptr_equal((void *)f->ev[fn0 % RING].rsi, y);
+	/* logged in the batch, as the object domain's free would be */
+	assert_int_equal(b->seq, seq + 1);
+	assert_ptr_equal((void *)b->ev[seq % PYMEM_BATCH].addr, y);
+	assert_int_equal(BATCH_META_SITE(b->ev[seq % PYMEM_BATCH].meta), SITE_PYOBJECT_FREE);
 	py_free(NULL, x);			/* unsampled: seen by no one */
-	assert_int_equal(f->n, fn0 + 1);
+	assert_int_equal(b->seq, seq + 1);
+	assert_int_equal(f->n, fn0);
 	x = r(NULL, NULL, 300);			/* unsampled: as asked */
 	assert_int_equal(realloc_asked, 300);
 	assert_true(in_arena(x));
