@@ -196,7 +196,7 @@ static void test_gil_free_dated(void **state)
 	fr(NULL, b);
 	logged_free(seq, b, SITE_PYMEM_FREE);
 	assert_int_equal(clock_seen.calls, calls + 1);
-	/* its flush point is the FREES stub: not reached */
+	/* its flush point, which would log into the FREES ring, is not reached */
 	assert_int_equal(ring(FREES)->n, fn0);
 	assert_true(seq % PYMEM_BATCH_FLUSH != PYMEM_BATCH_FLUSH - 1);
 	assert_true(set_empty());
